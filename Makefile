@@ -1,0 +1,35 @@
+# One entry point for people and CI. Everything runs inside .venv, built from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: venv serve dev test bench loadtest clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,load]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Production server: gunicorn with the app preloaded and every kernel warmed before traffic.
+serve: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn_conf.py 'service:create_app()'
+
+# Flask's debug server, for working on the service.
+dev: $(STAMP)
+	$(BIN)/flask --app 'service:create_app()' run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .numba_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

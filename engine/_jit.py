@@ -1,0 +1,32 @@
+"""The project's jit decorators: every jit option is set here and nowhere else.
+
+* ``kernel``: serial, cached to disk. For kernels that take only arrays and scalars.
+* ``parallel_kernel``: the same with ``parallel=True``; use ``numba.prange`` on the
+  outer independent loop only (grid rows, start points, sweep members).
+* ``error_model="numpy"``: a division by zero yields inf/nan instead of raising, so a
+  diverging run is reported as data by the layer above rather than as an exception.
+* No fastmath anywhere: losses, optimizers and networks must match torch to 1e-12, and
+  ``reassoc``/``contract`` reorder sums.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+_COMMON = dict(cache=True, nogil=True, error_model="numpy")
+
+kernel = numba.njit(**_COMMON)
+parallel_kernel = numba.njit(parallel=True, **_COMMON)
+prange = numba.prange
+
+
+def set_threads(n: int | None) -> None:
+    """Cap the threads parallel kernels use (``None`` restores numba's default)."""
+    numba.set_num_threads(n or numba.config.NUMBA_DEFAULT_NUM_THREADS)
+
+
+def cache_dir() -> str | None:
+    """Where compiled kernels are cached (``NUMBA_CACHE_DIR``; None means beside the source)."""
+    return os.environ.get("NUMBA_CACHE_DIR") or None

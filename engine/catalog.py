@@ -1,0 +1,20 @@
+"""Everything a frontend can choose, described from the registries themselves.
+
+Each concept module exposes ``describe() -> list[dict]``; this module gathers them under
+one key each, plus the hard limits. The service's ``/api/v1/catalog`` returns it as is.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .limits import LIMITS
+
+# key in the catalog -> module whose describe() lists its entries
+SECTIONS: dict[str, str] = {}
+
+
+def catalog() -> dict:
+    out = {key: importlib.import_module(mod).describe() for key, mod in SECTIONS.items()}
+    out["limits"] = dict(LIMITS)
+    return out

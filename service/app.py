@@ -1,0 +1,42 @@
+"""The app factory: config, JSON, CORS, OpenAPI, one error shape, one blueprint per topic."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask
+from flask_cors import CORS
+from flask_smorest import Api
+
+from . import errors
+from .config import Config
+from .jsonio import OrjsonProvider
+
+# service.blueprints.<name> each define ``blp``; registered in this order.
+MODULES: tuple[str, ...] = ("health", "catalog")
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.json = OrjsonProvider(app)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    CORS(app, origins=app.config["CORS_ORIGINS"])
+    api = Api(app)
+    for name in MODULES:
+        api.register_blueprint(importlib.import_module(f"service.blueprints.{name}").blp)
+    errors.register(app)
+
+    app.extensions["descentlab_ready"] = False
+    if app.config["WARMUP"]:
+        from engine import warmup
+
+        spent = warmup()
+        logging.getLogger("descentlab").info("kernels warm: %s", spent)
+    app.extensions["descentlab_ready"] = True
+    return app

@@ -1,0 +1,34 @@
+"""Service settings: class attributes with environment-driven defaults (Flask's from_object)."""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    # flask-smorest / OpenAPI: the document and the docs page come from the marshmallow schemas
+    API_TITLE = "descentlab"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = os.environ.get(
+        "DESCENTLAB_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    )
+    # Bodies larger than this get a 413 before they are parsed.
+    MAX_CONTENT_LENGTH = _env_int("DESCENTLAB_MAX_BODY_BYTES", 4 * 1024 * 1024)
+    # Frontends on other origins call the API directly.
+    CORS_ORIGINS = os.environ.get("DESCENTLAB_CORS_ORIGINS", "*")
+    # Compile/load every kernel before the first request (the health check says ready after).
+    WARMUP = os.environ.get("DESCENTLAB_WARMUP", "1") != "0"
+    JSON_SORT_KEYS = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    WARMUP = False

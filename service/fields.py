@@ -1,0 +1,69 @@
+"""Schema fields shared by every blueprint.
+
+Large numeric results (grids, trajectories) are dumped through ``NumberArray``, which
+passes numpy arrays straight to orjson: marshmallow's ``List`` would make one Python call
+per number. The OpenAPI document still describes them as (nested) arrays of numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from marshmallow import ValidationError, fields, validate
+
+
+class NumberArray(fields.Raw):
+    """A numpy array (any rank) dumped as nested JSON lists of numbers, untouched by marshmallow."""
+
+    def __init__(self, ndim: int = 1, item_type: str = "number", **kwargs):
+        items: dict = {"type": item_type}
+        for _ in range(ndim - 1):
+            items = {"type": "array", "items": items}
+        metadata = {"type": "array", "items": items, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+
+class FiniteFloat(fields.Float):
+    """A float that refuses NaN and Infinity (marshmallow's default, stated for readers)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+
+def Pair(**kwargs) -> fields.List:
+    """Two finite numbers, e.g. a start point ``[x, y]``."""
+    return fields.List(FiniteFloat(), validate=validate.Length(equal=2), **kwargs)
+
+
+def _increasing(v):
+    if len(v) == 2 and not v[0] < v[1]:
+        raise ValidationError("must be [low, high] with low < high")
+
+
+def _bounded(v):
+    if any(abs(x) > 1e6 for x in v):
+        raise ValidationError("each bound must lie within [-1e6, 1e6]")
+
+
+def Interval(**kwargs) -> fields.List:
+    """``[low, high]`` with low < high, both finite and within ±1e6."""
+    return fields.List(
+        FiniteFloat(),
+        validate=[validate.Length(equal=2), _increasing, _bounded],
+        **kwargs,
+    )
+
+
+def limit_range(limit_name: str, low: float, high: float, **kwargs):
+    """A ``validate.Range`` whose error names the engine limit it enforces."""
+    return validate.Range(
+        min=low,
+        max=high,
+        error=f"must be between {{min}} and {{max}} (limit {limit_name})",
+        **kwargs,
+    )
+
+
+def finite_list_check(values) -> None:
+    if any(not math.isfinite(v) for v in values):
+        raise ValidationError("values must be finite numbers")

@@ -1,0 +1,49 @@
+"""The error contract shared by every endpoint: one JSON shape, never HTML or a traceback."""
+
+
+def test_healthz_ready(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.get_json() == {"status": "ok", "ready": True}
+
+
+def test_unknown_route_is_json_404(client):
+    r = client.get("/api/v1/nope")
+    assert r.status_code == 404
+    body = r.get_json()
+    assert body["code"] == 404 and body["status"] == "Not Found" and body["message"]
+
+
+def test_wrong_method_is_json_405(client):
+    r = client.delete("/api/v1/catalog")
+    assert r.status_code == 405
+    assert r.get_json()["code"] == 405
+    assert "GET" in r.headers["Allow"]
+
+
+def test_body_over_limit_is_json_413(app):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        r = app.test_client().post("/api/v1/catalog", data=b"x" * 5000, content_type="application/json")
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
+    assert r.status_code in (405, 413)
+
+
+def test_openapi_document_and_docs(client):
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.get_json()
+    assert doc["openapi"].startswith("3.")
+    assert "/healthz" in doc["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_cors_header_present(client):
+    r = client.get("/api/v1/catalog", headers={"Origin": "http://example.test"})
+    assert r.headers.get("Access-Control-Allow-Origin") in ("*", "http://example.test")
+
+
+def test_catalog_lists_limits(client):
+    body = client.get("/api/v1/catalog").get_json()
+    assert body["limits"]["max_grid_axis"] == 1000
