@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The docker-compose deployment without Docker: REPLICAS gunicorn replicas on loopback ports
+# (the image's own command and settings) behind nginx running a rendered copy of
+# deploy/nginx.conf (upstreams -> 127.0.0.1:<port>, logs and temp files -> a scratch dir).
+#
+#   deploy/smoke.sh                   # 3 replicas, 60 requests; exits non-zero on any failure
+#   REPLICAS=2 REQUESTS=100 DESCENTLAB_WARMUP=0 deploy/smoke.sh
+#
+# Checks: every request through nginx answers 200 with the right JSON; every replica served
+# some (balancing); a body over the app's limit gets the app's JSON 413, one over nginx's gets
+# nginx's JSON 413; with one replica stopped every request still succeeds (failover).
+# Only 127.0.0.1 is used. Everything started here is stopped on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+GUNICORN="$(dirname "$PY")/gunicorn"
+NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
+REPLICAS="${REPLICAS:-3}"
+REQUESTS="${REQUESTS:-60}"
+READY_TIMEOUT="${READY_TIMEOUT:-300}"  # seconds; an empty numba cache compiles every kernel first
+export DESCENTLAB_WARMUP="${DESCENTLAB_WARMUP:-1}"
+
+[ -x "$NGINX" ] || { echo "smoke: nginx not found (apt-get install -y nginx)" >&2; exit 77; }
+[ -x "$GUNICORN" ] || { echo "smoke: $GUNICORN not found (make venv)" >&2; exit 1; }
+[ "$REPLICAS" -le 3 ] || { echo "smoke: deploy/nginx.conf names 3 upstreams" >&2; exit 1; }
+
+TMP="$(mktemp -d)"
+declare -a PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# REPLICAS + 1 free loopback ports
+read -r -a PORTS <<<"$("$PY" - "$((REPLICAS + 1))" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+)"
+NGINX_PORT="${PORTS[$REPLICAS]}"
+
+wait_ready() {  # url seconds
+    local t=0
+    until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+        sleep 0.2; t=$((t + 1))
+        if [ "$t" -ge $(($2 * 5)) ]; then echo "smoke: $1 not ready after $2 s" >&2; return 1; fi
+    done
+}
+
+echo "smoke: starting $REPLICAS replicas on ports ${PORTS[*]:0:$REPLICAS} (warm-up=$DESCENTLAB_WARMUP)"
+for i in $(seq 1 "$REPLICAS"); do
+    HOST=127.0.0.1 PORT="${PORTS[$((i - 1))]}" WEB_CONCURRENCY=1 NUMBA_NUM_THREADS=1 GUNICORN_ACCESS_LOG=off \
+        "$GUNICORN" -c service/gunicorn_conf.py 'service:create_app()' >"$TMP/api$i.log" 2>&1 &
+    PIDS+=($!)
+done
+for i in $(seq 1 "$REPLICAS"); do
+    wait_ready "http://127.0.0.1:${PORTS[$((i - 1))]}/healthz" "$READY_TIMEOUT" || { cat "$TMP/api$i.log" >&2; exit 1; }
+done
+
+# Render the loopback copy of deploy/nginx.conf.
+SED=(-e "s#listen 8080;#listen 127.0.0.1:$NGINX_PORT;#"
+     -e "s#access_log /dev/stdout#access_log $TMP/access.log#"
+     -e "s#^http {#http {\n    client_body_temp_path $TMP/body; proxy_temp_path $TMP/proxy; fastcgi_temp_path $TMP/fastcgi; uwsgi_temp_path $TMP/uwsgi; scgi_temp_path $TMP/scgi;#")
+for i in 1 2 3; do
+    if [ "$i" -le "$REPLICAS" ]; then
+        SED+=(-e "s#server api$i:8000#server 127.0.0.1:${PORTS[$((i - 1))]}#")
+    else
+        SED+=(-e "/server api$i:8000/d")
+    fi
+done
+sed "${SED[@]}" deploy/nginx.conf >"$TMP/nginx.conf"
+cp /etc/nginx/mime.types "$TMP/" 2>/dev/null || echo 'types { application/json json; }' >"$TMP/mime.types"
+GLOBAL="pid $TMP/nginx.pid; error_log $TMP/error.log warn;"
+[ "$(id -u)" -eq 0 ] && GLOBAL="$GLOBAL user root;"  # workers must write $TMP
+"$NGINX" -t -q -p "$TMP" -c "$TMP/nginx.conf" -g "$GLOBAL"
+"$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -g "$GLOBAL daemon off;" &
+PIDS+=($!)
+BASE="http://127.0.0.1:$NGINX_PORT"
+wait_ready "$BASE/healthz" 30
+
+fail=0
+check() {  # name expected-status expected-substring curl-args...
+    local name="$1" want="$2" needle="$3"; shift 3
+    local out code
+    out="$(curl -sS -o "$TMP/resp" -w '%{http_code}' "$@")" || out="curl-error"
+    code="$out"
+    if [ "$code" != "$want" ] || ! grep -q -- "$needle" "$TMP/resp"; then
+        echo "smoke: FAIL $name: status $code (want $want), body: $(head -c 300 "$TMP/resp")" >&2
+        fail=1
+    fi
+}
+
+: >"$TMP/access.log"
+for n in $(seq 1 "$REQUESTS"); do
+    if [ $((n % 2)) -eq 0 ]; then
+        check catalog 200 '"limits"' "$BASE/api/v1/catalog"
+    else
+        check healthz 200 '"ready":true' "$BASE/healthz"
+    fi
+done
+sleep 0.3  # let nginx flush its log
+echo "smoke: $REQUESTS requests through nginx -> replica:"
+grep -o 'upstream=[0-9.:]*' "$TMP/access.log" | sort | uniq -c | sed 's/^/smoke:   /'
+for i in $(seq 1 "$REPLICAS"); do
+    got="$(grep -c "upstream=127.0.0.1:${PORTS[$((i - 1))]}\$\|upstream=127.0.0.1:${PORTS[$((i - 1))]} " "$TMP/access.log" || true)"
+    if [ "$got" -lt $((REQUESTS / (2 * REPLICAS))) ]; then
+        echo "smoke: FAIL replica $i served $got of $REQUESTS (unbalanced)" >&2; fail=1
+    fi
+done
+
+# Body limits: the app's JSON 413 (4 MiB < body <= 5 MiB), nginx's JSON 413 beyond.
+POST_PATH="$(curl -fsS "$BASE/openapi.json" | "$PY" -c 'import json, sys
+print(next((p for p, ops in sorted(json.load(sys.stdin)["paths"].items()) if "post" in ops), ""))')"
+if [ -n "$POST_PATH" ]; then
+    head -c $((4 * 1024 * 1024 + 10)) /dev/zero | tr '\0' ' ' >"$TMP/big"
+    check "app 413" 413 'max_body_bytes=' -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/big" "$BASE$POST_PATH"
+    echo "smoke: POST $POST_PATH with a 4 MiB + 10 B body -> the app's JSON 413"
+else
+    echo "smoke: no POST operation yet; app 413 check skipped"
+fi
+head -c $((6 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$TMP/huge"
+check "nginx 413" 413 'max_body_bytes at the proxy' -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/huge" "$BASE/api/v1/catalog"
+
+# Failover: stop replica 1; every request must still succeed on the others.
+if [ "$REPLICAS" -gt 1 ]; then
+    kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
+    for n in $(seq 1 20); do check "failover catalog" 200 '"limits"' "$BASE/api/v1/catalog"; done
+    echo "smoke: replica 1 stopped; 20 more requests answered by the others"
+fi
+
+if [ "$fail" -ne 0 ]; then
+    echo "smoke: FAILED (nginx error log follows)" >&2; cat "$TMP/error.log" >&2 || true
+    exit 1
+fi
+echo "smoke: OK"

@@ -1,0 +1,118 @@
+"""Production serving: readiness, gunicorn's settings, and preload-before-bind ordering."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.config import TestConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "service" / "gunicorn_conf.py"
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def test_healthz_is_503_until_ready():
+    app = create_app(TestConfig)
+    app.extensions["descentlab_ready"] = False
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 503
+    assert r.get_json() == {"status": "warming", "ready": False}
+    app.extensions["descentlab_ready"] = True
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 200 and r.get_json()["ready"] is True
+
+
+def test_factory_warms_before_it_returns(monkeypatch):
+    import engine
+
+    calls = []
+    monkeypatch.setattr(engine, "warmup", lambda: calls.append(1) or {})
+    app = create_app({"WARMUP": True, "TESTING": True})
+    assert calls == [1]
+    assert app.extensions["descentlab_ready"] is True
+    calls.clear()
+    create_app(TestConfig)
+    assert calls == []  # TestConfig does not warm
+
+
+def _conf(monkeypatch, **env) -> dict:
+    """Execute the config file as gunicorn does, against a throw-away copy of the environment."""
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    for k in ("WEB_CONCURRENCY", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CACHE_DIR", "BIND", "HOST", "PORT"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return runpy.run_path(str(CONF))
+
+
+def test_gunicorn_conf_defaults(monkeypatch, tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    c = _conf(monkeypatch, NUMBA_CACHE_DIR=str(tmp_path / "nb"))
+    assert c["bind"] == "127.0.0.1:8000"
+    assert c["workers"] == cores
+    assert c["preload_app"] is True
+    assert c["worker_class"] == "sync" and c["threads"] == 1
+    assert os.environ["NUMBA_NUM_THREADS"] == str(max(1, cores // cores))
+    assert os.environ["NUMBA_THREADING_LAYER"] == "workqueue"
+    assert (tmp_path / "nb").is_dir()  # created, so it is writable before numba needs it
+    assert c["timeout"] > c["DEADLINE_S"]
+    assert "%(M)s" in c["access_log_format"]
+
+
+def test_gunicorn_conf_reads_env(monkeypatch, tmp_path):
+    c = _conf(monkeypatch, WEB_CONCURRENCY="3", HOST="0.0.0.0", PORT="9001", NUMBA_CACHE_DIR=str(tmp_path))
+    assert c["workers"] == 3 and c["bind"] == "0.0.0.0:9001"
+    assert os.environ["NUMBA_NUM_THREADS"] == str(max(1, len(os.sched_getaffinity(0)) // 3))
+    c = _conf(monkeypatch, NUMBA_NUM_THREADS="5", NUMBA_THREADING_LAYER="tbb", NUMBA_CACHE_DIR=str(tmp_path))
+    assert os.environ["NUMBA_NUM_THREADS"] == "5" and os.environ["NUMBA_THREADING_LAYER"] == "tbb"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn not installed in this environment")
+def test_gunicorn_binds_only_after_warmup(tmp_path):
+    """With preload_app the socket opens after the factory (and its warm-up) returned."""
+    port = free_port()
+    slow = 2.0
+    env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY="2", SLOW_WARMUP_S=str(slow),
+               NUMBA_CACHE_DIR=str(tmp_path / "nb"), GUNICORN_ACCESS_LOG="off", PYTHONPATH=str(ROOT))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [str(GUNICORN), "-c", str(CONF), "--pythonpath", str(ROOT / "tests"), "slow_warm_app:create()"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    refused, first_ok, body = 0, None, None
+    try:
+        while time.monotonic() - t0 < 60 and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    first_ok, body = time.monotonic() - t0, r.read()
+                    break
+            except urllib.error.HTTPError as e:  # a 503 would mean traffic reached a cold app
+                pytest.fail(f"served {e.code} before warm-up finished")
+            except (ConnectionError, urllib.error.URLError):
+                refused += 1
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        err = proc.communicate(timeout=30)[1].decode()
+    assert first_ok is not None, err
+    assert refused > 0  # clients were turned away at the socket while warming
+    assert first_ok >= slow
+    assert b'"ready":true' in body
+    assert "descentlab ready: 2 workers" in err
