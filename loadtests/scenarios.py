@@ -1,0 +1,162 @@
+"""What a frontend asks for, how often, and how fast it must answer: the one table of the load test.
+
+Read by ``loadtests/locustfile.py`` (tasks), ``loadtests/run.py`` (thresholds) and
+``tests/test_loadtest_scenarios.py`` (every row's request is accepted by the in-process app
+and passes its own content check). Plain Python, no locust import.
+
+To add an endpoint, add a ``Scenario`` row. A row whose ``method path`` is not in the
+service's ``/openapi.json`` is skipped at start-up (reported as "pending"), so rows may be
+written before their endpoint lands.
+
+* ``client``: which kind of user sends it (one Locust user class per kind, ``CLIENTS``);
+* ``weight``: relative frequency within that client (Locust task weight);
+* ``body``: the JSON body, or a function of a ``random.Random`` giving one (varied inputs);
+* ``check``: returns ``None`` when the response body is right, else a reason (a failure);
+* ``p95_ms``: the 95th-percentile latency budget under the default load (``LIGHT_P95_MS`` for
+  the light, interactive endpoints a slider drives).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# --- thresholds: the one place -----------------------------------------------------------
+LIGHT_P95_MS = 100  # a slider drag must feel immediate
+HEAVY_P95_MS = 1000  # a full landscape / training run: one deliberate click
+MAX_FAILURE_RATIO = 0.0  # any failed request fails the run
+
+# kind of client -> Locust user-class weight (how many of the simulated users are of this kind)
+CLIENTS: dict[str, int] = {
+    "explorer": 6,  # the explainer page: menus, losses, single trajectories, schedules
+    "landscape": 3,  # landscape views: grids, slices, optimizer races on a surface
+    "trainer": 1,  # the training lab: datasets, training runs, diagnoses
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # Locust's name= grouping (the method is shown beside it), e.g. "/api/v1/landscapes/grid 101x101"
+    method: str
+    path: str
+    client: str
+    weight: int
+    check: Callable[[Any], str | None]
+    body: dict | Callable[[random.Random], dict] | None = None
+    p95_ms: int = LIGHT_P95_MS
+    tags: tuple[str, ...] = field(default=())
+
+    def make_body(self, rng: random.Random) -> dict | None:
+        return self.body(rng) if callable(self.body) else self.body
+
+
+# --- content checks ----------------------------------------------------------------------
+def _all_finite(values) -> bool:
+    stack = [values]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+    return True
+
+
+def _matrix(value, rows: int, cols: int) -> bool:
+    return isinstance(value, list) and len(value) == rows and all(isinstance(r, list) and len(r) == cols for r in value)
+
+
+def check_health(b) -> str | None:
+    return None if b == {"status": "ok", "ready": True} else f"not ready: {b}"
+
+
+def check_catalog(b) -> str | None:
+    if not isinstance(b.get("limits"), dict) or "max_grid_axis" not in b["limits"]:
+        return "catalog without limits"
+    return None
+
+
+def check_dataset(n_train: int, n_val: int):
+    def check(b) -> str | None:
+        if len(b.get("x_train", ())) != n_train or len(b.get("y_train", ())) != n_train:
+            return "wrong number of training points"
+        if len(b.get("x_val", ())) != n_val or not _all_finite(b["x_train"]):
+            return "wrong validation split or non-finite inputs"
+        return None
+
+    return check
+
+
+def check_diagnosis(b) -> str | None:
+    return None if isinstance(b.get("diagnosis"), str) and b["diagnosis"] else f"no diagnosis: {list(b)}"
+
+
+# --- request bodies ----------------------------------------------------------------------
+def _loss_curve(rng: random.Random, n: int = 200) -> list[float]:
+    rate = rng.uniform(0.01, 0.05)
+    return [2.0 * math.exp(-rate * t) + 0.1 + 0.01 * rng.random() for t in range(n)]
+
+
+# --- the table ---------------------------------------------------------------------------
+SCENARIOS: list[Scenario] = [
+    # explorer: a page load fetches the catalog; sliders drive small requests
+    Scenario("/healthz", "GET", "/healthz", "explorer", 1, check_health),
+    Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "explorer", 3, check_catalog),
+    # landscape views
+    Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "landscape", 1, check_catalog),
+    # training lab
+    Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "trainer", 1, check_catalog),
+    Scenario(
+        "/api/v1/training/dataset moons 200+100",
+        "POST",
+        "/api/v1/training/dataset",
+        "trainer",
+        3,
+        check_dataset(200, 100),
+        body=lambda rng: {"name": "moons", "n_train": 200, "n_val": 100, "seed": rng.randrange(1000)},
+    ),
+    Scenario(
+        "/api/v1/training/diagnose 200 epochs",
+        "POST",
+        "/api/v1/training/diagnose",
+        "trainer",
+        2,
+        check_diagnosis,
+        body=lambda rng: {"train_loss": _loss_curve(rng), "val_loss": _loss_curve(rng)},
+    ),
+]
+
+
+def light(s: Scenario) -> bool:
+    return s.p95_ms <= LIGHT_P95_MS
+
+
+def keep(scenarios, ops) -> tuple[list[Scenario], list[Scenario]]:
+    have = [s for s in scenarios if (s.method, s.path) in ops]
+    return have, [s for s in scenarios if (s.method, s.path) not in ops]
+
+
+def verdict(stats) -> list[str]:
+    """Reasons the run failed: any failure, or a row over its p95 budget.
+
+    ``stats`` is Locust's ``RequestStats`` (``total`` and ``entries[(name, method)]``).
+    """
+    problems = []
+    total = stats.total
+    if total.num_requests == 0:
+        problems.append("no requests were made")
+    elif total.num_failures / total.num_requests > MAX_FAILURE_RATIO:
+        problems.append(f"{total.num_failures} of {total.num_requests} requests failed")
+    budgets = {}
+    for s in SCENARIOS:
+        budgets[(s.method, s.name)] = min(s.p95_ms, budgets.get((s.method, s.name), s.p95_ms))
+    for (method, name), budget in sorted(budgets.items()):
+        entry = stats.entries.get((name, method))
+        if entry is None or entry.num_requests == 0:
+            continue
+        p95 = entry.get_response_time_percentile(0.95)
+        if p95 > budget:
+            problems.append(f"{method} {name}: p95 {p95:.0f} ms > budget {budget} ms")
+    return problems
