@@ -1,17 +1,27 @@
-"""Fast JSON for Flask via orjson, numpy arrays included.
+"""Fast JSON for Flask via orjson, numpy arrays included, for responses and request bodies.
 
 orjson writes numpy arrays natively (no per-number Python call) and refuses NaN/Infinity
 when parsing. A non-finite float in a response would be written as ``null``; the engine
 reports divergence as a status instead, so well-formed responses never contain one.
+
+Request bodies reach the schemas through webargs, which parses with the standard library's
+``json`` unless told otherwise: that accepts ``NaN``/``Infinity``/``1e999`` and overflows the C
+stack on deeply nested input (``[[[[...``: a RecursionError, i.e. a 500). ``OrjsonParser``
+makes every ``@blp.arguments`` body go through orjson instead (depth limit 1024, finite
+numbers only): such bodies get the usual 400 "Invalid JSON body.".
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import flask_smorest
 import numpy as np
 import orjson
 from flask.json.provider import JSONProvider
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -42,3 +52,24 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any):
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(dumps_bytes(obj), mimetype=self.mimetype)
+
+
+class OrjsonParser(FlaskParser):
+    """webargs' Flask parser with request bodies decoded by orjson (see the module docstring)."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
+        data = req.get_data(cache=True)
+        if not data.strip():
+            return webargs_core.missing  # no body: required fields are reported missing (422)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            # a non-empty doc tells webargs this is a bad body (400), not an absent one
+            raise json.JSONDecodeError(exc.msg, "<request body>", exc.pos) from None
+
+
+# @blp.arguments binds the parser when a blueprint module is imported; service.app imports
+# this module before any blueprint, so every blueprint parses with orjson.
+flask_smorest.Blueprint.ARGUMENTS_PARSER = OrjsonParser()
