@@ -1,0 +1,755 @@
+"""Built-in 2-D loss surfaces: value, analytic gradient and analytic Hessian, side by side.
+
+Every surface is a function ``f(x, y)`` of the two plane coordinates plus a packed float64
+parameter array ``p``. The three kernels below dispatch on a small integer code so that
+any other kernel (descent, grid sweeps, Newton) can call them without taking a function
+argument, which keeps every caller cacheable::
+
+    from engine.surfaces import ROSENBROCK, surface_grad
+    f, gx, gy = surface_grad(ROSENBROCK, np.array([1.0, 100.0]), -1.0, 1.0)
+
+``resolve_surface(name, params)`` turns a registry name and user parameters into a
+``Surface`` (code, packed ``p``, default plotting domain, known minima for those params).
+The registry ``SURFACES`` describes each one (formula, parameters, domain, published
+stationary points); ``describe()`` is its catalog section.
+
+Conventions
+-----------
+* The plane coordinates are always called ``x`` (columns of a grid) and ``y`` (rows).
+  For ``linear_regression`` they are the weight ``w`` and the bias ``b`` of ŷ = w·x + b.
+* Gradients and Hessians are exact derivatives of the value (checked in
+  ``tests/test_surfaces.py`` against centred finite differences). The Hessian is returned
+  as its three distinct entries ``(hxx, hxy, hyy)``.
+* Ackley is not differentiable at the origin (a cone point). There we return the
+  subgradient 0 and, for the Hessian, only the curvature of the smooth cosine term (the
+  cone's tangential curvature diverges like 1/r); so the origin classifies as the minimum
+  it is. Points closer than 1e-150 to the origin are treated as the origin for the Hessian.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ._jit import kernel
+from .errors import EngineInputError
+from .limits import LIMITS
+from .registry import ParamSpec, lookup, resolve_params
+
+# ---------------------------------------------------------------------------------------------
+# Integer codes (stable: other kernels dispatch on them)
+# ---------------------------------------------------------------------------------------------
+QUADRATIC = 0
+ROSENBROCK = 1
+BEALE = 2
+BOOTH = 3
+MATYAS = 4
+HIMMELBLAU = 5
+RASTRIGIN = 6
+ACKLEY = 7
+GOLDSTEIN_PRICE = 8
+SIX_HUMP_CAMEL = 9
+SADDLE = 10
+MONKEY_SADDLE = 11
+VALLEY = 12
+LINEAR_REGRESSION = 13
+
+_TWO_PI = 2.0 * math.pi
+_PI2 = math.pi * math.pi
+_E = math.e
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels. Packed parameters per code:
+#   QUADRATIC          p = [hxx, hxy, hyy]            (the constant Hessian H; f = ½ [x y] H [x y]ᵀ)
+#   ROSENBROCK         p = [a, b]
+#   RASTRIGIN          p = [A]
+#   VALLEY             p = [tilt, width, bend]
+#   LINEAR_REGRESSION  p = [x_0 .. x_{n-1}, y_0 .. y_{n-1}]   (n = p.size // 2)
+#   every other code   p = [0.0] (unused)
+# ---------------------------------------------------------------------------------------------
+
+
+@kernel
+def surface_value(code, p, x, y):
+    """f(x, y) for surface ``code`` with packed parameters ``p``."""
+    if code == QUADRATIC:
+        # f = ½(hxx x² + 2 hxy xy + hyy y²)
+        return 0.5 * (p[0] * x * x + 2.0 * p[1] * x * y + p[2] * y * y)
+    if code == ROSENBROCK:
+        # f = (a − x)² + b (y − x²)²
+        u = p[0] - x
+        v = y - x * x
+        return u * u + p[1] * v * v
+    if code == BEALE:
+        # f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²
+        t1 = 1.5 - x + x * y
+        t2 = 2.25 - x + x * y * y
+        t3 = 2.625 - x + x * y * y * y
+        return t1 * t1 + t2 * t2 + t3 * t3
+    if code == BOOTH:
+        # f = (x + 2y − 7)² + (2x + y − 5)²
+        u = x + 2.0 * y - 7.0
+        v = 2.0 * x + y - 5.0
+        return u * u + v * v
+    if code == MATYAS:
+        # f = 0.26 (x² + y²) − 0.48 xy
+        return 0.26 * (x * x + y * y) - 0.48 * x * y
+    if code == HIMMELBLAU:
+        # f = (x² + y − 11)² + (x + y² − 7)²
+        u = x * x + y - 11.0
+        v = x + y * y - 7.0
+        return u * u + v * v
+    if code == RASTRIGIN:
+        # f = 2A + x² − A cos 2πx + y² − A cos 2πy
+        a = p[0]
+        return 2.0 * a + x * x - a * math.cos(_TWO_PI * x) + y * y - a * math.cos(_TWO_PI * y)
+    if code == ACKLEY:
+        # f = −20 exp(−0.2 r) − exp(½(cos 2πx + cos 2πy)) + e + 20,  r = √(½(x² + y²))
+        r = math.sqrt(0.5 * (x * x + y * y))
+        h = 0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y))
+        return -20.0 * math.exp(-0.2 * r) - math.exp(h) + _E + 20.0
+    if code == GOLDSTEIN_PRICE:
+        # f = A(s)·C(w) with s = x + y, w = 2x − 3y:
+        #   A = 1 + (s+1)² (19 − 14s + 3s²)   (= 1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²))
+        #   C = 30 + w² (18 − 16w + 3w²)      (= 30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²))
+        s = x + y
+        w = 2.0 * x - 3.0 * y
+        u = s + 1.0
+        ca = 1.0 + u * u * (19.0 - 14.0 * s + 3.0 * s * s)
+        cc = 30.0 + w * w * (18.0 - 16.0 * w + 3.0 * w * w)
+        return ca * cc
+    if code == SIX_HUMP_CAMEL:
+        # f = (4 − 2.1x² + x⁴/3) x² + xy + (−4 + 4y²) y²
+        x2 = x * x
+        y2 = y * y
+        return (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
+    if code == SADDLE:
+        return x * x - y * y
+    if code == MONKEY_SADDLE:
+        return x * x * x - 3.0 * x * y * y
+    if code == VALLEY:
+        # f = (x² − 1)² − tilt·x + width·(y − bend·x²)²
+        q = x * x - 1.0
+        u = y - p[2] * x * x
+        return q * q - p[0] * x + p[1] * u * u
+    if code == LINEAR_REGRESSION:
+        # f(w, b) = (1/n) Σ (w xᵢ + b − yᵢ)²
+        n = p.size // 2
+        acc = 0.0
+        for i in range(n):
+            r = x * p[i] + y - p[n + i]
+            acc += r * r
+        return acc / n
+    return math.nan
+
+
+@kernel
+def surface_grad(code, p, x, y):
+    """(f, ∂f/∂x, ∂f/∂y) for surface ``code``."""
+    if code == QUADRATIC:
+        # ∇f = H [x y]ᵀ
+        gx = p[0] * x + p[1] * y
+        gy = p[1] * x + p[2] * y
+        return 0.5 * (gx * x + gy * y), gx, gy
+    if code == ROSENBROCK:
+        # ∂x = −2(a − x) − 4b x (y − x²);  ∂y = 2b (y − x²)
+        u = p[0] - x
+        v = y - x * x
+        return u * u + p[1] * v * v, -2.0 * u - 4.0 * p[1] * x * v, 2.0 * p[1] * v
+    if code == BEALE:
+        # f = Σ tᵢ²;  ∂ = 2 Σ tᵢ ∂tᵢ;  ∂x tᵢ = yⁱ − 1,  ∂y tᵢ = i x yⁱ⁻¹
+        y2 = y * y
+        y3 = y2 * y
+        t1 = 1.5 - x + x * y
+        t2 = 2.25 - x + x * y2
+        t3 = 2.625 - x + x * y3
+        gx = 2.0 * (t1 * (y - 1.0) + t2 * (y2 - 1.0) + t3 * (y3 - 1.0))
+        gy = 2.0 * (t1 * x + t2 * 2.0 * x * y + t3 * 3.0 * x * y2)
+        return t1 * t1 + t2 * t2 + t3 * t3, gx, gy
+    if code == BOOTH:
+        # ∂x = 2u + 4v = 10x + 8y − 34;  ∂y = 4u + 2v = 8x + 10y − 38
+        u = x + 2.0 * y - 7.0
+        v = 2.0 * x + y - 5.0
+        return u * u + v * v, 2.0 * u + 4.0 * v, 4.0 * u + 2.0 * v
+    if code == MATYAS:
+        # ∂x = 0.52x − 0.48y;  ∂y = 0.52y − 0.48x
+        f = 0.26 * (x * x + y * y) - 0.48 * x * y
+        return f, 0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x
+    if code == HIMMELBLAU:
+        # ∂x = 4x u + 2v;  ∂y = 2u + 4y v   (u = x² + y − 11, v = x + y² − 7)
+        u = x * x + y - 11.0
+        v = x + y * y - 7.0
+        return u * u + v * v, 4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v
+    if code == RASTRIGIN:
+        # ∂x = 2x + 2πA sin 2πx
+        a = p[0]
+        cx = math.cos(_TWO_PI * x)
+        cy = math.cos(_TWO_PI * y)
+        f = 2.0 * a + x * x - a * cx + y * y - a * cy
+        gx = 2.0 * x + _TWO_PI * a * math.sin(_TWO_PI * x)
+        gy = 2.0 * y + _TWO_PI * a * math.sin(_TWO_PI * y)
+        return f, gx, gy
+    if code == ACKLEY:
+        # ∂x = 2x e^{−0.2r}/r + π sin(2πx) e^{h}   (0 from the cone term at r = 0: subgradient)
+        r = math.sqrt(0.5 * (x * x + y * y))
+        e1 = math.exp(-0.2 * r)
+        e2 = math.exp(0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y)))
+        f = -20.0 * e1 - e2 + _E + 20.0
+        gx = math.pi * math.sin(_TWO_PI * x) * e2
+        gy = math.pi * math.sin(_TWO_PI * y) * e2
+        if r > 0.0:
+            gx += 2.0 * x * e1 / r
+            gy += 2.0 * y * e1 / r
+        return f, gx, gy
+    if code == GOLDSTEIN_PRICE:
+        # ∂x = A'C + 2AC';  ∂y = A'C − 3AC'
+        #   A' = 2(s+1)B + (s+1)²(6s − 14),  B = 19 − 14s + 3s²
+        #   C' = 2wD + w²(6w − 16),          D = 18 − 16w + 3w²
+        s = x + y
+        w = 2.0 * x - 3.0 * y
+        u = s + 1.0
+        b = 19.0 - 14.0 * s + 3.0 * s * s
+        d = 18.0 - 16.0 * w + 3.0 * w * w
+        ca = 1.0 + u * u * b
+        cc = 30.0 + w * w * d
+        da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
+        dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
+        return ca * cc, da * cc + 2.0 * ca * dc, da * cc - 3.0 * ca * dc
+    if code == SIX_HUMP_CAMEL:
+        # ∂x = 8x − 8.4x³ + 2x⁵ + y;  ∂y = x − 8y + 16y³
+        x2 = x * x
+        y2 = y * y
+        f = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
+        gx = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
+        gy = x - 8.0 * y + 16.0 * y2 * y
+        return f, gx, gy
+    if code == SADDLE:
+        return x * x - y * y, 2.0 * x, -2.0 * y
+    if code == MONKEY_SADDLE:
+        # ∂x = 3x² − 3y²;  ∂y = −6xy
+        return x * x * x - 3.0 * x * y * y, 3.0 * x * x - 3.0 * y * y, -6.0 * x * y
+    if code == VALLEY:
+        # ∂x = 4x(x² − 1) − tilt − 4·width·bend·x·u;  ∂y = 2·width·u   (u = y − bend·x²)
+        q = x * x - 1.0
+        u = y - p[2] * x * x
+        f = q * q - p[0] * x + p[1] * u * u
+        gx = 4.0 * x * q - p[0] - 4.0 * p[1] * p[2] * x * u
+        gy = 2.0 * p[1] * u
+        return f, gx, gy
+    if code == LINEAR_REGRESSION:
+        # ∂w = (2/n) Σ rᵢ xᵢ;  ∂b = (2/n) Σ rᵢ   (rᵢ = w xᵢ + b − yᵢ)
+        n = p.size // 2
+        acc = 0.0
+        sw = 0.0
+        sb = 0.0
+        for i in range(n):
+            xi = p[i]
+            r = x * xi + y - p[n + i]
+            acc += r * r
+            sw += r * xi
+            sb += r
+        return acc / n, 2.0 * sw / n, 2.0 * sb / n
+    return math.nan, math.nan, math.nan
+
+
+@kernel
+def surface_hessian(code, p, x, y):
+    """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) for surface ``code``."""
+    if code == QUADRATIC:
+        return p[0], p[1], p[2]
+    if code == ROSENBROCK:
+        # hxx = 2 − 4b y + 12b x²;  hxy = −4b x;  hyy = 2b
+        b = p[1]
+        return 2.0 - 4.0 * b * y + 12.0 * b * x * x, -4.0 * b * x, 2.0 * b
+    if code == BEALE:
+        # hxx = 2 Σ (∂x tᵢ)²;  hxy = 2 Σ (∂x tᵢ ∂y tᵢ + tᵢ ∂xy tᵢ);  hyy = 2 Σ ((∂y tᵢ)² + tᵢ ∂yy tᵢ)
+        # ∂xy t = (1, 2y, 3y²);  ∂yy t = (0, 2x, 6xy)
+        y2 = y * y
+        y3 = y2 * y
+        t1 = 1.5 - x + x * y
+        t2 = 2.25 - x + x * y2
+        t3 = 2.625 - x + x * y3
+        ax1 = y - 1.0
+        ax2 = y2 - 1.0
+        ax3 = y3 - 1.0
+        ay1 = x
+        ay2 = 2.0 * x * y
+        ay3 = 3.0 * x * y2
+        hxx = 2.0 * (ax1 * ax1 + ax2 * ax2 + ax3 * ax3)
+        hxy = 2.0 * (ax1 * ay1 + t1 + ax2 * ay2 + t2 * 2.0 * y + ax3 * ay3 + t3 * 3.0 * y2)
+        hyy = 2.0 * (ay1 * ay1 + ay2 * ay2 + t2 * 2.0 * x + ay3 * ay3 + t3 * 6.0 * x * y)
+        return hxx, hxy, hyy
+    if code == BOOTH:
+        return 10.0, 8.0, 10.0
+    if code == MATYAS:
+        return 0.52, -0.48, 0.52
+    if code == HIMMELBLAU:
+        # hxx = 12x² + 4y − 42;  hxy = 4(x + y);  hyy = 4x + 12y² − 26
+        return 12.0 * x * x + 4.0 * y - 42.0, 4.0 * (x + y), 4.0 * x + 12.0 * y * y - 26.0
+    if code == RASTRIGIN:
+        # hxx = 2 + 4π²A cos 2πx;  hxy = 0
+        a = p[0]
+        k = 4.0 * _PI2 * a
+        return 2.0 + k * math.cos(_TWO_PI * x), 0.0, 2.0 + k * math.cos(_TWO_PI * y)
+    if code == ACKLEY:
+        # smooth term −e^{h}: hxx = e^{h}(2π² cos 2πx − π² sin² 2πx);  hxy = −π² sin 2πx sin 2πy e^{h}
+        # cone term −20 e^{−0.2r}, with ρ² = x² + y²:
+        #   hxx = 2e^{−0.2r}(y²/(ρ² r) − 0.2 x²/ρ²);  hxy = −2e^{−0.2r} xy/ρ² (0.2 + 1/r)
+        sx = math.sin(_TWO_PI * x)
+        sy = math.sin(_TWO_PI * y)
+        cx = math.cos(_TWO_PI * x)
+        cy = math.cos(_TWO_PI * y)
+        e2 = math.exp(0.5 * (cx + cy))
+        hxx = e2 * (2.0 * _PI2 * cx - _PI2 * sx * sx)
+        hyy = e2 * (2.0 * _PI2 * cy - _PI2 * sy * sy)
+        hxy = -_PI2 * sx * sy * e2
+        rho2 = x * x + y * y
+        r = math.sqrt(0.5 * rho2)
+        if r > 1e-150:
+            e1 = math.exp(-0.2 * r)
+            hxx += 2.0 * e1 * (y * y / (rho2 * r) - 0.2 * x * x / rho2)
+            hyy += 2.0 * e1 * (x * x / (rho2 * r) - 0.2 * y * y / rho2)
+            hxy -= 2.0 * e1 * (x * y / rho2) * (0.2 + 1.0 / r)
+        return hxx, hxy, hyy
+    if code == GOLDSTEIN_PRICE:
+        # f = A(s)C(w), s = x + y, w = 2x − 3y:
+        #   hxx = A''C + 4A'C' + 4AC'';  hxy = A''C − A'C' − 6AC'';  hyy = A''C − 6A'C' + 9AC''
+        #   A'' = 2B + 4(s+1)(6s − 14) + 6(s+1)²;  C'' = 2D + 4w(6w − 16) + 6w²
+        s = x + y
+        w = 2.0 * x - 3.0 * y
+        u = s + 1.0
+        b = 19.0 - 14.0 * s + 3.0 * s * s
+        d = 18.0 - 16.0 * w + 3.0 * w * w
+        ca = 1.0 + u * u * b
+        cc = 30.0 + w * w * d
+        da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
+        dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
+        dda = 2.0 * b + 4.0 * u * (6.0 * s - 14.0) + 6.0 * u * u
+        ddc = 2.0 * d + 4.0 * w * (6.0 * w - 16.0) + 6.0 * w * w
+        hxx = dda * cc + 4.0 * da * dc + 4.0 * ca * ddc
+        hxy = dda * cc - da * dc - 6.0 * ca * ddc
+        hyy = dda * cc - 6.0 * da * dc + 9.0 * ca * ddc
+        return hxx, hxy, hyy
+    if code == SIX_HUMP_CAMEL:
+        # hxx = 8 − 25.2x² + 10x⁴;  hxy = 1;  hyy = −8 + 48y²
+        x2 = x * x
+        return 8.0 - 25.2 * x2 + 10.0 * x2 * x2, 1.0, -8.0 + 48.0 * y * y
+    if code == SADDLE:
+        return 2.0, 0.0, -2.0
+    if code == MONKEY_SADDLE:
+        return 6.0 * x, -6.0 * y, -6.0 * x
+    if code == VALLEY:
+        # hxx = 12x² − 4 − 4·width·bend·u + 8·width·bend²·x²;  hxy = −4·width·bend·x;  hyy = 2·width
+        t, w, k = p[0], p[1], p[2]
+        u = y - k * x * x
+        return 12.0 * x * x - 4.0 - 4.0 * w * k * u + 8.0 * w * k * k * x * x, -4.0 * w * k * x, 2.0 * w
+    if code == LINEAR_REGRESSION:
+        # hxx = (2/n) Σ xᵢ²;  hxy = (2/n) Σ xᵢ;  hyy = 2
+        n = p.size // 2
+        sxx = 0.0
+        sx = 0.0
+        for i in range(n):
+            xi = p[i]
+            sxx += xi * xi
+            sx += xi
+        return 2.0 * sxx / n, 2.0 * sx / n, 2.0
+    return math.nan, math.nan, math.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+Domain = tuple[tuple[float, float], tuple[float, float]]
+Points = tuple[tuple[float, float, float], ...]
+
+
+@dataclass(frozen=True)
+class SurfaceSpec:
+    """One built-in surface: what it is, its parameters and what is known about its stationary points.
+
+    ``minima``/``saddles``/``maxima`` are (x, y, value) for the DEFAULT parameters, global
+    minima first (``n_global`` of them). ``kinks`` are points where f is not differentiable
+    (the kernels return a subgradient there). ``pack``, ``domain_for`` and ``minima_for``
+    map resolved parameters to the kernel's ``p``, the plotting domain and the known minima.
+    """
+
+    name: str
+    code: int
+    title: str
+    formula: str
+    params: tuple[ParamSpec, ...]
+    domain: Domain
+    minima: Points
+    n_global: int = 1
+    saddles: Points = ()
+    maxima: Points = ()
+    notes: str = ""
+    kinks: tuple[tuple[float, float], ...] = ()
+    pack: Callable[[dict], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    domain_for: Callable[[dict], Domain] | None = field(default=None, repr=False, compare=False)
+    minima_for: Callable[[dict], tuple[Points, int]] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Surface:
+    """A surface resolved for given parameters: what the kernels need plus what a plot needs."""
+
+    name: str
+    code: int
+    p: np.ndarray  # packed parameters, float64, C-contiguous, size >= 1
+    domain: Domain  # ((xmin, xmax), (ymin, ymax)) default plotting rectangle
+    minima: np.ndarray  # (k, 3) known minima (x, y, value), global ones first
+    n_global: int  # how many leading rows of ``minima`` are global minima
+    params: dict  # resolved parameters (defaults filled in)
+    spec: SurfaceSpec
+
+    def value(self, x: float, y: float) -> float:
+        return float(surface_value(self.code, self.p, float(x), float(y)))
+
+    def grad(self, x: float, y: float) -> tuple[float, float, float]:
+        f, gx, gy = surface_grad(self.code, self.p, float(x), float(y))
+        return float(f), float(gx), float(gy)
+
+    def hessian(self, x: float, y: float) -> tuple[float, float, float]:
+        hxx, hxy, hyy = surface_hessian(self.code, self.p, float(x), float(y))
+        return float(hxx), float(hxy), float(hyy)
+
+
+_NO_PARAMS = np.zeros(1)
+
+
+def _pack_none(params: dict) -> np.ndarray:
+    return _NO_PARAMS.copy()
+
+
+def _pack_quadratic(params: dict) -> np.ndarray:
+    # H = λ₁ v₁v₁ᵀ + λ₂ v₂v₂ᵀ with λ₁ = scale along v₁ = (cos θ, sin θ), λ₂ = scale·κ along v₂ ⊥ v₁
+    lam1 = params["scale"]
+    lam2 = params["scale"] * params["condition"]
+    th = math.radians(params["angle"])
+    c, s = math.cos(th), math.sin(th)
+    return np.array([lam1 * c * c + lam2 * s * s, (lam1 - lam2) * c * s, lam1 * s * s + lam2 * c * c])
+
+
+def _pack_rosenbrock(params: dict) -> np.ndarray:
+    return np.array([params["a"], params["b"]], dtype=np.float64)
+
+
+def _domain_rosenbrock(params: dict) -> Domain:
+    a = params["a"]
+    return ((min(-2.0, a - 1.0), max(2.0, a + 1.0)), (min(-1.0, a * a - 1.0), max(3.0, a * a + 1.0)))
+
+
+def _minima_rosenbrock(params: dict):
+    a = params["a"]
+    return ((a, a * a, 0.0),), 1
+
+
+def _pack_rastrigin(params: dict) -> np.ndarray:
+    return np.array([params["A"]], dtype=np.float64)
+
+
+def _pack_valley(params: dict) -> np.ndarray:
+    return np.array([params["tilt"], params["width"], params["bend"]], dtype=np.float64)
+
+
+def _valley_roots(tilt: float) -> np.ndarray:
+    """The three real roots of g'(x) = 4x³ − 4x − tilt, ascending (closed form, Newton-polished).
+
+    Trigonometric form of x³ − x − tilt/4 = 0: x_k = (2/√3) cos(⅓ arccos((3√3/8)·tilt) − 2πk/3).
+    """
+    phi = math.acos(3.0 * math.sqrt(3.0) / 8.0 * tilt) / 3.0
+    roots = np.array([2.0 / math.sqrt(3.0) * math.cos(phi - _TWO_PI * k / 3.0) for k in range(3)])
+    for _ in range(3):
+        roots -= (4.0 * roots**3 - 4.0 * roots - tilt) / (12.0 * roots**2 - 4.0)
+    return np.sort(roots)
+
+
+def _valley_points(params: dict):
+    t, k = params["tilt"], params["bend"]
+    xs = _valley_roots(t)
+
+    def pt(x):
+        return (float(x), float(k * x * x), float((x * x - 1.0) ** 2 - t * x))
+
+    left, mid, right = (pt(v) for v in xs)
+    return (right, left), (mid,)  # tilt > 0: the right well (x ≈ +1) is the deeper one
+
+
+def _minima_valley(params: dict):
+    return _valley_points(params)[0], 1
+
+
+def synthetic_regression(n: int, noise: float, seed: int, true_w: float, true_b: float) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded dataset behind ``linear_regression``: xᵢ ~ U(0, 2), yᵢ = true_w·xᵢ + true_b + noise·εᵢ.
+
+    The feature is deliberately uncentred (mean 1), so the (w, b) valley is tilted and
+    elongated (Hessian 2·[[E x², E x], [E x, 1]], condition ≈ 14), as with raw real data.
+    x is drawn first, then ε ~ N(0, 1), from ``np.random.default_rng(seed)``.
+    """
+    rng = np.random.default_rng(seed)
+    xs = rng.uniform(0.0, 2.0, n)
+    eps = rng.standard_normal(n)
+    return xs, true_w * xs + true_b + noise * eps
+
+
+def _pack_regression(params: dict) -> np.ndarray:
+    xs, ys = synthetic_regression(params["n"], params["noise"], params["seed"], params["true_w"], params["true_b"])
+    return np.ascontiguousarray(np.concatenate([xs, ys]), dtype=np.float64)
+
+
+def _domain_regression(params: dict) -> Domain:
+    w, b = params["true_w"], params["true_b"]
+    return ((w - 3.0, w + 3.0), (b - 3.0, b + 3.0))
+
+
+def regression_solution(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float]:
+    """Closed-form least squares for ŷ = w·x + b: w = cov(x, y)/var(x), b = ȳ − w x̄; with its MSE."""
+    mx, my = xs.mean(), ys.mean()
+    dx = xs - mx
+    w = float(np.dot(dx, ys - my) / np.dot(dx, dx))
+    b = float(my - w * mx)
+    r = w * xs + b - ys
+    return w, b, float(np.dot(r, r) / xs.size)
+
+
+def _minima_regression(params: dict):
+    p = _pack_regression(params)
+    n = p.size // 2
+    return (regression_solution(p[:n], p[n:]),), 1
+
+
+_F = "float"
+
+SURFACES: dict[str, SurfaceSpec] = {}
+
+
+def _add(spec: SurfaceSpec) -> None:
+    SURFACES[spec.name] = spec
+
+
+_add(SurfaceSpec(
+    name="quadratic", code=QUADRATIC, title="Quadratic bowl",
+    formula="f = ½ [x y] H [x y]ᵀ, H = R(angle) diag(scale, scale·condition) R(angle)ᵀ",
+    params=(
+        ParamSpec("condition", 10.0, 1.0, 1e4, _F, "condition number κ = largest / smallest curvature"),
+        ParamSpec("scale", 1.0, 1e-2, 1e2, _F, "smallest curvature (Hessian eigenvalue); L = scale·κ"),
+        ParamSpec("angle", 0.0, -180.0, 180.0, _F, "rotation of the low-curvature axis from +x, degrees"),
+    ),
+    domain=((-3.0, 3.0), (-3.0, 3.0)), minima=((0.0, 0.0, 0.0),),
+    notes="Convex; the only stationary point is the minimum at the origin. "
+          "Gradient descent converges for lr < 2/L with L = scale·condition.",
+    pack=_pack_quadratic,
+))
+_add(SurfaceSpec(
+    name="rosenbrock", code=ROSENBROCK, title="Rosenbrock's banana valley",
+    formula="f = (a − x)² + b (y − x²)²",
+    params=(
+        ParamSpec("a", 1.0, -5.0, 5.0, _F, "minimum sits at (a, a²)"),
+        ParamSpec("b", 100.0, 0.01, 1000.0, _F, "steepness of the valley walls"),
+    ),
+    domain=((-2.0, 2.0), (-1.0, 3.0)), minima=((1.0, 1.0, 0.0),),
+    notes="The only stationary point is the global minimum (a, a²), f = 0; f(−1, 1) = 4 at defaults. "
+          "The plotting domain widens to keep (a, a²) inside.",
+    pack=_pack_rosenbrock, domain_for=_domain_rosenbrock, minima_for=_minima_rosenbrock,
+))
+_add(SurfaceSpec(
+    name="beale", code=BEALE, title="Beale",
+    formula="f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
+    params=(), domain=((-4.5, 4.5), (-4.5, 4.5)), minima=((3.0, 0.5, 0.0),),
+    saddles=((0.0, 1.0, 14.203125), (0.1005379373, -2.644513585, 9.864512285)),
+    notes="Not coercive: f is constant (14.203125) along x = 0.",
+))
+_add(SurfaceSpec(
+    name="booth", code=BOOTH, title="Booth",
+    formula="f = (x + 2y − 7)² + (2x + y − 5)²",
+    params=(), domain=((-10.0, 10.0), (-10.0, 10.0)), minima=((1.0, 3.0, 0.0),),
+    notes="Convex quadratic; Hessian [[10, 8], [8, 10]] with eigenvalues 2 and 18.",
+))
+_add(SurfaceSpec(
+    name="matyas", code=MATYAS, title="Matyas",
+    formula="f = 0.26 (x² + y²) − 0.48 xy",
+    params=(), domain=((-10.0, 10.0), (-10.0, 10.0)), minima=((0.0, 0.0, 0.0),),
+    notes="Convex quadratic; Hessian eigenvalues 0.04 and 1.0, so it is very flat along x = y.",
+))
+_add(SurfaceSpec(
+    name="himmelblau", code=HIMMELBLAU, title="Himmelblau",
+    formula="f = (x² + y − 11)² + (x + y² − 7)²",
+    params=(), domain=((-5.0, 5.0), (-5.0, 5.0)),
+    minima=((3.0, 2.0, 0.0), (-2.805118087, 3.1313125183, 0.0),
+            (-3.7793102534, -3.2831859913, 0.0), (3.5844283403, -1.848126527, 0.0)),
+    n_global=4,
+    maxima=((-0.2708445907, -0.9230385565, 181.6165215),),
+    saddles=((3.3851541836, 0.0738518798, 13.31192627), (0.0866775046, 2.8842547012, 67.71915009),
+             (-3.0730257508, -0.0813530443, 104.0151629), (-0.1279613467, -1.9537149802, 178.3372392)),
+    notes="Four global minima of value 0, one local maximum and four saddles.",
+))
+_add(SurfaceSpec(
+    name="rastrigin", code=RASTRIGIN, title="Rastrigin",
+    formula="f = 2A + Σᵢ (xᵢ² − A cos 2πxᵢ)",
+    params=(ParamSpec("A", 10.0, 0.0, 100.0, _F, "height of the ripples"),),
+    domain=((-5.12, 5.12), (-5.12, 5.12)), minima=((0.0, 0.0, 0.0),),
+    saddles=((0.0, 0.5025460366, 20.25127299),),
+    maxima=((0.5025460366, 0.5025460366, 40.50254598),),
+    notes="Global minimum 0 at the origin for every A; with A = 10 a local minimum near every integer "
+          "point, e.g. (±0.9949586377, 0) with f = 0.9949590571. Separable: its stationary points are "
+          "the product lattice of the 1-D roots of x + πA sin 2πx = 0.",
+    pack=_pack_rastrigin,
+))
+_add(SurfaceSpec(
+    name="ackley", code=ACKLEY, title="Ackley",
+    formula="f = −20 exp(−0.2 √(½(x² + y²))) − exp(½(cos 2πx + cos 2πy)) + e + 20",
+    params=(), domain=((-5.0, 5.0), (-5.0, 5.0)),
+    minima=((0.0, 0.0, 0.0),
+            (0.952166546, 0.0, 2.579927557), (-0.952166546, 0.0, 2.579927557),
+            (0.0, 0.952166546, 2.579927557), (0.0, -0.952166546, 2.579927557),
+            (0.9684776587, 0.9684776587, 3.574451877), (-0.9684776587, 0.9684776587, 3.574451877),
+            (0.9684776587, -0.9684776587, 3.574451877), (-0.9684776587, -0.9684776587, 3.574451877)),
+    saddles=((0.6257806169, 0.0, 3.252469245), (0.5774125353, 0.8747620389, 4.558777135)),
+    maxima=((0.6730965201, 0.6730965201, 4.608932402),),
+    kinks=((0.0, 0.0),),
+    notes="Ackley's gradient is undefined at the origin (a cone point); we return the subgradient 0 "
+          "there, and the Hessian of the smooth cosine term only. Stationary points listed are those "
+          "in [−1.6, 1.6]² (saddles and maxima up to symmetry). f(1, 1) = 3.6253849384.",
+))
+_add(SurfaceSpec(
+    name="goldstein_price", code=GOLDSTEIN_PRICE, title="Goldstein–Price",
+    formula="f = [1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²)]·"
+            "[30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²)]",
+    params=(), domain=((-2.0, 2.0), (-2.0, 2.0)),
+    minima=((0.0, -1.0, 3.0), (-0.6, -0.4, 30.0), (1.8, 0.2, 84.0), (1.2, 0.8, 840.0)),
+    maxima=((0.8, 0.2, 1155.0),),
+    saddles=((-0.4, -0.6, 35.0), (1.2, -0.2, 99.0), (1.4, 0.6, 980.0), (0.6, 0.4, 990.0)),
+    notes="Values span six orders of magnitude over its domain (f(0, 0) = 600); plot it on a log scale.",
+))
+_add(SurfaceSpec(
+    name="six_hump_camel", code=SIX_HUMP_CAMEL, title="Six-hump camel",
+    formula="f = (4 − 2.1x² + x⁴/3) x² + xy + (−4 + 4y²) y²",
+    params=(), domain=((-3.0, 3.0), (-2.0, 2.0)),
+    minima=((0.0898420131, -0.712656403, -1.031628453), (-0.0898420131, 0.712656403, -1.031628453),
+            (1.703606715, -0.7960835687, -0.2154638244), (-1.703606715, 0.7960835687, -0.2154638244),
+            (1.6071047529, 0.5686514549, 2.10425031), (-1.6071047529, -0.5686514549, 2.10425031)),
+    n_global=2,
+    maxima=((1.2302298765, 0.1623345845, 2.496295351), (-1.2302298765, -0.1623345845, 2.496295351)),
+    saddles=((0.0, 0.0, 0.0),
+             (1.1092053368, -0.7682680925, 0.543718601), (-1.1092053368, 0.7682680925, 0.543718601),
+             (1.6380679842, 0.228674069, 2.229357198), (-1.6380679842, -0.228674069, 2.229357198),
+             (1.2960702672, 0.605084388, 2.229470818), (-1.2960702672, -0.605084388, 2.229470818)),
+    notes="Two global minima, four local; zoom [−2, 2]×[−1, 1] to see them.",
+))
+_add(SurfaceSpec(
+    name="saddle", code=SADDLE, title="Saddle",
+    formula="f = x² − y²",
+    params=(), domain=((-2.0, 2.0), (-2.0, 2.0)), minima=(), n_global=0,
+    saddles=((0.0, 0.0, 0.0),),
+    notes="No minimum (unbounded below); the origin is a non-degenerate saddle, Hessian diag(2, −2).",
+))
+_add(SurfaceSpec(
+    name="monkey_saddle", code=MONKEY_SADDLE, title="Monkey saddle",
+    formula="f = x³ − 3xy²",
+    params=(), domain=((-2.0, 2.0), (-2.0, 2.0)), minima=(), n_global=0,
+    saddles=((0.0, 0.0, 0.0),),
+    notes="No minimum; the origin is a degenerate saddle (Hessian 0) with three descending valleys.",
+))
+_add(SurfaceSpec(
+    name="valley", code=VALLEY, title="Two valleys: a local and a global minimum with a saddle between",
+    formula="f = (x² − 1)² − tilt·x + width·(y − bend·x²)²",
+    params=(
+        ParamSpec("tilt", 0.5, 0.05, 1.5, _F, "how much deeper the right valley is; < 8/(3√3) keeps both"),
+        ParamSpec("width", 2.0, 0.1, 10.0, _F, "curvature across the valley floor"),
+        ParamSpec("bend", 0.5, -1.0, 1.0, _F, "the valley floor follows y = bend·x²"),
+    ),
+    domain=((-2.0, 2.0), (-1.5, 2.5)),
+    minima=(), maxima=(),  # filled below from the closed form
+    notes="Exactly three stationary points in the whole plane: ∂f/∂y = 2·width·(y − bend·x²) = 0 forces "
+          "y = bend·x², and then ∂f/∂x = 4x³ − 4x − tilt, a cubic with three distinct real roots for "
+          "0 < tilt < 8/(3√3) ≈ 1.5396. There det H = 2·width·g''(x) with g = (x² − 1)² − tilt·x, so the "
+          "outer roots (g'' > 0, and hxx = g'' + 2·width·(2·bend·x)² > 0) are minima and the middle root "
+          "(g'' < 0) is a saddle. tilt > 0 makes the right one (x ≈ +1) the global minimum.",
+    pack=_pack_valley, minima_for=_minima_valley,
+))
+_add(SurfaceSpec(
+    name="linear_regression", code=LINEAR_REGRESSION, title="Linear regression: MSE over (w, b)",
+    formula="f(w, b) = (1/n) Σᵢ (w·xᵢ + b − yᵢ)², xᵢ ~ U(0, 2), yᵢ = true_w·xᵢ + true_b + noise·εᵢ",
+    params=(
+        ParamSpec("n", 64, 2, LIMITS["max_surface_samples"], "int", "number of samples (limit max_surface_samples)"),
+        ParamSpec("noise", 0.5, 0.0, 10.0, _F, "standard deviation of the label noise"),
+        ParamSpec("seed", 0, 0, 2**32 - 1, "int", "seed of the synthetic dataset"),
+        ParamSpec("true_w", 2.0, -10.0, 10.0, _F, "slope that generated the data"),
+        ParamSpec("true_b", -1.0, -10.0, 10.0, _F, "intercept that generated the data"),
+    ),
+    domain=((-1.0, 5.0), (-4.0, 2.0)), minima=(),
+    notes="Convex quadratic in (w, b); its minimum is the least-squares fit (closed form). The plane "
+          "coordinates are x = w and y = b. Kernels read the data from p = [x_0..x_{n−1}, y_0..y_{n−1}], "
+          "so sample i is (p[i], p[n + i]).",
+    pack=_pack_regression, domain_for=_domain_regression, minima_for=_minima_regression,
+))
+
+
+def _fill_defaults() -> None:
+    """Store the param-dependent known points of the defaults in the spec (valley, linear_regression)."""
+    for name in ("valley", "linear_regression"):
+        spec = SURFACES[name]
+        defaults = {p.name: p.default for p in spec.params}
+        minima, n_global = spec.minima_for(defaults)
+        extra = {}
+        if name == "valley":
+            extra["saddles"] = _valley_points(defaults)[1]
+        SURFACES[name] = SurfaceSpec(**{**spec.__dict__, "minima": tuple(minima), "n_global": n_global, **extra})
+
+
+_fill_defaults()
+
+
+def resolve_surface(name: str, params: dict | None = None) -> Surface:
+    """Look up ``name`` in SURFACES and resolve ``params`` (defaults filled, ranges checked).
+
+    Raises EngineInputError naming ``surface`` (with the choices) or ``params.<name>``.
+    """
+    spec = lookup(SURFACES, name, "surface")
+    if params is not None and not isinstance(params, dict):
+        raise EngineInputError("params", "must be an object of parameter values")
+    resolved = resolve_params(spec.params, params, "params")
+    p = spec.pack(resolved) if spec.pack else _pack_none(resolved)
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    domain = spec.domain_for(resolved) if spec.domain_for else spec.domain
+    if spec.minima_for:
+        minima, n_global = spec.minima_for(resolved)
+    else:
+        minima, n_global = spec.minima, spec.n_global
+    minima_arr = np.asarray(minima, dtype=np.float64).reshape(-1, 3)
+    return Surface(spec.name, spec.code, p, domain, minima_arr, int(n_global), resolved, spec)
+
+
+def describe() -> list[dict]:
+    """Catalog entries: one per surface, with parameters, default domain and published stationary points."""
+
+    def pts(points):
+        return [{"x": x, "y": y, "value": v} for x, y, v in points]
+
+    out = []
+    for spec in SURFACES.values():
+        out.append({
+            "name": spec.name,
+            "title": spec.title,
+            "formula": spec.formula,
+            "params": [p.to_dict() for p in spec.params],
+            "domain": {"x": list(spec.domain[0]), "y": list(spec.domain[1])},
+            "minima": [dict(d, **{"global": i < spec.n_global}) for i, d in enumerate(pts(spec.minima))],
+            "saddles": pts(spec.saddles),
+            "maxima": pts(spec.maxima),
+            "notes": spec.notes,
+        })
+    return out
+
+
+def _warmup() -> None:
+    p = np.zeros(2)
+    surface_value(ROSENBROCK, p, 0.5, 0.5)
+    surface_grad(ROSENBROCK, p, 0.5, 0.5)
+    surface_hessian(ROSENBROCK, p, 0.5, 0.5)
