@@ -78,6 +78,43 @@ def check_catalog(b) -> str | None:
     return None
 
 
+def check_grid(nx: int, ny: int, gradient: bool = False):
+    def check(b) -> str | None:
+        if len(b.get("x", ())) != nx or len(b.get("y", ())) != ny or not _matrix(b.get("z"), ny, nx):
+            return f"grid is not {ny}x{nx}"
+        if not (_all_finite([b["z_min"], b["z_max"]]) and b["z_min"] <= b["z_max"]):
+            return "z_min/z_max missing or out of order"
+        corners = [b["z"][0][0], b["z"][0][-1], b["z"][-1][0], b["z"][-1][-1], b["z"][ny // 2][nx // 2]]
+        if not _all_finite(corners) or not all(b["z_min"] <= v <= b["z_max"] for v in corners):
+            return "z values outside [z_min, z_max]"
+        if gradient and not _matrix(b.get("grad_norm"), ny, nx):
+            return "grad_norm missing"
+        return None
+
+    return check
+
+
+def check_critical_points(min_points: int):
+    def check(b) -> str | None:
+        pts = b.get("points")
+        if not isinstance(pts, list) or len(pts) < min_points:
+            return f"expected >= {min_points} critical points, got {pts if not isinstance(pts, list) else len(pts)}"
+        if any(p.get("kind") not in ("minimum", "maximum", "saddle", "degenerate") for p in pts):
+            return "unknown kind of critical point"
+        return None
+
+    return check
+
+
+def check_slice(points: int):
+    def check(b) -> str | None:
+        if any(len(b.get(k, ())) != points for k in ("t", "x", "y", "value", "derivative")):
+            return f"slice arrays are not {points} long"
+        return None if _all_finite(b["value"]) else "non-finite slice values"
+
+    return check
+
+
 def check_dataset(n_train: int, n_val: int):
     def check(b) -> str | None:
         if len(b.get("x_train", ())) != n_train or len(b.get("y_train", ())) != n_train:
@@ -94,6 +131,9 @@ def check_diagnosis(b) -> str | None:
 
 
 # --- request bodies ----------------------------------------------------------------------
+SURFACES = ["quadratic", "rosenbrock", "beale", "himmelblau", "rastrigin", "ackley", "six_hump_camel", "saddle"]
+
+
 def _loss_curve(rng: random.Random, n: int = 200) -> list[float]:
     rate = rng.uniform(0.01, 0.05)
     return [2.0 * math.exp(-rate * t) + 0.1 + 0.01 * rng.random() for t in range(n)]
@@ -104,8 +144,46 @@ SCENARIOS: list[Scenario] = [
     # explorer: a page load fetches the catalog; sliders drive small requests
     Scenario("/healthz", "GET", "/healthz", "explorer", 1, check_health),
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "explorer", 3, check_catalog),
-    # landscape views
+    # landscape views: a surface picker redraws a grid; hovering slices it; markers show critical points
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "landscape", 1, check_catalog),
+    Scenario(
+        "/api/v1/landscapes/grid 101x101",
+        "POST",
+        "/api/v1/landscapes/grid",
+        "landscape",
+        4,
+        check_grid(101, 101),
+        body=lambda rng: {"surface": rng.choice(SURFACES), "resolution": [101, 101]},
+    ),
+    Scenario(
+        "/api/v1/landscapes/grid 301x301+gradient",
+        "POST",
+        "/api/v1/landscapes/grid",
+        "landscape",
+        1,
+        check_grid(301, 301, gradient=True),
+        body=lambda rng: {"surface": rng.choice(SURFACES), "resolution": [301, 301], "gradient": True},
+        p95_ms=HEAVY_P95_MS,
+    ),
+    Scenario(
+        "/api/v1/landscapes/slice 201",
+        "POST",
+        "/api/v1/landscapes/slice",
+        "landscape",
+        3,
+        check_slice(201),
+        body=lambda rng: {"surface": "rosenbrock", "point": [rng.uniform(-1.5, 1.5), rng.uniform(-0.5, 2.0)],
+                          "direction": [1.0, rng.uniform(-1, 1)], "points": 201},
+    ),
+    Scenario(
+        "/api/v1/landscapes/critical-points himmelblau 21",
+        "POST",
+        "/api/v1/landscapes/critical-points",
+        "landscape",
+        1,
+        check_critical_points(9),  # 4 minima, 1 maximum, 4 saddles
+        body={"surface": "himmelblau", "seeds": 21},
+    ),
     # training lab
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "trainer", 1, check_catalog),
     Scenario(

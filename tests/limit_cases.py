@@ -1,0 +1,57 @@
+"""One row per hard limit of ``engine.limits.LIMITS``: which request reaches it, and how.
+
+Read by ``tests/test_limits.py`` (at the limit the request passes, one over it gets a 422
+naming the limit and the field) and by ``bench/bench_deadline.py`` (times the largest allowed
+request of each row against the deadline). To add a limit: add a ``LimitCase`` row.
+
+* ``body(n)``: a valid request whose limited quantity equals ``n``;
+* ``field``: the request field the 422 names (dotted for nested fields);
+* ``scale``: for work budgets whose largest request takes seconds, the tests run the row with
+  ``LIMITS[limit]`` temporarily set to this smaller value (the engine's check reads the dict at
+  call time, so the same code path is exercised); the bench runs the real limit;
+* rows whose endpoint is not in ``/openapi.json`` yet are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class LimitCase:
+    limit: str
+    path: str
+    field: str
+    body: Callable[[int], dict]
+    scale: int | None = None
+    method: str = "POST"
+
+    @property
+    def id(self) -> str:
+        return f"{self.limit}@{self.path.removeprefix('/api/v1/')}"
+
+
+def _curve(n: int) -> list[float]:
+    return [1.0 / (1.0 + 0.01 * t) for t in range(n)]
+
+
+CASES: list[LimitCase] = [
+    # landscapes
+    LimitCase("max_grid_axis", "/api/v1/landscapes/grid", "resolution",
+              lambda n: {"surface": "rosenbrock", "resolution": [n, 3]}),
+    LimitCase("max_slice_points", "/api/v1/landscapes/slice", "points",
+              lambda n: {"surface": "rosenbrock", "point": [0, 0], "direction": [1, 0], "points": n}),
+    LimitCase("max_critical_seeds_axis", "/api/v1/landscapes/critical-points", "seeds",
+              lambda n: {"surface": "himmelblau", "seeds": n}),
+    # training
+    LimitCase("max_train_samples", "/api/v1/training/dataset", "n_train",
+              lambda n: {"name": "moons", "n_train": n, "n_val": 10}),
+    LimitCase("max_val_samples", "/api/v1/training/dataset", "n_val",
+              lambda n: {"name": "moons", "n_train": 10, "n_val": n}),
+    LimitCase("max_doctor_epochs", "/api/v1/training/diagnose", "train_loss",
+              lambda n: {"train_loss": _curve(n)}),
+]
+
+# Limits no request can reach on its own, with the reason (kept short; each is a review item).
+UNREACHABLE: dict[str, str] = {}
