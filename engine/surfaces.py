@@ -60,10 +60,16 @@ LINEAR_REGRESSION = 13
 _TWO_PI = 2.0 * math.pi
 _PI2 = math.pi * math.pi
 _E = math.e
+_SQRT_HALF = math.sqrt(0.5)
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels. Packed parameters per code:
+# Kernels: one small function per surface returning (f, ∂f/∂x, ∂f/∂y), next to its Hessian
+# (∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²). They are small so LLVM inlines them into the loops that call
+# them (the grid sweep), where unused gradient terms are then dead code. The public
+# ``surface_value/grad/hessian`` dispatch on the code.
+#
+# Packed parameters per code:
 #   QUADRATIC          p = [hxx, hxy, hyy]            (the constant Hessian H; f = ½ [x y] H [x y]ᵀ)
 #   ROSENBROCK         p = [a, b]
 #   RASTRIGIN          p = [A]
@@ -74,289 +80,382 @@ _E = math.e
 
 
 @kernel
-def surface_value(code, p, x, y):
-    """f(x, y) for surface ``code`` with packed parameters ``p``."""
-    if code == QUADRATIC:
-        # f = ½(hxx x² + 2 hxy xy + hyy y²)
-        return 0.5 * (p[0] * x * x + 2.0 * p[1] * x * y + p[2] * y * y)
-    if code == ROSENBROCK:
-        # f = (a − x)² + b (y − x²)²
-        u = p[0] - x
-        v = y - x * x
-        return u * u + p[1] * v * v
-    if code == BEALE:
-        # f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²
-        t1 = 1.5 - x + x * y
-        t2 = 2.25 - x + x * y * y
-        t3 = 2.625 - x + x * y * y * y
-        return t1 * t1 + t2 * t2 + t3 * t3
-    if code == BOOTH:
-        # f = (x + 2y − 7)² + (2x + y − 5)²
-        u = x + 2.0 * y - 7.0
-        v = 2.0 * x + y - 5.0
-        return u * u + v * v
-    if code == MATYAS:
-        # f = 0.26 (x² + y²) − 0.48 xy
-        return 0.26 * (x * x + y * y) - 0.48 * x * y
-    if code == HIMMELBLAU:
-        # f = (x² + y − 11)² + (x + y² − 7)²
-        u = x * x + y - 11.0
-        v = x + y * y - 7.0
-        return u * u + v * v
-    if code == RASTRIGIN:
-        # f = 2A + x² − A cos 2πx + y² − A cos 2πy
-        a = p[0]
-        return 2.0 * a + x * x - a * math.cos(_TWO_PI * x) + y * y - a * math.cos(_TWO_PI * y)
-    if code == ACKLEY:
-        # f = −20 exp(−0.2 r) − exp(½(cos 2πx + cos 2πy)) + e + 20,  r = √(½(x² + y²))
-        r = math.sqrt(0.5 * (x * x + y * y))
-        h = 0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y))
-        return -20.0 * math.exp(-0.2 * r) - math.exp(h) + _E + 20.0
-    if code == GOLDSTEIN_PRICE:
-        # f = A(s)·C(w) with s = x + y, w = 2x − 3y:
-        #   A = 1 + (s+1)² (19 − 14s + 3s²)   (= 1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²))
-        #   C = 30 + w² (18 − 16w + 3w²)      (= 30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²))
-        s = x + y
-        w = 2.0 * x - 3.0 * y
-        u = s + 1.0
-        ca = 1.0 + u * u * (19.0 - 14.0 * s + 3.0 * s * s)
-        cc = 30.0 + w * w * (18.0 - 16.0 * w + 3.0 * w * w)
-        return ca * cc
-    if code == SIX_HUMP_CAMEL:
-        # f = (4 − 2.1x² + x⁴/3) x² + xy + (−4 + 4y²) y²
-        x2 = x * x
-        y2 = y * y
-        return (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
-    if code == SADDLE:
-        return x * x - y * y
-    if code == MONKEY_SADDLE:
-        return x * x * x - 3.0 * x * y * y
-    if code == VALLEY:
-        # f = (x² − 1)² − tilt·x + width·(y − bend·x²)²
-        q = x * x - 1.0
-        u = y - p[2] * x * x
-        return q * q - p[0] * x + p[1] * u * u
-    if code == LINEAR_REGRESSION:
-        # f(w, b) = (1/n) Σ (w xᵢ + b − yᵢ)²
-        n = p.size // 2
-        acc = 0.0
-        for i in range(n):
-            r = x * p[i] + y - p[n + i]
-            acc += r * r
-        return acc / n
-    return math.nan
+def quadratic_fg(p, x, y):
+    # f = ½(hxx x² + 2 hxy xy + hyy y²);  ∇f = H [x y]ᵀ
+    gx = p[0] * x + p[1] * y
+    gy = p[1] * x + p[2] * y
+    return 0.5 * (gx * x + gy * y), gx, gy
+
+
+@kernel
+def quadratic_h(p, x, y):
+    return p[0], p[1], p[2]
+
+
+@kernel
+def rosenbrock_fg(p, x, y):
+    # f = (a − x)² + b (y − x²)²;  ∂x = −2(a − x) − 4b x (y − x²);  ∂y = 2b (y − x²)
+    u = p[0] - x
+    v = y - x * x
+    return u * u + p[1] * v * v, -2.0 * u - 4.0 * p[1] * x * v, 2.0 * p[1] * v
+
+
+@kernel
+def rosenbrock_h(p, x, y):
+    # hxx = 2 − 4b y + 12b x²;  hxy = −4b x;  hyy = 2b
+    b = p[1]
+    return 2.0 - 4.0 * b * y + 12.0 * b * x * x, -4.0 * b * x, 2.0 * b
+
+
+@kernel
+def beale_fg(p, x, y):
+    # f = Σ tᵢ², t₁ = 1.5 − x + xy, t₂ = 2.25 − x + xy², t₃ = 2.625 − x + xy³
+    # ∂ = 2 Σ tᵢ ∂tᵢ with ∂x tᵢ = yⁱ − 1, ∂y tᵢ = i x yⁱ⁻¹
+    y2 = y * y
+    y3 = y2 * y
+    t1 = 1.5 - x + x * y
+    t2 = 2.25 - x + x * y2
+    t3 = 2.625 - x + x * y3
+    gx = 2.0 * (t1 * (y - 1.0) + t2 * (y2 - 1.0) + t3 * (y3 - 1.0))
+    gy = 2.0 * (t1 * x + t2 * 2.0 * x * y + t3 * 3.0 * x * y2)
+    return t1 * t1 + t2 * t2 + t3 * t3, gx, gy
+
+
+@kernel
+def beale_h(p, x, y):
+    # hxx = 2 Σ (∂x tᵢ)²;  hxy = 2 Σ (∂x tᵢ ∂y tᵢ + tᵢ ∂xy tᵢ);  hyy = 2 Σ ((∂y tᵢ)² + tᵢ ∂yy tᵢ)
+    # with ∂xy t = (1, 2y, 3y²) and ∂yy t = (0, 2x, 6xy)
+    y2 = y * y
+    y3 = y2 * y
+    t1 = 1.5 - x + x * y
+    t2 = 2.25 - x + x * y2
+    t3 = 2.625 - x + x * y3
+    ax1 = y - 1.0
+    ax2 = y2 - 1.0
+    ax3 = y3 - 1.0
+    ay1 = x
+    ay2 = 2.0 * x * y
+    ay3 = 3.0 * x * y2
+    hxx = 2.0 * (ax1 * ax1 + ax2 * ax2 + ax3 * ax3)
+    hxy = 2.0 * (ax1 * ay1 + t1 + ax2 * ay2 + t2 * 2.0 * y + ax3 * ay3 + t3 * 3.0 * y2)
+    hyy = 2.0 * (ay1 * ay1 + ay2 * ay2 + t2 * 2.0 * x + ay3 * ay3 + t3 * 6.0 * x * y)
+    return hxx, hxy, hyy
+
+
+@kernel
+def booth_fg(p, x, y):
+    # f = u² + v², u = x + 2y − 7, v = 2x + y − 5;  ∂x = 2u + 4v;  ∂y = 4u + 2v
+    u = x + 2.0 * y - 7.0
+    v = 2.0 * x + y - 5.0
+    return u * u + v * v, 2.0 * u + 4.0 * v, 4.0 * u + 2.0 * v
+
+
+@kernel
+def booth_h(p, x, y):
+    return 10.0, 8.0, 10.0
+
+
+@kernel
+def matyas_fg(p, x, y):
+    # f = 0.26 (x² + y²) − 0.48 xy;  ∂x = 0.52x − 0.48y;  ∂y = 0.52y − 0.48x
+    return 0.26 * (x * x + y * y) - 0.48 * x * y, 0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x
+
+
+@kernel
+def matyas_h(p, x, y):
+    return 0.52, -0.48, 0.52
+
+
+@kernel
+def himmelblau_fg(p, x, y):
+    # f = u² + v², u = x² + y − 11, v = x + y² − 7;  ∂x = 4x u + 2v;  ∂y = 2u + 4y v
+    u = x * x + y - 11.0
+    v = x + y * y - 7.0
+    return u * u + v * v, 4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v
+
+
+@kernel
+def himmelblau_h(p, x, y):
+    # hxx = 12x² + 4y − 42;  hxy = 4(x + y);  hyy = 4x + 12y² − 26
+    return 12.0 * x * x + 4.0 * y - 42.0, 4.0 * (x + y), 4.0 * x + 12.0 * y * y - 26.0
+
+
+@kernel
+def rastrigin_fg(p, x, y):
+    # f = 2A + x² − A cos 2πx + y² − A cos 2πy;  ∂x = 2x + 2πA sin 2πx
+    a = p[0]
+    f = 2.0 * a + x * x - a * math.cos(_TWO_PI * x) + y * y - a * math.cos(_TWO_PI * y)
+    return f, 2.0 * x + _TWO_PI * a * math.sin(_TWO_PI * x), 2.0 * y + _TWO_PI * a * math.sin(_TWO_PI * y)
+
+
+@kernel
+def rastrigin_h(p, x, y):
+    # hxx = 2 + 4π²A cos 2πx;  hxy = 0
+    k = 4.0 * _PI2 * p[0]
+    return 2.0 + k * math.cos(_TWO_PI * x), 0.0, 2.0 + k * math.cos(_TWO_PI * y)
+
+
+@kernel
+def ackley_fg(p, x, y):
+    # f = −20 e^{−0.2r} − e^{h} + e + 20, r = √(½(x² + y²)), h = ½(cos 2πx + cos 2πy)
+    # ∂x = 2x e^{−0.2r}/r + π sin(2πx) e^{h}; the cone term contributes 0 at r = 0 (subgradient)
+    r = math.hypot(x, y) * _SQRT_HALF  # hypot: no underflow of x² next to the origin
+    e1 = math.exp(-0.2 * r)
+    e2 = math.exp(0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y)))
+    gx = math.pi * math.sin(_TWO_PI * x) * e2
+    gy = math.pi * math.sin(_TWO_PI * y) * e2
+    if r > 0.0:
+        gx += 2.0 * x * e1 / r
+        gy += 2.0 * y * e1 / r
+    return -20.0 * e1 - e2 + _E + 20.0, gx, gy
+
+
+@kernel
+def ackley_h(p, x, y):
+    # smooth term −e^{h}: hxx = e^{h}(2π² cos 2πx − π² sin² 2πx);  hxy = −π² sin 2πx sin 2πy e^{h}
+    # cone term −20 e^{−0.2r}, with ρ² = x² + y²:
+    #   hxx = 2e^{−0.2r}(y²/(ρ² r) − 0.2 x²/ρ²);  hxy = −2e^{−0.2r} xy/ρ² (0.2 + 1/r)
+    # (diverges like 1/r: left out for r ≤ 1e-150, see the module docstring)
+    sx = math.sin(_TWO_PI * x)
+    sy = math.sin(_TWO_PI * y)
+    cx = math.cos(_TWO_PI * x)
+    cy = math.cos(_TWO_PI * y)
+    e2 = math.exp(0.5 * (cx + cy))
+    hxx = e2 * (2.0 * _PI2 * cx - _PI2 * sx * sx)
+    hyy = e2 * (2.0 * _PI2 * cy - _PI2 * sy * sy)
+    hxy = -_PI2 * sx * sy * e2
+    rho2 = x * x + y * y
+    r = math.sqrt(0.5 * rho2)
+    if r > 1e-150:
+        e1 = math.exp(-0.2 * r)
+        hxx += 2.0 * e1 * (y * y / (rho2 * r) - 0.2 * x * x / rho2)
+        hyy += 2.0 * e1 * (x * x / (rho2 * r) - 0.2 * y * y / rho2)
+        hxy -= 2.0 * e1 * (x * y / rho2) * (0.2 + 1.0 / r)
+    return hxx, hxy, hyy
+
+
+@kernel
+def goldstein_price_fg(p, x, y):
+    # f = A(s)·C(w) with s = x + y, w = 2x − 3y:
+    #   A = 1 + (s+1)² B, B = 19 − 14s + 3s²   (= 1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²))
+    #   C = 30 + w² D,    D = 18 − 16w + 3w²   (= 30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²))
+    # ∂x = A'C + 2AC';  ∂y = A'C − 3AC'  with A' = 2(s+1)B + (s+1)²(6s − 14), C' = 2wD + w²(6w − 16)
+    s = x + y
+    w = 2.0 * x - 3.0 * y
+    u = s + 1.0
+    b = 19.0 - 14.0 * s + 3.0 * s * s
+    d = 18.0 - 16.0 * w + 3.0 * w * w
+    ca = 1.0 + u * u * b
+    cc = 30.0 + w * w * d
+    da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
+    dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
+    return ca * cc, da * cc + 2.0 * ca * dc, da * cc - 3.0 * ca * dc
+
+
+@kernel
+def goldstein_price_h(p, x, y):
+    # hxx = A''C + 4A'C' + 4AC'';  hxy = A''C − A'C' − 6AC'';  hyy = A''C − 6A'C' + 9AC''
+    # A'' = 2B + 4(s+1)(6s − 14) + 6(s+1)²;  C'' = 2D + 4w(6w − 16) + 6w²
+    s = x + y
+    w = 2.0 * x - 3.0 * y
+    u = s + 1.0
+    b = 19.0 - 14.0 * s + 3.0 * s * s
+    d = 18.0 - 16.0 * w + 3.0 * w * w
+    ca = 1.0 + u * u * b
+    cc = 30.0 + w * w * d
+    da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
+    dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
+    dda = 2.0 * b + 4.0 * u * (6.0 * s - 14.0) + 6.0 * u * u
+    ddc = 2.0 * d + 4.0 * w * (6.0 * w - 16.0) + 6.0 * w * w
+    return (dda * cc + 4.0 * da * dc + 4.0 * ca * ddc,
+            dda * cc - da * dc - 6.0 * ca * ddc,
+            dda * cc - 6.0 * da * dc + 9.0 * ca * ddc)
+
+
+@kernel
+def six_hump_camel_fg(p, x, y):
+    # f = (4 − 2.1x² + x⁴/3) x² + xy + (−4 + 4y²) y²;  ∂x = 8x − 8.4x³ + 2x⁵ + y;  ∂y = x − 8y + 16y³
+    x2 = x * x
+    y2 = y * y
+    f = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
+    return f, 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y, x - 8.0 * y + 16.0 * y2 * y
+
+
+@kernel
+def six_hump_camel_h(p, x, y):
+    # hxx = 8 − 25.2x² + 10x⁴;  hxy = 1;  hyy = −8 + 48y²
+    x2 = x * x
+    return 8.0 - 25.2 * x2 + 10.0 * x2 * x2, 1.0, -8.0 + 48.0 * y * y
+
+
+@kernel
+def saddle_fg(p, x, y):
+    # f = x² − y²
+    return x * x - y * y, 2.0 * x, -2.0 * y
+
+
+@kernel
+def saddle_h(p, x, y):
+    return 2.0, 0.0, -2.0
+
+
+@kernel
+def monkey_saddle_fg(p, x, y):
+    # f = x³ − 3xy²;  ∂x = 3x² − 3y²;  ∂y = −6xy
+    return x * x * x - 3.0 * x * y * y, 3.0 * x * x - 3.0 * y * y, -6.0 * x * y
+
+
+@kernel
+def monkey_saddle_h(p, x, y):
+    return 6.0 * x, -6.0 * y, -6.0 * x
+
+
+@kernel
+def valley_fg(p, x, y):
+    # f = (x² − 1)² − tilt·x + width·u², u = y − bend·x²
+    # ∂x = 4x(x² − 1) − tilt − 4·width·bend·x·u;  ∂y = 2·width·u
+    q = x * x - 1.0
+    u = y - p[2] * x * x
+    return q * q - p[0] * x + p[1] * u * u, 4.0 * x * q - p[0] - 4.0 * p[1] * p[2] * x * u, 2.0 * p[1] * u
+
+
+@kernel
+def valley_h(p, x, y):
+    # hxx = 12x² − 4 − 4·width·bend·u + 8·width·bend²·x²;  hxy = −4·width·bend·x;  hyy = 2·width
+    w = p[1]
+    k = p[2]
+    u = y - k * x * x
+    return 12.0 * x * x - 4.0 - 4.0 * w * k * u + 8.0 * w * k * k * x * x, -4.0 * w * k * x, 2.0 * w
+
+
+@kernel
+def linear_regression_fg(p, x, y):
+    # f(w, b) = (1/n) Σ rᵢ², rᵢ = w xᵢ + b − yᵢ;  ∂w = (2/n) Σ rᵢ xᵢ;  ∂b = (2/n) Σ rᵢ
+    n = p.size // 2
+    acc = 0.0
+    sw = 0.0
+    sb = 0.0
+    for i in range(n):
+        xi = p[i]
+        r = x * xi + y - p[n + i]
+        acc += r * r
+        sw += r * xi
+        sb += r
+    return acc / n, 2.0 * sw / n, 2.0 * sb / n
+
+
+@kernel
+def linear_regression_h(p, x, y):
+    # hxx = (2/n) Σ xᵢ²;  hxy = (2/n) Σ xᵢ;  hyy = 2
+    n = p.size // 2
+    sxx = 0.0
+    sx = 0.0
+    for i in range(n):
+        xi = p[i]
+        sxx += xi * xi
+        sx += xi
+    return 2.0 * sxx / n, 2.0 * sx / n, 2.0
 
 
 @kernel
 def surface_grad(code, p, x, y):
-    """(f, ∂f/∂x, ∂f/∂y) for surface ``code``."""
+    """(f, ∂f/∂x, ∂f/∂y) of surface ``code`` with packed parameters ``p`` at (x, y)."""
     if code == QUADRATIC:
-        # ∇f = H [x y]ᵀ
-        gx = p[0] * x + p[1] * y
-        gy = p[1] * x + p[2] * y
-        return 0.5 * (gx * x + gy * y), gx, gy
+        return quadratic_fg(p, x, y)
     if code == ROSENBROCK:
-        # ∂x = −2(a − x) − 4b x (y − x²);  ∂y = 2b (y − x²)
-        u = p[0] - x
-        v = y - x * x
-        return u * u + p[1] * v * v, -2.0 * u - 4.0 * p[1] * x * v, 2.0 * p[1] * v
+        return rosenbrock_fg(p, x, y)
     if code == BEALE:
-        # f = Σ tᵢ²;  ∂ = 2 Σ tᵢ ∂tᵢ;  ∂x tᵢ = yⁱ − 1,  ∂y tᵢ = i x yⁱ⁻¹
-        y2 = y * y
-        y3 = y2 * y
-        t1 = 1.5 - x + x * y
-        t2 = 2.25 - x + x * y2
-        t3 = 2.625 - x + x * y3
-        gx = 2.0 * (t1 * (y - 1.0) + t2 * (y2 - 1.0) + t3 * (y3 - 1.0))
-        gy = 2.0 * (t1 * x + t2 * 2.0 * x * y + t3 * 3.0 * x * y2)
-        return t1 * t1 + t2 * t2 + t3 * t3, gx, gy
+        return beale_fg(p, x, y)
     if code == BOOTH:
-        # ∂x = 2u + 4v = 10x + 8y − 34;  ∂y = 4u + 2v = 8x + 10y − 38
-        u = x + 2.0 * y - 7.0
-        v = 2.0 * x + y - 5.0
-        return u * u + v * v, 2.0 * u + 4.0 * v, 4.0 * u + 2.0 * v
+        return booth_fg(p, x, y)
     if code == MATYAS:
-        # ∂x = 0.52x − 0.48y;  ∂y = 0.52y − 0.48x
-        f = 0.26 * (x * x + y * y) - 0.48 * x * y
-        return f, 0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x
+        return matyas_fg(p, x, y)
     if code == HIMMELBLAU:
-        # ∂x = 4x u + 2v;  ∂y = 2u + 4y v   (u = x² + y − 11, v = x + y² − 7)
-        u = x * x + y - 11.0
-        v = x + y * y - 7.0
-        return u * u + v * v, 4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v
+        return himmelblau_fg(p, x, y)
     if code == RASTRIGIN:
-        # ∂x = 2x + 2πA sin 2πx
-        a = p[0]
-        cx = math.cos(_TWO_PI * x)
-        cy = math.cos(_TWO_PI * y)
-        f = 2.0 * a + x * x - a * cx + y * y - a * cy
-        gx = 2.0 * x + _TWO_PI * a * math.sin(_TWO_PI * x)
-        gy = 2.0 * y + _TWO_PI * a * math.sin(_TWO_PI * y)
-        return f, gx, gy
+        return rastrigin_fg(p, x, y)
     if code == ACKLEY:
-        # ∂x = 2x e^{−0.2r}/r + π sin(2πx) e^{h}   (0 from the cone term at r = 0: subgradient)
-        r = math.sqrt(0.5 * (x * x + y * y))
-        e1 = math.exp(-0.2 * r)
-        e2 = math.exp(0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y)))
-        f = -20.0 * e1 - e2 + _E + 20.0
-        gx = math.pi * math.sin(_TWO_PI * x) * e2
-        gy = math.pi * math.sin(_TWO_PI * y) * e2
-        if r > 0.0:
-            gx += 2.0 * x * e1 / r
-            gy += 2.0 * y * e1 / r
-        return f, gx, gy
+        return ackley_fg(p, x, y)
     if code == GOLDSTEIN_PRICE:
-        # ∂x = A'C + 2AC';  ∂y = A'C − 3AC'
-        #   A' = 2(s+1)B + (s+1)²(6s − 14),  B = 19 − 14s + 3s²
-        #   C' = 2wD + w²(6w − 16),          D = 18 − 16w + 3w²
-        s = x + y
-        w = 2.0 * x - 3.0 * y
-        u = s + 1.0
-        b = 19.0 - 14.0 * s + 3.0 * s * s
-        d = 18.0 - 16.0 * w + 3.0 * w * w
-        ca = 1.0 + u * u * b
-        cc = 30.0 + w * w * d
-        da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
-        dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
-        return ca * cc, da * cc + 2.0 * ca * dc, da * cc - 3.0 * ca * dc
+        return goldstein_price_fg(p, x, y)
     if code == SIX_HUMP_CAMEL:
-        # ∂x = 8x − 8.4x³ + 2x⁵ + y;  ∂y = x − 8y + 16y³
-        x2 = x * x
-        y2 = y * y
-        f = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2
-        gx = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
-        gy = x - 8.0 * y + 16.0 * y2 * y
-        return f, gx, gy
+        return six_hump_camel_fg(p, x, y)
     if code == SADDLE:
-        return x * x - y * y, 2.0 * x, -2.0 * y
+        return saddle_fg(p, x, y)
     if code == MONKEY_SADDLE:
-        # ∂x = 3x² − 3y²;  ∂y = −6xy
-        return x * x * x - 3.0 * x * y * y, 3.0 * x * x - 3.0 * y * y, -6.0 * x * y
+        return monkey_saddle_fg(p, x, y)
     if code == VALLEY:
-        # ∂x = 4x(x² − 1) − tilt − 4·width·bend·x·u;  ∂y = 2·width·u   (u = y − bend·x²)
-        q = x * x - 1.0
-        u = y - p[2] * x * x
-        f = q * q - p[0] * x + p[1] * u * u
-        gx = 4.0 * x * q - p[0] - 4.0 * p[1] * p[2] * x * u
-        gy = 2.0 * p[1] * u
-        return f, gx, gy
+        return valley_fg(p, x, y)
     if code == LINEAR_REGRESSION:
-        # ∂w = (2/n) Σ rᵢ xᵢ;  ∂b = (2/n) Σ rᵢ   (rᵢ = w xᵢ + b − yᵢ)
-        n = p.size // 2
-        acc = 0.0
-        sw = 0.0
-        sb = 0.0
-        for i in range(n):
-            xi = p[i]
-            r = x * xi + y - p[n + i]
-            acc += r * r
-            sw += r * xi
-            sb += r
-        return acc / n, 2.0 * sw / n, 2.0 * sb / n
+        return linear_regression_fg(p, x, y)
     return math.nan, math.nan, math.nan
 
 
 @kernel
-def surface_hessian(code, p, x, y):
-    """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) for surface ``code``."""
+def surface_value(code, p, x, y):
+    """f(x, y) of surface ``code`` (the gradient terms are dead code once inlined)."""
     if code == QUADRATIC:
-        return p[0], p[1], p[2]
+        return quadratic_fg(p, x, y)[0]
     if code == ROSENBROCK:
-        # hxx = 2 − 4b y + 12b x²;  hxy = −4b x;  hyy = 2b
-        b = p[1]
-        return 2.0 - 4.0 * b * y + 12.0 * b * x * x, -4.0 * b * x, 2.0 * b
+        return rosenbrock_fg(p, x, y)[0]
     if code == BEALE:
-        # hxx = 2 Σ (∂x tᵢ)²;  hxy = 2 Σ (∂x tᵢ ∂y tᵢ + tᵢ ∂xy tᵢ);  hyy = 2 Σ ((∂y tᵢ)² + tᵢ ∂yy tᵢ)
-        # ∂xy t = (1, 2y, 3y²);  ∂yy t = (0, 2x, 6xy)
-        y2 = y * y
-        y3 = y2 * y
-        t1 = 1.5 - x + x * y
-        t2 = 2.25 - x + x * y2
-        t3 = 2.625 - x + x * y3
-        ax1 = y - 1.0
-        ax2 = y2 - 1.0
-        ax3 = y3 - 1.0
-        ay1 = x
-        ay2 = 2.0 * x * y
-        ay3 = 3.0 * x * y2
-        hxx = 2.0 * (ax1 * ax1 + ax2 * ax2 + ax3 * ax3)
-        hxy = 2.0 * (ax1 * ay1 + t1 + ax2 * ay2 + t2 * 2.0 * y + ax3 * ay3 + t3 * 3.0 * y2)
-        hyy = 2.0 * (ay1 * ay1 + ay2 * ay2 + t2 * 2.0 * x + ay3 * ay3 + t3 * 6.0 * x * y)
-        return hxx, hxy, hyy
+        return beale_fg(p, x, y)[0]
     if code == BOOTH:
-        return 10.0, 8.0, 10.0
+        return booth_fg(p, x, y)[0]
     if code == MATYAS:
-        return 0.52, -0.48, 0.52
+        return matyas_fg(p, x, y)[0]
     if code == HIMMELBLAU:
-        # hxx = 12x² + 4y − 42;  hxy = 4(x + y);  hyy = 4x + 12y² − 26
-        return 12.0 * x * x + 4.0 * y - 42.0, 4.0 * (x + y), 4.0 * x + 12.0 * y * y - 26.0
+        return himmelblau_fg(p, x, y)[0]
     if code == RASTRIGIN:
-        # hxx = 2 + 4π²A cos 2πx;  hxy = 0
-        a = p[0]
-        k = 4.0 * _PI2 * a
-        return 2.0 + k * math.cos(_TWO_PI * x), 0.0, 2.0 + k * math.cos(_TWO_PI * y)
+        return rastrigin_fg(p, x, y)[0]
     if code == ACKLEY:
-        # smooth term −e^{h}: hxx = e^{h}(2π² cos 2πx − π² sin² 2πx);  hxy = −π² sin 2πx sin 2πy e^{h}
-        # cone term −20 e^{−0.2r}, with ρ² = x² + y²:
-        #   hxx = 2e^{−0.2r}(y²/(ρ² r) − 0.2 x²/ρ²);  hxy = −2e^{−0.2r} xy/ρ² (0.2 + 1/r)
-        sx = math.sin(_TWO_PI * x)
-        sy = math.sin(_TWO_PI * y)
-        cx = math.cos(_TWO_PI * x)
-        cy = math.cos(_TWO_PI * y)
-        e2 = math.exp(0.5 * (cx + cy))
-        hxx = e2 * (2.0 * _PI2 * cx - _PI2 * sx * sx)
-        hyy = e2 * (2.0 * _PI2 * cy - _PI2 * sy * sy)
-        hxy = -_PI2 * sx * sy * e2
-        rho2 = x * x + y * y
-        r = math.sqrt(0.5 * rho2)
-        if r > 1e-150:
-            e1 = math.exp(-0.2 * r)
-            hxx += 2.0 * e1 * (y * y / (rho2 * r) - 0.2 * x * x / rho2)
-            hyy += 2.0 * e1 * (x * x / (rho2 * r) - 0.2 * y * y / rho2)
-            hxy -= 2.0 * e1 * (x * y / rho2) * (0.2 + 1.0 / r)
-        return hxx, hxy, hyy
+        return ackley_fg(p, x, y)[0]
     if code == GOLDSTEIN_PRICE:
-        # f = A(s)C(w), s = x + y, w = 2x − 3y:
-        #   hxx = A''C + 4A'C' + 4AC'';  hxy = A''C − A'C' − 6AC'';  hyy = A''C − 6A'C' + 9AC''
-        #   A'' = 2B + 4(s+1)(6s − 14) + 6(s+1)²;  C'' = 2D + 4w(6w − 16) + 6w²
-        s = x + y
-        w = 2.0 * x - 3.0 * y
-        u = s + 1.0
-        b = 19.0 - 14.0 * s + 3.0 * s * s
-        d = 18.0 - 16.0 * w + 3.0 * w * w
-        ca = 1.0 + u * u * b
-        cc = 30.0 + w * w * d
-        da = 2.0 * u * b + u * u * (6.0 * s - 14.0)
-        dc = 2.0 * w * d + w * w * (6.0 * w - 16.0)
-        dda = 2.0 * b + 4.0 * u * (6.0 * s - 14.0) + 6.0 * u * u
-        ddc = 2.0 * d + 4.0 * w * (6.0 * w - 16.0) + 6.0 * w * w
-        hxx = dda * cc + 4.0 * da * dc + 4.0 * ca * ddc
-        hxy = dda * cc - da * dc - 6.0 * ca * ddc
-        hyy = dda * cc - 6.0 * da * dc + 9.0 * ca * ddc
-        return hxx, hxy, hyy
+        return goldstein_price_fg(p, x, y)[0]
     if code == SIX_HUMP_CAMEL:
-        # hxx = 8 − 25.2x² + 10x⁴;  hxy = 1;  hyy = −8 + 48y²
-        x2 = x * x
-        return 8.0 - 25.2 * x2 + 10.0 * x2 * x2, 1.0, -8.0 + 48.0 * y * y
+        return six_hump_camel_fg(p, x, y)[0]
     if code == SADDLE:
-        return 2.0, 0.0, -2.0
+        return saddle_fg(p, x, y)[0]
     if code == MONKEY_SADDLE:
-        return 6.0 * x, -6.0 * y, -6.0 * x
+        return monkey_saddle_fg(p, x, y)[0]
     if code == VALLEY:
-        # hxx = 12x² − 4 − 4·width·bend·u + 8·width·bend²·x²;  hxy = −4·width·bend·x;  hyy = 2·width
-        t, w, k = p[0], p[1], p[2]
-        u = y - k * x * x
-        return 12.0 * x * x - 4.0 - 4.0 * w * k * u + 8.0 * w * k * k * x * x, -4.0 * w * k * x, 2.0 * w
+        return valley_fg(p, x, y)[0]
     if code == LINEAR_REGRESSION:
-        # hxx = (2/n) Σ xᵢ²;  hxy = (2/n) Σ xᵢ;  hyy = 2
-        n = p.size // 2
-        sxx = 0.0
-        sx = 0.0
-        for i in range(n):
-            xi = p[i]
-            sxx += xi * xi
-            sx += xi
-        return 2.0 * sxx / n, 2.0 * sx / n, 2.0
+        return linear_regression_fg(p, x, y)[0]
+    return math.nan
+
+
+@kernel
+def surface_hessian(code, p, x, y):
+    """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) of surface ``code`` at (x, y)."""
+    if code == QUADRATIC:
+        return quadratic_h(p, x, y)
+    if code == ROSENBROCK:
+        return rosenbrock_h(p, x, y)
+    if code == BEALE:
+        return beale_h(p, x, y)
+    if code == BOOTH:
+        return booth_h(p, x, y)
+    if code == MATYAS:
+        return matyas_h(p, x, y)
+    if code == HIMMELBLAU:
+        return himmelblau_h(p, x, y)
+    if code == RASTRIGIN:
+        return rastrigin_h(p, x, y)
+    if code == ACKLEY:
+        return ackley_h(p, x, y)
+    if code == GOLDSTEIN_PRICE:
+        return goldstein_price_h(p, x, y)
+    if code == SIX_HUMP_CAMEL:
+        return six_hump_camel_h(p, x, y)
+    if code == SADDLE:
+        return saddle_h(p, x, y)
+    if code == MONKEY_SADDLE:
+        return monkey_saddle_h(p, x, y)
+    if code == VALLEY:
+        return valley_h(p, x, y)
+    if code == LINEAR_REGRESSION:
+        return linear_regression_h(p, x, y)
     return math.nan, math.nan, math.nan
 
 
@@ -610,12 +709,16 @@ _add(SurfaceSpec(
             (0.0, 0.952166546, 2.579927557), (0.0, -0.952166546, 2.579927557),
             (0.9684776587, 0.9684776587, 3.574451877), (-0.9684776587, 0.9684776587, 3.574451877),
             (0.9684776587, -0.9684776587, 3.574451877), (-0.9684776587, -0.9684776587, 3.574451877)),
-    saddles=((0.6257806169, 0.0, 3.252469245), (0.5774125353, 0.8747620389, 4.558777135)),
+    saddles=((0.6257806169, 0.0, 3.252469245), (0.5774125353, 0.8747620389, 4.558777135),
+             (0.9458984927, 1.5950289241, 6.272351266)),
     maxima=((0.6730965201, 0.6730965201, 4.608932402),),
     kinks=((0.0, 0.0),),
     notes="Ackley's gradient is undefined at the origin (a cone point); we return the subgradient 0 "
           "there, and the Hessian of the smooth cosine term only. Stationary points listed are those "
-          "in [−1.6, 1.6]² (saddles and maxima up to symmetry). f(1, 1) = 3.6253849384.",
+          "in [−1.6, 1.6]² (saddles and maxima up to symmetry) from the reference sheet; our critical-point "
+          "finder also finds 8 saddles there that the sheet omits, at (±0.9458984927, ±1.5950289241) and "
+          "swapped, f = 6.272351266 (‖∇f‖ ≈ 3e-15, Hessian eigenvalues −20.70 and 19.51). "
+          "f(1, 1) = 3.6253849384.",
 ))
 _add(SurfaceSpec(
     name="goldstein_price", code=GOLDSTEIN_PRICE, title="Goldstein–Price",
