@@ -48,6 +48,27 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> float:
     raise SystemExit(f"loadtest: {url} not ready after {timeout:.0f} s")
 
 
+def summary(csv_path: Path) -> None:
+    """requests/s and p50/p95/p99 per row, against its p95 budget (from Locust's stats CSV)."""
+    import csv
+
+    sys.path.insert(0, str(ROOT / "loadtests"))
+    from scenarios import SCENARIOS
+
+    budget = {(s.method, s.name): s.p95_ms for s in SCENARIOS}
+    if not csv_path.exists():
+        return
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    print(f"\n{'':5}{'endpoint':52}{'reqs':>7}{'fails':>6}{'req/s':>8}{'p50':>6}{'p95':>6}{'p99':>6}{'budget':>8}  (ms)")
+    for r in rows:
+        key = (r["Type"], r["Name"])
+        b = budget.get(key)
+        print(f"{r['Type']:5}{r['Name'][:51]:52}{r['Request Count']:>7}{r['Failure Count']:>6}{float(r['Requests/s']):8.1f}"
+              f"{r['50%']:>6}{r['95%']:>6}{r['99%']:>6}{(str(b) if b else ''):>8}")
+    print()
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -70,6 +91,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    summary(OUT / "descentlab_stats.csv")
     print(f"loadtest: CSV in {OUT.relative_to(ROOT)}/, server log in {(OUT / 'server.log').relative_to(ROOT)}")
     print("loadtest: " + ("PASSED" if code == 0 else f"FAILED (locust exit code {code})"))
     return code
