@@ -116,3 +116,43 @@ def test_gunicorn_binds_only_after_warmup(tmp_path):
     assert first_ok >= slow
     assert b'"ready":true' in body
     assert "descentlab ready: 2 workers" in err
+
+
+FORK_AFTER_WARM = r"""
+import os, runpy, sys
+runpy.run_path(sys.argv[1])  # the gunicorn config sets NUMBA_* before numba is imported
+import numpy as np
+from numba import njit, prange, threading_layer
+
+@njit(parallel=True, cache=False)
+def rowsum(a):
+    out = np.empty(a.shape[0])
+    for i in prange(a.shape[0]):
+        out[i] = a[i].sum()
+    return out
+
+a = np.ones((400, 400))
+rowsum(a)  # the master warms a parallel kernel (starts the threading layer) ...
+codes = []
+for _ in range(2):  # ... then forks workers that run it
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if rowsum(a)[0] == 400.0 else 3)
+    codes.append(os.waitpid(pid, 0)[1])
+print(threading_layer(), codes)
+sys.exit(any(codes))
+"""
+
+
+def test_workers_can_run_parallel_kernels_the_master_warmed(tmp_path):
+    """preload_app warms parallel kernels in the master and then forks: the layer must survive it.
+
+    (With numba's default GNU OpenMP layer every child aborts: "fork() called from a process
+    already using GNU OpenMP, this is unsafe.")
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)
+    r = subprocess.run([sys.executable, "-c", FORK_AFTER_WARM, str(CONF)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split()[0] == "workqueue"
