@@ -48,7 +48,7 @@ from .surfaces import (
     describe as _describe_surfaces,
     regression_solution,
     resolve_surface,
-    ackley_fg,
+    ackley_fg_trig,
     beale_fg,
     booth_fg,
     goldstein_price_fg,
@@ -56,7 +56,7 @@ from .surfaces import (
     matyas_fg,
     monkey_saddle_fg,
     quadratic_fg,
-    rastrigin_fg,
+    rastrigin_fg_trig,
     rosenbrock_fg,
     saddle_fg,
     six_hump_camel_fg,
@@ -79,6 +79,7 @@ MAX_NEWTON_ITER = 100
 DEDUP_TOL = 1e-6
 
 _FMAX = float(np.finfo(np.float64).max)
+_TWO_PI = 2.0 * math.pi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ def landscape_grid(
     gn = np.empty((ny, nx) if gradient else (1, 1))
     zstats = np.empty((ny, 3))  # per row: finite min, finite max, non-finite count
     gstats = np.empty((ny if gradient else 1, 3))
-    _grid_kernel(su.code, su.p, _shortcut(su), xs, ys, z, gn, zstats, gstats, gradient)
+    trig = np.empty((2, nx))  # cos, sin of 2πx per column (trigonometric surfaces)
+    _grid_kernel(su.code, su.p, _shortcut(su), xs, ys, trig, z, gn, zstats, gstats, gradient)
     n_over, z_min, z_max = _reduce_stats(z, zstats)
     gmax = None
     if gradient:
@@ -432,11 +434,13 @@ def _hessian_at(code, p, q, x, y):
 
 
 @kernel
-def _fill_row(code, p, q, xs, y, zrow, grow, want_grad):
+def _fill_row(code, p, q, xs, trig, y, zrow, grow, want_grad):
     """One grid row: zrow[j] = f(xs[j], y) and, if asked, grow[j] = ‖∇f(xs[j], y)‖.
 
     The dispatch on ``code`` sits outside the loop so each surface's small kernel is inlined
-    into its own loop (and its gradient dropped as dead code when not asked for).
+    into its own loop (and its gradient dropped as dead code when not asked for). For the
+    trigonometric surfaces, ``trig[0, j], trig[1, j]`` = cos, sin of 2π·xs[j] (filled once per
+    grid) and the row's cos, sin of 2πy are computed once per row.
     """
     nx = xs.size
     if code == QUADRATIC:
@@ -476,14 +480,18 @@ def _fill_row(code, p, q, xs, y, zrow, grow, want_grad):
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
     elif code == RASTRIGIN:
+        cy = math.cos(_TWO_PI * y)
+        sy = math.sin(_TWO_PI * y)
         for j in range(nx):
-            f, gx, gy = rastrigin_fg(p, xs[j], y)
+            f, gx, gy = rastrigin_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], cy, sy)
             zrow[j] = f
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
     elif code == ACKLEY:
+        cy = math.cos(_TWO_PI * y)
+        sy = math.sin(_TWO_PI * y)
         for j in range(nx):
-            f, gx, gy = ackley_fg(p, xs[j], y)
+            f, gx, gy = ackley_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], cy, sy)
             zrow[j] = f
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
@@ -550,10 +558,14 @@ def _row_stats(row, stats):
 
 
 @parallel_kernel
-def _grid_kernel(code, p, q, xs, ys, z, gn, zstats, gstats, want_grad):
+def _grid_kernel(code, p, q, xs, ys, trig, z, gn, zstats, gstats, want_grad):
+    if code == RASTRIGIN or code == ACKLEY:
+        for j in range(xs.size):
+            trig[0, j] = math.cos(_TWO_PI * xs[j])
+            trig[1, j] = math.sin(_TWO_PI * xs[j])
     for i in prange(ys.size):
         grow = gn[i] if want_grad else gn[0]
-        _fill_row(code, p, q, xs, ys[i], z[i], grow, want_grad)
+        _fill_row(code, p, q, xs, trig, ys[i], z[i], grow, want_grad)
         _row_stats(z[i], zstats[i])
         if want_grad:
             _row_stats(grow, gstats[i])

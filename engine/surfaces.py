@@ -36,7 +36,7 @@ import numpy as np
 
 from ._jit import kernel
 from .errors import EngineInputError
-from .limits import LIMITS
+from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
 
 # ---------------------------------------------------------------------------------------------
@@ -183,9 +183,17 @@ def himmelblau_h(p, x, y):
 @kernel
 def rastrigin_fg(p, x, y):
     # f = 2A + x² − A cos 2πx + y² − A cos 2πy;  ∂x = 2x + 2πA sin 2πx
+    tx = _TWO_PI * x
+    ty = _TWO_PI * y
+    return rastrigin_fg_trig(p, x, y, math.cos(tx), math.sin(tx), math.cos(ty), math.sin(ty))
+
+
+@kernel
+def rastrigin_fg_trig(p, x, y, cx, sx, cy, sy):
+    """rastrigin_fg from cx, sx = cos 2πx, sin 2πx and cy, sy = cos 2πy, sin 2πy (a grid sweep computes
+    them once per column and once per row instead of once per cell)."""
     a = p[0]
-    f = 2.0 * a + x * x - a * math.cos(_TWO_PI * x) + y * y - a * math.cos(_TWO_PI * y)
-    return f, 2.0 * x + _TWO_PI * a * math.sin(_TWO_PI * x), 2.0 * y + _TWO_PI * a * math.sin(_TWO_PI * y)
+    return 2.0 * a + x * x - a * cx + y * y - a * cy, 2.0 * x + _TWO_PI * a * sx, 2.0 * y + _TWO_PI * a * sy
 
 
 @kernel
@@ -199,11 +207,23 @@ def rastrigin_h(p, x, y):
 def ackley_fg(p, x, y):
     # f = −20 e^{−0.2r} − e^{h} + e + 20, r = √(½(x² + y²)), h = ½(cos 2πx + cos 2πy)
     # ∂x = 2x e^{−0.2r}/r + π sin(2πx) e^{h}; the cone term contributes 0 at r = 0 (subgradient)
-    r = math.hypot(x, y) * _SQRT_HALF  # hypot: no underflow of x² next to the origin
+    tx = _TWO_PI * x
+    ty = _TWO_PI * y
+    return ackley_fg_trig(p, x, y, math.cos(tx), math.sin(tx), math.cos(ty), math.sin(ty))
+
+
+@kernel
+def ackley_fg_trig(p, x, y, cx, sx, cy, sy):
+    """ackley_fg from precomputed cos/sin of 2πx and 2πy (see rastrigin_fg_trig)."""
+    s = x * x + y * y
+    if s > 1e-300:
+        r = math.sqrt(0.5 * s)
+    else:  # x² may have underflowed next to the origin
+        r = math.hypot(x, y) * _SQRT_HALF
     e1 = math.exp(-0.2 * r)
-    e2 = math.exp(0.5 * (math.cos(_TWO_PI * x) + math.cos(_TWO_PI * y)))
-    gx = math.pi * math.sin(_TWO_PI * x) * e2
-    gy = math.pi * math.sin(_TWO_PI * y) * e2
+    e2 = math.exp(0.5 * (cx + cy))
+    gx = math.pi * sx * e2
+    gy = math.pi * sy * e2
     if r > 0.0:
         gx += 2.0 * x * e1 / r
         gy += 2.0 * y * e1 / r
@@ -489,6 +509,7 @@ class SurfaceSpec:
     maxima: Points = ()
     notes: str = ""
     kinks: tuple[tuple[float, float], ...] = ()
+    limits: tuple[tuple[str, str], ...] = ()  # (parameter, LIMITS key) checked before anything else
     pack: Callable[[dict], np.ndarray] | None = field(default=None, repr=False, compare=False)
     domain_for: Callable[[dict], Domain] | None = field(default=None, repr=False, compare=False)
     minima_for: Callable[[dict], tuple[Points, int]] | None = field(default=None, repr=False, compare=False)
@@ -790,6 +811,7 @@ _add(SurfaceSpec(
     notes="Convex quadratic in (w, b); its minimum is the least-squares fit (closed form). The plane "
           "coordinates are x = w and y = b. Kernels read the data from p = [x_0..x_{n−1}, y_0..y_{n−1}], "
           "so sample i is (p[i], p[n + i]).",
+    limits=(("n", "max_surface_samples"),),
     pack=_pack_regression, domain_for=_domain_regression, minima_for=_minima_regression,
 ))
 
@@ -817,6 +839,10 @@ def resolve_surface(name: str, params: dict | None = None) -> Surface:
     spec = lookup(SURFACES, name, "surface")
     if params is not None and not isinstance(params, dict):
         raise EngineInputError("params", "must be an object of parameter values")
+    for pname, limit in spec.limits:
+        v = (params or {}).get(pname)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            check_max(f"params.{pname}", v, limit)
     resolved = resolve_params(spec.params, params, "params")
     p = spec.pack(resolved) if spec.pack else _pack_none(resolved)
     p = np.ascontiguousarray(p, dtype=np.float64)
