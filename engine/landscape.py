@@ -199,7 +199,7 @@ def landscape_grid(
     gn = np.empty((ny, nx) if gradient else (1, 1))
     zstats = np.empty((ny, 3))  # per row: finite min, finite max, non-finite count
     gstats = np.empty((ny if gradient else 1, 3))
-    trig = np.empty((2, nx))  # cos, sin of 2πx per column (trigonometric surfaces)
+    trig = np.empty((3, nx))  # cos 2πx, sin 2πx, exp(½ cos 2πx) per column (trigonometric surfaces)
     _grid_kernel(su.code, su.p, _shortcut(su), xs, ys, trig, z, gn, zstats, gstats, gradient)
     n_over, z_min, z_max = _reduce_stats(z, zstats)
     gmax = None
@@ -439,8 +439,8 @@ def _fill_row(code, p, q, xs, trig, y, zrow, grow, want_grad):
 
     The dispatch on ``code`` sits outside the loop so each surface's small kernel is inlined
     into its own loop (and its gradient dropped as dead code when not asked for). For the
-    trigonometric surfaces, ``trig[0, j], trig[1, j]`` = cos, sin of 2π·xs[j] (filled once per
-    grid) and the row's cos, sin of 2πy are computed once per row.
+    trigonometric surfaces, ``trig[:, j]`` = cos 2πx, sin 2πx, exp(½ cos 2πx) at x = xs[j] (filled
+    once per grid), and the row's own are computed once per row.
     """
     nx = xs.size
     if code == QUADRATIC:
@@ -490,8 +490,9 @@ def _fill_row(code, p, q, xs, trig, y, zrow, grow, want_grad):
     elif code == ACKLEY:
         cy = math.cos(_TWO_PI * y)
         sy = math.sin(_TWO_PI * y)
+        ey = math.exp(0.5 * cy)
         for j in range(nx):
-            f, gx, gy = ackley_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], cy, sy)
+            f, gx, gy = ackley_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], trig[2, j], cy, sy, ey)
             zrow[j] = f
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
@@ -563,6 +564,7 @@ def _grid_kernel(code, p, q, xs, ys, trig, z, gn, zstats, gstats, want_grad):
         for j in range(xs.size):
             trig[0, j] = math.cos(_TWO_PI * xs[j])
             trig[1, j] = math.sin(_TWO_PI * xs[j])
+            trig[2, j] = math.exp(0.5 * trig[0, j])
     for i in prange(ys.size):
         grow = gn[i] if want_grad else gn[0]
         _fill_row(code, p, q, xs, trig, ys[i], z[i], grow, want_grad)

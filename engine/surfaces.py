@@ -8,6 +8,11 @@ argument, which keeps every caller cacheable::
     from engine.surfaces import ROSENBROCK, surface_grad
     f, gx, gy = surface_grad(ROSENBROCK, np.array([1.0, 100.0]), -1.0, 1.0)
 
+Each surface also has its own small kernels ``<name>_fg(p, x, y) -> (f, gx, gy)`` and
+``<name>_h(p, x, y) -> (hxx, hxy, hyy)`` (``rastrigin`` and ``ackley`` add ``<name>_fg_trig``,
+taking cos/sin of 2πx and 2πy precomputed); the three dispatchers call them. A loop that
+calls one of them directly gets it inlined; the grid sweep in ``engine.landscape`` does so.
+
 ``resolve_surface(name, params)`` turns a registry name and user parameters into a
 ``Surface`` (code, packed ``p``, default plotting domain, known minima for those params).
 The registry ``SURFACES`` describes each one (formula, parameters, domain, published
@@ -209,19 +214,22 @@ def ackley_fg(p, x, y):
     # ∂x = 2x e^{−0.2r}/r + π sin(2πx) e^{h}; the cone term contributes 0 at r = 0 (subgradient)
     tx = _TWO_PI * x
     ty = _TWO_PI * y
-    return ackley_fg_trig(p, x, y, math.cos(tx), math.sin(tx), math.cos(ty), math.sin(ty))
+    cx = math.cos(tx)
+    cy = math.cos(ty)
+    return ackley_fg_trig(p, x, y, cx, math.sin(tx), math.exp(0.5 * cx), cy, math.sin(ty), math.exp(0.5 * cy))
 
 
 @kernel
-def ackley_fg_trig(p, x, y, cx, sx, cy, sy):
-    """ackley_fg from precomputed cos/sin of 2πx and 2πy (see rastrigin_fg_trig)."""
+def ackley_fg_trig(p, x, y, cx, sx, ex, cy, sy, ey):
+    """ackley_fg from cx, sx, ex = cos 2πx, sin 2πx, exp(½ cos 2πx) and the same for y
+    (see rastrigin_fg_trig); e^{h} is computed as the product ex·ey."""
     s = x * x + y * y
     if s > 1e-300:
         r = math.sqrt(0.5 * s)
     else:  # x² may have underflowed next to the origin
         r = math.hypot(x, y) * _SQRT_HALF
     e1 = math.exp(-0.2 * r)
-    e2 = math.exp(0.5 * (cx + cy))
+    e2 = ex * ey
     gx = math.pi * sx * e2
     gy = math.pi * sy * e2
     if r > 0.0:
