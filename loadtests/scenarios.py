@@ -115,6 +115,16 @@ def check_slice(points: int):
     return check
 
 
+def check_lr(steps: int):
+    def check(b) -> str | None:
+        lr = b.get("lr")
+        if not isinstance(lr, list) or len(lr) != steps or not _all_finite(lr) or min(lr) < 0:
+            return f"lr is not {steps} finite non-negative values"
+        return None if isinstance(b.get("schedule"), dict) and b["schedule"].get("name") else "no resolved schedule"
+
+    return check
+
+
 def check_dataset(n_train: int, n_val: int):
     def check(b) -> str | None:
         if len(b.get("x_train", ())) != n_train or len(b.get("y_train", ())) != n_train:
@@ -131,6 +141,14 @@ def check_diagnosis(b) -> str | None:
 
 
 # --- request bodies ----------------------------------------------------------------------
+SCHEDULES = [
+    {"name": "constant"},
+    {"name": "step", "step_size": 50, "gamma": 0.5},
+    {"name": "multistep", "milestones": [50, 100, 150]},
+    {"name": "cosine", "T_max": 200},
+    {"name": "warmup_cosine", "warmup_steps": 20},
+    {"name": "onecycle"},
+]
 SURFACES = ["quadratic", "rosenbrock", "beale", "himmelblau", "rastrigin", "ackley", "six_hump_camel", "saddle"]
 
 
@@ -144,6 +162,15 @@ SCENARIOS: list[Scenario] = [
     # explorer: a page load fetches the catalog; sliders drive small requests
     Scenario("/healthz", "GET", "/healthz", "explorer", 1, check_health),
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "explorer", 3, check_catalog),
+    Scenario(
+        "/api/v1/schedules 200 steps",
+        "POST",
+        "/api/v1/schedules",
+        "explorer",
+        3,
+        check_lr(200),
+        body=lambda rng: {"schedule": rng.choice(SCHEDULES), "base_lr": rng.choice([0.01, 0.1, 0.3]), "steps": 200},
+    ),
     # landscape views: a surface picker redraws a grid; hovering slices it; markers show critical points
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "landscape", 1, check_catalog),
     Scenario(

@@ -44,6 +44,14 @@ CASES: list[LimitCase] = [
               lambda n: {"surface": "rosenbrock", "point": [0, 0], "direction": [1, 0], "points": n}),
     LimitCase("max_critical_seeds_axis", "/api/v1/landscapes/critical-points", "seeds",
               lambda n: {"surface": "himmelblau", "seeds": n}),
+    LimitCase("max_surface_samples", "/api/v1/landscapes/grid", "params.n",
+              lambda n: {"surface": "linear_regression", "params": {"n": n}, "resolution": [3, 3]}),
+    # schedules
+    LimitCase("max_steps", "/api/v1/schedules", "steps",
+              lambda n: {"schedule": {"name": "cosine"}, "base_lr": 0.1, "steps": n}),
+    LimitCase("max_schedule_milestones", "/api/v1/schedules", "schedule.milestones",
+              lambda n: {"schedule": {"name": "multistep", "milestones": list(range(1, n + 1))},
+                         "base_lr": 0.1, "steps": 10}),
     # training
     LimitCase("max_train_samples", "/api/v1/training/dataset", "n_train",
               lambda n: {"name": "moons", "n_train": n, "n_val": 10}),
