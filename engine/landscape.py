@@ -704,6 +704,9 @@ def describe() -> list[dict]:
 
 
 def _warmup() -> None:
+    from . import surfaces
+
+    surfaces._warmup()  # the three dispatchers, as the descent kernels call them
     landscape_grid("booth", resolution=(2, 2), gradient=False)
     landscape_grid("booth", resolution=(2, 2), gradient=True)
     critical_points("booth", seeds=2)
