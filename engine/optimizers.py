@@ -109,11 +109,14 @@ def _lerp(a, b, w):
 
 
 @kernel
-def _grad(g, p, i, wd, maximize):
-    """The gradient torch's step sees for coordinate i: ``-g`` if maximize, then ``+ wd·p`` (coupled, L2)."""
-    gi = -g[i] if maximize else g[i]
+def _grad(g_i, p_i, wd, maximize):
+    """The gradient torch's step sees for one coordinate: ``-g`` if maximize, then ``+ wd·p`` (coupled, L2).
+
+    Scalars only: passing arrays to a helper costs a reference-count round trip per call.
+    """
+    gi = -g_i if maximize else g_i
     if wd != 0.0:
-        gi = gi + wd * p[i]
+        gi = gi + wd * p_i
     return gi
 
 
@@ -125,7 +128,7 @@ def sgd_step(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
     g ← g + μ·buf (nesterov) or buf;  p ← p − lr·g.
     """
     for i in range(p.shape[0]):
-        gi = _grad(g, p, i, wd, maximize)
+        gi = _grad(g[i], p[i], wd, maximize)
         if momentum != 0.0:
             if t == 1:
                 buf[i] = gi
@@ -146,7 +149,7 @@ def adagrad_step(p, g, state_sum, t, lr, lr_decay, wd, eps, maximize):
     """
     clr = lr / (1.0 + (t - 1) * lr_decay)
     for i in range(p.shape[0]):
-        gi = _grad(g, p, i, wd, maximize)
+        gi = _grad(g[i], p[i], wd, maximize)
         state_sum[i] = state_sum[i] + 1.0 * gi * gi
         std = math.sqrt(state_sum[i]) + eps
         p[i] = p[i] + (-clr * gi) / std
@@ -160,7 +163,7 @@ def rmsprop_step(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, 
     else avg = √v + eps;  momentum > 0: buf ← μ·buf + g/avg, p ← p − lr·buf;  else p ← p − lr·g/avg.
     """
     for i in range(p.shape[0]):
-        gi = _grad(g, p, i, wd, maximize)
+        gi = _grad(g[i], p[i], wd, maximize)
         square_avg[i] = square_avg[i] * alpha + (1.0 - alpha) * gi * gi
         if centered:
             grad_avg[i] = _lerp(grad_avg[i], gi, 1.0 - alpha)
@@ -181,7 +184,7 @@ def adadelta_step(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
     g ← g + wd·p;  v ← ρ·v + (1 − ρ)·g²;  δ = √(u + eps)/√(v + eps)·g;  u ← ρ·u + (1 − ρ)·δ²;  p ← p − lr·δ.
     """
     for i in range(p.shape[0]):
-        gi = _grad(g, p, i, wd, maximize)
+        gi = _grad(g[i], p[i], wd, maximize)
         square_avg[i] = square_avg[i] * rho + (1.0 - rho) * gi * gi
         std = math.sqrt(square_avg[i] + eps)
         delta = math.sqrt(acc_delta[i] + eps) / std * gi
@@ -208,7 +211,7 @@ def adam_step(p, g, m, v, vmax, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled
                 p[i] = p[i] * (1.0 - lr * wd)
             gi = -g[i] if maximize else g[i]
         else:
-            gi = _grad(g, p, i, wd, maximize)
+            gi = _grad(g[i], p[i], wd, maximize)
         m[i] = _lerp(m[i], gi, 1.0 - beta1)
         v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
         if amsgrad:
@@ -228,7 +231,7 @@ def adamax_step(p, g, m, u, t, lr, beta1, beta2, eps, wd, maximize):
     """
     clr = lr / (1.0 - beta1 ** float(t))
     for i in range(p.shape[0]):
-        gi = _grad(g, p, i, wd, maximize)
+        gi = _grad(g[i], p[i], wd, maximize)
         m[i] = _lerp(m[i], gi, 1.0 - beta1)
         u[i] = max(u[i] * beta2, abs(gi) + eps)
         p[i] = p[i] + (-clr * m[i]) / u[i]
@@ -257,7 +260,7 @@ def nadam_step(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, momentum_decay, d
                 p[i] = p[i] * (1.0 - lr * wd)
             gi = -g[i] if maximize else g[i]
         else:
-            gi = _grad(g, p, i, wd, maximize)
+            gi = _grad(g[i], p[i], wd, maximize)
         m[i] = _lerp(m[i], gi, 1.0 - beta1)
         v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
         denom = math.sqrt(v[i] / bias_correction2) + eps
@@ -289,7 +292,7 @@ def radam_step(p, g, m, v, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
                 p[i] = p[i] * (1.0 - lr * wd)
             gi = -g[i] if maximize else g[i]
         else:
-            gi = _grad(g, p, i, wd, maximize)
+            gi = _grad(g[i], p[i], wd, maximize)
         m[i] = _lerp(m[i], gi, 1.0 - beta1)
         v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
         m_hat = m[i] / bias_correction1
