@@ -18,6 +18,10 @@ import time
 import numba
 import numpy as np
 
+from engine.limits import LIMITS
+from engine.optimizers import OPTIMIZERS, new_state, optimizer_step, resolve_optimizer
+from engine.schedules import SCHEDULES, lr_schedule
+
 N = 100_000
 REPEATS = 7
 
@@ -62,11 +66,6 @@ def _adam_loop(code, hp, p, g, state, scal, steps, lr):
 
 
 def main() -> None:
-    global optimizer_step
-    from engine.optimizers import OPTIMIZERS, new_state, optimizer_step, resolve_optimizer
-    from engine.schedules import SCHEDULES, lr_schedule
-    from engine.limits import LIMITS
-
     torch = _torch()
     rng = np.random.default_rng(0)
     g = rng.standard_normal(N)
