@@ -115,6 +115,30 @@ def check_slice(points: int):
     return check
 
 
+def check_loss(n: int):
+    def check(b) -> str | None:
+        if not _all_finite([b.get("value")]) or not _all_finite(b.get("gradient")) or len(b["gradient"]) != n:
+            return f"loss value or a gradient of {n} finite numbers missing"
+        return None
+
+    return check
+
+
+def check_curves(losses: int, points: int):
+    def check(b) -> str | None:
+        curves = b.get("curves")
+        if not isinstance(curves, list) or len(curves) != losses:
+            return f"expected {losses} curves"
+        for c in curves:
+            if not (0 < len(c.get("x", ())) <= points and len(c["value"]) == len(c["derivative"]) == len(c["x"])):
+                return f"curve {c.get('loss')} has the wrong length"
+            if not (_all_finite(c["value"]) and _all_finite(c["derivative"])):
+                return f"curve {c.get('loss')} has non-finite values"
+        return None
+
+    return check
+
+
 def check_lr(steps: int):
     def check(b) -> str | None:
         lr = b.get("lr")
@@ -140,6 +164,52 @@ def check_diagnosis(b) -> str | None:
     return None if isinstance(b.get("diagnosis"), str) and b["diagnosis"] else f"no diagnosis: {list(b)}"
 
 
+def check_trajectory(b) -> str | None:
+    n = b.get("steps_taken")
+    if not isinstance(n, int) or b.get("status") not in ("converged", "diverged", "max_steps"):
+        return f"no status/steps_taken: {list(b)}"
+    if len(b["path"]) != n + 1 or len(b["loss"]) != n + 1 or len(b["update"]) != n or len(b["lr"]) != n:
+        return "trajectory arrays not aligned with steps_taken"
+    return None if _all_finite([b["path"], b["loss"], b["gradient"], b["update"]]) else "non-finite trajectory"
+
+
+def check_race(runs: int):
+    def check(b) -> str | None:
+        if len(b.get("runs", ())) != runs or len(b.get("summary", ())) != runs:
+            return f"expected {runs} runs and summaries"
+        return next(filter(None, map(check_trajectory, b["runs"])), None)
+
+    return check
+
+
+def check_sweep(runs: int):
+    def check(b) -> str | None:
+        if len(b.get("runs", ())) != runs or not b.get("rule"):
+            return f"expected {runs} runs and a rule"
+        if any(r.get("verdict") not in ("too_small", "good", "oscillating", "diverged") for r in b["runs"]):
+            return "unknown verdict"
+        return None if _all_finite([r["loss"] for r in b["runs"]]) else "non-finite loss curve"
+
+    return check
+
+
+def check_range_test(b) -> str | None:
+    m = len(b.get("lrs", ()))
+    if m < 2 or len(b.get("loss", ())) != m or len(b.get("smoothed", ())) != m:
+        return "lrs/loss/smoothed missing or not aligned"
+    return None if _all_finite([b["suggested_lr"], b["loss"]]) and b["suggested_lr"] > 0 else "bad suggested_lr"
+
+
+def check_basins(nx: int, ny: int):
+    def check(b) -> str | None:
+        if not _matrix(b.get("label"), ny, nx) or not _matrix(b.get("steps"), ny, nx):
+            return f"label/steps are not {ny}x{nx}"
+        k = len(b.get("minima", ()))
+        return None if all(-2 <= v < k for row in b["label"] for v in row) else "label outside [-2, len(minima))"
+
+    return check
+
+
 # --- request bodies ----------------------------------------------------------------------
 SCHEDULES = [
     {"name": "constant"},
@@ -150,6 +220,14 @@ SCHEDULES = [
     {"name": "onecycle"},
 ]
 SURFACES = ["quadratic", "rosenbrock", "beale", "himmelblau", "rastrigin", "ackley", "six_hump_camel", "saddle"]
+
+
+LOSS_BODIES = [
+    {"loss": "mse", "predictions": [0.7, 0.2, 0.1], "targets": [1, 0, 0]},
+    {"loss": "cross_entropy", "predictions": [0.7, 0.2, 0.1], "targets": [1, 0, 0]},
+    {"loss": "huber", "predictions": [0.7, 0.2, 0.1], "targets": [1, 0, 0], "delta": 0.5},
+    {"loss": "cross_entropy_with_logits", "predictions": [2.0, 1.0, 0.1], "targets": [1, 0, 0], "label_smoothing": 0.1},
+]
 
 
 def _loss_curve(rng: random.Random, n: int = 200) -> list[float]:
@@ -170,6 +248,72 @@ SCENARIOS: list[Scenario] = [
         3,
         check_lr(200),
         body=lambda rng: {"schedule": rng.choice(SCHEDULES), "base_lr": rng.choice([0.01, 0.1, 0.3]), "steps": 200},
+    ),
+    Scenario(
+        "/api/v1/losses/evaluate 3",
+        "POST",
+        "/api/v1/losses/evaluate",
+        "explorer",
+        3,
+        check_loss(3),
+        body=lambda rng: dict(rng.choice(LOSS_BODIES)),
+    ),
+    Scenario(
+        "/api/v1/losses/curves 4x201",
+        "POST",
+        "/api/v1/losses/curves",
+        "explorer",
+        2,
+        check_curves(4, 201),
+        body={"losses": ["mse", "mae", "huber", "cross_entropy_with_logits"], "points": 201, "delta": 1.0,
+              "label_smoothing": 0.1},
+    ),
+    # the descent section: a click plays one trajectory (the first row is the bound tests' base:
+    # linear_regression, so batch_size applies); the learning-rate section sweeps a few rates
+    Scenario(
+        "/api/v1/descent/trajectory linear_regression minibatch 300",
+        "POST",
+        "/api/v1/descent/trajectory",
+        "explorer",
+        1,
+        check_trajectory,
+        body=lambda rng: {"surface": "linear_regression", "start": [rng.uniform(-1, 5), rng.uniform(-4, 2)],
+                          "steps": 300, "optimizer": {"name": "sgd", "lr": 0.05}, "batch_size": 8,
+                          "noise": {"scale": 0.0, "seed": rng.randrange(1000)}},
+    ),
+    Scenario(
+        "/api/v1/descent/trajectory 500",
+        "POST",
+        "/api/v1/descent/trajectory",
+        "explorer",
+        4,
+        check_trajectory,
+        body=lambda rng: {"surface": rng.choice(SURFACES), "start": [rng.uniform(-1.5, 1.5), rng.uniform(-1, 2)],
+                          "steps": 500, "optimizer": rng.choice([{"name": "sgd", "lr": 0.01},
+                                                                 {"name": "adam", "lr": 0.05},
+                                                                 {"name": "sgd", "lr": 0.005, "momentum": 0.9}]),
+                          "noise": {"scale": rng.choice([0.0, 1.0]), "seed": rng.randrange(1000)}},
+    ),
+    Scenario(
+        "/api/v1/descent/lr-sweep 6x200",
+        "POST",
+        "/api/v1/descent/lr-sweep",
+        "explorer",
+        1,
+        check_sweep(6),
+        body=lambda rng: {"surface": rng.choice(["quadratic", "rosenbrock", "himmelblau"]), "optimizer": {"name": "sgd"},
+                          "lrs": [1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.3], "steps": 200},
+    ),
+    Scenario(
+        "/api/v1/descent/lr-range-test 100",
+        "POST",
+        "/api/v1/descent/lr-range-test",
+        "explorer",
+        1,
+        check_range_test,
+        body=lambda rng: {"surface": rng.choice(["quadratic", "rosenbrock", "linear_regression"]),
+                          "optimizer": {"name": rng.choice(["sgd", "adam"])}, "lr_min": 1e-5, "lr_max": 10.0,
+                          "steps": 100},
     ),
     # landscape views: a surface picker redraws a grid; hovering slices it; markers show critical points
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "landscape", 1, check_catalog),
@@ -210,6 +354,30 @@ SCENARIOS: list[Scenario] = [
         1,
         check_critical_points(9),  # 4 minima, 1 maximum, 4 saddles
         body={"surface": "himmelblau", "seeds": 21},
+    ),
+    # optimizer races on a surface, and the basin map behind them
+    Scenario(
+        "/api/v1/descent/race 4x500",
+        "POST",
+        "/api/v1/descent/race",
+        "landscape",
+        2,
+        check_race(4),
+        body=lambda rng: {"surface": rng.choice(["rosenbrock", "himmelblau", "beale", "six_hump_camel"]),
+                          "start": [rng.uniform(-1.5, 1.5), rng.uniform(-1, 2)], "steps": 500,
+                          "optimizers": [{"name": "sgd", "lr": 0.001}, {"name": "sgd", "lr": 0.001, "momentum": 0.9},
+                                         {"name": "rmsprop", "lr": 0.01}, {"name": "adam", "lr": 0.05}]},
+    ),
+    Scenario(
+        "/api/v1/descent/basins 60x60x300",
+        "POST",
+        "/api/v1/descent/basins",
+        "landscape",
+        1,
+        check_basins(60, 60),
+        body=lambda rng: {"surface": rng.choice(["himmelblau", "six_hump_camel", "rastrigin"]),
+                          "optimizer": {"name": "adam", "lr": 0.05}, "resolution": [60, 60], "steps": 300},
+        p95_ms=HEAVY_P95_MS,
     ),
     # training lab
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "trainer", 1, check_catalog),

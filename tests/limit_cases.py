@@ -4,7 +4,8 @@ Read by ``tests/test_limits.py`` (at the limit the request passes, one over it g
 naming the limit and the field) and by ``bench/bench_deadline.py`` (times the largest allowed
 request of each row against the deadline). To add a limit: add a ``LimitCase`` row.
 
-* ``body(n)``: a valid request whose limited quantity equals ``n``;
+* ``body(n)``: a valid request whose limited quantity equals ``n`` (for a product, round the
+  free factor up, e.g. ``steps = ceil(n / runs)``, so ``body(n + 1)`` is past the limit);
 * ``field``: the request field the 422 names (dotted for nested fields);
 * ``scale``: for work budgets whose largest request takes seconds, the tests run the row with
   ``LIMITS[limit]`` temporarily set to this smaller value (the engine's check reads the dict at
@@ -37,6 +38,13 @@ def _curve(n: int) -> list[float]:
 
 
 CASES: list[LimitCase] = [
+    # losses
+    LimitCase("max_loss_elements", "/api/v1/losses/evaluate", "predictions",
+              lambda n: {"loss": "mse", "predictions": [0.5] * n, "targets": [0.0] * n}),
+    LimitCase("max_curve_points", "/api/v1/losses/curves", "points",
+              lambda n: {"losses": ["mse", "cross_entropy"], "points": n}),
+    LimitCase("max_curve_losses", "/api/v1/losses/curves", "losses",
+              lambda n: {"losses": [["mse", "huber", "bce", "hinge"][i % 4] for i in range(n)], "points": 11}),
     # landscapes
     LimitCase("max_grid_axis", "/api/v1/landscapes/grid", "resolution",
               lambda n: {"surface": "rosenbrock", "resolution": [n, 3]}),
@@ -52,6 +60,27 @@ CASES: list[LimitCase] = [
     LimitCase("max_schedule_milestones", "/api/v1/schedules", "schedule.milestones",
               lambda n: {"schedule": {"name": "multistep", "milestones": list(range(1, n + 1))},
                          "base_lr": 0.1, "steps": 10}),
+    # descent (work budgets scaled down in the tests; bench_deadline runs the real values)
+    LimitCase("max_steps", "/api/v1/descent/trajectory", "steps",
+              lambda n: {"surface": "rosenbrock", "start": [-1.5, 2.0], "steps": n, "tolerance": 0.0}),
+    LimitCase("max_race_runs", "/api/v1/descent/race", "optimizers",
+              lambda n: {"surface": "himmelblau", "steps": 10, "optimizers": [{"name": "sgd", "lr": 0.01}] * n}),
+    LimitCase("max_race_work", "/api/v1/descent/race", "steps",
+              lambda n: {"surface": "himmelblau", "steps": -(-n // 2), "tolerance": 0.0,
+                         "optimizers": [{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 0.01}]}, scale=1_000),
+    LimitCase("max_sweep_lrs", "/api/v1/descent/lr-sweep", "lrs",
+              lambda n: {"surface": "quadratic", "steps": 10, "lrs": [0.01 * (i + 1) for i in range(n)]}),
+    LimitCase("max_sweep_work", "/api/v1/descent/lr-sweep", "steps",
+              lambda n: {"surface": "quadratic", "steps": -(-n // 10), "tolerance": 0.0,
+                         "lrs": [0.01 * (i + 1) for i in range(10)]}, scale=10_000),
+    LimitCase("max_basin_axis", "/api/v1/descent/basins", "resolution",
+              lambda n: {"surface": "himmelblau", "resolution": [n, 2], "steps": 10}),
+    LimitCase("max_descent_work", "/api/v1/descent/basins", "resolution",
+              lambda n: {"surface": "himmelblau", "resolution": [500, 500], "steps": -(-n // 250_000)},
+              scale=2_500_000),
+    LimitCase("max_batch_work", "/api/v1/descent/trajectory", "batch_size",
+              lambda n: {"surface": "linear_regression", "start": [0.0, 0.0], "batch_size": 50,
+                         "steps": -(-n // 50), "tolerance": 0.0}, scale=50_000),
     # training
     LimitCase("max_train_samples", "/api/v1/training/dataset", "n_train",
               lambda n: {"name": "moons", "n_train": n, "n_val": 10}),
