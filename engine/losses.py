@@ -237,7 +237,9 @@ def cross_entropy_logits_row(z, q, eps, g, scale):
             m = z[k]
     s = 0.0
     for k in range(n):
-        s += math.exp(z[k] - m)
+        e = math.exp(z[k] - m)
+        g[k] = e  # kept for the gradient: one exp per element
+        s += e
     lse = m + math.log(s)
     off = eps / n
     keep = 1.0 - eps
@@ -248,7 +250,7 @@ def cross_entropy_logits_row(z, q, eps, g, scale):
         loss -= qk * (z[k] - lse)
         qsum += qk
     for k in range(n):
-        g[k] = (math.exp(z[k] - m) / s * qsum - (keep * q[k] + off)) * scale
+        g[k] = (g[k] / s * qsum - (keep * q[k] + off)) * scale
     return loss
 
 
@@ -269,6 +271,68 @@ def kl_div_row(logq, p, g, scale):
 
 
 @kernel
+def elementwise_sum(code, x, y, a, g, scale):
+    """Σ of an elementwise loss over the batch; writes scale·∂/∂x into ``g``.
+
+    One loop per code: dispatching inside the loop costs ~4x (LLVM does not unswitch it).
+    """
+    n = x.shape[0]
+    k = x.shape[1]
+    total = 0.0
+    if code == MSE:
+        for i in range(n):
+            for j in range(k):
+                v, gv = mse_point(x[i, j] - y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    elif code == MAE:
+        for i in range(n):
+            for j in range(k):
+                v, gv = mae_point(x[i, j] - y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    elif code == HUBER:
+        for i in range(n):
+            for j in range(k):
+                v, gv = huber_point(x[i, j] - y[i, j], a)
+                total += v
+                g[i, j] = gv * scale
+    elif code == SMOOTH_L1:
+        for i in range(n):
+            for j in range(k):
+                v, gv = smooth_l1_point(x[i, j] - y[i, j], a)
+                total += v
+                g[i, j] = gv * scale
+    elif code == LOG_COSH:
+        for i in range(n):
+            for j in range(k):
+                v, gv = log_cosh_point(x[i, j] - y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    elif code == BCE:
+        for i in range(n):
+            for j in range(k):
+                v, gv = bce_point(x[i, j], y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    elif code == BCE_WITH_LOGITS:
+        for i in range(n):
+            for j in range(k):
+                v, gv = bce_with_logits_point(x[i, j], y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    elif code == HINGE:
+        for i in range(n):
+            for j in range(k):
+                v, gv = hinge_point(x[i, j], y[i, j])
+                total += v
+                g[i, j] = gv * scale
+    else:
+        return math.nan
+    return total
+
+
+@kernel
 def loss_value_grad(code, pred, target, lparams, grad_out):
     """Loss ``code`` of a batch (rows = samples, columns = outputs) with torch's reduction.
 
@@ -280,9 +344,9 @@ def loss_value_grad(code, pred, target, lparams, grad_out):
     """
     n = pred.shape[0]
     k = pred.shape[1]
-    total = 0.0
     if code == CROSS_ENTROPY or code == CROSS_ENTROPY_WITH_LOGITS or code == KL_DIV:
         scale = 1.0 / n
+        total = 0.0
         for i in range(n):
             if code == CROSS_ENTROPY:
                 total += cross_entropy_row(pred[i], target[i], grad_out[i], scale)
@@ -292,14 +356,7 @@ def loss_value_grad(code, pred, target, lparams, grad_out):
                 total += kl_div_row(pred[i], target[i], grad_out[i], scale)
         return total / n
     count = n * k
-    scale = 1.0 / count
-    a = lparams[0]
-    for i in range(n):
-        for j in range(k):
-            v, gv = pointwise(code, pred[i, j], target[i, j], a)
-            total += v
-            grad_out[i, j] = gv * scale
-    return total / count
+    return elementwise_sum(code, pred, target, lparams[0], grad_out, 1.0 / count) / count
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,6 +475,10 @@ LOSSES: dict[str, LossSpec] = {
 
 assert {s.name: s.code for s in LOSSES.values()} == LOSS_CODES
 
+# Every loss parameter by name (a name means the same thing wherever it appears).
+PARAMS: dict[str, ParamSpec] = {p.name: p for s in LOSSES.values() for p in s.params}
+_STRICT_PARAMS = {name for s in LOSSES.values() for name in s.strict_params}
+
 
 @dataclass(frozen=True, eq=False)
 class ResolvedLoss:
@@ -428,6 +489,13 @@ class ResolvedLoss:
     lparams: np.ndarray  # packed parameters, float64, C-contiguous, size >= 1
     params: dict  # resolved parameters (defaults filled in)
     spec: LossSpec
+
+
+def _check_strict(resolved: dict, prefix: str) -> None:
+    for pname in _STRICT_PARAMS & set(resolved):
+        low = PARAMS[pname].low
+        if not resolved[pname] > low:
+            raise EngineInputError(f"{prefix}{pname}", f"must be > {low}")
 
 
 def resolve_loss(name: str, params: dict | None = None) -> ResolvedLoss:
@@ -441,9 +509,311 @@ def resolve_loss(name: str, params: dict | None = None) -> ResolvedLoss:
     if params is not None and not isinstance(params, dict):
         raise EngineInputError("params", "must be an object of parameter values")
     resolved = resolve_params(spec.params, params, "params")
-    for pname in spec.strict_params:
-        low = next(p.low for p in spec.params if p.name == pname)
-        if not resolved[pname] > low:
-            raise EngineInputError(f"params.{pname}", f"must be > {low}")
+    _check_strict(resolved, "params.")
     values = [float(resolved[p.name]) for p in spec.params] or [0.0]
     return ResolvedLoss(spec.name, spec.code, np.ascontiguousarray(values, dtype=np.float64), resolved, spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+MAX_ABS_INPUT = 1e100  # |prediction|, |target| bound: every loss, its sum and gradient stay finite
+
+
+@dataclass(frozen=True, eq=False)
+class LossResult:
+    """One evaluation: the reduced loss and d loss / d predictions (in the predictions' shape)."""
+
+    loss: str
+    value: float
+    gradient: np.ndarray
+    params: dict  # the loss parameters used, defaults included
+    ignored: tuple[str, ...]  # parameters given that this loss does not take
+
+
+def _as_array(field: str, values) -> np.ndarray:
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers")
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):
+        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers (rows of equal length)") from None
+    if arr.dtype.kind not in "biuf":
+        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers (rows of equal length)")
+    if arr.ndim not in (1, 2):
+        raise EngineInputError(field, f"must be 1-D or 2-D, got {arr.ndim}-D")
+    if arr.size == 0:
+        raise EngineInputError(field, "must not be empty")
+    check_max(field, int(arr.size), "max_loss_elements")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise EngineInputError(field, "values must be finite numbers (no NaN or Infinity)")
+    if np.abs(arr).max() > MAX_ABS_INPUT:
+        raise EngineInputError(field, f"values must lie within ±{MAX_ABS_INPUT:g}")
+    return arr
+
+
+def _check_range(field: str, arr: np.ndarray, bounds: tuple[float, float] | None, what: str) -> None:
+    if bounds is None:
+        return
+    lo, hi = bounds
+    if arr.min() < lo or arr.max() > hi:
+        raise EngineInputError(field, f"must be {what}: every value in [{lo:g}, {hi:g}]")
+
+
+def _check_params(params: dict) -> dict:
+    """Keyword loss parameters checked against PARAMS (name and range); errors name the parameter."""
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise EngineInputError(unknown[0], f"unknown loss parameter; accepted: {', '.join(sorted(PARAMS))}")
+    try:
+        out = resolve_params(tuple(PARAMS[k] for k in params), params, "params")
+    except EngineInputError as err:  # "params.delta" -> "delta": the parameter sits beside the arrays
+        raise EngineInputError(err.field.removeprefix("params."), err.message) from None
+    out = {k: out[k] for k in params}
+    _check_strict(out, "")
+    return out
+
+
+def _split_params(spec: LossSpec, params: dict) -> dict:
+    return {p.name: params[p.name] for p in spec.params if p.name in params}
+
+
+def evaluate_loss(name: str, predictions, targets, **params) -> LossResult:
+    """Loss ``name`` of ``predictions`` against ``targets``, and its gradient w.r.t. the predictions.
+
+    Elementwise losses (mse, mae, huber, smooth_l1, log_cosh, bce, bce_with_logits, hinge) take
+    any 1-D or 2-D arrays of one shape and average over all elements. cross_entropy,
+    cross_entropy_with_logits and kl_div read a 1-D array as ONE sample of K classes and a 2-D
+    array as rows of samples, and average over rows (kl_div: 'batchmean'). See the module
+    docstring for what predictions and targets mean per loss; ``params`` are the loss's
+    parameters (``delta``, ``beta``, ``label_smoothing``). A known parameter that this loss does
+    not take is range-checked, then ignored and listed in ``ignored`` (a frontend may send every
+    slider's value whatever the loss); an unknown name is refused.
+
+    Raises EngineInputError naming ``loss``, ``predictions``, ``targets`` or the parameter.
+    """
+    given = _check_params(params)
+    r = resolve_loss(name, None)
+    r = resolve_loss(name, _split_params(r.spec, given))
+    spec = r.spec
+    pred = _as_array("predictions", predictions)
+    targ = _as_array("targets", targets)
+    if pred.shape != targ.shape:
+        raise EngineInputError("targets", f"shape {list(targ.shape)} does not match predictions {list(pred.shape)}")
+    _check_range("predictions", pred, spec.pred_range, spec.predictions)
+    _check_range("targets", targ, spec.target_range, spec.targets)
+    if spec.target_values and not np.isin(targ, spec.target_values).all():
+        raise EngineInputError("targets", f"must be {spec.targets}: every value one of {list(spec.target_values)}")
+    shape = pred.shape
+    pred2 = pred.reshape(1, -1) if pred.ndim == 1 else pred
+    targ2 = targ.reshape(1, -1) if targ.ndim == 1 else targ
+    grad = np.empty_like(pred2)
+    value = float(loss_value_grad(r.code, pred2, targ2, r.lparams, grad))
+    if not (math.isfinite(value) and np.isfinite(grad).all()):  # not reachable within MAX_ABS_INPUT; kept as a guard
+        raise EngineInputError("predictions", "the loss overflows float64 for these values")
+    ignored = tuple(k for k in given if k not in r.params)
+    return LossResult(spec.name, value, grad.reshape(shape), r.params, ignored)
+
+
+# ---------------------------------------------------------------------------------------------
+# Penalty curves: each loss as a function of one number
+#
+# Regression losses: x = error d = prediction − target, y = the loss of that one element
+# (N = 1) and its derivative d loss / d d.
+# Classification losses: x = p, the predicted probability of the true class, two classes,
+# the true class labelled 1; y = the loss of that one sample and d loss / d p:
+#   bce                         prediction p, target 1               −max(log p, −100)
+#   bce_with_logits             logit z = log(p/(1 − p)), target 1   softplus(−z) = −log p
+#   cross_entropy               probabilities [1 − p, p], one-hot [0, 1]     −max(log p, −100)
+#   cross_entropy_with_logits   logits [0, z] (softmax = [1 − p, p]), targets [0, 1] smoothed to
+#                               q' = [ε/2, 1 − ε/2]: −(1 − ε/2)·log p − (ε/2)·log(1 − p)
+#   kl_div                      input log q = [log(1 − p), log p], target [0, 1]   −log p
+#   hinge                       score s = z = log(p/(1 − p)), label +1   max(0, 1 − s)
+# Points whose value or derivative is not finite (p = 1 with ε > 0) are left out of that curve.
+# ---------------------------------------------------------------------------------------------
+
+
+@kernel
+def curve_point(code, p, a):
+    """(loss, d loss / d p) of one sample whose true class has predicted probability p (see above)."""
+    if code == BCE or code == CROSS_ENTROPY:
+        lp = math.log(p)
+        if lp > LOG_CLAMP:
+            return -lp, -1.0 / p
+        return -LOG_CLAMP, 0.0  # the clamped log is flat
+    if code == BCE_WITH_LOGITS or code == KL_DIV:
+        # softplus(−z) with z = logit p, and KL([0, 1] ‖ [1 − p, p]), both equal −log p;  d/dp = −1/p
+        return -math.log(p), -1.0 / p
+    if code == CROSS_ENTROPY_WITH_LOGITS:
+        # −(1 − ε/2) log p − (ε/2) log(1 − p);  d/dp = −(1 − ε/2)/p + (ε/2)/(1 − p)
+        w = 0.5 * a
+        v = -(1.0 - w) * math.log(p)
+        g = -(1.0 - w) / p
+        if w > 0.0:
+            v -= w * math.log1p(-p)
+            g += w / (1.0 - p)
+        return v, g
+    if code == HINGE:
+        # s = log p − log(1 − p);  max(0, 1 − s);  d/dp = −ds/dp = −1/(p(1 − p)) where s < 1, else 0
+        if p >= 1.0:
+            return 0.0, 0.0
+        v, gs = hinge_point(math.log(p) - math.log1p(-p), 1.0)
+        return v, gs / (p * (1.0 - p))
+    return math.nan, math.nan
+
+
+@kernel
+def loss_curve(code, lparams, x, value, deriv):
+    """Fill value[i], deriv[i] for every x[i]: the error for regression codes, p for classification."""
+    a = lparams[0]
+    regression = code == MSE or code == MAE or code == HUBER or code == SMOOTH_L1 or code == LOG_COSH
+    for i in range(x.shape[0]):
+        if regression:
+            value[i], deriv[i] = pointwise(code, x[i], 0.0, a)
+        else:
+            value[i], deriv[i] = curve_point(code, x[i], a)
+
+
+_X_LABELS = {
+    REGRESSION: "error (prediction − target)",
+    CLASSIFICATION: "predicted probability of the true class",
+}
+_CONVENTIONS = {
+    "mse": "loss of one element against its error d = prediction − target",
+    "mae": "loss of one element against its error d = prediction − target",
+    "huber": "loss of one element against its error d = prediction − target",
+    "smooth_l1": "loss of one element against its error d = prediction − target",
+    "log_cosh": "loss of one element against its error d = prediction − target",
+    "bce": "prediction p, target 1",
+    "bce_with_logits": "logit z = log(p/(1 − p)), target 1",
+    "cross_entropy": "probabilities [1 − p, p], one-hot target [0, 1]",
+    "cross_entropy_with_logits": "two classes: logits [0, z], z = log(p/(1 − p)); target [0, 1] smoothed by ε",
+    "kl_div": "input log q = [log(1 − p), log p], target [0, 1]",
+    "hinge": "score s = log(p/(1 − p)), label +1",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class LossCurve:
+    """One penalty curve: value and derivative of one loss against one number x."""
+
+    loss: str
+    kind: str  # regression | classification
+    x: np.ndarray
+    value: np.ndarray
+    derivative: np.ndarray  # d value / d x
+    x_label: str
+    convention: str  # how x becomes the loss's prediction and target
+    params: dict
+    omitted: int  # grid points left out because the value or derivative is not finite
+
+
+@dataclass(frozen=True, eq=False)
+class CurvesResult:
+    curves: tuple[LossCurve, ...]
+    points: int
+    ignored: tuple[str, ...]  # parameters given that no requested loss takes
+    x_range: tuple[float, float]  # regression curves
+    p_range: tuple[float, float]  # classification curves
+
+
+def _range(field: str, value, default, low: float, high: float, low_open: bool) -> tuple[float, float]:
+    if value is None:
+        return default
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise EngineInputError(field, "must be [low, high], two numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise EngineInputError(field, "must be [low, high] with finite low < high")
+    if (lo <= low if low_open else lo < low) or hi > high:
+        raise EngineInputError(field, f"must lie within {'(' if low_open else '['}{low:g}, {high:g}]")
+    return lo, hi
+
+
+def loss_curves(
+    names,
+    points: int = 201,
+    x_range=None,
+    p_range=None,
+    **params,
+) -> CurvesResult:
+    """Penalty curves ("grading rubrics") of several losses, each with its own x axis.
+
+    Regression losses are drawn against the error d = prediction − target over ``x_range``
+    (default [−3, 3]); classification losses against the predicted probability of the true
+    class p over ``p_range`` (default [0.01, 1], within (0, 1]); see the table above for how p
+    becomes each loss's input. ``params`` (``delta``, ``beta``, ``label_smoothing``) go to
+    every requested loss that takes them; one that no requested loss takes is range-checked,
+    then ignored and listed in ``ignored``.
+    """
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise EngineInputError("losses", "must be a list of loss names")
+    if not names:
+        raise EngineInputError("losses", "must name at least one loss")
+    check_max("losses", len(names), "max_curve_losses")
+    specs = [lookup(LOSSES, n, "losses") if isinstance(n, str) else lookup(LOSSES, None, "losses") for n in names]
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)):
+        raise EngineInputError("points", "must be an integer")
+    if points < 2:
+        raise EngineInputError("points", "must be >= 2")
+    check_max("points", int(points), "max_curve_points")
+    xr = _range("x_range", x_range, (-3.0, 3.0), -1e6, 1e6, low_open=False)
+    pr = _range("p_range", p_range, (0.01, 1.0), 0.0, 1.0, low_open=True)
+    given = _check_params(params)
+    taken = {p.name for s in specs for p in s.params}
+    xs = {REGRESSION: np.linspace(xr[0], xr[1], int(points)), CLASSIFICATION: np.linspace(pr[0], pr[1], int(points))}
+    curves = []
+    for spec in specs:
+        r = resolve_loss(spec.name, _split_params(spec, given))
+        x = xs[spec.kind]
+        value = np.empty_like(x)
+        deriv = np.empty_like(x)
+        loss_curve(r.code, r.lparams, x, value, deriv)
+        keep = np.isfinite(value) & np.isfinite(deriv)
+        omitted = int(x.size - keep.sum())
+        if omitted:
+            x, value, deriv = x[keep], value[keep], deriv[keep]
+        curves.append(LossCurve(
+            spec.name, spec.kind, x.copy(), value, deriv, _X_LABELS[spec.kind], _CONVENTIONS[spec.name],
+            r.params, omitted,
+        ))
+    return CurvesResult(tuple(curves), int(points), tuple(k for k in given if k not in taken), xr, pr)
+
+
+_REDUCTIONS = {
+    CROSS_ENTROPY: "mean over rows of the per-row sum (a 1-D input is one sample)",
+    CROSS_ENTROPY_WITH_LOGITS: "mean over rows of the per-row sum (a 1-D input is one sample)",
+    KL_DIV: "batchmean: total sum / rows (a 1-D input is one sample)",
+}
+
+
+def describe() -> list[dict]:
+    """Catalog entries: one per loss, with formula, derivative, parameters and input meanings."""
+    return [
+        {
+            "name": s.name,
+            "title": s.title,
+            "kind": s.kind,
+            "formula": s.formula,
+            "derivative": s.derivative,
+            "params": [p.to_dict() for p in s.params],
+            "predictions": s.predictions,
+            "targets": s.targets,
+            "reduction": _REDUCTIONS[s.code] if s.code in _REDUCTIONS else "mean over all elements",
+            "torch": s.torch,
+            "curve": {"x_label": _X_LABELS[s.kind], "convention": _CONVENTIONS[s.name]},
+            "notes": s.notes,
+        }
+        for s in LOSSES.values()
+    ]
+
+
+def _warmup() -> None:
+    for name, spec in LOSSES.items():
+        pred = [[-0.5, -1.0]] if name == "kl_div" else [[0.25, 0.75]]
+        targ = [[-1.0, 1.0]] if name == "hinge" else [[0.0, 1.0]]
+        evaluate_loss(name, pred, targ)
+    loss_curves(list(LOSSES), points=3)
