@@ -6,21 +6,28 @@ from probabilities are written from their textbook formulas. Notation: ``x`` is 
 ``y`` its target, ``d = x − y``, ``N`` the number of elements, ``B`` the number of rows
 (samples), ``K`` the number of columns (outputs / classes).
 
-=========================  ============================================  =====================================
-name                       value (before the reduction)                  reduction (torch's)
-=========================  ============================================  =====================================
-mse                        d²                                            mean over all N elements
-mae                        |d|                                           mean over all N elements
-huber (δ)                  ½d² if |d| < δ else δ(|d| − ½δ)               mean over all N elements
-smooth_l1 (β)              ½d²/β if |d| < β else |d| − ½β                mean over all N elements
-log_cosh                   log cosh d                                    mean over all N elements
-bce                        −[y·max(log x, −100) + (1−y)·max(log(1−x), −100)]  mean over all N elements
-bce_with_logits            max(x, 0) − x·y + log(1 + e^(−|x|))           mean over all N elements
-hinge                      max(0, 1 − y·x), y ∈ {−1, +1}                  mean over all N elements
-cross_entropy              −Σ_k y_k·max(log x_k, −100)  (per row)        mean over the B rows
-cross_entropy_with_logits  −Σ_k q'_k·log softmax(x)_k, q' = (1−ε)q + ε/K  mean over the B rows
-kl_div                     Σ_k y_k·(log y_k − x_k)  (x = log q)          'batchmean': sum / B
-=========================  ============================================  =====================================
+Per element (elementwise losses) or per row (row-wise ones), before the reduction::
+
+    mse                        d²                                                   mean over all N elements
+    mae                        |d|                                                  mean over all N elements
+    huber (δ)                  ½d² if |d| < δ else δ(|d| − ½δ)                      mean over all N elements
+    smooth_l1 (β)              ½d²/β if |d| < β else |d| − ½β                       mean over all N elements
+    log_cosh                   log cosh d                                           mean over all N elements
+    bce                        −[y·max(log x, −100) + (1−y)·max(log(1−x), −100)]    mean over all N elements
+    bce_with_logits            max(x, 0) − x·y + log(1 + e^(−|x|))                  mean over all N elements
+    hinge                      max(0, 1 − y·x), y ∈ {−1, +1}                         mean over all N elements
+    cross_entropy              −Σ_k y_k·max(log x_k, −100)           (per row)      mean over the B rows
+    cross_entropy_with_logits  −Σ_k q'_k·log softmax(x)_k, q' = (1−ε)y + ε/K        mean over the B rows
+    kl_div                     Σ_k y_k·(log y_k − x_k), x = log q    (per row)      'batchmean': total / B
+
+Deliberate choices where torch has no rule (or a different one):
+
+* hinge is the SVM hinge (optax's ``hinge_loss``); its gradient at the kink y·x = 1 is 0 (relu's).
+* cross_entropy from probabilities clamps each log at −100 like torch's binary_cross_entropy,
+  and floors the gradient's denominator the same way: −y_k / max(x_k, 1e-12).
+* kl_div: a 1-D input is ONE sample (B = 1); torch's 'batchmean' would divide a 1-D input by
+  its length K. Pass rows to get torch's per-batch mean.
+* inputs are bounded by ±1e100 (``MAX_ABS_INPUT``), so every value, sum and gradient is finite.
 
 What the predictions are, per loss:
 

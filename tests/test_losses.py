@@ -17,8 +17,6 @@ from engine.errors import EngineInputError
 from engine.losses import (
     LOSS_CODES,
     LOSSES,
-    CROSS_ENTROPY_WITH_LOGITS,
-    HUBER,
     MSE,
     describe,
     evaluate_loss,
@@ -291,7 +289,7 @@ def test_closed_forms_of_simple_cases():
     a = evaluate_loss("cross_entropy_with_logits", z, [[1, 0, 0]], label_smoothing=1.0)
     b = evaluate_loss("cross_entropy_with_logits", z, [[0, 0, 1]], label_smoothing=1.0)
     assert a.value == b.value
-    # KL(p ‖ p) = 0 with zero gradient sum... and −p/B gradient
+    # KL(p ‖ p) = 0, and the gradient is −p/B
     p = np.array([[0.2, 0.3, 0.5]])
     r = evaluate_loss("kl_div", np.log(p), p)
     assert abs(r.value) < 1e-15 and r.gradient.tolist() == (-p).tolist()
@@ -348,7 +346,8 @@ def _torch_losses(torch):
         "bce_with_logits": lambda x, y, p: F.binary_cross_entropy_with_logits(x, y),
         "hinge": lambda x, y, p: torch.clamp(1 - y * x, min=0).mean(),
         "cross_entropy": lambda x, y, p: -(y * torch.clamp(torch.log(x), min=-100)).sum(dim=1).mean(),
-        "cross_entropy_with_logits": lambda x, y, p: F.cross_entropy(x, y, label_smoothing=p.get("label_smoothing", 0.0)),
+        "cross_entropy_with_logits":
+            lambda x, y, p: F.cross_entropy(x, y, label_smoothing=p.get("label_smoothing", 0.0)),
         "kl_div": lambda x, y, p: F.kl_div(x, y, reduction="batchmean"),
     }
 
@@ -493,7 +492,10 @@ def test_curves_agree_with_the_losses_they_picture():
             z = math.log(x / (1 - x))
             dz = 1 / (x * (1 - x))  # d logit / d p
             if c.loss in ("bce", "cross_entropy"):
-                r = evaluate_loss(c.loss, [1 - x, x], [0.0, 1.0]) if c.loss == "cross_entropy" else evaluate_loss("bce", [x], [1.0])
+                if c.loss == "cross_entropy":
+                    r = evaluate_loss(c.loss, [1 - x, x], [0.0, 1.0])
+                else:
+                    r = evaluate_loss("bce", [x], [1.0])
                 g = r.gradient[-1]
             elif c.loss == "bce_with_logits":
                 r = evaluate_loss(c.loss, [z], [1.0])
