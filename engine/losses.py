@@ -161,7 +161,7 @@ def bce_point(x, y):
     # ∂/∂x = (x − y) / max(x(1 − x), 1e-12)   (torch's backward: finite at x = 0 and x = 1)
     lx = max(math.log(x), LOG_CLAMP)
     l1x = max(math.log1p(-x), LOG_CLAMP)
-    return -(y * lx + (1.0 - y) * l1x), (x - y) / max(x * (1.0 - x), BCE_EPS)
+    return (y - 1.0) * l1x - y * lx, (x - y) / max(x * (1.0 - x), BCE_EPS)  # torch's order: no −0.0
 
 
 @kernel
@@ -648,15 +648,15 @@ def curve_point(code, p, a):
     if code == BCE or code == CROSS_ENTROPY:
         lp = math.log(p)
         if lp > LOG_CLAMP:
-            return -lp, -1.0 / p
+            return 0.0 - lp, -1.0 / p  # 0.0 − lp: p = 1 gives 0.0, not −0.0
         return -LOG_CLAMP, 0.0  # the clamped log is flat
     if code == BCE_WITH_LOGITS or code == KL_DIV:
         # softplus(−z) with z = logit p, and KL([0, 1] ‖ [1 − p, p]), both equal −log p;  d/dp = −1/p
-        return -math.log(p), -1.0 / p
+        return 0.0 - math.log(p), -1.0 / p
     if code == CROSS_ENTROPY_WITH_LOGITS:
         # −(1 − ε/2) log p − (ε/2) log(1 − p);  d/dp = −(1 − ε/2)/p + (ε/2)/(1 − p)
         w = 0.5 * a
-        v = -(1.0 - w) * math.log(p)
+        v = 0.0 - (1.0 - w) * math.log(p)
         g = -(1.0 - w) / p
         if w > 0.0:
             v -= w * math.log1p(-p)
