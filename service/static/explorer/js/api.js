@@ -1,0 +1,99 @@
+// Talking to the descentlab API: JSON in, JSON out, one error shape {code, status, message, errors}.
+// Paths are relative ("api/v1/...") so the page also works when the service is mounted under a prefix.
+
+export class ApiError extends Error {
+  constructor(status, body, fallback, url) {
+    const message = (body && body.message) || fallback || `HTTP ${status}`;
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.body = body || null;
+    this.url = url || null;
+  }
+}
+
+async function parse(resp) {
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (_) {
+    data = null;
+  }
+  if (!resp.ok) {
+    throw new ApiError(resp.status, data, data ? null : `HTTP ${resp.status} ${resp.statusText}: the server sent no JSON error`, resp.url);
+  }
+  if (data === null) throw new ApiError(resp.status, null, "the server's answer was not JSON", resp.url);
+  return data;
+}
+
+export async function getJSON(path, { signal } = {}) {
+  const resp = await fetch(path, { headers: { Accept: "application/json" }, signal });
+  return parse(resp);
+}
+
+export async function postJSON(path, body, { signal } = {}) {
+  const resp = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  return parse(resp);
+}
+
+// One request at a time per picture: a newer request aborts the older one, whose promise then
+// rejects with an AbortError that callers ignore (isAbort).
+export function latest() {
+  let controller = null;
+  return async function run(fn) {
+    if (controller) controller.abort();
+    const mine = new AbortController();
+    controller = mine;
+    try {
+      return await fn(mine.signal);
+    } finally {
+      if (controller === mine) controller = null;
+    }
+  };
+}
+
+export function isAbort(err) {
+  return err && (err.name === "AbortError" || err.name === "AbortSignal");
+}
+
+function flatten(prefix, value, out) {
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v === "string")) {
+      out.push([prefix, value.join("; ")]);
+    } else {
+      value.forEach((v, i) => flatten(`${prefix}[${i}]`, v, out));
+    }
+  } else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) flatten(prefix ? `${prefix}.${k}` : k, v, out);
+  } else if (value !== undefined && value !== null) {
+    out.push([prefix, String(value)]);
+  }
+  return out;
+}
+
+// {title, fields: [[field, message], ...]} for showing an error in place.
+export function describeError(err) {
+  if (err instanceof ApiError) {
+    const b = err.body || {};
+    const status = b.status ? `${err.status} ${b.status}` : `HTTP ${err.status}`;
+    let title = `${status}: ${err.message}`;
+    if (err.status === 404) {
+      const path = err.url ? new URL(err.url, location.href).pathname : "this endpoint";
+      title = `${status}: ${path} is not on this server (yet), so this picture cannot be computed`;
+    }
+    // validation errors arrive keyed by location ("json") then field; drop the location
+    let errors = b.errors || null;
+    if (errors && typeof errors === "object" && Object.keys(errors).length === 1 && errors.json) errors = errors.json;
+    return { title, fields: errors ? flatten("", errors, []) : [] };
+  }
+  if (err instanceof TypeError) {
+    return { title: `Could not reach the API (${err.message}). Is the service running?`, fields: [] };
+  }
+  return { title: String((err && err.message) || err), fields: [] };
+}

@@ -1,0 +1,233 @@
+// 10. Convergence: a training run streamed epoch by epoch (fetch + ReadableStream; EventSource cannot POST),
+// the learning-rate trace, early stopping marked, and the training doctor's diagnosis at the end.
+
+import { postJSON, ApiError, isAbort } from "../api.js";
+import { el, slider, select, checkbox, layoutBody, fmt, group, metric, button, buttons, paramControls, debounce } from "../ui.js";
+import { entries, options, pick, find, params } from "../catalog.js";
+import { trainingControls } from "../training.js";
+import { draw, plotly, colorAt } from "../plots.js";
+
+// Parse a text/event-stream body into {event, data} objects as they arrive.
+export async function* readEvents(resp, signal) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buf.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut).replace(/^\r?\n\r?\n/, "");
+        let event = "message";
+        const data = [];
+        for (const line of block.split(/\r?\n/)) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
+      }
+      if (signal && signal.aborted) break;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+// Starting values that make each schedule's shape visible over a few hundred steps (the catalog's
+// defaults suit a real run: e.g. no warmup at all).
+const SCHEDULE_START = { warmup_cosine: { warmup_steps: 30 }, step: { step_size: 60 }, cosine_warm_restarts: { T_0: 60, T_mult: 2 },
+  linear: { total_iters: 100 }, polynomial: { total_iters: 200, power: 2 }, exponential: { gamma: 0.99 } };
+
+export async function init(section, { catalog, status }) {
+  const scheds = entries(catalog, "schedules");
+  const { controls, figures } = layoutBody(section, { wide: true });
+  const tc = trainingControls(catalog, { prefix: "conv", onChange: () => restart(), nTrain: 40, noise: 0.2, hidden: "32, 32", epochs: 300, lr: 0.02 });
+  const sched = select({ label: "Schedule", name: "conv-schedule", options: options(scheds), value: pick(scheds, "warmup_cosine", "linear_warmup_cosine", "cosine"),
+    onChange: () => { rebuildSched(); restart(); } });
+  const schedHolder = el("div", {});
+  let schedParams = null;
+  function rebuildSched() {
+    schedParams = paramControls(params(find(scheds, sched.value)), () => restart(), { skip: ["base_lr", "total_steps", "steps"], initial: SCHEDULE_START[sched.value] || {} });
+    schedHolder.replaceChildren(schedParams.root);
+  }
+  rebuildSched();
+  const esOn = checkbox({ label: "Early stopping", name: "early-stopping", checked: true, onChange: () => restart() });
+  const patience = slider({ label: "Patience (epochs)", name: "patience", min: 5, max: 200, step: 5, value: 30, format: (v) => String(Math.round(v)), onInput: () => restart() });
+  const startBtn = button("▶ Start training", () => { restart.now(); }, { name: "start" });
+  const stopBtn = button("■ Stop", () => stopRun("stopped by you"), { secondary: true, name: "stop" });
+  stopBtn.disabled = true;
+  const mEpoch = metric("epoch");
+  const mTrain = metric("train loss");
+  const mVal = metric("validation loss");
+  const mLr = metric("learning rate");
+  const note = el("p", { class: "note", text: "Press start: the API trains the network and sends each epoch as it finishes." });
+  controls.append(buttons(startBtn, stopBtn), el("div", { class: "readout" }, mEpoch.root, mTrain.root, mVal.root, mLr.root), note,
+    group("Data", ...tc.roots.data), group("Model", ...tc.roots.model), group("Training", ...tc.roots.train),
+    group("Schedule and stopping", sched.root, schedHolder, esOn.root, patience.root));
+
+  const lossDiv = el("div", { class: "plot", id: "plot-convergence" });
+  const lrDiv = el("div", { class: "plot short", id: "plot-convergence-lr" });
+  const doctorBox = el("div", { class: "doctor", id: "doctor", hidden: true });
+  figures.append(lossDiv, lrDiv, doctorBox);
+
+  let controller = null;
+  let running = Promise.resolve();
+  // A control change (or Start) stops the current run, if any, and trains again with the new settings.
+  const restart = debounce(async () => {
+    if (controller) stopRun("restarted with new settings");
+    await running;
+    running = startRun();
+  }, 400);
+  const hist = { epoch: [], train: [], val: [], lr: [] };
+
+  function body() {
+    const b = tc.body();
+    b.schedule = { name: sched.value, ...schedParams.values() };
+    if (esOn.value) b.early_stopping = { patience: Math.round(patience.value) };
+    return b;
+  }
+
+  function drawEmpty() {
+    draw(lossDiv, [
+      { type: "scatter", mode: "lines", name: "train", x: [], y: [], line: { color: colorAt(0), width: 2 } },
+      { type: "scatter", mode: "lines", name: "validation", x: [], y: [], line: { color: colorAt(1), width: 2 } },
+    ], { title: "Loss per epoch (live)", xaxis: { title: "epoch", rangemode: "tozero" }, yaxis: { title: "loss", type: "log" } });
+    draw(lrDiv, [{ type: "scatter", mode: "lines", name: "learning rate", x: [], y: [], line: { color: colorAt(4), width: 2 }, fill: "tozeroy", fillcolor: "rgba(112,72,232,0.08)" }],
+      { title: "Learning rate per epoch", xaxis: { title: "epoch", rangemode: "tozero" }, yaxis: { title: "lr", rangemode: "tozero" }, showlegend: false, margin: { t: 32, b: 40 } });
+  }
+
+  let pendingFrame = false;
+  function flush() {
+    if (pendingFrame) return;
+    pendingFrame = true;
+    requestAnimationFrame(() => {
+      pendingFrame = false;
+      const P = plotly();
+      P.restyle(lossDiv, { x: [hist.epoch.slice(), hist.epoch.slice()], y: [hist.train.slice(), hist.val.slice()] }, [0, 1]);
+      P.restyle(lrDiv, { x: [hist.epoch.slice()], y: [hist.lr.slice()] }, [0]);
+    });
+  }
+
+  async function startRun() {
+    if (controller) return;
+    hist.epoch = []; hist.train = []; hist.val = []; hist.lr = [];
+    drawEmpty();
+    doctorBox.hidden = true;
+    status.ok("training/stream");
+    status.ok("training/diagnose");
+    controller = new AbortController();
+    startBtn.disabled = true;
+    stopBtn.disabled = false;
+    section.dataset.stream = "running";
+    note.textContent = "Training…";
+    status.start();
+    let summary = null;
+    try {
+      const resp = await fetch("api/v1/training/stream", {
+        method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify(body()), signal: controller.signal,
+      });
+      if (!resp.ok) {
+        let data = null;
+        try { data = await resp.json(); } catch (_) { /* not JSON */ }
+        throw new ApiError(resp.status, data, `HTTP ${resp.status}`, resp.url);
+      }
+      for await (const { event, data } of readEvents(resp, controller.signal)) {
+        if (event === "epoch") {
+          hist.epoch.push(data.epoch);
+          hist.train.push(data.train_loss);
+          hist.val.push(data.val_loss);
+          hist.lr.push(data.lr);
+          mEpoch.set(String(data.epoch));
+          mTrain.set(fmt(data.train_loss));
+          mVal.set(fmt(data.val_loss));
+          mLr.set(fmt(data.lr, 3));
+          flush();
+        } else if (event === "summary") {
+          summary = data;
+        } else if (event === "error") {
+          throw new ApiError(data.code || 500, data, data.message);
+        }
+      }
+      finish(summary, summary ? null : "the stream ended without a summary");
+    } catch (err) {
+      if (isAbort(err)) finish(null, stopReason);
+      else { status.fail(err, "training/stream"); finish(null, "error"); }
+    } finally {
+      status.done();
+    }
+  }
+
+  let stopReason = null;
+  function stopRun(reason) {
+    stopReason = reason;
+    if (controller) controller.abort();
+  }
+
+  async function finish(summary, reason) {
+    controller = null;
+    stopReason = null;
+    startBtn.disabled = false;
+    stopBtn.disabled = true;
+    section.dataset.stream = "stopped";
+    flush();
+    if (summary) {
+      const best = summary.best_epoch;
+      const stopped = summary.stopped_epoch;
+      note.textContent = `Finished: ${String(summary.stop_reason || "done").replace(/_/g, " ")} at epoch ${stopped ?? hist.epoch.at(-1)}; best validation loss at epoch ${best}.`;
+      const shapes = [];
+      const annotations = [];
+      if (Number.isFinite(best)) {
+        shapes.push({ type: "line", xref: "x", yref: "paper", x0: best, x1: best, y0: 0, y1: 1, line: { color: colorAt(2), width: 2, dash: "dash" } });
+        annotations.push({ x: best, y: 1, xref: "x", yref: "paper", text: `best epoch ${best}`, showarrow: false, yanchor: "bottom", font: { color: colorAt(2) } });
+      }
+      if (Number.isFinite(stopped) && summary.stop_reason && summary.stop_reason !== "max_epochs" && summary.stop_reason !== "completed") {
+        shapes.push({ type: "line", xref: "x", yref: "paper", x0: stopped, x1: stopped, y0: 0, y1: 1, line: { color: "#c92a2a", width: 2 } });
+        annotations.push({ x: stopped, y: 0.92, xref: "x", yref: "paper", text: `stopped: ${String(summary.stop_reason).replace(/_/g, " ")}`, showarrow: false, xanchor: "right", font: { color: "#c92a2a" } });
+      }
+      plotly().relayout(lossDiv, { shapes, annotations });
+    } else {
+      note.textContent = `Stopped after ${hist.epoch.length} epochs${reason ? ` (${reason})` : ""}.`;
+    }
+    if (hist.train.length >= 5) await diagnose();
+  }
+
+  async function diagnose() {
+    const finite = (a) => a.map((v) => (Number.isFinite(v) ? v : null));
+    const payload = { train_loss: finite(hist.train) };
+    if (hist.val.length === hist.train.length && hist.val.every((v) => v !== undefined)) payload.val_loss = finite(hist.val);
+    status.start();
+    try {
+      const d = await postJSON("api/v1/training/diagnose", payload);
+      showDoctor(d);
+    } catch (err) {
+      status.fail(err, "training/diagnose");
+    } finally {
+      status.done();
+    }
+  }
+
+  function showDoctor(d) {
+    const tree = Array.isArray(d.tree) ? d.tree : [];
+    const evidence = d.evidence && typeof d.evidence === "object"
+      ? Object.entries(d.evidence).map(([k, v]) => `${k.replace(/_/g, " ")}: ${Array.isArray(v) ? v.map((x) => fmt(x)).join(", ") : typeof v === "number" ? fmt(v) : v}`).join(" · ")
+      : String(d.evidence || "");
+    doctorBox.replaceChildren(
+      el("h3", {}, "The training doctor says: ", el("span", { class: "status-pill", id: "diagnosis", text: d.diagnosis })),
+      el("p", { class: "note", text: evidence }),
+      el("p", {}, el("strong", {}, "What to do: "), d.action || ""),
+      tree.length ? el("details", { open: true }, el("summary", {}, "How it decided (the path through its decision tree)"),
+        el("ol", { class: "tree" }, tree.map((n, i) => el("li", { class: i === tree.length - 1 ? "taken final" : "taken" },
+          `${n.question || n.node} → ${n.answer === true ? "yes" : n.answer === false ? "no" : String(n.answer)}`,
+          n.numbers && Object.keys(n.numbers).length ? el("span", { class: "note" }, `  (${Object.entries(n.numbers).map(([k, v]) => `${k} ${typeof v === "number" ? fmt(v) : v}`).join(", ")})`) : "")))) : "",
+    );
+    doctorBox.hidden = false;
+  }
+
+  drawEmpty();
+  section.dataset.state = "ready";
+  restart.now();
+}

@@ -1,0 +1,97 @@
+// Shared by the landscape, descent and race sections: a surface menu and the contour map behind the paths.
+
+import { postJSON } from "./api.js";
+import { select, paramControls, el } from "./ui.js";
+import { entries, options, find, pick, domain as domainOf, params } from "./catalog.js";
+import { logShift } from "./plots.js";
+
+
+export function surfaceMenu(catalog, { preferred = [], onChange, label = "Surface", name = "surface" }) {
+  const list = entries(catalog, "surfaces");
+  const sel = select({ label, name, options: options(list), value: pick(list, ...preferred), onChange: () => { rebuild(); onChange(); } });
+  const holder = el("div", {});
+  const formula = el("p", { class: "note formula" });
+  let pc = null;
+  function rebuild() {
+    const entry = find(list, sel.value);
+    pc = paramControls(params(entry), () => onChange());
+    holder.replaceChildren(pc.root);
+    formula.textContent = entry && entry.formula ? entry.formula : "";
+  }
+  rebuild();
+  return {
+    root: el("div", { class: "ctl-stack" }, sel.root, formula, holder),
+    select: sel,
+    get name() { return sel.value; },
+    entry() { return find(list, sel.value); },
+    domain() {
+      return domainOf(find(list, sel.value)) || [[-2, 2], [-2, 2]];
+    },
+    params() { return pc ? pc.values() : {}; },
+  };
+}
+
+export function gridRequest(menu, { xr, yr, resolution }) {
+  const [dx, dy] = menu.domain();
+  const body = { surface: menu.name, x_range: xr || dx, y_range: yr || dy, resolution };
+  const p = menu.params();
+  if (Object.keys(p).length) body.params = p;
+  return body;
+}
+
+export function fetchGrid(body, signal) {
+  return postJSON("api/v1/landscapes/grid", body, { signal });
+}
+
+// Log-spaced colours when most of the surface sits near its minimum and a few values dwarf it
+// (Rosenbrock's walls): the range is over 10 times the median's distance from the minimum.
+export function autoLog(grid) {
+  const v = grid.z.flat().filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return false;
+  const med = v[Math.floor(v.length / 2)];
+  return grid.z_max - grid.z_min > 10 * (med - grid.z_min + 1e-12);
+}
+
+// Colour-bar ticks for log-spaced colours: one per decade, labelled with the loss difference itself.
+function logTicks(z) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of z) for (const v of row) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const tickvals = [];
+  for (let k = Math.ceil(lo); k <= Math.floor(hi); k += 1) tickvals.push(k);
+  return { tickvals, ticktext: tickvals.map((k) => (k >= 0 && k < 5 ? String(10 ** k) : `1e${k}`)) };
+}
+
+// The contour trace of a grid (z[row=y][col=x]); log colours keep the real value in the hover text.
+export function contourTrace(grid, { log = false, showscale = true, name = "loss", opacity = 1 } = {}) {
+  const z = log ? logShift(grid.z, grid.z_min, grid.z_max) : grid.z;
+  return {
+    type: "contour", name, x: grid.x, y: grid.y, z, text: grid.z, opacity,
+    colorscale: "Viridis", reversescale: false, ncontours: 30, line: { width: 0.5, color: "rgba(255,255,255,0.35)" },
+    contours: { coloring: "heatmap" },
+    hovertemplate: "x=%{x:.3f}<br>y=%{y:.3f}<br>loss=%{text:.4g}<extra></extra>",
+    showscale,
+    colorbar: { title: { text: log ? "loss − min (log)" : "loss", side: "right" }, thickness: 12, len: 0.9, ...(log ? logTicks(z) : {}) },
+  };
+}
+
+export function surfaceTrace(grid, { log = false } = {}) {
+  const z = log ? logShift(grid.z, grid.z_min, grid.z_max) : grid.z;
+  return {
+    type: "surface", name: "loss", x: grid.x, y: grid.y, z, text: grid.z, colorscale: "Viridis",
+    hovertemplate: "x=%{x:.3f}<br>y=%{y:.3f}<br>loss=%{text:.4g}<extra></extra>",
+    contours: { z: { show: true, usecolormap: true, project: { z: true }, width: 1 } },
+    colorbar: { title: { text: log ? "loss − min (log)" : "loss" }, thickness: 12, len: 0.8, ...(log ? logTicks(z) : {}) },
+  };
+}
+
+// Data coordinates of a click on a 2-D Plotly chart (anywhere inside the axes, not only on a point).
+export function clickToData(gd, evt) {
+  const fl = gd._fullLayout;
+  if (!fl || !fl.xaxis || !fl.yaxis) return null;
+  const rect = gd.getBoundingClientRect();
+  const px = evt.clientX - rect.left - fl._size.l;
+  const py = evt.clientY - rect.top - fl._size.t;
+  if (px < 0 || py < 0 || px > fl._size.w || py > fl._size.h) return null;
+  return [fl.xaxis.p2d(px), fl.yaxis.p2d(py)];
+}
