@@ -108,7 +108,7 @@ class LRRangeTest:
     smoothed: np.ndarray  # (m,)
     suggested_lr: float
     min_loss_lr: float  # lr at the lowest smoothed loss
-    stopped_at: int | None  # index where the test stopped early, None if it ran the whole ramp
+    stopped_at: int | None  # index of the last kept point when the test stopped early; None: whole ramp
     stop_reason: str
     beta: float
     divergence_factor: float
@@ -118,11 +118,14 @@ class LRRangeTest:
 def verdict(loss: np.ndarray, status: str, f_ref: float, reversals: int = 0) -> tuple[str, float, float, float]:
     """Apply ``VERDICT_RULE``; returns (verdict, gap_ratio, sign_change_fraction, reversal_fraction)."""
     L = np.asarray(loss, dtype=np.float64)
-    gap0, gapf = L[0] - f_ref, L[-1] - f_ref
-    ratio = gapf / gap0 if gap0 > 0 else 0.0
-    d = np.diff(L)
+    with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: inf compares correctly
+        gap0, gapf = L[0] - f_ref, L[-1] - f_ref
+        ratio = gapf / gap0 if gap0 > 0 else 0.0
+        d = np.diff(L)
+        signs = np.count_nonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
     pairs = max(d.size - 1, 1)
-    signs = float(np.count_nonzero(d[:-1] * d[1:] < 0)) / pairs if d.size > 1 else 0.0
+    signs = float(signs) / pairs if d.size > 1 else 0.0
+    ratio = float(np.nan_to_num(ratio, nan=0.0, posinf=1e308, neginf=-1e308))  # reported: finite for JSON
     rev = reversals / pairs if d.size > 1 else 0.0
     if status == "diverged" or (gapf > gap0 and gap0 > 0):
         v = "diverged"
@@ -216,22 +219,34 @@ def lr_range_test(
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)
     f_low = min(0.0, float(known[:, 2].min())) if known.shape[0] else 0.0
     smoothed = np.empty(n)
-    a, best, stop = 0.0, math.inf, None
-    for i in range(n):
-        a = beta * a + (1.0 - beta) * loss[i]
-        smoothed[i] = a / (1.0 - beta ** (i + 1))
-        best = min(best, smoothed[i])
-        if smoothed[i] - f_low > divergence_factor * (best - f_low):
-            stop = i
-            break
-    if stop is not None:
+    a, best, stop, overflow = 0.0, math.inf, None, False
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(n):
+            a = beta * a + (1.0 - beta) * loss[i]
+            smoothed[i] = a / (1.0 - beta ** (i + 1))
+            if not math.isfinite(smoothed[i]):  # only for losses near 1e308: stop before it
+                stop, overflow = i, True
+                break
+            best = min(best, smoothed[i])
+            if smoothed[i] - f_low > divergence_factor * (best - f_low):
+                stop = i
+                break
+    if overflow:
+        m = stop
+        stop = m - 1
+        reason = f"the smoothed loss overflowed float64 at lr {lrs[stop]:.6g} (not kept)"
+    elif stop is not None:
         m = stop + 1
         reason = (f"smoothed loss {smoothed[stop]:.6g} > {divergence_factor:g} x best {best:.6g} "
                   f"(relative to f_low={f_low:g}) at lr {lrs[stop]:.6g}")
-    elif status in (NONFINITE, OUT_OF_BOUNDS):
+    elif status == NONFINITE:
         m = n
-        stop = n if n < steps else None
-        reason = f"the run diverged at step {n + 1} (lr {ramp[min(n, steps - 1)]:.6g})"
+        stop = n - 1
+        reason = f"step {n + 1} (lr {ramp[n]:.6g}) produced a non-finite loss (not kept)"
+    elif status == OUT_OF_BOUNDS:
+        m = n
+        stop = n - 1
+        reason = f"step {n} (lr {ramp[n - 1]:.6g}) left the bound box (100x the domain)"
     else:
         m = n
         reason = f"ran the whole ramp without the smoothed loss exceeding {divergence_factor:g} x its best"

@@ -38,6 +38,9 @@ Stochastic gradients, two ways (both seeded, both reproducible):
 change the batches. Gradient clipping (torch ``clip_grad_norm_`` / ``clip_grad_value_``) is applied
 to the stochastic gradient, after noise, as in ``loss.backward(); clip(...); opt.step()``.
 
+Work: a request may take ``runs x steps x cost <= max_descent_work`` steps, ``cost = ceil(n / 64)`` on
+``linear_regression`` (every evaluation loops over its n samples) and 1 elsewhere (``step_cost``).
+
 The whole loop runs inside one compiled kernel; ``_descend`` is shared with ``engine.race``,
 ``engine.lr_sweep`` and ``engine.basins``.
 """
@@ -72,6 +75,7 @@ CLIP_NONE, CLIP_NORM, CLIP_VALUE = 0, 1, 2
 BOUND_FACTOR = 100.0  # the bound box is the domain scaled by this about its centre
 DEFAULT_TOLERANCE = 1e-6  # gradient-norm tolerance
 DEFAULT_OPTIMIZER = {"name": "sgd", "lr": 1e-3}
+SAMPLES_PER_WORK_UNIT = 64  # linear_regression: a step over n samples counts ceil(n / 64) toward max_descent_work
 
 STATUS_MEANINGS = {
     "converged": "the gradient norm fell below `tolerance` (basins and race: or the point came within "
@@ -125,6 +129,15 @@ class Setup:
 
 
 # -- input resolution shared by the descent modules ----------------------------------------------
+
+
+def step_cost(surface) -> int:
+    """Work units of one descent step: 1 on the analytic surfaces; ``ceil(n / SAMPLES_PER_WORK_UNIT)`` on
+    ``linear_regression``, whose every loss and gradient evaluation loops over its n samples (~1 ns
+    each, against ~60-100 ns for an analytic surface plus an optimizer step)."""
+    if surface.code == LINEAR_REGRESSION:
+        return -(-(surface.p.size // 2) // SAMPLES_PER_WORK_UNIT)
+    return 1
 
 
 def check_int(field: str, value, low: int, limit: str | None = None) -> int:
@@ -234,7 +247,9 @@ def batch_order(n: int, batch_size: int, steps: int, rng: np.random.Generator) -
     """
     nb = -(-n // batch_size)
     epochs = -(-steps // nb)
-    return np.concatenate([rng.permutation(n) for _ in range(epochs)]).astype(np.int64)
+    # row e is epoch e's permutation: the same draws as ``rng.permutation(n)`` once per epoch
+    order = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (epochs, 1)), axis=1)
+    return np.ascontiguousarray(order.ravel())
 
 
 def batch_indices(order: np.ndarray, n: int, batch_size: int, t: int) -> np.ndarray:
@@ -252,6 +267,14 @@ def setup(surface: str, params, steps: int, *, runs: int = 1, noise_scale: float
     steps = check_int("steps", steps, 1, "max_steps")
     check_max(work_field, runs * steps, "max_descent_work")
     surf = resolve_surface(surface, params)
+    cost = step_cost(surf)
+    if cost > 1 and runs * steps * cost > LIMITS["max_descent_work"]:
+        raise EngineInputError(
+            work_field,
+            f"{runs * steps * cost} exceeds limit max_descent_work={LIMITS['max_descent_work']} (runs x steps x "
+            f"ceil(n/{SAMPLES_PER_WORK_UNIT}) = {runs} x {steps} x {cost}: each linear_regression step loops over "
+            f"its n={surf.p.size // 2} samples)",
+        )
     noise_scale = check_float("noise.scale", noise_scale, 0.0)
     seed = check_int("noise.seed", seed, 0)
     tolerance = check_float("tolerance", tolerance, 0.0)
@@ -386,6 +409,7 @@ def describe() -> list[dict]:
         "clip": {"max_norm": "torch clip_grad_norm_ (coef = max_norm / (norm + 1e-6), at most 1)",
                  "max_value": "torch clip_grad_value_"},
         "limits": ["max_steps", "max_descent_work", "max_batch_work"],
+        "work": f"runs x steps x (ceil(n/{SAMPLES_PER_WORK_UNIT}) on linear_regression, else 1) <= max_descent_work",
     }
     return [entry] + race_entries() + lr_entries() + basins_entries()
 

@@ -132,3 +132,10 @@ def test_range_test_bad_input():
     assert e.value.field == "lr_max"
     with pytest.raises(EngineInputError, match="max_steps"):
         lr_range_test("quadratic", {"name": "sgd"}, 1e-3, 1.0, LIMITS["max_steps"] + 1)
+
+
+def test_range_test_stops_early_with_finite_arrays():
+    res = lr_range_test("rosenbrock", {"name": "sgd"}, 1e-6, 1e3, 100, start=(-1.5, 2.0))
+    assert res.stopped_at == res.lrs.size - 1 < 99 and res.stop_reason
+    assert np.isfinite(res.loss).all() and np.isfinite(res.smoothed).all()
+    assert res.lrs[0] <= res.suggested_lr <= res.lrs[-1]

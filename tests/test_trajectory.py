@@ -231,3 +231,13 @@ def test_batch_size_limits():
         run_trajectory("linear_regression", (0.0, 0.0), 10, batch_size=65)
     with pytest.raises(EngineInputError, match="max_batch_work"):
         run_trajectory("linear_regression", (0.0, 0.0), LIMITS["max_steps"], batch_size=64)
+
+
+def test_linear_regression_steps_count_their_samples_toward_the_work_limit(monkeypatch):
+    monkeypatch.setitem(LIMITS, "max_descent_work", 10_000)
+    # n = 640 samples: each step counts ceil(640 / 64) = 10 work units
+    run_trajectory("linear_regression", (0.0, 0.0), 1000, params={"n": 640})
+    with pytest.raises(EngineInputError, match="max_descent_work") as e:
+        run_trajectory("linear_regression", (0.0, 0.0), 1001, params={"n": 640})
+    assert e.value.field == "steps" and "1001 x 10" in str(e.value)
+    run_trajectory("rosenbrock", (0.0, 0.0), 10_000)  # analytic surfaces: one unit per step

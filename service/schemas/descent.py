@@ -228,7 +228,8 @@ class RangeTestResponse(Schema):
     smoothed = NumberArray()
     suggested_lr = fields.Float(metadata={"description": "lr at the steepest descent of the smoothed loss"})
     min_loss_lr = fields.Float(metadata={"description": "lr at the lowest smoothed loss"})
-    stopped_at = fields.Integer(allow_none=True)
+    stopped_at = fields.Integer(allow_none=True, metadata={
+        "description": "index of the last kept point when the test stopped early (null: it ran the whole ramp)"})
     stop_reason = fields.String()
     beta = fields.Float()
     divergence_factor = fields.Float()
