@@ -253,6 +253,28 @@ def test_predictions_follow_the_sliders(session):
     assert float(ce) == pytest.approx(-math.log(sent[0]), rel=1e-3)
 
 
+def test_landscape_follows_the_surface(session):
+    s = session
+    s.require("/api/v1/landscapes/grid", "/api/v1/landscapes/critical-points")
+    s.wait_ready("landscape", "plot-landscape")
+    before = s.plot_data("plot-landscape")
+    n = len(s.sent("/api/v1/landscapes/grid"))
+    select = s.page.locator("#landscape select[name='surface']")
+    choice = "rosenbrock" if select.input_value() != "rosenbrock" else "booth"
+    select.select_option(choice)
+    after = s.wait_changed("plot-landscape", before)
+    assert s.sent("/api/v1/landscapes/grid")[n:][-1]["surface"] == choice
+    assert s.sent("/api/v1/landscapes/critical-points")[-1]["surface"] == choice
+    # the drawn grid spans the window that was asked for
+    body = s.sent("/api/v1/landscapes/grid")[-1]
+    assert after[0]["x"][0] == pytest.approx(body["x_range"][0]) and after[0]["x"][-1] == pytest.approx(body["x_range"][1])
+    # Rosenbrock's one minimum at (1, 1) is marked
+    if choice == "rosenbrock":
+        marks = [t for t in after[1:] if t["x"]]
+        assert any(x == pytest.approx(1.0, abs=1e-6) and y == pytest.approx(1.0, abs=1e-6)
+                   for t in marks for x, y in zip(t["x"], t["y"]))
+
+
 def test_descent_changes_with_optimizer_and_click(session):
     s = session
     s.require("/api/v1/landscapes/grid", "/api/v1/descent/trajectory")

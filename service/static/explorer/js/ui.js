@@ -147,6 +147,7 @@ const numberOr = (text) => (Number.isFinite(Number(text)) ? Number(text) : text)
 
 // Slider ranges for well-known parameters the catalog leaves open-ended (high = null). These only
 // bound the control; the API still validates whatever is sent.
+// They take precedence over very wide catalog ranges (std 0..100 is a useless slider).
 const UI_RANGES = {
   momentum: [0, 0.99, 0.01],
   alpha: [0.5, 0.999, 0.001],
@@ -154,6 +155,9 @@ const UI_RANGES = {
   weight_decay: [0, 0.1, 0.001],
   gamma: [0.01, 1, 0.01],
   lr_decay: [0, 0.1, 0.001],
+  std: [0.01, 10, "log"],
+  mean: [-1, 1, 0.01],
+  gain: [0.1, 10, "log"],
 };
 
 // Controls for a catalog entry's parameters. values() returns only the parameters whose value differs
@@ -181,14 +185,16 @@ export function paramControls(params, onChange, { skip = [], initial = {} } = {}
       };
     } else if ((kind === "float" || kind === "int") && finite(start)) {
       let range = null;
-      if (finite(p.low) && finite(p.high) && p.high > p.low && (kind === "float" || p.high - p.low <= 1000)) {
-        range = [p.low, p.high, kind === "int" ? 1 : (p.high - p.low) / 200];
-      } else if (UI_RANGES[p.name]) {
+      if (UI_RANGES[p.name] && kind === "float") {
         const [lo, hi, st] = UI_RANGES[p.name];
         range = [finite(p.low) ? Math.max(lo, p.low) : lo, finite(p.high) ? Math.min(hi, p.high) : hi, st];
+        if (start < range[0] || start > range[1]) range = null; // the default lies outside: no slider
+      }
+      if (!range && finite(p.low) && finite(p.high) && p.high > p.low && (kind === "float" || p.high - p.low <= 1000)) {
+        range = [p.low, p.high, kind === "int" ? 1 : (p.high - p.low) / 200];
       }
       if (range) {
-        const useLog = kind === "float" && range[0] > 0 && range[1] / range[0] >= 1000;
+        const useLog = kind === "float" && range[0] > 0 && (range[2] === "log" || range[1] / range[0] >= 1000);
         ctl = slider({ label, name: p.name, min: range[0], max: range[1], step: useLog ? 0.01 : range[2], value: start, log: useLog, onInput: () => onChange() });
         read = () => (kind === "int" ? Math.round(ctl.value) : Number(ctl.value.toPrecision(6)));
       } else {

@@ -88,7 +88,7 @@ export async function init(section, { status }) {
     })), { title: "Gradient sent back to each prediction", barmode: "group", yaxis: { title: "∂loss/∂prediction" } });
 
     draw(historyDiv, LOSSES.map((l, i) => ({
-      type: "scatter", mode: "lines+markers", name: l.label, y: history[l.name], marker: { size: 4 },
+      type: "scatter", mode: "lines+markers", name: l.label, y: history[l.name].slice(), marker: { size: 4 },
       line: { color: colorAt(i + 1) },
     })), { title: "Loss after each change (most recent on the right)", xaxis: { title: "change", showticklabels: false },
       yaxis: { title: "loss" }, margin: { t: 32, b: 30 } });
