@@ -241,3 +241,25 @@ def test_linear_regression_steps_count_their_samples_toward_the_work_limit(monke
         run_trajectory("linear_regression", (0.0, 0.0), 1001, params={"n": 640})
     assert e.value.field == "steps" and "1001 x 10" in str(e.value)
     run_trajectory("rosenbrock", (0.0, 0.0), 10_000)  # analytic surfaces: one unit per step
+
+
+def test_adam_cosine_clipped_trajectory_matches_torch():
+    torch = pytest.importorskip("torch")
+    steps, lr = 100, 0.05
+    p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=lr, betas=(0.8, 0.99))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    path, lrs = [p.detach().clone().numpy()], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p], max_norm=20.0)
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+        path.append(p.detach().clone().numpy())
+    tr = run_trajectory("rosenbrock", (-1.5, 2.0), steps, {"name": "adam", "lr": lr, "betas": [0.8, 0.99]},
+                        {"name": "cosine"}, clip={"max_norm": 20.0}, tolerance=0.0)
+    np.testing.assert_allclose(tr.lr, lrs, rtol=1e-13)
+    np.testing.assert_allclose(tr.path, np.array(path), rtol=1e-10, atol=1e-12)
