@@ -93,7 +93,7 @@ def main() -> None:
     print(f"numpy loop          median {t_numpy * 1e3:9.3f} ms  ratio numpy/engine = {t_numpy / t_engine:8.0f}x (target >= 100x)")
     first = float(np.abs(tr.path[:1001] - ref[:1001]).max())
     print(f"  max |engine - numpy| over the first 1000 steps: {first:.2e}, over all 10,000: {diff:.2e} "
-          "(Rosenbrock amplifies 1-ulp differences)")
+          "(numpy in torch's operation order)")
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -103,7 +103,8 @@ def main() -> None:
         t_torch = _median_time(torch_adam, 3)
         end = torch_adam()
         print(f"torch.optim.Adam    median {t_torch * 1e3:9.3f} ms  ratio torch/engine = {t_torch / t_engine:8.0f}x (target >= 1000x)")
-        print(f"  max |engine - torch| at the end point: {float(np.abs(tr.path[-1] - end).max()):.2e}")
+        print(f"  max |engine - torch| at the end point: {float(np.abs(tr.path[-1] - end).max()):.2e} "
+              "(ATen's fused multiply-add in lerp, ~1 ulp a step, grown over 10,000 Rosenbrock steps)")
 
     print("== descent: basin map, Himmelblau, 200 x 200 starts, Adam lr 0.05, up to 1000 steps each ==")
     basin_map(True)
