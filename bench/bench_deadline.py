@@ -20,6 +20,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The heaviest request of each endpoint: every knob at its limit at once (within the work
+# budgets), on its most expensive variant. The rows above vary one limit at a time.
+WORST: list[tuple[str, str, dict]] = [
+    ("grid 1000x1000 + gradient, ackley", "/api/v1/landscapes/grid",
+     {"surface": "ackley", "resolution": [1000, 1000], "gradient": True}),
+    ("critical points 100x100 seeds, rastrigin", "/api/v1/landscapes/critical-points",
+     {"surface": "rastrigin", "seeds": 100}),
+    ("slice 10001 points, goldstein_price", "/api/v1/landscapes/slice",
+     {"surface": "goldstein_price", "point": [0, 0], "direction": [1, 1], "points": 10001}),
+    ("loss 100k logits (1000x100), cross_entropy", "/api/v1/losses/evaluate",
+     {"loss": "cross_entropy_with_logits", "predictions": [[0.1] * 100] * 1000,
+      "targets": [[0.01] * 100] * 1000}),
+    ("curves 16 losses x 10001 points", "/api/v1/losses/curves",
+     {"losses": ["mse", "mae", "huber", "smooth_l1", "log_cosh", "bce", "hinge", "kl_div"] * 2, "points": 10001}),
+    ("trajectory 100k steps, adam, rastrigin", "/api/v1/descent/trajectory",
+     {"surface": "rastrigin", "start": [2.5, 2.5], "steps": 100000, "tolerance": 0.0,
+      "optimizer": {"name": "adam", "lr": 0.001}}),
+    ("race 16 optimizers x 6250 steps", "/api/v1/descent/race",
+     {"surface": "ackley", "steps": 6250, "tolerance": 0.0, "optimizers": [{"name": "adam", "lr": 0.01}] * 16}),
+    ("lr-sweep 64 lrs x 7812 steps", "/api/v1/descent/lr-sweep",
+     {"surface": "rastrigin", "steps": 7812, "tolerance": 0.0, "lrs": [1e-4 * 1.1 ** i for i in range(64)]}),
+    ("basins 500x500 x 200 steps, adam, rastrigin", "/api/v1/descent/basins",
+     {"surface": "rastrigin", "resolution": [500, 500], "steps": 200, "tolerance": 0.0,
+      "optimizer": {"name": "adam", "lr": 0.01}}),
+]
+
 
 def main() -> list[dict]:
     sys.path.insert(0, str(ROOT / "tests"))
@@ -53,6 +79,22 @@ def main() -> list[dict]:
         rows.append({"case": case.id, "seconds": med, "status": r.status_code, "bytes": len(r.data)})
         print(f"  {case.id:48s} {case.limit}={LIMITS[case.limit]:<12,} {med * 1e3:9.1f} ms  "
               f"{len(r.data) / 1e6:7.2f} MB  {'OK' if ok else 'OVER DEADLINE' if r.status_code == 200 else r.status_code}")
+    print("deadline: the heaviest request of each endpoint (every knob at its limit at once)")
+    for label, path, body in WORST:
+        if ("POST", path) not in ops:
+            print(f"  {label:48s} pending (endpoint not there yet)")
+            continue
+        r = client.post(path, json=body)
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            r = client.post(path, json=body)
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        ok = r.status_code == 200 and med <= deadline
+        rows.append({"case": label, "seconds": med, "status": r.status_code, "bytes": len(r.data)})
+        verdict = "OK" if ok else "OVER DEADLINE" if r.status_code == 200 else f"{r.status_code} {r.get_data(as_text=True)[:120]}"
+        print(f"  {label:48s} {med * 1e3:9.1f} ms  {len(r.data) / 1e6:7.2f} MB  {verdict}")
     return rows
 
 

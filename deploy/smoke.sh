@@ -115,17 +115,19 @@ for i in $(seq 1 "$REPLICAS"); do
     fi
 done
 
-# Body limits: the app's JSON 413 (4 MiB < body <= 5 MiB), nginx's JSON 413 beyond.
+# Body limits: the app's JSON 413 (app limit < body <= nginx's), nginx's JSON 413 beyond.
+APP_LIMIT="$("$PY" -c 'from service.config import Config; print(Config.MAX_CONTENT_LENGTH)')"
+PROXY_LIMIT=$(( $(sed -n 's/.*client_max_body_size \([0-9]*\)m;.*/\1/p' deploy/nginx.conf) * 1024 * 1024 ))
 POST_PATH="$(curl -fsS "$BASE/openapi.json" | "$PY" -c 'import json, sys
 print(next((p for p, ops in sorted(json.load(sys.stdin)["paths"].items()) if "post" in ops), ""))')"
 if [ -n "$POST_PATH" ]; then
-    head -c $((4 * 1024 * 1024 + 10)) /dev/zero | tr '\0' ' ' >"$TMP/big"
+    head -c $((APP_LIMIT + 10)) /dev/zero | tr '\0' ' ' >"$TMP/big"
     check "app 413" 413 'max_body_bytes=' -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/big" "$BASE$POST_PATH"
-    echo "smoke: POST $POST_PATH with a 4 MiB + 10 B body -> the app's JSON 413"
+    echo "smoke: POST $POST_PATH with a body of max_body_bytes + 10 -> the app's JSON 413"
 else
     echo "smoke: no POST operation yet; app 413 check skipped"
 fi
-head -c $((6 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$TMP/huge"
+head -c $((PROXY_LIMIT + 1024)) /dev/zero | tr '\0' ' ' >"$TMP/huge"
 check "nginx 413" 413 'max_body_bytes at the proxy' -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/huge" "$BASE/api/v1/catalog"
 
 # Failover: stop replica 1; every request must still succeed on the others.
