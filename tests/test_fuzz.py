@@ -15,6 +15,10 @@ fields), so "valid data is accepted" is not asserted here; ``test_limits.py`` co
 Bounded and deterministic for CI: ``FUZZ_EXAMPLES`` examples per operation (default 25),
 derandomized (the seed is derived from each test), no deadline (the first call of a kernel
 compiles it), no example database. ``FUZZ_EXAMPLES=500 pytest tests/test_fuzz.py`` digs deeper.
+Schemathesis also sends boundary values (its coverage phase), i.e. requests at every limit at
+once; so that those stay cheap, the work budgets (``LIMITS["max_*_work"]``, read by the engine
+at call time) are scaled by ``FUZZ_WORK_SCALE`` (default 0.01) while fuzzing: over-budget
+requests still get their 422, and the response schemas are still checked on the rest.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
+from engine.limits import LIMITS  # noqa: E402
 from service import create_app  # noqa: E402
 from service.config import TestConfig  # noqa: E402
 
@@ -45,8 +50,17 @@ CHECKS = [
     negative_data_rejection,
 ]
 
+WORK_SCALE = float(os.environ.get("FUZZ_WORK_SCALE", "0.01"))
+
 app = create_app(TestConfig)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+
+@pytest.fixture(autouse=True)
+def _small_work_budgets(monkeypatch):
+    for name, value in list(LIMITS.items()):
+        if name.endswith("_work"):
+            monkeypatch.setitem(LIMITS, name, max(1, int(value * WORK_SCALE)))
 
 
 @schema.parametrize()
