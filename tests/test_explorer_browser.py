@@ -37,7 +37,7 @@ SECTIONS = {
     "optimizers": ("section-06-optimizers", "plot-race", ["/api/v1/descent/race"]),
     "backprop": ("section-07-backprop", "plot-backprop-cost", ["/api/v1/networks/backprop"]),
     "gradients": ("section-08-gradients", "plot-gradients", ["/api/v1/networks/gradient-profile"]),
-    "regularization": ("section-09-regularization", "plot-regularization-0", ["/api/v1/training/compare"]),
+    "regularization": ("section-09-regularization", "plot-regularization-0", ["/api/v1/training/compare", "/api/v1/training/dataset"]),
     "convergence": ("section-10-convergence", "plot-convergence", ["/api/v1/training/stream"]),
 }
 
@@ -227,8 +227,9 @@ def test_section_draws_from_the_api(session, section_id):
     assert _nonempty(data)
     for path in endpoints:
         assert session.sent(path), f"{section_id} drew without calling {path}"
-    if section_id == "convergence":  # let a few epochs arrive before the picture
-        session.page.wait_for_function("() => document.getElementById('plot-convergence').data[0].x.length >= 3")
+    if section_id == "convergence":  # the picture once the first run has ended and the doctor has spoken
+        session.page.wait_for_function("() => document.getElementById('convergence').dataset.stream === 'stopped'")
+        session.page.wait_for_selector("#doctor:not([hidden]) #diagnosis")
     _shot(session, section_id)
 
 
@@ -350,9 +351,14 @@ def test_convergence_stream_grows_and_stops(session):
     s.wait_ready("convergence", "plot-convergence")
     page = s.page
     epochs = "() => document.getElementById('plot-convergence').data[0].x.length"
-    # restart a longer run without early stopping so it is still running while we watch
-    page.locator("#convergence input[name='early-stopping']").uncheck()
-    page.locator("#convergence input[name='conv-epochs']").fill("2000")
+    # a control change restarts the run: a longer one without early stopping, still running while we watch
+    def long_run(r):
+        return r.url.endswith("/api/v1/training/stream") and json.loads(r.post_data or "{}").get("epochs") == 2000
+
+    with page.expect_request(long_run):
+        page.locator("#convergence input[name='early-stopping']").uncheck()
+        page.locator("#convergence input[name='conv-epochs']").fill("2000")
+    assert "early_stopping" not in s.sent("/api/v1/training/stream")[-1]
     page.wait_for_function("() => document.getElementById('convergence').dataset.stream === 'running'")
     page.wait_for_function(f"() => ({epochs})() >= 5")
     first = page.evaluate(epochs)
@@ -364,8 +370,8 @@ def test_convergence_stream_grows_and_stops(session):
     assert page.evaluate(epochs) == stopped_at
     # the doctor reads the curves that arrived
     page.wait_for_selector("#doctor:not([hidden]) #diagnosis")
-    assert s.sent("/api/v1/training/diagnose")[-1]["train_loss"]
-    _shot(s, "convergence")
+    assert len(s.sent("/api/v1/training/diagnose")[-1]["train_loss"]) == stopped_at
+    s.page.locator("#convergence").screenshot(path=str(SHOTS / "section-10-convergence-stopped.png"))
 
 
 def test_readable_on_a_phone(session):

@@ -25,6 +25,8 @@ const AXIS = { gridcolor: "#eceff3", zerolinecolor: "#c9ced6", linecolor: "#c9ce
 
 function mergeAxis(ax) {
   const out = { ...AXIS, ...(ax || {}) };
+  // log axes label their 2s and 5s as plain numbers ("0.05", not a bare "5")
+  if (out.type === "log" && !out.tickformat && !out.exponentformat) out.tickformat = ".1~g";
   if (typeof out.title === "string") out.title = { text: out.title, font: { size: 12 } };
   return out;
 }

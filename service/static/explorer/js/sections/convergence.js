@@ -54,6 +54,8 @@ export async function init(section, { catalog, status }) {
     schedHolder.replaceChildren(schedParams.root);
   }
   rebuildSched();
+  const pace = select({ label: "Drawing pace", name: "pace", options: [{ value: "100", label: "100 epochs a second" }, { value: "30", label: "30 epochs a second" },
+    { value: "300", label: "300 epochs a second" }, { value: "0", label: "As they arrive" }], value: "100" });
   const esOn = checkbox({ label: "Early stopping", name: "early-stopping", checked: true, onChange: () => restart() });
   const patience = slider({ label: "Patience (epochs)", name: "patience", min: 5, max: 200, step: 5, value: 30, format: (v) => String(Math.round(v)), onInput: () => restart() });
   const startBtn = button("▶ Start training", () => { restart.now(); }, { name: "start" });
@@ -64,7 +66,7 @@ export async function init(section, { catalog, status }) {
   const mVal = metric("validation loss");
   const mLr = metric("learning rate");
   const note = el("p", { class: "note", text: "Press start: the API trains the network and sends each epoch as it finishes." });
-  controls.append(buttons(startBtn, stopBtn), el("div", { class: "readout" }, mEpoch.root, mTrain.root, mVal.root, mLr.root), note,
+  controls.append(buttons(startBtn, stopBtn), el("div", { class: "readout" }, mEpoch.root, mTrain.root, mVal.root, mLr.root), note, pace.root,
     group("Data", ...tc.roots.data), group("Model", ...tc.roots.model), group("Training", ...tc.roots.train),
     group("Schedule and stopping", sched.root, schedHolder, esOn.root, patience.root));
 
@@ -73,13 +75,10 @@ export async function init(section, { catalog, status }) {
   const doctorBox = el("div", { class: "doctor", id: "doctor", hidden: true });
   figures.append(lossDiv, lrDiv, doctorBox);
 
-  let controller = null;
-  let running = Promise.resolve();
   // A control change (or Start) stops the current run, if any, and trains again with the new settings.
-  const restart = debounce(async () => {
-    if (controller) stopRun("restarted with new settings");
-    await running;
-    running = startRun();
+  const restart = debounce(() => {
+    stopRun("restarted with new settings");
+    startRun();
   }, 400);
   const hist = { epoch: [], train: [], val: [], lr: [] };
 
@@ -99,94 +98,111 @@ export async function init(section, { catalog, status }) {
       { title: "Learning rate per epoch", xaxis: { title: "epoch", rangemode: "tozero" }, yaxis: { title: "lr", rangemode: "tozero" }, showlegend: false, margin: { t: 32, b: 40 } });
   }
 
-  let pendingFrame = false;
+  // Epochs are drawn at the chosen pace: a small net trains hundreds of epochs in a blink, so the
+  // events are queued as they arrive and a timer draws them; "as they arrive" draws each at once.
+  // Every drawn point is an epoch the API sent; Stop ends the request (if still open) and the drawing.
+  // Each run has its own record, so a run being cancelled cannot touch the next one's.
+  let cur = null; // { queue, done, summary, controller }
+  let timer = null;
+
   function flush() {
-    if (pendingFrame) return;
-    pendingFrame = true;
-    requestAnimationFrame(() => {
-      pendingFrame = false;
-      const P = plotly();
-      P.restyle(lossDiv, { x: [hist.epoch.slice(), hist.epoch.slice()], y: [hist.train.slice(), hist.val.slice()] }, [0, 1]);
-      P.restyle(lrDiv, { x: [hist.epoch.slice()], y: [hist.lr.slice()] }, [0]);
-    });
+    const P = plotly();
+    P.restyle(lossDiv, { x: [hist.epoch.slice(), hist.epoch.slice()], y: [hist.train.slice(), hist.val.slice()] }, [0, 1]);
+    P.restyle(lrDiv, { x: [hist.epoch.slice()], y: [hist.lr.slice()] }, [0]);
+  }
+
+  function take(n) {
+    const batch = cur.queue.splice(0, n);
+    for (const d of batch) {
+      hist.epoch.push(d.epoch);
+      hist.train.push(d.train_loss);
+      hist.val.push(d.val_loss);
+      hist.lr.push(d.lr);
+    }
+    if (batch.length) {
+      const d = batch[batch.length - 1];
+      mEpoch.set(String(d.epoch));
+      mTrain.set(fmt(d.train_loss));
+      mVal.set(fmt(d.val_loss));
+      mLr.set(fmt(d.lr, 3));
+      flush();
+    }
+  }
+
+  function tick() {
+    const rate = Number(pace.value); // epochs per second; 0 = as they arrive
+    take(rate > 0 ? Math.max(1, Math.round(rate / 30)) : cur.queue.length);
+    if (cur.done && !cur.queue.length) end(cur.summary, cur.summary ? null : "the stream ended without a summary");
   }
 
   async function startRun() {
-    if (controller) return;
+    if (timer) return;
     hist.epoch = []; hist.train = []; hist.val = []; hist.lr = [];
+    const run = { queue: [], done: false, summary: null, controller: new AbortController() };
+    cur = run;
     drawEmpty();
     doctorBox.hidden = true;
     status.ok("training/stream");
     status.ok("training/diagnose");
-    controller = new AbortController();
     startBtn.disabled = true;
     stopBtn.disabled = false;
     section.dataset.stream = "running";
     note.textContent = "Training…";
+    timer = setInterval(tick, 33);
     status.start();
-    let summary = null;
     try {
       const resp = await fetch("api/v1/training/stream", {
         method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify(body()), signal: controller.signal,
+        body: JSON.stringify(body()), signal: run.controller.signal,
       });
       if (!resp.ok) {
         let data = null;
         try { data = await resp.json(); } catch (_) { /* not JSON */ }
         throw new ApiError(resp.status, data, `HTTP ${resp.status}`, resp.url);
       }
-      for await (const { event, data } of readEvents(resp, controller.signal)) {
-        if (event === "epoch") {
-          hist.epoch.push(data.epoch);
-          hist.train.push(data.train_loss);
-          hist.val.push(data.val_loss);
-          hist.lr.push(data.lr);
-          mEpoch.set(String(data.epoch));
-          mTrain.set(fmt(data.train_loss));
-          mVal.set(fmt(data.val_loss));
-          mLr.set(fmt(data.lr, 3));
-          flush();
-        } else if (event === "summary") {
-          summary = data;
-        } else if (event === "error") {
-          throw new ApiError(data.code || 500, data, data.message);
-        }
+      for await (const { event, data } of readEvents(resp, run.controller.signal)) {
+        if (event === "epoch") run.queue.push(data);
+        else if (event === "summary") run.summary = data;
+        else if (event === "error") throw new ApiError(data.code || 500, data, data.message);
       }
-      finish(summary, summary ? null : "the stream ended without a summary");
     } catch (err) {
-      if (isAbort(err)) finish(null, stopReason);
-      else { status.fail(err, "training/stream"); finish(null, "error"); }
+      if (!isAbort(err) && run === cur) {
+        status.fail(err, "training/stream");
+        end(null, "error");
+      }
     } finally {
+      run.done = true;
       status.done();
     }
   }
 
-  let stopReason = null;
   function stopRun(reason) {
-    stopReason = reason;
-    if (controller) controller.abort();
+    if (!timer) return;
+    if (!cur.done) cur.controller.abort();
+    end(null, reason);
   }
 
-  async function finish(summary, reason) {
-    controller = null;
-    stopReason = null;
+  async function end(sum, reason) {
+    if (!timer) return;
+    clearInterval(timer);
+    timer = null;
     startBtn.disabled = false;
     stopBtn.disabled = true;
     section.dataset.stream = "stopped";
-    flush();
-    if (summary) {
-      const best = summary.best_epoch;
-      const stopped = summary.stopped_epoch;
-      note.textContent = `Finished: ${String(summary.stop_reason || "done").replace(/_/g, " ")} at epoch ${stopped ?? hist.epoch.at(-1)}; best validation loss at epoch ${best}.`;
+    if (sum) {
+      const best = sum.best_epoch;
+      const stopped = sum.stopped_epoch;
+      note.textContent = `Finished: ${String(sum.stop_reason || "done").replace(/_/g, " ")} after epoch ${stopped ?? hist.epoch.at(-1)}; `
+        + `best validation loss at epoch ${best}${sum.restored_best ? " (its weights were restored)" : ""}.`;
       const shapes = [];
       const annotations = [];
       if (Number.isFinite(best)) {
         shapes.push({ type: "line", xref: "x", yref: "paper", x0: best, x1: best, y0: 0, y1: 1, line: { color: colorAt(2), width: 2, dash: "dash" } });
         annotations.push({ x: best, y: 1, xref: "x", yref: "paper", text: `best epoch ${best}`, showarrow: false, yanchor: "bottom", font: { color: colorAt(2) } });
       }
-      if (Number.isFinite(stopped) && summary.stop_reason && summary.stop_reason !== "max_epochs" && summary.stop_reason !== "completed") {
+      if (Number.isFinite(stopped) && sum.stop_reason && sum.stop_reason !== "completed") {
         shapes.push({ type: "line", xref: "x", yref: "paper", x0: stopped, x1: stopped, y0: 0, y1: 1, line: { color: "#c92a2a", width: 2 } });
-        annotations.push({ x: stopped, y: 0.92, xref: "x", yref: "paper", text: `stopped: ${String(summary.stop_reason).replace(/_/g, " ")}`, showarrow: false, xanchor: "right", font: { color: "#c92a2a" } });
+        annotations.push({ x: stopped, y: 0.9, xref: "x", yref: "paper", text: `stopped: ${String(sum.stop_reason).replace(/_/g, " ")}`, showarrow: false, xanchor: "right", font: { color: "#c92a2a" } });
       }
       plotly().relayout(lossDiv, { shapes, annotations });
     } else {
