@@ -276,33 +276,49 @@ def test_landscape_follows_the_surface(session):
                    for t in marks for x, y in zip(t["x"], t["y"]))
 
 
+DESCENT_LOSS_JS = "() => document.getElementById('plot-descent-loss').data[0].y"
+
+
+def _drawn_trajectory(s: Session, action) -> tuple[dict, dict]:
+    """Do ``action``; return the trajectory request it caused and the response, once that is drawn."""
+    page = s.page
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/descent/trajectory") and r.request.method == "POST") as info:
+        action()
+    resp = info.value
+    data = resp.json()
+    page.wait_for_function(f"() => JSON.stringify(({DESCENT_LOSS_JS})()) === JSON.stringify({json.dumps(data['loss'])})")
+    return json.loads(resp.request.post_data), data
+
+
 def test_descent_changes_with_optimizer_and_click(session):
     s = session
     s.require("/api/v1/landscapes/grid", "/api/v1/descent/trajectory")
     s.wait_ready("descent", "plot-descent")
-    before = s.plot_data("plot-descent")
-    n = len(s.sent("/api/v1/descent/trajectory"))
-    select = s.page.locator("#descent select[name='descent-optimizer']")
+    page = s.page
+    old_loss = page.evaluate(DESCENT_LOSS_JS)
+    select = page.locator("#descent select[name='descent-optimizer']")
     names = [o for o in select.locator("option").evaluate_all("os => os.map(o => o.value)") if o != select.input_value()]
     choice = "adam" if "adam" in names else names[0]
-    select.select_option(choice)
-    s.wait_changed("plot-descent", before)
-    bodies = s.sent("/api/v1/descent/trajectory")[n:]
-    assert bodies and bodies[-1]["optimizer"]["name"] == choice
-    # a click on the map starts the descent there
-    before = s.plot_data("plot-descent")
-    n = len(s.sent("/api/v1/descent/trajectory"))
-    box = s.page.locator("#plot-descent .nsewdrag").first.bounding_box()
-    s.page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
-    s.wait_changed("plot-descent", before)
-    start = s.sent("/api/v1/descent/trajectory")[n]["start"]
-    path = s.plot_data("plot-descent")[1]
-    assert path["x"][0] == pytest.approx(start[0]) and path["y"][0] == pytest.approx(start[1])
+    body, data = _drawn_trajectory(s, lambda: select.select_option(choice))
+    assert body["optimizer"]["name"] == choice
+    assert data["loss"] != old_loss
+    # a click on the map starts the descent there: the point clicked, in data coordinates
+    gd = page.evaluate("""() => { const fl = document.getElementById('plot-descent')._fullLayout;
+        return {x0: fl.xaxis.range[0], x1: fl.xaxis.range[1], y0: fl.yaxis.range[0], y1: fl.yaxis.range[1],
+                xo: fl.xaxis._offset, xl: fl.xaxis._length, yo: fl.yaxis._offset, yl: fl.yaxis._length}; }""")
+    box = page.locator("#plot-descent").bounding_box()
+    fx, fy = 0.7, 0.3  # fractions of the axes from the left and from the top
+    body, data = _drawn_trajectory(s, lambda: page.mouse.click(box["x"] + gd["xo"] + fx * gd["xl"], box["y"] + gd["yo"] + fy * gd["yl"]))
+    want = (gd["x0"] + fx * (gd["x1"] - gd["x0"]), gd["y1"] - fy * (gd["y1"] - gd["y0"]))
+    span = gd["x1"] - gd["x0"]
+    assert body["start"][0] == pytest.approx(want[0], abs=0.02 * span) and body["start"][1] == pytest.approx(want[1], abs=0.02 * span)
+    assert data["path"][0] == pytest.approx(body["start"])
     # Step moves the marker one step along the path
-    s.page.locator("#descent button[data-action='end']").click()
-    s.page.locator("#descent button[data-action='restart']").click()
-    s.page.locator("#descent button[data-action='step']").click()
-    assert len(s.plot_data("plot-descent")[1]["x"]) == 2
+    page.locator("#descent button[data-action='end']").click()
+    page.locator("#descent button[data-action='restart']").click()
+    page.locator("#descent button[data-action='step']").click()
+    path = s.plot_data("plot-descent")[1]
+    assert len(path["x"]) == 2 and [path["x"][1], path["y"][1]] == pytest.approx(data["path"][1])
 
 
 def test_learning_rate_sweep_follows_the_rates(session):
@@ -329,6 +345,36 @@ def test_gradient_profile_follows_the_activation(session):
     select.select_option(choice)
     s.wait_changed("plot-gradients", before)
     assert s.sent("/api/v1/networks/gradient-profile")[n:][-1]["activation"] == choice
+
+
+def test_backprop_follows_the_activation(session):
+    s = session
+    s.require("/api/v1/networks/backprop")
+    s.wait_ready("backprop", "plot-backprop-norms")
+    before = s.plot_data("plot-backprop-norms")
+    n = len(s.sent("/api/v1/networks/backprop"))
+    select = s.page.locator("#backprop select[name='bp-activation']")
+    other = [o for o in select.locator("option").evaluate_all("os => os.map(o => o.value)") if o != select.input_value()]
+    choice = "relu" if "relu" in other else other[0]
+    select.select_option(choice)
+    s.wait_changed("plot-backprop-norms", before)
+    assert s.sent("/api/v1/networks/backprop")[n:][-1]["activation"] == choice
+    # the diagram has one circle per unit of 2, 4, 4, 1 and the chain rule agrees with backprop
+    assert s.page.locator("#backprop-net svg circle").count() == 11
+    assert "✓ equal" in s.page.locator("#backprop-chain").inner_text()
+
+
+def test_regularization_follows_the_strength(session):
+    s = session
+    s.require("/api/v1/training/compare")
+    s.wait_ready("regularization", "plot-regularization-fit")
+    before = s.plot_data("plot-regularization-fit")
+    n = len(s.sent("/api/v1/training/compare"))
+    s.page.locator("#regularization input[name='l2']").fill("-1")  # log10 position: l2 = 0.1
+    s.wait_changed("plot-regularization-fit", before)
+    variants = s.sent("/api/v1/training/compare")[n:][-1]["variants"]
+    assert {"l2": 0.1} in [v["regularization"] for v in variants]
+    assert s.page.locator("#regularization [id^='plot-regularization-']").count() == len(variants) + 1
 
 
 def test_race_and_basin_map(session):

@@ -86,12 +86,16 @@ export function surfaceTrace(grid, { log = false } = {}) {
 }
 
 // Data coordinates of a click on a 2-D Plotly chart (anywhere inside the axes, not only on a point).
+// Uses each axis's own pixel offset and length: with equal scales (constrain: "domain") an axis
+// covers only part of the plot area.
 export function clickToData(gd, evt) {
   const fl = gd._fullLayout;
-  if (!fl || !fl.xaxis || !fl.yaxis) return null;
+  const xa = fl && fl.xaxis;
+  const ya = fl && fl.yaxis;
+  if (!xa || !ya) return null;
   const rect = gd.getBoundingClientRect();
-  const px = evt.clientX - rect.left - fl._size.l;
-  const py = evt.clientY - rect.top - fl._size.t;
-  if (px < 0 || py < 0 || px > fl._size.w || py > fl._size.h) return null;
-  return [fl.xaxis.p2d(px), fl.yaxis.p2d(py)];
+  const px = evt.clientX - rect.left - xa._offset;
+  const py = evt.clientY - rect.top - ya._offset;
+  if (px < 0 || py < 0 || px > xa._length || py > ya._length) return null;
+  return [xa.p2d(px), ya.p2d(py)];
 }

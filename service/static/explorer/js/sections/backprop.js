@@ -88,13 +88,21 @@ function drawNet(box, widths, res, x, activation) {
   const values = widths.map((w, l) => (l === 0 && offset === 1 ? x : firstRow((forward[l - offset] || {}).a)));
   const grads = widths.map((w, l) => (l === 0 && offset === 1 ? null : firstRow((backward[l - offset] || {}).dz)));
   const maxW = Math.max(...widths);
+  if (maxW > 16) {
+    box.replaceChildren(el("p", { class: "note" }, `The diagram is drawn for layers of at most 16 units (this one has ${maxW}); the numbers and charts below still come from the API.`));
+    return;
+  }
   const W = 140 * L + 60;
-  const H = Math.max(220, 62 * maxW + 70);
+  const H = Math.max(220, 76 * maxW + 50);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "network diagram with forward values and backward gradients" });
   const px = (l) => 60 + l * 140;
   const py = (l, i) => 50 + ((H - 80) * (i + 0.5)) / widths[l];
-  const weights = res.weights || [];
+  // weights[l] is {W, b} (W of shape [inputs, outputs]) or the bare matrix
+  const weights = (res.weights || []).map((w) => (w && w.W ? w.W : w));
   const wMax = Math.max(1e-12, ...weights.flat(Infinity).map(Math.abs));
+  // the chain rule's path, drawn on top: input i -> unit j -> through... -> output k
+  const path = res.chain_rule && res.chain_rule.path;
+  const pathUnits = path ? [path.input, path.unit, ...(path.through || []), path.output] : null;
   const edges = svg("g", {});
   for (let l = 0; l + 1 < L; l += 1) {
     const Wl = weights[l] || [];
@@ -109,6 +117,12 @@ function drawNet(box, widths, res, x, activation) {
     }
   }
   s.append(edges);
+  if (pathUnits && pathUnits.length === L && pathUnits.every(Number.isInteger)) {
+    const pts = pathUnits.map((u, l) => `${px(l)},${py(l, u)}`).join(" ");
+    const line = svg("polyline", { points: pts, fill: "none", stroke: "#f59f00", "stroke-width": 4, "stroke-opacity": 0.75, "stroke-linejoin": "round" });
+    line.append(svg("title", {}, "the path whose chain-rule factors are listed below"));
+    s.append(line);
+  }
   const aMax = Math.max(1e-12, ...values.flat().map((v) => Math.abs(v || 0)));
   for (let l = 0; l < L; l += 1) {
     const title = l === 0 ? "input" : l === L - 1 ? "output" : `hidden ${l} (${activation})`;
@@ -125,24 +139,29 @@ function drawNet(box, widths, res, x, activation) {
       s.append(g);
     }
   }
-  const legend = svg("text", { x: 8, y: H - 8, class: "layer-title" }, "blue/red edges: positive/negative weight (width ∝ |w|) · a: forward value · ∂: backward gradient dL/dz");
-  s.append(legend);
-  box.replaceChildren(s);
+  box.replaceChildren(s, el("p", { class: "note" },
+    "Edges: blue positive, red negative weight, width ∝ |w|. Orange: the chain-rule path below. "
+    + "a: each unit's forward value; ∂: the backward gradient dL/dz reaching it (first sample)."));
 }
 
 function drawChain(box, chain) {
-  if (!chain) { box.textContent = ""; return; }
+  if (!chain) {
+    box.replaceChildren(el("span", { class: "note" }, "No chain rule for this network (the API gives none with batch norm)."));
+    return;
+  }
   const factors = chain.factors || [];
-  const term = (f) => {
-    if (f && typeof f === "object") return `${f.name || f.label || f.symbol || ""} ${fmt(f.value)}`.trim();
-    return fmt(f);
-  };
-  const agree = chain.product !== undefined && chain.backprop !== undefined
-    ? Math.abs(chain.product - chain.backprop) <= 1e-9 * Math.max(1, Math.abs(chain.backprop)) : null;
+  const p = chain.path || {};
+  const agree = Number.isFinite(chain.all_paths_sum) && Number.isFinite(chain.backprop)
+    ? Math.abs(chain.all_paths_sum - chain.backprop) <= 1e-9 * Math.max(1e-12, Math.abs(chain.backprop)) + 1e-15 : null;
+  const weight = Number.isInteger(p.input) ? `∂L/∂W1[${p.input},${p.unit}]` : "∂L/∂w";
   box.replaceChildren(
-    el("strong", {}, "Chain rule for one weight: "),
-    `${factors.map(term).join(" × ")} = ${fmt(chain.product, 6)}`,
-    chain.backprop !== undefined ? `  ·  backprop gives ${fmt(chain.backprop, 6)} ${agree === null ? "" : agree ? "✓" : "✗"}` : "",
-    chain.weight ? `  (${chain.weight})` : "",
+    el("div", {}, el("strong", {}, `Chain rule for ${weight} along the orange path, sample ${(p.sample ?? 0) + 1}: `)),
+    el("div", { class: "chain-factors" }, factors.map((f, i) => el("span", { class: "factor", title: f.formula || "" },
+      i ? " × " : "", el("span", { class: "fname" }, f.name || `f${i + 1}`), ` ${fmt(f.value, 4)}`)), ` = ${fmt(chain.product, 6)}`),
+    el("div", { class: "note" },
+      chain.n_paths > 1 || chain.path_sum !== chain.product
+        ? `This path over all samples: ${fmt(chain.path_sum, 6)}. All ${chain.n_paths} paths, all samples: ${fmt(chain.all_paths_sum, 6)}; `
+        : "",
+      `backprop's ${weight} = ${fmt(chain.backprop, 6)} ${agree === null ? "" : agree ? "✓ equal" : "✗ differ"}`),
   );
 }

@@ -50,13 +50,19 @@ export async function init(section, { catalog, status }) {
     const names = res.layers.map((l) => `L${l.layer}`);
     mVerdict.root.querySelector(".v").replaceChildren(el("span", { class: `status-pill ${VERDICT_CLASS[res.verdict] || ""}`, text: res.verdict }));
     mRatio.set(fmt(res.first_over_last, 3));
-    rule.textContent = res.rule || "";
+    const clipNote = res.clip
+      ? `Clipping (${res.clip.kind} ${fmt(res.clip.threshold, 3)}): the global gradient norm goes from ${fmt(res.clip.global_norm_before)} to ${fmt(res.clip.global_norm_after)}. `
+        + "It rescales every layer by the same factor, so it caps an exploding step but leaves the first/last ratio as it is. "
+      : "";
+    rule.textContent = `${clipNote}${res.rule || ""}`;
     const positive = (a) => a.map((v) => (v > 0 ? v : null));
     draw(plotDiv, [
       { type: "bar", name: "weight gradient ‖∂L/∂W‖", x: names, y: positive(res.layers.map((l) => l.weight_grad_norm)), marker: { color: colorAt(0) } },
       { type: "scatter", mode: "lines+markers", name: "activation gradient ‖∂L/∂a‖", x: names, y: positive(res.layers.map((l) => l.activation_grad_norm)),
         line: { color: colorAt(1), width: 2 }, marker: { size: 5 } },
-    ], { title: `Gradient size per layer (input on the left): ${res.verdict}`, xaxis: { title: "layer", type: "category" },
+      ...(res.clip && Array.isArray(res.clip.weight_grad_norm_after) ? [{ type: "bar", name: `after clipping (${res.clip.kind} ${fmt(res.clip.threshold, 3)})`,
+        x: names, y: positive(res.clip.weight_grad_norm_after), marker: { color: colorAt(2) } }] : []),
+    ], { title: `Gradient size per layer (input on the left): ${res.verdict}${res.status === "overflow" ? " (values overflowed float64)" : ""}`, barmode: "group", xaxis: { title: "layer", type: "category" },
       yaxis: { title: "norm (log scale)", type: "log", exponentformat: "power" }, legend: { orientation: "h", y: -0.2 } });
   }
 
