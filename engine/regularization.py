@@ -1,0 +1,210 @@
+"""Regularizers side by side: one call trains several variants of the same run in parallel.
+
+``compare(variants=[{"name": "none"}, {"name": "l2", "regularization": {"l2": 1e-3}}, ...], **run)``
+trains every variant on the **same data, initial weights, mini-batch order and dropout seed**
+(everything in ``run`` is shared; only the variant's ``regularization`` differs), one variant per
+thread (``prange`` over variants; each variant's epoch loop is ``engine.training``'s kernel).
+
+The gap. For each variant ``gap = final_val_loss − final_train_loss``: the validation minus the
+training data loss (no penalty) of the weights the run returns (the last epoch's, or the best
+epoch's when early stopping restores them). ``gap_last_epoch`` is the same difference read from the
+history's last row, and ``gap_at_best`` at the best validation epoch. A large positive gap is the
+signature of overfitting.
+
+``REGULARIZERS`` is the catalog's menu (key "regularizers"): each knob, its formula, what a torch
+user writes, and a typical strength for a comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._jit import parallel_kernel, prange
+from .errors import EngineInputError
+from .limits import check_max
+from .mlp import new_running, workspace_size
+from .registry import ParamSpec
+from .training import (
+    EVAL_CHUNK, ES_BEST, ES_SIZE, NCOLS, TrainingResult, _es_config, _result, _RunState, _train_epochs, prepare,
+)
+from .optimizers import new_state
+
+
+@dataclass(frozen=True)
+class RegularizerSpec:
+    name: str
+    title: str
+    param: ParamSpec | None
+    formula: str
+    torch: str
+    typical: float | None
+
+
+REGULARIZERS: dict[str, RegularizerSpec] = {
+    "none": RegularizerSpec("none", "No regularization", None, "loss", "loss = crit(out, y)", None),
+    "l1": RegularizerSpec(
+        "l1", "L1 (lasso) penalty", ParamSpec("l1", 1e-3, 0.0, 10.0, doc="strength"),
+        "loss + l1·Σ|W| (weight matrices only); gradient l1·sign(W): pushes weights to exactly 0",
+        "loss = crit(out, y) + l1 * sum(m.weight.abs().sum() for m in linears)", 1e-3),
+    "l2": RegularizerSpec(
+        "l2", "L2 (ridge) penalty", ParamSpec("l2", 1e-3, 0.0, 10.0, doc="strength"),
+        "loss + l2·ΣW² (weight matrices only); gradient 2·l2·W: shrinks weights proportionally",
+        "loss = crit(out, y) + l2 * sum((m.weight ** 2).sum() for m in linears)", 1e-3),
+    "dropout": RegularizerSpec(
+        "dropout", "Dropout", ParamSpec("dropout", 0.2, 0.0, 0.95, doc="probability of dropping a hidden unit"),
+        "hidden units zeroed with probability p in training, survivors ×1/(1−p); identity in eval",
+        "nn.Dropout(p) after every hidden activation", 0.2),
+    "weight_decay": RegularizerSpec(
+        "weight_decay", "Weight decay (optimizer)", ParamSpec("weight_decay", 1e-2, 0.0, 10.0, doc="strength"),
+        "the optimizer's weight_decay: coupled g + wd·p (SGD, Adam: every parameter) or decoupled "
+        "p ← p·(1 − lr·wd) (AdamW)", "torch.optim.AdamW(params, weight_decay=wd)", 1e-2),
+}
+
+DEFAULT_VARIANTS = (
+    {"name": "none", "regularization": {}},
+    {"name": "l1", "regularization": {"l1": 1e-3}},
+    {"name": "l2", "regularization": {"l2": 1e-3}},
+    {"name": "dropout", "regularization": {"dropout": 0.2}},
+)
+
+
+def describe() -> list[dict]:
+    """Catalog entries (key "regularizers")."""
+    return [
+        {"name": s.name, "title": s.title, "formula": s.formula, "torch": s.torch,
+         "parameter": s.param.to_dict() if s.param else None, "typical": s.typical}
+        for s in REGULARIZERS.values()
+    ]
+
+
+@dataclass(frozen=True, eq=False)
+class VariantResult:
+    name: str
+    regularization: dict  # the variant's resolved regularization
+    result: TrainingResult
+    gap: float | None  # final_val_loss − final_train_loss (returned weights)
+    gap_last_epoch: float | None  # val_loss[-1] − train_loss[-1]
+    gap_at_best: float | None  # val_loss − train_loss at best_epoch
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    runs: tuple[VariantResult, ...]  # in request order
+    params0: np.ndarray  # the shared initial weights
+
+
+@parallel_kernel
+def _compare_kernel(layout, fparams, loss_code, lparams, acc_kind, X, Y, lab, Xv, Yv, labv,
+                    opt_code, hp, lrs, l1, l2, clip_kind, clip_arg, batch, shuffle_seed, drop_seed,
+                    patience, min_delta, restore, e0, e1,
+                    params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
+                    es, hist, order, grad, work, Xb, Yb, dy):
+    """``_train_epochs`` for every variant v (its own fparams/hp/l1/l2 and buffers), one per thread."""
+    for v in prange(params.shape[0]):
+        _train_epochs(layout, fparams[v], loss_code, lparams, acc_kind, X, Y, lab, Xv, Yv, labv,
+                      opt_code, hp[v], lrs, l1[v], l2[v], clip_kind, clip_arg, batch, shuffle_seed, drop_seed,
+                      patience, min_delta, restore, e0, e1,
+                      params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
+                      snap_params[v], snap_running[v], es[v], hist[v], order[v], grad[v], work[v], Xb[v], Yb[v],
+                      dy[v])
+
+
+def _variants(variants) -> list[dict]:
+    if variants is None:
+        variants = DEFAULT_VARIANTS
+    if isinstance(variants, (str, bytes, dict)) or not hasattr(variants, "__len__") or len(variants) == 0:
+        raise EngineInputError("variants", "must be a non-empty list of {name, regularization}")
+    check_max("variants", len(variants), "max_compare_variants")
+    out, seen = [], set()
+    for i, v in enumerate(variants):
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
+            raise EngineInputError(f"variants.{i}.name", "each variant needs a name")
+        unknown = sorted(set(v) - {"name", "regularization"})
+        if unknown:
+            raise EngineInputError(f"variants.{i}.{unknown[0]}", "unknown key; accepted: name, regularization")
+        if v["name"] in seen:
+            raise EngineInputError(f"variants.{i}.name", f"duplicate name {v['name']!r}")
+        seen.add(v["name"])
+        out.append({"name": v["name"], "regularization": dict(v.get("regularization") or {})})
+    return out
+
+
+def _gap(a, b) -> float | None:
+    if a is None or b is None:
+        return None
+    g = a - b
+    return float(g) if math.isfinite(g) else None
+
+
+def compare(variants=None, **run) -> Comparison:
+    """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
+    is the base every variant's own ``regularization`` overrides key by key) in parallel."""
+    vs = _variants(variants)
+    base = dict(run.pop("regularization", None) or {})
+    V = len(vs)
+    setups = []
+    for i, v in enumerate(vs):
+        reg = {**base, **v["regularization"]}
+        try:
+            setups.append(prepare(regularization=reg, variants=V, **run))
+        except EngineInputError as err:
+            f = err.field
+            if f.startswith("regularization"):
+                f = f"variants.{i}.{f}"
+            raise EngineInputError(f, err.message) from None
+    s0 = setups[0]
+    net = s0.net
+    P, R = net.n_params, net.n_running
+    E, n = s0.epochs, s0.data.X_train.shape[0]
+    n_out, n_in = net.widths[-1], net.widths[0]
+    fparams = np.ascontiguousarray(np.stack([s.net.fparams for s in setups]))
+    hp = np.ascontiguousarray(np.stack([s.optimizer.hp for s in setups]))
+    l1 = np.array([s.reg.l1 for s in setups])
+    l2 = np.array([s.reg.l2 for s in setups])
+    rows = max(s0.batch_size, EVAL_CHUNK)
+    wsize = max(int(workspace_size(net.layout, fp, rows)) for fp in fparams)
+    ostate = np.ascontiguousarray(np.stack([new_state(s.optimizer, P)[0] for s in setups]))
+    oscal = np.ascontiguousarray(np.stack([new_state(s.optimizer, P)[1] for s in setups]))
+    params = np.ascontiguousarray(np.tile(s0.params0, (V, 1)))
+    running = np.ascontiguousarray(np.tile(new_running(net), (V, 1))).reshape(V, R)
+    es = np.zeros((V, ES_SIZE))
+    es[:, ES_BEST] = math.inf
+    hist = np.full((V, E, NCOLS), np.nan)
+    order = np.zeros((V, n), dtype=np.int64)
+    grad = np.zeros((V, P))
+    work = np.zeros((V, wsize))
+    Xb = np.zeros((V, s0.batch_size, n_in))
+    Yb = np.zeros((V, s0.batch_size, n_out))
+    dy = np.zeros((V, EVAL_CHUNK, n_out))
+    best_params, snap_params = params.copy(), params.copy()
+    best_running, snap_running = running.copy(), running.copy()
+    patience, min_delta, restore = _es_config(s0)
+    d = s0.data
+    _compare_kernel(net.layout, fparams, s0.loss_code, s0.lparams, s0.acc_kind, d.X_train, s0.Y, s0.lab, d.X_val,
+                    s0.Yv, s0.labv, s0.optimizer.code, hp, s0.lrs, l1, l2, s0.clip_kind, s0.clip_arg, s0.batch_size,
+                    s0.shuffle_seed, s0.dropout_seed, patience, min_delta, restore, 0, E,
+                    params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
+                    es, hist, order, grad, work, Xb, Yb, dy)
+    runs = []
+    for v, (spec, s) in enumerate(zip(vs, setups)):
+        st = _RunState(params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
+                       snap_params[v], snap_running[v], es[v], hist[v], order[v], grad[v], work[v], Xb[v], Yb[v],
+                       dy[v])
+        res = _result(s, st, fparams[v])
+        h = res.history
+        last = _gap(float(h.val_loss[-1]), float(h.train_loss[-1])) if len(h) else None
+        at_best = (_gap(float(h.val_loss[res.best_epoch - 1]), float(h.train_loss[res.best_epoch - 1]))
+                   if res.best_epoch >= 1 else None)
+        runs.append(VariantResult(spec["name"], res.settings["regularization"], res,
+                                  _gap(res.final_val_loss, res.final_train_loss), last, at_best))
+    return Comparison(tuple(runs), s0.params0.copy())
+
+
+def _warmup() -> None:
+    compare(variants=[{"name": "none"}, {"name": "l2", "regularization": {"l2": 0.01, "dropout": 0.1}}],
+            dataset={"name": "sine", "n_train": 6, "n_val": 4}, model={"layers": [1, 3, 1], "activation": "tanh"},
+            optimizer={"name": "sgd", "lr": 0.1}, epochs=2, batch_size=4, early_stopping={"patience": 1},
+            clip={"max_norm": 1.0}, prediction={"points": 4})

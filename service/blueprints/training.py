@@ -1,0 +1,89 @@
+"""Training: datasets, runs (one-shot and streamed), regularization comparisons, the convergence doctor."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from engine import datasets, doctor, regularization, training
+
+from ..jsonio import dumps_bytes
+from ..schemas.training import (
+    CompareRequest, CompareResponse, DatasetResponse, DatasetSchema, DiagnoseRequest, DiagnoseResponse,
+    RunRequest, RunResponse,
+)
+
+blp = Blueprint(
+    "training",
+    __name__,
+    url_prefix="/api/v1/training",
+    description="Train small networks on synthetic data; compare regularizers; diagnose loss curves",
+)
+
+_RUN_DUMP = RunResponse()
+
+
+@blp.route("/dataset", methods=["POST"])
+@blp.arguments(DatasetSchema)
+@blp.response(200, DatasetResponse)
+def dataset(body):
+    """The points of a synthetic dataset (both splits), as a training run would use them."""
+    name = body.pop("name")
+    return datasets.make_dataset(name, body)
+
+
+@blp.route("/run", methods=["POST"])
+@blp.arguments(RunRequest)
+@blp.response(200, RunResponse)
+def run(body):
+    """Train an MLP: per-epoch history (columnar), best/stopped epoch, stop reason, the drawn prediction."""
+    return training.train(**body)
+
+
+@blp.route("/compare", methods=["POST"])
+@blp.arguments(CompareRequest)
+@blp.response(200, CompareResponse)
+def compare(body):
+    """Train regularization variants side by side (same data, initial weights and batches), with their gaps."""
+    return regularization.compare(**body)
+
+
+def _events(stream):
+    """``epoch`` events as the epochs complete, then ``summary``; closing the generator stops training."""
+    try:
+        for record in stream:
+            yield b"event: epoch\ndata: " + dumps_bytes(record) + b"\n\n"
+        yield b"event: summary\ndata: " + dumps_bytes(_RUN_DUMP.dump(stream.result)) + b"\n\n"
+    finally:
+        stream.close()
+
+
+@blp.route("/stream", methods=["POST"])
+@blp.arguments(RunRequest)
+@blp.response(200, content_type="text/event-stream")
+@blp.doc(responses={"200": {
+    "description": "Server-sent events: one `epoch` event per epoch (that epoch's record, JSON), then `summary` "
+                   "(the /run response). Disconnecting stops the training.",
+    "content": {"text/event-stream": {"schema": {  # one server-sent event
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["epoch", "summary"]},
+            "data": {"type": "string", "contentMediaType": "application/json",
+                     "description": "epoch: {epoch, train_loss, val_loss, ...}; summary: the /run response"},
+        },
+    }}},
+}})
+def stream(body):
+    """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
+    s = training.stream(**body)  # validates before any byte is sent: bad input is still a 422
+    return Response(_events(s), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@blp.route("/diagnose", methods=["POST"])
+@blp.arguments(DiagnoseRequest)
+@blp.response(200, DiagnoseResponse)
+def diagnose(body):
+    """Diagnose loss curves (diverging, exploding, plateau, noisy, overfitting, underfitting, converged)."""
+    return doctor.diagnose(body["train_loss"], body.get("val_loss"))

@@ -1,0 +1,262 @@
+"""Schemas of /api/v1/training: datasets, training runs, regularization comparisons, the doctor.
+
+Histories are columnar (one array per quantity, one value per epoch) and dumped through
+``NumberArray``: they are numpy arrays, never marshmallow lists.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS
+from engine.doctor import DIAGNOSES, MIN_EPOCHS
+from engine.init import INITS, MODES, NONLINEARITIES
+from engine.limits import LIMITS
+from engine.training import BINARY_LOSSES, COLUMNS, MULTICLASS_LOSSES, REGRESSION_LOSSES
+
+from ..fields import FiniteFloat, NumberArray, limit_range
+from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
+
+ALL_LOSSES = list(REGRESSION_LOSSES + BINARY_LOSSES + MULTICLASS_LOSSES)
+
+# -- dataset ------------------------------------------------------------------------------------
+
+
+class DatasetSchema(Schema):
+    """A synthetic dataset; which extras apply depends on ``name`` (see the catalog's "datasets")."""
+
+    name = fields.String(required=True, validate=validate.OneOf(sorted(DATASETS)))
+    n_train = fields.Integer(validate=limit_range("max_train_samples", 2, LIMITS["max_train_samples"]))
+    n_val = fields.Integer(validate=limit_range("max_val_samples", 1, LIMITS["max_val_samples"]))
+    noise = FiniteFloat(validate=validate.Range(0.0, 2.0))
+    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1))
+    # per-dataset extras; the engine refuses one the named dataset does not take
+    frequency = FiniteFloat(metadata={"description": "sine only"})
+    degree = fields.Integer(metadata={"description": "polynomial only"})
+    factor = FiniteFloat(metadata={"description": "circles only"})
+    n_classes = fields.Integer(metadata={"description": "spirals and blobs"})
+    turns = FiniteFloat(metadata={"description": "spirals only"})
+
+
+class DatasetResponse(Schema):
+    name = fields.String()
+    task = fields.String(metadata={"description": "regression | classification"})
+    n_classes = fields.Integer(metadata={"description": "0 for regression"})
+    params = fields.Dict(metadata={"description": "the parameters used, defaults included"})
+    domain = NumberArray(ndim=2, metadata={"description": "[low, high] per input: where predictions are drawn"})
+    x_train = NumberArray(ndim=2, attribute="X_train", metadata={"description": "(n_train, n_inputs)"})
+    y_train = fields.Method("_y_train", metadata={"type": "array", "items": {"type": "number"},
+                                                  "description": "targets, or class indices"})
+    x_val = NumberArray(ndim=2, attribute="X_val")
+    y_val = fields.Method("_y_val", metadata={"type": "array", "items": {"type": "number"}})
+
+    @staticmethod
+    def _flat(d, Y):
+        y = Y[:, 0]
+        return y.astype("int64") if d.task == "classification" else y
+
+    def _y_train(self, d):
+        return self._flat(d, d.Y_train)
+
+    def _y_val(self, d):
+        return self._flat(d, d.Y_val)
+
+
+# -- doctor -------------------------------------------------------------------------------------
+
+
+class LossCurve(fields.Raw):
+    """A list of numbers, one per epoch; ``null`` stands for a NaN/inf a user's log recorded."""
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "type": "array",
+            "items": {"type": "number", "nullable": True},
+            "minItems": MIN_EPOCHS,
+            "maxItems": LIMITS["max_doctor_epochs"],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError("must be a list of numbers (null for NaN/inf)")
+        if len(value) < MIN_EPOCHS:
+            raise ValidationError(f"needs at least {MIN_EPOCHS} values (one per epoch)")
+        if len(value) > LIMITS["max_doctor_epochs"]:
+            raise ValidationError(f"{len(value)} values exceed limit max_doctor_epochs={LIMITS['max_doctor_epochs']}")
+        for v in value:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ValidationError("must be a list of numbers (null for NaN/inf)")
+        return value
+
+
+class DiagnoseRequest(Schema):
+    train_loss = LossCurve(required=True, metadata={"description": "training loss per epoch"})
+    val_loss = LossCurve(metadata={"description": "validation loss per epoch, same length"})
+
+
+class TreeNode(Schema):
+    node = fields.String()
+    question = fields.String()
+    answer = fields.Boolean()
+    numbers = fields.Dict(metadata={"description": "the values and threshold the answer used"})
+
+
+class DiagnoseResponse(Schema):
+    diagnosis = fields.String(metadata={"enum": list(DIAGNOSES)})
+    evidence = fields.Dict(metadata={"description": "epochs (1-based) and values behind the diagnosis"})
+    action = fields.String()
+    tree = fields.List(fields.Nested(TreeNode), metadata={"description": "the path taken, root first"})
+
+
+# -- training runs ------------------------------------------------------------------------------
+
+
+class InitSchema(Schema):
+    """A weight initialisation (engine.init; the catalog's "inits" lists parameters per name)."""
+
+    name = fields.String(required=True, validate=validate.OneOf(sorted(INITS)))
+    mean = FiniteFloat()
+    std = FiniteFloat()
+    a = FiniteFloat(metadata={"description": "uniform: lower bound; kaiming: leaky_relu slope"})
+    b = FiniteFloat()
+    gain = FiniteFloat()
+    mode = fields.String(validate=validate.OneOf(MODES))
+    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES))
+
+
+class ModelSchema(Schema):
+    """An MLP (engine.mlp): widths from input to output; dropout lives in ``regularization``."""
+
+    layers = fields.List(
+        fields.Integer(strict=True, validate=limit_range("max_width", 1, LIMITS["max_width"])),
+        required=True,
+        validate=validate.Length(min=2, max=LIMITS["max_layers"] + 1,
+                                 error="between {min} and {max} widths (limit max_layers)"),
+        metadata={"description": "widths, input first (1 for regression sets, 2 for classification), "
+                                 "output last (1, or n_classes for softmax)"},
+    )
+    activation = fields.String(validate=validate.OneOf(sorted(ACTIVATIONS)), metadata={"description": "hidden layers"})
+    activation_params = fields.Dict(keys=fields.String(), values=FiniteFloat())
+    output_activation = fields.String(validate=validate.OneOf(sorted(ACTIVATIONS)))
+    residual = fields.Boolean()
+    batch_norm = fields.Boolean()
+    init = fields.Nested(InitSchema, metadata={"description": "default torch_default (nn.Linear's)"})
+
+
+class RegularizationSchema(Schema):
+    l1 = FiniteFloat(validate=validate.Range(0.0, 10.0), metadata={"description": "loss + l1·Σ|W| (weights only)"})
+    l2 = FiniteFloat(validate=validate.Range(0.0, 10.0), metadata={"description": "loss + l2·ΣW² (weights only)"})
+    dropout = FiniteFloat(validate=validate.Range(0.0, 0.95), metadata={"description": "hidden-unit drop probability"})
+    weight_decay = FiniteFloat(validate=validate.Range(0.0, 10.0),
+                               metadata={"description": "replaces the optimizer's weight_decay"})
+
+
+class EarlyStoppingSchema(Schema):
+    patience = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
+    min_delta = FiniteFloat(validate=validate.Range(0.0, 1e6))
+    restore_best_weights = fields.Boolean()
+
+
+class LossParamsSchema(Schema):
+    delta = FiniteFloat(metadata={"description": "huber"})
+    beta = FiniteFloat(metadata={"description": "smooth_l1"})
+    label_smoothing = FiniteFloat(metadata={"description": "cross_entropy_with_logits"})
+
+
+class PredictionRequest(Schema):
+    points = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]))
+    grid = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]))
+
+
+class RunRequest(Schema):
+    """One training run (also the body of /stream, and the shared part of /compare)."""
+
+    dataset = fields.Nested(DatasetSchema, required=True)
+    model = fields.Nested(ModelSchema, required=True)
+    optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
+                              metadata={"description": "default Adam with torch's defaults (lr 1e-3)"})
+    schedule = fields.Nested(ScheduleSchema, allow_none=True, metadata={"description": "stepped once per epoch"})
+    regularization = fields.Nested(RegularizationSchema)
+    epochs = fields.Integer(strict=True, load_default=100,
+                            validate=limit_range("max_epochs", 1, LIMITS["max_epochs"]))
+    batch_size = fields.Integer(strict=True, load_default=32,
+                                validate=limit_range("max_batch", 1, LIMITS["max_batch"]))
+    early_stopping = fields.Nested(EarlyStoppingSchema, allow_none=True,
+                                   metadata={"description": "Keras EarlyStopping on val_loss; omit to train all epochs"})
+    clip = fields.Nested(ClipSchema, allow_none=True)
+    loss = fields.String(validate=validate.OneOf(ALL_LOSSES),
+                         metadata={"description": "default: mse, bce_with_logits (1 output) or cross_entropy_with_logits"})
+    loss_params = fields.Nested(LossParamsSchema)
+    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1))
+    prediction = fields.Nested(PredictionRequest)
+
+
+HistorySchema = Schema.from_dict(
+    {c: NumberArray(ndim=1, metadata={"description": f"{c} per epoch"}) for c in COLUMNS}, name="TrainingHistory")
+
+
+class PredictionSchema(Schema):
+    kind = fields.String(metadata={"description": "line (regression) | grid (classification)"})
+    x = NumberArray(ndim=1, metadata={"description": "line: inputs; grid: x axis"})
+    y = NumberArray(ndim=1, metadata={"description": "line: the network's output; grid: y axis"})
+    label = NumberArray(ndim=2, allow_none=True, metadata={"description": "grid [ny, nx]: predicted class"})
+    confidence = NumberArray(ndim=2, allow_none=True,
+                             metadata={"description": "grid [ny, nx]: probability of the predicted class"})
+    finite = fields.Boolean()
+
+
+def _run_fields(prefix: str = "") -> dict:
+    """A run's response fields; with ``prefix`` ("result.") they read a VariantResult's ``result``."""
+
+    def kw(name):
+        return {"attribute": prefix + name} if prefix else {}
+
+    return {
+        "history": fields.Nested(HistorySchema, **kw("history"),
+                                 metadata={"description": "columnar, row e = epoch e + 1; accuracies empty for regression"}),
+        "best_epoch": fields.Integer(**kw("best_epoch")),
+        "stopped_epoch": fields.Integer(**kw("stopped_epoch")),
+        "epochs_run": fields.Integer(**kw("epochs_run")),
+        "stop_reason": fields.String(**kw("stop_reason"), metadata={"enum": ["completed", "early_stopping", "diverged"]}),
+        "restored_best": fields.Boolean(**kw("restored_best")),
+        "final_train_loss": fields.Float(allow_none=True, **kw("final_train_loss")),
+        "final_val_loss": fields.Float(allow_none=True, **kw("final_val_loss")),
+        "final_train_accuracy": fields.Float(allow_none=True, **kw("final_train_accuracy")),
+        "final_val_accuracy": fields.Float(allow_none=True, **kw("final_val_accuracy")),
+        "prediction": fields.Nested(PredictionSchema, **kw("prediction")),
+        "settings": fields.Dict(**kw("settings"), metadata={"description": "the resolved request"}),
+    }
+
+
+RunResponse = Schema.from_dict(_run_fields(), name="RunResponse")
+
+
+class VariantSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 64))
+    regularization = fields.Nested(RegularizationSchema)
+
+
+class CompareRequest(RunRequest):
+    variants = fields.List(
+        fields.Nested(VariantSchema), required=True,
+        validate=validate.Length(1, LIMITS["max_compare_variants"],
+                                 error="between {min} and {max} variants (limit max_compare_variants)"),
+        metadata={"description": "each variant's regularization overrides the shared one key by key"},
+    )
+
+
+VariantRunSchema = Schema.from_dict({
+    "name": fields.String(),
+    "regularization": fields.Dict(),
+    "gap": fields.Float(allow_none=True, metadata={"description": "final_val_loss - final_train_loss (returned weights)"}),
+    "gap_last_epoch": fields.Float(allow_none=True),
+    "gap_at_best": fields.Float(allow_none=True),
+    **_run_fields("result."),
+}, name="VariantRun")
+
+
+class CompareResponse(Schema):
+    runs = fields.List(fields.Nested(VariantRunSchema), metadata={"description": "in request order"})
