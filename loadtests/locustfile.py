@@ -43,8 +43,8 @@ def _make_task(s: Scenario):
             try:
                 # orjson: a 301x301 grid is 3 MB of JSON; json.loads would spend the client's
                 # single core on it and inflate every concurrent user's measured latency
-                problem = s.check(orjson.loads(resp.content))
-            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as e:
+                problem = s.check(s.decode(resp.content))
+            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
                 problem = f"unexpected body ({type(e).__name__}: {e})"
             if problem:
                 resp.failure(problem)

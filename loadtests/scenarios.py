@@ -23,6 +23,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import orjson
+
 # --- thresholds: the one place -----------------------------------------------------------
 LIGHT_P95_MS = 100  # a slider drag must feel immediate
 HEAVY_P95_MS = 1000  # a full landscape / training run: one deliberate click
@@ -47,9 +49,30 @@ class Scenario:
     body: dict | Callable[[random.Random], dict] | None = None
     p95_ms: int = LIGHT_P95_MS
     tags: tuple[str, ...] = field(default=())
+    stream: bool = False  # text/event-stream: check() gets [{"event", "data"}, ...], data JSON-decoded
 
     def make_body(self, rng: random.Random) -> dict | None:
         return self.body(rng) if callable(self.body) else self.body
+
+    def decode(self, content: bytes):
+        """The response body as ``check`` takes it (orjson: a 3 MB grid parses in a few ms)."""
+        return parse_sse(content) if self.stream else orjson.loads(content)
+
+
+def parse_sse(content: bytes) -> list[dict]:
+    """Server-sent events -> [{"event": name, "data": decoded JSON}, ...] (blank-line separated)."""
+    events = []
+    for block in content.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        ev = {"event": "message", "data": ""}
+        for line in block.split("\n"):
+            key, _, value = line.partition(":")
+            if key in ("event", "data"):
+                ev[key] = (ev[key] + "\n" if key == "data" and ev[key] else "") + value.removeprefix(" ")
+        ev["data"] = orjson.loads(ev["data"])
+        events.append(ev)
+    return events
 
 
 # --- content checks ----------------------------------------------------------------------
@@ -230,6 +253,63 @@ LOSS_BODIES = [
 ]
 
 
+def _training_ok(b, max_epochs: int) -> str | None:
+    h = b.get("history")
+    if not isinstance(h, dict) or b.get("stop_reason") not in ("completed", "early_stopping", "diverged"):
+        return f"no history/stop_reason: {list(b)}"
+    n = b.get("epochs_run")
+    if not isinstance(n, int) or not 1 <= n <= max_epochs or len(h.get("val_loss", ())) != n:
+        return "history not aligned with epochs_run"
+    if not _all_finite([h["train_loss"], h["val_loss"], h["lr"], b["prediction"]["y"]]):
+        return "non-finite history or prediction"
+    return None
+
+
+def check_training_run(max_epochs: int):
+    return lambda b: _training_ok(b, max_epochs)
+
+
+def check_stream(max_epochs: int):
+    def check(events) -> str | None:
+        if not isinstance(events, list) or not events or events[-1].get("event") != "summary":
+            return "stream did not end with a summary event"
+        epochs = [e["data"] for e in events[:-1]]
+        if any(e.get("event") != "epoch" for e in events[:-1]) or not epochs:
+            return "expected epoch events before the summary"
+        summary = events[-1]["data"]
+        problem = _training_ok(summary, max_epochs)
+        if problem:
+            return f"summary: {problem}"
+        if len(epochs) != summary["epochs_run"]:
+            return f"{len(epochs)} epoch events for {summary['epochs_run']} epochs run"
+        return None
+
+    return check
+
+
+def check_compare(names: tuple[str, ...], max_epochs: int):
+    def check(b) -> str | None:
+        runs = b.get("runs")
+        if not isinstance(runs, list) or tuple(r.get("name") for r in runs) != names:
+            return "runs missing or out of request order"
+        for r in runs:
+            if not isinstance(r.get("gap"), float):
+                return f"{r.get('name')}: no gap"
+            problem = _training_ok(r, max_epochs)
+            if problem:
+                return f"{r.get('name')}: {problem}"
+        return None
+
+    return check
+
+
+def _training_body(rng: random.Random, epochs: int) -> dict:
+    return {"dataset": {"name": "sine", "n_train": 30, "n_val": 200, "noise": 0.3, "seed": rng.randrange(1000)},
+            "model": {"layers": [1, 32, 32, 1], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.01},
+            "schedule": {"name": "warmup_cosine", "warmup_steps": 10}, "epochs": epochs, "batch_size": 16,
+            "early_stopping": {"patience": 50}, "seed": rng.randrange(1000)}
+
+
 def _loss_curve(rng: random.Random, n: int = 200) -> list[float]:
     rate = rng.uniform(0.01, 0.05)
     return [2.0 * math.exp(-rate * t) + 0.1 + 0.01 * rng.random() for t in range(n)]
@@ -398,6 +478,39 @@ SCENARIOS: list[Scenario] = [
         2,
         check_diagnosis,
         body=lambda rng: {"train_loss": _loss_curve(rng), "val_loss": _loss_curve(rng)},
+    ),
+    Scenario(
+        "/api/v1/training/run sine 1-32-32-1 x200",
+        "POST",
+        "/api/v1/training/run",
+        "trainer",
+        2,
+        check_training_run(200),
+        body=lambda rng: _training_body(rng, 200),
+        p95_ms=HEAVY_P95_MS,
+    ),
+    Scenario(
+        "/api/v1/training/stream sine 1-32-32-1 x200",
+        "POST",
+        "/api/v1/training/stream",
+        "trainer",
+        1,
+        check_stream(200),
+        body=lambda rng: _training_body(rng, 200),
+        p95_ms=HEAVY_P95_MS,
+        stream=True,
+    ),
+    Scenario(
+        "/api/v1/training/compare 4 variants x200",
+        "POST",
+        "/api/v1/training/compare",
+        "trainer",
+        1,
+        check_compare(("none", "l1", "l2", "dropout"), 200),
+        body=lambda rng: {**_training_body(rng, 200), "variants": [
+            {"name": "none"}, {"name": "l1", "regularization": {"l1": 1e-3}},
+            {"name": "l2", "regularization": {"l2": 1e-3}}, {"name": "dropout", "regularization": {"dropout": 0.2}}]},
+        p95_ms=HEAVY_P95_MS,
     ),
 ]
 

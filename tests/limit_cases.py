@@ -37,6 +37,36 @@ def _curve(n: int) -> list[float]:
     return [1.0 / (1.0 + 0.01 * t) for t in range(n)]
 
 
+def _tiny_run(epochs: int) -> dict:
+    return {"dataset": {"name": "sine", "n_train": 10, "n_val": 10}, "model": {"layers": [1, 2, 1]},
+            "optimizer": {"name": "sgd", "lr": 0.01}, "epochs": epochs, "batch_size": 10,
+            "prediction": {"points": 2}}
+
+
+_WORK_RUN = {"dataset": {"name": "moons", "n_train": 1000, "n_val": 1000}, "model": {"layers": [2, 16, 16, 1]},
+             "optimizer": {"name": "sgd", "lr": 0.01}, "batch_size": 100, "prediction": {"grid": 2}}
+
+
+def _work_ab() -> tuple[int, int]:
+    """(work per epoch, work of the prediction) of _WORK_RUN, from the engine's own formula."""
+    from engine.mlp import build_mlp
+    from engine.training import _work
+
+    net = build_mlp(_WORK_RUN["model"]["layers"])
+    b = _work(net, 1000, 1000, 0, 100, 2 * 2)
+    return _work(net, 1000, 1000, 1, 100, 2 * 2) - b, b
+
+
+def _work_run(n: int) -> dict:
+    a, b = _work_ab()
+    return {**_WORK_RUN, "epochs": -(-(n - b) // a)}
+
+
+def _work_scale() -> int:
+    a, b = _work_ab()
+    return a + b
+
+
 CASES: list[LimitCase] = [
     # losses
     LimitCase("max_loss_elements", "/api/v1/losses/evaluate", "predictions",
@@ -88,6 +118,15 @@ CASES: list[LimitCase] = [
               lambda n: {"name": "moons", "n_train": 10, "n_val": n}),
     LimitCase("max_doctor_epochs", "/api/v1/training/diagnose", "train_loss",
               lambda n: {"train_loss": _curve(n)}),
+    LimitCase("max_epochs", "/api/v1/training/run", "epochs", lambda n: _tiny_run(epochs=n)),
+    LimitCase("max_compare_variants", "/api/v1/training/compare", "variants",
+              lambda n: {**_tiny_run(epochs=2), "variants": [{"name": f"v{i}"} for i in range(n)]}),
+    LimitCase("max_prediction_axis", "/api/v1/training/run", "prediction.grid",
+              lambda n: {**_tiny_run(epochs=1), "dataset": {"name": "moons", "n_train": 10, "n_val": 10},
+                         "model": {"layers": [2, 2, 1]}, "prediction": {"grid": n}}),
+    # the work budget: epochs = ceil((n - B) / A) of a fixed run (A = work per epoch, B = the
+    # prediction's); at the scaled limit B + A the run is exactly at the budget, one over adds an epoch
+    LimitCase("max_training_work", "/api/v1/training/run", "epochs", lambda n: _work_run(n), scale=_work_scale()),
 ]
 
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
