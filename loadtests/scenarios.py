@@ -287,6 +287,40 @@ def check_stream(max_epochs: int):
     return check
 
 
+def check_backprop(widths: list[int]):
+    def check(b) -> str | None:
+        if b.get("widths") != widths or len(b.get("forward", ())) != len(widths) - 1:
+            return f"no forward record per layer of {widths}"
+        if len(b.get("backward", ())) != len(widths) - 1 or not _all_finite([b.get("loss")]):
+            return "no backward record per layer, or no finite loss"
+        cr = b.get("chain_rule") or {}
+        if not _all_finite([cr.get("all_paths_sum"), cr.get("backprop")]):
+            return "chain rule sums missing"
+        if abs(cr["all_paths_sum"] - cr["backprop"]) > 1e-9 * max(1.0, abs(cr["backprop"])):
+            return "chain rule over all paths disagrees with backprop"
+        return None
+
+    return check
+
+
+def check_profile(depth: int):
+    def check(b) -> str | None:
+        if len(b.get("layers", ())) != depth or b.get("verdict") not in ("vanishing", "exploding", "stable"):
+            return f"expected {depth} layer rows and a verdict"
+        return None
+
+    return check
+
+
+def check_network_landscape(resolution: int):
+    def check(b) -> str | None:
+        if len(b.get("alpha", ())) != resolution or not _matrix(b.get("loss"), resolution, resolution):
+            return f"loss is not {resolution}x{resolution}"
+        return None if _all_finite([b["loss_min"], b["loss_max"]]) else "no finite loss range"
+
+    return check
+
+
 def check_compare(names: tuple[str, ...], max_epochs: int):
     def check(b) -> str | None:
         runs = b.get("runs")
@@ -395,6 +429,27 @@ SCENARIOS: list[Scenario] = [
                           "optimizer": {"name": rng.choice(["sgd", "adam"])}, "lr_min": 1e-5, "lr_max": 10.0,
                           "steps": 100},
     ),
+    Scenario(
+        "/api/v1/networks/backprop 2-3-1 x4",
+        "POST",
+        "/api/v1/networks/backprop",
+        "explorer",
+        2,
+        check_backprop([2, 3, 1]),
+        body=lambda rng: {"layers": [2, 3, 1], "activation": rng.choice(["sigmoid", "tanh", "relu"]),
+                          "inputs": [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(4)],
+                          "targets": [[float(rng.random() < 0.5)] for _ in range(4)], "seed": rng.randrange(1000)},
+    ),
+    Scenario(
+        "/api/v1/networks/gradient-profile depth 10 x32",
+        "POST",
+        "/api/v1/networks/gradient-profile",
+        "explorer",
+        2,
+        check_profile(10),
+        body=lambda rng: {"depth": 10, "width": 32, "activation": rng.choice(["sigmoid", "tanh", "relu"]),
+                          "seed": rng.randrange(1000)},
+    ),
     # landscape views: a surface picker redraws a grid; hovering slices it; markers show critical points
     Scenario("/api/v1/catalog", "GET", "/api/v1/catalog", "landscape", 1, check_catalog),
     Scenario(
@@ -457,6 +512,16 @@ SCENARIOS: list[Scenario] = [
         check_basins(60, 60),
         body=lambda rng: {"surface": rng.choice(["himmelblau", "six_hump_camel", "rastrigin"]),
                           "optimizer": {"name": "adam", "lr": 0.05}, "resolution": [60, 60], "steps": 300},
+        p95_ms=HEAVY_P95_MS,
+    ),
+    Scenario(
+        "/api/v1/networks/landscape 21x21 after 100 steps",
+        "POST",
+        "/api/v1/networks/landscape",
+        "landscape",
+        1,
+        check_network_landscape(21),
+        body=lambda rng: {"dims": 2, "resolution": 21, "train_steps": 100, "seed": rng.randrange(1000)},
         p95_ms=HEAVY_P95_MS,
     ),
     # training lab
