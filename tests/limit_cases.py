@@ -129,5 +129,44 @@ CASES: list[LimitCase] = [
     LimitCase("max_training_work", "/api/v1/training/run", "epochs", lambda n: _work_run(n), scale=_work_scale()),
 ]
 
+# networks: products are reached by rounding the free factor up (ceil), at a scaled limit
+def _ceil(a: float) -> int:
+    return -int(-a // 1)
+
+
+CASES += [
+    LimitCase("max_layers", "/api/v1/networks/gradient-profile", "depth",
+              lambda n: {"depth": n, "width": 4, "batch": 4}),
+    LimitCase("max_width", "/api/v1/networks/gradient-profile", "width",
+              lambda n: {"depth": 1, "width": n, "batch": 2}),
+    LimitCase("max_batch", "/api/v1/networks/gradient-profile", "batch",
+              lambda n: {"depth": 1, "width": 4, "batch": n}),
+    # depth 1, width 9: 90 parameters; batch x parameters
+    LimitCase("max_network_work", "/api/v1/networks/gradient-profile", "batch",
+              lambda n: {"depth": 1, "width": 9, "batch": _ceil(n / 90)}, scale=9000),
+    # depth 1, width 3, batch 5: (steps + 1) x 5 x 12
+    LimitCase("max_profile_steps", "/api/v1/networks/gradient-profile", "training.steps",
+              lambda n: {"depth": 1, "width": 3, "batch": 5, "training": {"steps": n}}),
+    LimitCase("max_profile_work", "/api/v1/networks/gradient-profile", "training.steps",
+              lambda n: {"depth": 1, "width": 3, "batch": 5, "training": {"steps": _ceil(n / 60) - 1}}, scale=6060),
+    # layers [2, h, 1]: 4h + 1 parameters
+    LimitCase("max_network_parameters", "/api/v1/networks/landscape", "layers",
+              lambda n: {"layers": [2, _ceil((n - 1) / 4), 1], "dims": 1, "resolution": 2, "train_steps": 0,
+                         "dataset": {"n": 10}}, scale=4001),
+    LimitCase("max_backprop_parameters", "/api/v1/networks/backprop", "layers",
+              lambda n: {"layers": [2, _ceil((n - 1) / 4), 1], "inputs": [[0.1, 0.2]], "targets": [[0.0]]},
+              scale=401),
+    LimitCase("max_backprop_samples", "/api/v1/networks/backprop", "inputs",
+              lambda n: {"layers": [2, 2, 1], "inputs": [[0.1, 0.2]] * n, "targets": [[0.0]] * n}),
+    LimitCase("max_landscape_axis", "/api/v1/networks/landscape", "resolution",
+              lambda n: {"layers": [2, 4, 1], "dims": 1, "resolution": n, "train_steps": 0, "dataset": {"n": 20}}),
+    LimitCase("max_landscape_samples", "/api/v1/networks/landscape", "dataset.n",
+              lambda n: {"layers": [2, 4, 1], "dims": 1, "resolution": 3, "train_steps": 0, "dataset": {"n": n}}),
+    # layers [2, 1] (3 parameters), 10 samples, 2 points: (2 + 3 x steps) x 10 x 3
+    LimitCase("max_landscape_work", "/api/v1/networks/landscape", "resolution",
+              lambda n: {"layers": [2, 1], "dims": 1, "resolution": 2, "train_steps": _ceil((n / 30 - 2) / 3),
+                         "dataset": {"n": 10}}, scale=960),
+]
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
 UNREACHABLE: dict[str, str] = {}
