@@ -25,7 +25,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-TIMEOUT_MS = 60_000  # first calls may compile kernels (empty numba cache in CI)
+TIMEOUT_MS = 150_000  # first calls compile kernels: up to ~40 s each with an empty numba cache (CI)
 
 # section id -> (screenshot name, the plot that must have data, endpoints its first draw calls)
 SECTIONS = {
@@ -421,7 +421,7 @@ def test_convergence_stream_grows_and_stops(session):
 
 
 def test_readable_on_a_phone(session):
-    """At 390 px wide nothing scrolls sideways and the controls stack above the charts."""
+    """At 390 px wide nothing scrolls sideways and each picture comes first, its controls below it."""
     page = session.page
     page.set_viewport_size({"width": 390, "height": 844})
     try:
@@ -431,7 +431,7 @@ def test_readable_on_a_phone(session):
         body = page.locator("#landscape .body")
         controls = body.locator(":scope > .controls").bounding_box()
         figures = body.locator(":scope > .figures").bounding_box()
-        assert figures["y"] >= controls["y"] + controls["height"] - 1
+        assert controls["y"] >= figures["y"] + figures["height"] - 1
         assert figures["width"] <= 390
         page.locator("#landscape").screenshot(path=str(SHOTS / "phone-03-landscape.png"))
     finally:

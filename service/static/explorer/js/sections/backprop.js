@@ -16,6 +16,7 @@ const svg = (tag, attrs = {}, text) => {
 
 // first sample of a [batch][width] array, or the array itself when it is already 1-D
 const firstRow = (a) => (Array.isArray(a) && Array.isArray(a[0]) ? a[0] : a || []);
+const fmtTime = (s) => (!Number.isFinite(s) ? "—" : s >= 1 ? `${fmt(s, 3)} s` : s >= 1e-3 ? `${fmt(s * 1e3, 3)} ms` : `${fmt(s * 1e6, 3)} µs`);
 const norm = (m) => Math.sqrt((m || []).flat(Infinity).reduce((s, v) => s + v * v, 0));
 
 export async function init(section, { catalog, status }) {
@@ -35,8 +36,9 @@ export async function init(section, { catalog, status }) {
   const mCheck = metric("gradient check (max rel. error)");
   const mRatio = metric("backward / forward time");
   const mParams = metric("parameters");
+  const mFd = metric("finite differences ÷ backprop time");
   controls.append(group("Network", layers.root, act.root, ini.root, loss.root, seed.root), group("One example", inputs.root, targets.root),
-    el("div", { class: "readout" }, mLoss.root, mCheck.root, mRatio.root, mParams.root));
+    el("div", { class: "readout" }, mLoss.root, mCheck.root, mRatio.root, mFd.root, mParams.root));
 
   const netBox = el("div", { class: "netfig", id: "backprop-net" });
   const chainBox = el("div", { class: "chain", id: "backprop-chain" });
@@ -65,13 +67,14 @@ export async function init(section, { catalog, status }) {
     const c = res.cost || {};
     mRatio.set(c.backward_over_forward !== undefined ? `${fmt(c.backward_over_forward, 3)}×` : "—");
     mParams.set(c.parameters !== undefined ? String(c.parameters) : "—");
+    mFd.set(Number.isFinite(c.finite_difference_over_backprop) ? `${fmt(c.finite_difference_over_backprop, 3)}×` : "—");
     drawNet(netBox, body.layers, res, x, act.value);
     drawChain(chainBox, res.chain_rule);
     const nl = (res.backward || []).length;
     draw(normDiv, [{ type: "bar", name: "‖∂L/∂W‖", x: Array.from({ length: nl }, (_, i) => `W${i + 1}`), y: (res.backward || []).map((b) => norm(b.dW)), marker: { color: colorAt(3) } }],
       { title: "Gradient size per weight matrix", yaxis: { title: "‖∂L/∂W‖", type: "log" }, showlegend: false, margin: { t: 32, b: 40 } });
     draw(costDiv, [{ type: "bar", name: "seconds", x: ["forward", "backward", "finite differences"], y: [c.forward_s, c.backward_s, c.finite_difference_s],
-      text: [c.forward_s, c.backward_s, c.finite_difference_s].map((v) => `${fmt(v * 1e6, 3)} µs`), textposition: "outside", cliponaxis: false,
+      text: [c.forward_s, c.backward_s, c.finite_difference_s].map(fmtTime), textposition: "outside", cliponaxis: false,
       marker: { color: [colorAt(0), colorAt(2), colorAt(1)] } }],
       { title: "Measured cost of one gradient", yaxis: { title: "seconds (log)", type: "log" }, showlegend: false, margin: { t: 32, b: 40 } });
   }

@@ -13,6 +13,7 @@ const KINDS = {
   degenerate: { symbol: "diamond", color: "#ced4da", size: 11 },
 };
 
+const GLYPH = { star: "★", circle: "●", x: "✖", "triangle-up": "▲", diamond: "◆" };
 const plural = (k) => (k.endsWith("mum") ? `${k.slice(0, -2)}a` : `${k}s`);
 
 export function pointLabel(p) {
@@ -38,8 +39,9 @@ export async function init(section, { catalog, status }) {
     el("p", { class: "note", text: "Zoom into the contour map (drag a box) and the API recomputes the grid for the new window." }));
 
   const plotDiv = el("div", { class: "plot tall", id: "plot-landscape" });
+  const legendBox = el("div", { class: "keys", id: "landscape-keys" });
   const tableBox = el("div", {});
-  figures.append(plotDiv, tableBox);
+  figures.append(plotDiv, legendBox, tableBox);
 
   let grid = null;
   let points = [];
@@ -97,9 +99,14 @@ export async function init(section, { catalog, status }) {
       drawMap(plotDiv, [contourTrace(grid, { log }), ...markerTraces], {
         title, xaxis: { title: "x", range: [grid.x[0], grid.x[grid.x.length - 1]], constrain: "domain", automargin: false },
         yaxis: { title: "y", range: [grid.y[0], grid.y[grid.y.length - 1]], scaleanchor: "x", constrain: "domain", automargin: false },
-        legend: { orientation: "h", y: -0.16 }, hovermode: "closest",
+        showlegend: false, hovermode: "closest",
       });
     }
+    // the key to the markers, as page text (it wraps on a phone; a Plotly legend would squeeze the map)
+    legendBox.replaceChildren(...[...byKind.keys()].map((k) => {
+      const st = KINDS[k] || KINDS.degenerate;
+      return el("span", { class: "key" }, el("span", { class: "glyph", style: `color:${st.color}` }, GLYPH[st.symbol] || "●"), ` ${k}`);
+    }));
     if (!plotDiv.dataset.hooked && plotDiv.on) {
       plotDiv.on("plotly_relayout", onRelayout);
       plotDiv.dataset.hooked = "1";
