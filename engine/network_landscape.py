@@ -1,0 +1,347 @@
+"""A network's loss landscape: 1-D and 2-D slices through its parameters along random directions,
+filter-normalized as in Li, Xu, Taylor, Studer & Goldstein, "Visualizing the Loss Landscape of
+Neural Nets" (NeurIPS 2018).
+
+    loss(α, β) = L(θ* + α·d₁ + β·d₂)        (1-D: β = 0, d₂ = 0)
+
+* **The net and the data.** An MLP (engine.mlp) initialised with ``init`` from ``seed``, then
+  trained full-batch for ``train_steps`` steps (default 200, Adam lr 0.01; 0 = slice at
+  initialization) with engine.optimizers' ``optimizer_step`` inside one jitted loop; θ* is the
+  result. The dataset is generated here from ``seed`` (self-contained, small):
+
+  - ``sine``: x ~ U(−π, π), y = sin x + noise·N(0, 1)           (1 input, regression, MSE)
+  - ``moons``: two interleaving half circles (scikit-learn's construction, angles drawn
+    uniformly), labels 0/1, + noise·N(0, I)                      (2 inputs, classification)
+  - ``circles``: a unit circle around one of radius ``factor`` (0.5), labels 0 (outer) / 1,
+    + noise·N(0, I)                                               (2 inputs, classification)
+
+  Classification with 1 output uses ``bce_with_logits`` (targets 0/1), with 2 outputs
+  ``cross_entropy_with_logits`` (one-hot targets); regression uses ``mse``. ``loss`` may name
+  another loss that fits (see ``LOSS_FITS``).
+* **Directions** d ~ N(0, I) (independent Gaussians, one per axis, from the seed), then
+  filter-normalized: for every layer and every output unit j (a "filter" of a dense layer is a
+  neuron: the column W[:, j] of our [fan_in, fan_out] W, torch's row weight[j, :]),
+  d[:, j] ← d[:, j]·‖θ*[:, j]‖/‖d[:, j]‖. Biases (and BN γ, β) get direction 0: Li et al.'s
+  ``ignore='biasbn'`` option, so the picture moves weights only, at the scale of each neuron.
+  The two directions are not orthogonalised (random high-dimensional vectors nearly are).
+* **The grid**: α, β = linspace(−span, span, resolution); the loss of the whole dataset at every
+  point (eval mode: no dropout, BN with the dataset's statistics), computed by a parallel kernel
+  over grid rows (each thread owns a parameter vector and a workspace). ``loss[r][c]`` is at
+  (α = alpha[c], β = beta[r]); a 1-D slice has ``beta = []`` and one row.
+
+Non-finite losses (far from θ*, an exploding net) are reported as ``OVERFLOW_CAP`` (1e308) and
+counted in ``overflow``; training that stops being finite stops early (``train_status``
+"diverged") and θ* is the last finite point.
+
+Work: (grid points + 3 × train_steps) × samples × parameters ≤ max_landscape_work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ._jit import kernel, parallel_kernel, prange
+from .errors import EngineInputError
+from .limits import LIMITS, check_max
+from .losses import resolve_loss
+from .mlp import EVAL_BATCH, TRAIN, MLP, build_mlp, init_params, mlp_loss, mlp_loss_grad, new_running, unpack
+from .optimizers import new_state, optimizer_step
+from .registry import ParamSpec, lookup, resolve_params
+from .trajectory import resolve_opt
+
+OVERFLOW_CAP = 1e308
+DEFAULT_OPTIMIZER = {"name": "adam", "lr": 0.01}
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+
+
+@dataclass(frozen=True)
+class LandscapeDataset:
+    name: str
+    title: str
+    task: str
+    inputs: int
+    params: tuple[ParamSpec, ...]
+
+
+_N = ParamSpec("n", 200, 2, None, "int", "number of points (limit max_landscape_samples)")
+DATASETS: dict[str, LandscapeDataset] = {
+    "sine": LandscapeDataset("sine", "y = sin x + noise", REGRESSION, 1,
+                             (_N, ParamSpec("noise", 0.1, 0.0, 2.0, doc="std of the Gaussian noise on y"))),
+    "moons": LandscapeDataset("moons", "Two moons", CLASSIFICATION, 2,
+                              (_N, ParamSpec("noise", 0.1, 0.0, 2.0, doc="std of the Gaussian noise on x"))),
+    "circles": LandscapeDataset("circles", "Two circles", CLASSIFICATION, 2,
+                                (_N, ParamSpec("noise", 0.05, 0.0, 2.0, doc="std of the Gaussian noise on x"),
+                                 ParamSpec("factor", 0.5, 0.0, 0.99, doc="inner radius / outer radius"))),
+}
+
+# which losses a task and output width take (first = default)
+LOSS_FITS: dict[tuple[str, str], tuple[str, ...]] = {
+    (REGRESSION, "1"): ("mse", "mae", "huber", "smooth_l1", "log_cosh"),
+    (CLASSIFICATION, "1"): ("bce_with_logits", "hinge", "mse"),
+    (CLASSIFICATION, "2"): ("cross_entropy_with_logits", "mse"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------------------------
+@kernel
+def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, last,
+           opt_code, hp, state, scal, lr, steps, losses):
+    """Full-batch training; returns the steps taken (fewer when the loss or parameters stop being finite)."""
+    P = params.shape[0]
+    for t in range(steps):
+        loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, TRAIN, 0, t, running, grad, work)
+        if not math.isfinite(loss):
+            for k in range(P):
+                params[k] = last[k]
+            return t
+        losses[t] = loss
+        for k in range(P):
+            last[k] = params[k]
+        optimizer_step(opt_code, hp, params, grad, state, scal, t + 1, lr)
+        for k in range(P):
+            if not math.isfinite(params[k]):
+                for q in range(P):
+                    params[q] = last[q]
+                return t + 1
+    return steps
+
+
+@parallel_kernel
+def _grid(layout, fparams, center, d1, d2, alphas, betas, X, Y, loss_code, lparams, running, thetas, works, out):
+    """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2); rows split over the threads' buffers."""
+    chunks = thetas.shape[0]
+    rows = betas.shape[0]
+    P = center.shape[0]
+    for c in prange(chunks):
+        theta = thetas[c]
+        work = works[c]
+        for r in range(c, rows, chunks):
+            b = betas[r]
+            for i in range(alphas.shape[0]):
+                a = alphas[i]
+                for k in range(P):
+                    theta[k] = center[k] + a * d1[k] + b * d2[k]
+                out[r, i] = mlp_loss(layout, fparams, theta, X, Y, loss_code, lparams, EVAL_BATCH, 0, 0, running, work)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Data:
+    name: str
+    task: str
+    X: np.ndarray  # [n, inputs]
+    labels: np.ndarray  # [n] targets (regression) or class indices
+    params: dict
+
+
+def make_data(spec, seed: int, field: str = "dataset") -> Data:
+    """Generate the seeded dataset ``{"name": ..., "n": ..., "noise": ...}``."""
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if spec is None:
+        spec = {"name": "moons"}
+    if not isinstance(spec, dict):
+        raise EngineInputError(field, "must be an object with a name")
+    given = dict(spec)
+    name = given.pop("name", "moons")
+    ds = lookup(DATASETS, name, f"{field}.name")
+    p = resolve_params(ds.params, given, field)
+    check_max(f"{field}.n", p["n"], "max_landscape_samples")
+    rng = np.random.default_rng([seed, 2])
+    n = p["n"]
+    if name == "sine":
+        x = rng.uniform(-math.pi, math.pi, size=n)
+        y = np.sin(x) + p["noise"] * rng.standard_normal(n)
+        return Data(name, ds.task, x.reshape(n, 1), y, p)
+    labels = np.arange(n) % 2
+    if name == "moons":
+        t = rng.uniform(0.0, math.pi, size=n)
+        X = np.where(labels[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1.0 - np.cos(t), 0.5 - np.sin(t)])
+    else:  # circles
+        t = rng.uniform(0.0, 2.0 * math.pi, size=n)
+        r = np.where(labels == 0, 1.0, p["factor"])
+        X = np.c_[r * np.cos(t), r * np.sin(t)]
+    X = X + p["noise"] * rng.standard_normal((n, 2))
+    perm = rng.permutation(n)
+    return Data(name, ds.task, np.ascontiguousarray(X[perm]), labels[perm].astype(np.float64), p)
+
+
+def _targets(data: Data, outputs: int, loss: str) -> np.ndarray:
+    n = data.labels.shape[0]
+    if data.task == REGRESSION:
+        return np.ascontiguousarray(data.labels.reshape(n, 1))
+    if outputs == 2:
+        Y = np.zeros((n, 2))
+        Y[np.arange(n), data.labels.astype(np.int64)] = 1.0
+        return Y
+    y = data.labels.reshape(n, 1)
+    return np.ascontiguousarray(2.0 * y - 1.0 if loss == "hinge" else y)
+
+
+def filter_normalized_direction(net: MLP, center: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A Gaussian direction rescaled per neuron to ‖θ[:, j]‖ (Li et al.); biases and BN params 0."""
+    d = rng.standard_normal(net.n_params)
+    for lp_d, lp_c in zip(unpack(net, d), unpack(net, center)):
+        dn = np.linalg.norm(lp_d.W, axis=0)
+        cn = np.linalg.norm(lp_c.W, axis=0)
+        lp_d.W[...] = lp_d.W * np.where(dn > 0, cn / np.where(dn > 0, dn, 1.0), 0.0)
+        lp_d.b[...] = 0.0
+        if lp_d.gamma is not None:
+            lp_d.gamma[...] = 0.0
+            lp_d.beta[...] = 0.0
+    return d
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkLandscape:
+    dims: int
+    alpha: np.ndarray
+    beta: np.ndarray  # empty for a 1-D slice
+    loss: np.ndarray  # [len(beta) or 1, len(alpha)]
+    center_loss: float  # L(θ*)
+    loss_min: float
+    loss_max: float
+    overflow: int  # grid points whose loss was not finite (reported as OVERFLOW_CAP)
+    widths: tuple[int, ...]
+    activation: str
+    loss_name: str
+    parameters: int
+    dataset: dict  # {"name", "task", "n", "inputs", "params"}
+    train_steps: int  # steps actually taken
+    train_loss: np.ndarray  # loss before each step
+    train_status: str  # "ok" | "diverged" | "none"
+    optimizer: dict | None
+    normalization: str
+    status: str  # "ok" | "overflow"
+    center: np.ndarray  # θ* (flat, engine.mlp layout)
+    directions: np.ndarray  # [dims, parameters]: d₁ (and d₂)
+
+
+def _positive(value, field: str, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EngineInputError(field, "must be a number")
+    if not 0.0 < value <= high:
+        raise EngineInputError(field, f"must be in (0, {high:g}]")
+    return float(value)
+
+
+def _int(value, field: str, low: int, limit: str | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise EngineInputError(field, "must be an integer")
+    if value < low:
+        raise EngineInputError(field, f"must be >= {low}")
+    if limit is not None:
+        check_max(field, int(value), limit)
+    return int(value)
+
+
+def network_landscape(
+    layers=(2, 16, 16, 1),
+    activation: str = "tanh",
+    dataset=None,
+    dims: int = 2,
+    resolution: int = 41,
+    span: float = 1.0,
+    seed: int = 0,
+    init=None,
+    loss: str | None = None,
+    residual: bool = False,
+    batch_norm: bool = False,
+    train_steps: int = 200,
+    optimizer: dict | None = None,
+    activation_params: dict | None = None,
+) -> NetworkLandscape:
+    """Loss along filter-normalized random directions around a (briefly trained) network's parameters."""
+    seed = _int(seed, "seed", 0)
+    if dims not in (1, 2) or isinstance(dims, bool):
+        raise EngineInputError("dims", "must be 1 or 2")
+    resolution = _int(resolution, "resolution", 2, "max_landscape_axis")
+    span = _positive(span, "span", 100.0)
+    train_steps = _int(train_steps, "train_steps", 0, "max_steps")
+    data = make_data(dataset, seed)
+    ds = DATASETS[data.name]
+    net = build_mlp(layers, activation, "identity", residual, batch_norm, 0.0, activation_params)
+    if net.widths[0] != ds.inputs:
+        raise EngineInputError("layers", f"the first width must be {ds.inputs}: dataset {data.name} has {ds.inputs} input(s)")
+    outputs = net.widths[-1]
+    key = (ds.task, str(outputs))
+    if key not in LOSS_FITS:
+        want = "1" if ds.task == REGRESSION else "1 or 2"
+        raise EngineInputError("layers", f"the last width must be {want} for a {ds.task} dataset")
+    fits = LOSS_FITS[key]
+    loss = fits[0] if loss is None else loss
+    if loss not in fits:
+        raise EngineInputError("loss", f"{loss!r} does not fit {ds.task} with {outputs} output(s); choose one of: {', '.join(fits)}")
+    r = resolve_loss(loss)
+    n = data.X.shape[0]
+    points = resolution ** dims
+    check_max("resolution", (points + 3 * train_steps) * n * net.n_params, "max_landscape_work")
+    opt = resolve_opt(optimizer if optimizer is not None else DEFAULT_OPTIMIZER, "optimizer") if train_steps else None
+    X = data.X
+    Y = _targets(data, outputs, loss)
+    rng_init, rng_dir = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+    center = init_params(net, init, int(rng_init.integers(2**63)))
+    running = new_running(net)
+    work = np.zeros(net.workspace_size(n))
+    taken, train_loss, train_status = 0, np.zeros(0), "none"
+    if train_steps:
+        grad = np.zeros(net.n_params)
+        state, scal = new_state(opt, net.n_params)
+        train_loss = np.zeros(train_steps)
+        taken = int(_train(net.layout, net.fparams, center, X, Y, r.code, r.lparams, running, grad, work,
+                           center.copy(), opt.code, opt.hp, state, scal, opt.lr, train_steps, train_loss))
+        train_loss = train_loss[:taken].copy()
+        train_status = "ok" if taken == train_steps and np.isfinite(center).all() else "diverged"
+    d1 = filter_normalized_direction(net, center, rng_dir)
+    d2 = filter_normalized_direction(net, center, rng_dir) if dims == 2 else np.zeros(net.n_params)
+    alpha = np.linspace(-span, span, resolution)
+    beta = alpha.copy() if dims == 2 else np.zeros(1)
+    chunks = max(1, min(numba.get_num_threads(), beta.shape[0]))
+    thetas = np.zeros((chunks, net.n_params))
+    works = np.zeros((chunks, work.shape[0]))
+    out = np.zeros((beta.shape[0], resolution))
+    _grid(net.layout, net.fparams, center, d1, d2, alpha, beta, X, Y, r.code, r.lparams, running, thetas, works, out)
+    center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))
+    bad = ~np.isfinite(out)
+    overflow = int(bad.sum())
+    out[bad] = OVERFLOW_CAP
+    finite = out[~bad]
+    return NetworkLandscape(
+        dims, alpha, beta if dims == 2 else np.zeros(0), out,
+        center_loss if math.isfinite(center_loss) else OVERFLOW_CAP,
+        float(finite.min()) if finite.size else OVERFLOW_CAP, float(finite.max()) if finite.size else OVERFLOW_CAP,
+        overflow, net.widths, net.activation, r.name, net.n_params,
+        {"name": data.name, "task": data.task, "n": n, "inputs": ds.inputs, "params": data.params},
+        taken, train_loss, train_status, ({"name": opt.name, **opt.params} if opt else None),
+        "filter-wise (Li et al. 2018): per neuron ‖d[:, j]‖ = ‖θ[:, j]‖; biases and BN parameters 0",
+        "overflow" if overflow else "ok", center, np.stack([d1, d2][:dims]),
+    )
+
+
+def describe() -> list[dict]:
+    """Datasets, losses that fit, normalization and defaults of the network landscape."""
+    return [{
+        "name": "network_landscape",
+        "datasets": [{"name": d.name, "title": d.title, "task": d.task, "inputs": d.inputs,
+                      "params": [p.to_dict() for p in d.params]} for d in DATASETS.values()],
+        "losses": {f"{task}/{out} output(s)": list(v) for (task, out), v in LOSS_FITS.items()},
+        "normalization": "filter-wise (Li et al. 2018), biases and BN parameters not perturbed",
+        "defaults": {"layers": [2, 16, 16, 1], "activation": "tanh", "dims": 2, "resolution": 41, "span": 1.0,
+                     "train_steps": 200, "optimizer": DEFAULT_OPTIMIZER},
+        "limits": {k: LIMITS[k] for k in ("max_landscape_axis", "max_landscape_samples", "max_landscape_work")},
+    }]
+
+
+def _warmup() -> None:
+    network_landscape([1, 2, 1], "tanh", {"name": "sine", "n": 4}, dims=2, resolution=2, train_steps=1)
+    network_landscape([2, 2, 2], "relu", {"name": "moons", "n": 4}, dims=1, resolution=2, train_steps=0,
+                      batch_norm=True)

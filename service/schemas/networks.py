@@ -1,0 +1,403 @@
+"""Schemas of /api/v1/networks: backprop laid open, gradient profiles, network loss landscapes.
+
+Conventions: ``W`` has shape [inputs, outputs] (torch's Linear weight transposed); ``layers`` lists
+widths from input to output; a profile's ``depth`` counts weight layers. Names (activations, inits,
+losses, datasets) are checked against the engine's registries; limits are named in every refusal.
+Records and grids are numpy arrays dumped through ``NumberArray``. Non-finite values never appear:
+overflow is a ``status`` (see each response).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
+
+from engine.activations import ACTIVATIONS
+from engine.gradient_profile import DEFAULT_INIT, RULE
+from engine.init import INITS, MODES, NONLINEARITIES
+from engine.limits import LIMITS
+from engine.losses import LOSSES
+from engine.network_landscape import DATASETS
+
+from ..fields import FiniteFloat, NumberArray, limit_range
+from .optim import ClipSchema, OptimizerSchema
+
+_ACTS = list(ACTIVATIONS)
+MAX_ROWS = LIMITS["max_batch"]
+
+
+def _numbers(values: list, what: str) -> None:
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValidationError(f"{what} must contain only numbers")
+
+
+class Matrix(fields.Raw):
+    """A non-empty list of equal-length, non-empty rows of numbers (kept as lists; the engine converts)."""
+
+    def __init__(self, max_rows: int | None = None, limit: str | None = None, **kwargs):
+        self.max_rows, self.limit = max_rows, limit
+        meta = {"type": "array", "minItems": 1, "items": {"type": "array", "items": {"type": "number"}, "minItems": 1}}
+        if max_rows is not None:
+            meta["maxItems"] = max_rows
+        super().__init__(metadata={**meta, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value:
+            raise ValidationError("must be a non-empty list of rows of numbers")
+        if self.max_rows is not None and len(value) > self.max_rows:
+            raise ValidationError(f"{len(value)} rows exceed limit {self.limit}={self.max_rows}")
+        width = len(value[0]) if isinstance(value[0], list) else -1
+        for row in value:
+            if not isinstance(row, list) or not row or len(row) != width:
+                raise ValidationError("rows must be non-empty lists of numbers, all of the same length")
+            if width > LIMITS["max_width"]:
+                raise ValidationError(f"rows of {width} numbers exceed limit max_width={LIMITS['max_width']}")
+            _numbers(row, "rows")
+        return value
+
+
+class Vector(fields.Raw):
+    """A non-empty list of numbers."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"type": "array", "items": {"type": "number"}, "minItems": 1,
+                                   **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value or len(value) > LIMITS["max_width"]:
+            raise ValidationError(f"must be a list of 1 to {LIMITS['max_width']} numbers (limit max_width)")
+        _numbers(value, "the list")
+        return value
+
+
+def _layers(required: bool = True, **kwargs):
+    n = LIMITS["max_layers"]
+    return fields.List(
+        fields.Integer(strict=True, validate=limit_range("max_width", 1, LIMITS["max_width"])),
+        required=required,
+        validate=validate.Length(min=2, max=n + 1,
+                                 error=f"must list between {{min}} and {{max}} widths: at most {n} weight layers "
+                                       "(limit max_layers)"),
+        metadata={"description": "widths from input to output, e.g. [2, 4, 4, 1] (limits max_layers, max_width)"},
+        **kwargs,
+    )
+
+
+def _activation(default: str, **meta):
+    return fields.String(load_default=default, validate=validate.OneOf(_ACTS),
+                         metadata={"description": "hidden-layer activation from the catalog's 'activations'", **meta})
+
+
+_ACT_PARAMS = dict(load_default=None, allow_none=True,
+                   metadata={"description": "the activation's parameter: {'negative_slope': ...} for leaky_relu, "
+                                            "{'alpha': ...} for elu"})
+
+
+class WeightInitSchema(Schema):
+    """An initialization from the catalog's 'initializations' and its torch.nn.init parameters."""
+
+    name = fields.String(required=True, validate=validate.OneOf(list(INITS)))
+    mean = FiniteFloat(validate=validate.Range(-100.0, 100.0), metadata={"description": "normal"})
+    std = FiniteFloat(validate=validate.Range(0.0, 100.0), metadata={"description": "normal"})
+    a = FiniteFloat(validate=validate.Range(-100.0, 100.0),
+                    metadata={"description": "uniform: lower bound; kaiming_*: leaky_relu slope (>= 0)"})
+    b = FiniteFloat(validate=validate.Range(-100.0, 100.0), metadata={"description": "uniform: upper bound"})
+    gain = FiniteFloat(validate=validate.Range(0.0, 100.0), metadata={"description": "xavier_*"})
+    mode = fields.String(validate=validate.OneOf(MODES), metadata={"description": "kaiming_*"})
+    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES), metadata={"description": "kaiming_*"})
+
+    @validates_schema
+    def _only_its_own(self, data, **kwargs):
+        spec = INITS.get(data.get("name"))
+        if spec is None:
+            return
+        allowed = {p.name for p in spec.params}
+        foreign = sorted(set(data) - allowed - {"name"})
+        if foreign:
+            accepted = ", ".join(sorted(allowed)) or "none"
+            raise ValidationError({k: [f"not a parameter of init {spec.name!r}; accepted: {accepted}"] for k in foreign})
+
+
+_SEED = dict(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1), metadata={"description": "seeds every draw"})
+
+
+# -- backprop -------------------------------------------------------------------------------------
+
+
+class LayerWeights(Schema):
+    W = Matrix(required=True, metadata={"description": "[inputs, outputs]"})
+    b = Vector(required=True, metadata={"description": "[outputs]"})
+    gamma = Vector(metadata={"description": "batch-norm scale (hidden layers, batch_norm on)"})
+    beta = Vector(metadata={"description": "batch-norm shift"})
+
+
+class PathSchema(Schema):
+    input = fields.Integer(strict=True, validate=validate.Range(min=0), metadata={"description": "i of W_1[i, j]"})
+    unit = fields.Integer(strict=True, validate=validate.Range(min=0), metadata={"description": "j of W_1[i, j]"})
+    through = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0)),
+                          metadata={"description": "one unit per hidden layer 2..L-1"})
+    output = fields.Integer(strict=True, validate=validate.Range(min=0), metadata={"description": "output unit k"})
+    sample = fields.Integer(strict=True, validate=validate.Range(min=0), metadata={"description": "row of the batch"})
+
+
+class BackpropRequest(Schema):
+    layers = _layers()
+    activation = _activation("sigmoid")
+    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    output_activation = fields.String(load_default="identity", validate=validate.OneOf(_ACTS))
+    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+                         metadata={"description": "default torch_default (nn.Linear's); ignored when weights are given"})
+    loss = fields.String(load_default="mse", validate=validate.OneOf(list(LOSSES)))
+    loss_params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+                              metadata={"description": "e.g. {'delta': 1.0} for huber"})
+    inputs = Matrix(required=True, max_rows=LIMITS["max_backprop_samples"], limit="max_backprop_samples",
+                    metadata={"description": "[n, layers[0]] (limit max_backprop_samples)"})
+    targets = Matrix(required=True, max_rows=LIMITS["max_backprop_samples"], limit="max_backprop_samples",
+                     metadata={"description": "[n, layers[-1]]"})
+    seed = fields.Integer(**_SEED)
+    weights = fields.List(fields.Nested(LayerWeights), load_default=None, allow_none=True,
+                          validate=validate.Length(max=LIMITS["max_layers"]),
+                          metadata={"description": "set the parameters exactly: one {W, b} per weight layer"})
+    path = fields.Nested(PathSchema, load_default=None, allow_none=True,
+                         metadata={"description": "the chain-rule path; default all zeros"})
+    residual = fields.Boolean(load_default=False)
+    batch_norm = fields.Boolean(load_default=False)
+
+
+class ForwardLayer(Schema):
+    z = NumberArray(ndim=2, metadata={"description": "pre-activation a_{l-1} W + b, [n, w]"})
+    s = NumberArray(ndim=2, metadata={"description": "batch-normalized z (batch_norm only)"})
+    a = NumberArray(ndim=2, metadata={"description": "the layer's output, [n, w]"})
+
+
+class BackwardLayer(Schema):
+    da = NumberArray(ndim=2, metadata={"description": "dL/da"})
+    dz = NumberArray(ndim=2, metadata={"description": "dL/dz"})
+    dW = NumberArray(ndim=2, metadata={"description": "dL/dW = a_{l-1}^T dL/dz"})
+    db = NumberArray(ndim=1, metadata={"description": "dL/db = column sums of dL/dz"})
+    dgamma = NumberArray(ndim=1)
+    dbeta = NumberArray(ndim=1)
+
+
+class WeightsOut(Schema):
+    W = NumberArray(ndim=2)
+    b = NumberArray(ndim=1)
+    gamma = NumberArray(ndim=1)
+    beta = NumberArray(ndim=1)
+
+
+class Factor(Schema):
+    name = fields.String()
+    formula = fields.String()
+    value = fields.Float()
+
+
+class ChainRuleSchema(Schema):
+    path = fields.Dict()
+    factors = fields.List(fields.Nested(Factor), metadata={"description": "from the output back to the weight"})
+    product = fields.Float(metadata={"description": "this path, this sample"})
+    path_sum = fields.Float(metadata={"description": "this path summed over the samples"})
+    all_paths_sum = fields.Float(metadata={"description": "every path, every sample: equals backprop"})
+    backprop = fields.Float(metadata={"description": "dL/dW_1[i, j] from the backward pass"})
+    n_paths = fields.Integer()
+
+
+class GradCheckSchema(Schema):
+    max_rel_error = fields.Float()
+    max_abs_error = fields.Float()
+    norm_rel_error = fields.Float()
+    worst = fields.Dict()
+    step = fields.String()
+
+
+class CostSchema(Schema):
+    forward_s = fields.Float()
+    backward_s = fields.Float()
+    finite_difference_s = fields.Float()
+    backward_over_forward = fields.Float()
+    finite_difference_over_backprop = fields.Float()
+    parameters = fields.Integer()
+    forward_passes_fd = fields.Integer()
+    repeats = fields.Integer()
+
+
+class BackpropResponse(Schema):
+    status = fields.String(metadata={"enum": ["ok", "overflow"]})
+    widths = fields.List(fields.Integer())
+    parameters = fields.Integer()
+    loss = fields.Float(allow_none=True)
+    output = NumberArray(ndim=2, allow_none=True)
+    weights = fields.List(fields.Nested(WeightsOut), metadata={"description": "the parameters used"})
+    forward = fields.List(fields.Nested(ForwardLayer), metadata={"description": "layer 1 first"})
+    backward = fields.List(fields.Nested(BackwardLayer), metadata={"description": "layer 1 first"})
+    chain_rule = fields.Nested(ChainRuleSchema, allow_none=True)
+    gradcheck = fields.Nested(GradCheckSchema, allow_none=True)
+    cost = fields.Nested(CostSchema)
+    notes = fields.List(fields.String())
+
+
+# -- gradient profile -----------------------------------------------------------------------------
+
+
+class ProfileTraining(Schema):
+    optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
+                              metadata={"description": "default sgd lr 0.1"})
+    steps = fields.Integer(strict=True, load_default=100,
+                           validate=limit_range("max_profile_steps", 1, LIMITS["max_profile_steps"]))
+    every = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1),
+                           metadata={"description": "record every k steps (default steps // 10)"})
+
+
+class ProfileRequest(Schema):
+    depth = fields.Integer(strict=True, load_default=10, validate=limit_range("max_layers", 1, LIMITS["max_layers"]),
+                           metadata={"description": "weight layers (limit max_layers)"})
+    width = fields.Integer(strict=True, load_default=32, validate=limit_range("max_width", 1, LIMITS["max_width"]),
+                           metadata={"description": "units per layer, inputs and outputs too (limit max_width)"})
+    activation = _activation("sigmoid")
+    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+                         metadata={"description": f"default {DEFAULT_INIT}"})
+    residual = fields.Boolean(load_default=False)
+    batch_norm = fields.Boolean(load_default=False)
+    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True)
+    batch = fields.Integer(strict=True, load_default=64, validate=limit_range("max_batch", 1, LIMITS["max_batch"]),
+                           metadata={"description": "samples (limit max_batch; batch x parameters limit max_network_work)"})
+    seed = fields.Integer(**_SEED)
+    training = fields.Nested(ProfileTraining, load_default=None, allow_none=True,
+                             metadata={"description": "also profile during a short full-batch training run"})
+
+
+def _layer_rows(p) -> list[dict]:
+    rows = []
+    after = p.clip.weight_grad_norm_after if p.clip is not None else None
+    for l in range(p.depth):
+        row = {
+            "layer": int(p.layer[l]),
+            "weight_grad_norm": float(p.weight_grad_norm[l]),
+            "bias_grad_norm": float(p.bias_grad_norm[l]),
+            "preactivation_grad_norm": float(p.preactivation_grad_norm[l]),
+            "activation_grad_norm": float(p.activation_grad_norm[l]),
+            "weight_norm": float(p.weight_norm[l]),
+            "activation_mean": float(p.activation_mean[l]),
+            "activation_std": float(p.activation_std[l]),
+            "overflow": bool(p.overflow[l]),
+        }
+        if after is not None:
+            row["weight_grad_norm_after_clip"] = float(after[l])
+        rows.append(row)
+    return rows
+
+
+class ProfileLayer(Schema):
+    layer = fields.Integer(metadata={"description": "1 = nearest the input"})
+    weight_grad_norm = fields.Float(metadata={"description": "‖dL/dW‖_F"})
+    bias_grad_norm = fields.Float()
+    preactivation_grad_norm = fields.Float(metadata={"description": "‖dL/dz‖_F: the verdict's measure"})
+    activation_grad_norm = fields.Float(metadata={"description": "‖dL/da‖_F of the layer's output"})
+    weight_norm = fields.Float()
+    activation_mean = fields.Float()
+    activation_std = fields.Float()
+    overflow = fields.Boolean(metadata={"description": "a value of this layer was not finite (numbers capped at 1e308)"})
+    weight_grad_norm_after_clip = fields.Float()
+
+
+class ClipReportSchema(Schema):
+    kind = fields.String()
+    threshold = fields.Float()
+    global_norm_before = fields.Float()
+    global_norm_after = fields.Float()
+
+
+class TrainingProfileSchema(Schema):
+    optimizer = fields.Dict()
+    steps = NumberArray(ndim=1, item_type="integer", metadata={"description": "recorded steps (0 = before training)"})
+    loss = NumberArray(ndim=1)
+    weight_grad_norm = NumberArray(ndim=2, metadata={"description": "[records, depth]"})
+    preactivation_grad_norm = NumberArray(ndim=2)
+    first_over_last = NumberArray(ndim=1)
+    verdict = fields.List(fields.String())
+    status = fields.String(metadata={"enum": ["ok", "diverged"]})
+
+
+class ProfileResponse(Schema):
+    layers = fields.List(fields.Nested(ProfileLayer), metadata={"description": "layer 1 (nearest the input) first"})
+    first_over_last = fields.Float()
+    verdict = fields.String(metadata={"enum": ["vanishing", "exploding", "stable"]})
+    rule = fields.String(metadata={"description": RULE})
+    status = fields.String(metadata={"enum": ["ok", "overflow"]})
+    loss = fields.Float()
+    parameters = fields.Integer()
+    depth = fields.Integer()
+    width = fields.Integer()
+    activation = fields.String()
+    init = fields.Dict()
+    residual = fields.Boolean()
+    batch_norm = fields.Boolean()
+    batch = fields.Integer()
+    seed = fields.Integer()
+    clip = fields.Nested(ClipReportSchema, allow_none=True)
+    training = fields.Nested(TrainingProfileSchema, allow_none=True)
+
+    @pre_dump
+    def _rows(self, profile, **kwargs):
+        """The engine's per-layer columns as one object per layer (at most max_layers of them)."""
+        out = {f.name: getattr(profile, f.name) for f in dataclasses.fields(profile)}
+        out["layers"] = _layer_rows(profile)
+        return out
+
+
+# -- landscape ------------------------------------------------------------------------------------
+
+
+class LandscapeDatasetSchema(Schema):
+    name = fields.String(load_default="moons", validate=validate.OneOf(list(DATASETS)))
+    n = fields.Integer(strict=True, validate=limit_range("max_landscape_samples", 2, LIMITS["max_landscape_samples"]))
+    noise = FiniteFloat(validate=validate.Range(0.0, 2.0))
+    factor = FiniteFloat(validate=validate.Range(0.0, 0.99), metadata={"description": "circles only"})
+
+
+class LandscapeRequest(Schema):
+    layers = _layers(required=False, load_default=[2, 16, 16, 1])
+    activation = _activation("tanh")
+    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    dataset = fields.Nested(LandscapeDatasetSchema, load_default=None, allow_none=True,
+                            metadata={"description": "default moons, n 200, noise 0.1"})
+    dims = fields.Integer(strict=True, load_default=2, validate=validate.OneOf([1, 2]))
+    resolution = fields.Integer(strict=True, load_default=41,
+                                validate=limit_range("max_landscape_axis", 2, LIMITS["max_landscape_axis"]),
+                                metadata={"description": "points per axis (limit max_landscape_axis)"})
+    span = FiniteFloat(load_default=1.0, validate=validate.Range(0.0, 100.0, min_inclusive=False),
+                       metadata={"description": "alpha, beta in [-span, span]", "exclusiveMinimum": True})
+    seed = fields.Integer(**_SEED)
+    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True)
+    loss = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(LOSSES)))
+    residual = fields.Boolean(load_default=False)
+    batch_norm = fields.Boolean(load_default=False)
+    train_steps = fields.Integer(strict=True, load_default=200, validate=limit_range("max_steps", 0, LIMITS["max_steps"]),
+                                 metadata={"description": "full-batch steps before slicing (0: at initialization)"})
+    optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
+                              metadata={"description": "default adam lr 0.01"})
+
+
+class LandscapeResponse(Schema):
+    alpha = NumberArray(ndim=1)
+    beta = NumberArray(ndim=1, metadata={"description": "empty for a 1-D slice"})
+    loss = NumberArray(ndim=2, metadata={"description": "loss[r][c] at (alpha[c], beta[r]); one row when dims = 1"})
+    dims = fields.Integer()
+    center_loss = fields.Float()
+    loss_min = fields.Float()
+    loss_max = fields.Float()
+    overflow = fields.Integer(metadata={"description": "grid points whose loss was not finite (reported as 1e308)"})
+    status = fields.String(metadata={"enum": ["ok", "overflow"]})
+    widths = fields.List(fields.Integer())
+    activation = fields.String()
+    loss_name = fields.String()
+    parameters = fields.Integer()
+    dataset = fields.Dict()
+    train_steps = fields.Integer()
+    train_loss = NumberArray(ndim=1)
+    train_status = fields.String(metadata={"enum": ["ok", "diverged", "none"]})
+    optimizer = fields.Dict(allow_none=True)
+    normalization = fields.String()
