@@ -180,9 +180,13 @@ def _api_paths(server: str) -> set[str]:
         return set(json.loads(r.read())["paths"])
 
 
-def _shot(s: Session, section_id: str):
-    name = SECTIONS[section_id][0]
-    s.page.locator(f"#{section_id}").screenshot(path=str(SHOTS / f"{name}.png"))
+def _shot(s: Session, section_id: str, name: str | None = None):
+    """Screenshot one section whole, however tall (a clip of a full-page capture, in page coordinates)."""
+    page = s.page
+    page.wait_for_timeout(300)  # let the layout settle (tables and keys arrive with the plot)
+    box = page.evaluate("""(id) => { const r = document.getElementById(id).getBoundingClientRect();
+        return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}; }""", section_id)
+    page.screenshot(path=str(SHOTS / f"{name or SECTIONS[section_id][0]}.png"), full_page=True, clip=box)
 
 
 # --- the page --------------------------------------------------------------------------------------
@@ -387,7 +391,7 @@ def test_race_and_basin_map(session):
     after = s.wait_changed("plot-race", before)
     assert len(s.sent("/api/v1/descent/basins")) > n
     assert after[0]["type"] == "heatmap" and after[0]["z"]
-    s.page.locator("#optimizers").screenshot(path=str(SHOTS / "section-06-optimizers-basins.png"))
+    _shot(s, "optimizers", "section-06-optimizers-basins")
     s.page.locator("#optimizers select[name='race-view']").select_option("race")
 
 
@@ -417,7 +421,7 @@ def test_convergence_stream_grows_and_stops(session):
     # the doctor reads the curves that arrived
     page.wait_for_selector("#doctor:not([hidden]) #diagnosis")
     assert len(s.sent("/api/v1/training/diagnose")[-1]["train_loss"]) == stopped_at
-    s.page.locator("#convergence").screenshot(path=str(SHOTS / "section-10-convergence-stopped.png"))
+    _shot(s, "convergence", "section-10-convergence-stopped")
 
 
 def test_readable_on_a_phone(session):
@@ -433,7 +437,7 @@ def test_readable_on_a_phone(session):
         figures = body.locator(":scope > .figures").bounding_box()
         assert controls["y"] >= figures["y"] + figures["height"] - 1
         assert figures["width"] <= 390
-        page.locator("#landscape").screenshot(path=str(SHOTS / "phone-03-landscape.png"))
+        _shot(session, "landscape", "phone-03-landscape")
     finally:
         page.set_viewport_size({"width": 1400, "height": 950})
 
