@@ -25,7 +25,7 @@ import orjson
 from locust import FastHttpUser, between, events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenarios import CLIENTS, SCENARIOS, Scenario, keep, verdict  # noqa: E402
+from scenarios import CLIENTS, SCENARIOS, THINK_S, Scenario, keep, verdict  # noqa: E402
 
 log = logging.getLogger("descentlab.loadtest")
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -56,7 +56,6 @@ def _make_task(s: Scenario):
 class _Client(FastHttpUser):
     abstract = True
     kind = ""
-    wait_time = between(0.1, 0.5)  # think time between two actions of one person
 
     def on_start(self):
         self.rng = random.Random()
@@ -71,6 +70,7 @@ class ExplorerUser(_Client):
 
     kind = "explorer"
     weight = CLIENTS["explorer"]
+    wait_time = between(*THINK_S["explorer"])
     tasks = [_make_task(s) for s in SCENARIOS if s.client == "explorer" for _ in range(s.weight)]
 
 
@@ -79,6 +79,7 @@ class LandscapeUser(_Client):
 
     kind = "landscape"
     weight = CLIENTS["landscape"]
+    wait_time = between(*THINK_S["landscape"])
     tasks = [_make_task(s) for s in SCENARIOS if s.client == "landscape" for _ in range(s.weight)]
 
 
@@ -87,6 +88,7 @@ class TrainerUser(_Client):
 
     kind = "trainer"
     weight = CLIENTS["trainer"]
+    wait_time = between(*THINK_S["trainer"])
     tasks = [_make_task(s) for s in SCENARIOS if s.client == "trainer" for _ in range(s.weight)]
 
 

@@ -36,6 +36,13 @@ CLIENTS: dict[str, int] = {
     "landscape": 3,  # landscape views: grids, slices, optimizer races on a surface
     "trainer": 1,  # the training lab: datasets, training runs, diagnoses
 }
+# seconds a person of each kind waits between two requests: dragging a slider fires requests
+# back to back; a new landscape is looked at for a moment; a training run is read for seconds
+THINK_S: dict[str, tuple[float, float]] = {
+    "explorer": (0.1, 0.5),
+    "landscape": (0.5, 1.5),
+    "trainer": (2.0, 5.0),
+}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def test_parse_sse():
 
 
 def test_table_is_well_formed():
-    assert {s.client for s in SCENARIOS} <= set(CLIENTS)
+    assert {s.client for s in SCENARIOS} <= set(CLIENTS) == set(scenarios.THINK_S)
     for s in SCENARIOS:
         assert s.method in ("GET", "POST") and s.path.startswith("/") and s.weight >= 1
         assert (s.body is None) == (s.method == "GET")
