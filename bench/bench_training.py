@@ -45,18 +45,20 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def set_blas_threads(n: int) -> bool:
-    """Cap the OpenBLAS that scipy (and so numba's np.dot) uses; False if it cannot be found."""
+def set_blas_threads(n: int) -> int | None:
+    """Cap the OpenBLAS that scipy (and so numba's np.dot) uses; returns the previous count (None: not found)."""
     import scipy
 
     libs = glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs", "libscipy_openblas*.so"))
     for path in libs:
         lib = ctypes.CDLL(path)
-        fn = getattr(lib, "scipy_openblas_set_num_threads", None)
-        if fn is not None:
-            fn(int(n))
-            return True
-    return False
+        set_fn = getattr(lib, "scipy_openblas_set_num_threads", None)
+        get_fn = getattr(lib, "scipy_openblas_get_num_threads", None)
+        if set_fn is not None and get_fn is not None:
+            before = int(get_fn())
+            set_fn(int(n))
+            return before
+    return None
 
 
 def engine_run():
@@ -152,8 +154,16 @@ def numpy_run(s):
 def main() -> None:
     print(f"== training: 2-64-64-1 tanh, {EPOCHS} epochs x {N_TRAIN} samples, batch {BATCH}, SGD "
           f"(float64, 1 thread; per-epoch train/val losses included) ==")
-    capped = set_blas_threads(1)
-    print(f"OpenBLAS capped at 1 thread: {capped}")
+    before = set_blas_threads(1)
+    print(f"OpenBLAS capped at 1 thread (was {before})")
+    try:
+        _compare()
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
+def _compare() -> None:
     res = engine_run()  # compile / load from cache
     s = _setup()
     t_engine = _median_time(engine_run, 7)
@@ -168,7 +178,15 @@ def main() -> None:
     except ImportError:
         print("torch not installed: pip install torch==2.13.0 to compare")
         return
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        _against_torch(s, res, t_engine)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _against_torch(s, res, t_engine: float) -> None:
     ref = torch_run(s)
     ok = np.allclose(np.c_[res.history.train_loss, res.history.val_loss], ref, rtol=1e-9)
     t_torch = _median_time(lambda: torch_run(s), 5)

@@ -15,7 +15,8 @@ The decision tree, walked top to bottom; the first "yes" decides (thresholds are
 constants below, shown in every node's numbers):
 
 1. ``non_finite``  Is any value NaN or infinite?                             yes -> diverging
-2. ``growth``      Does the train loss end (mean of the last ``SMOOTH_WINDOW`` epochs) at
+2. ``growth``      Does the train loss end (mean of the last w epochs, w = ``SMOOTH_WINDOW`` or
+                   n // 10 for curves shorter than 50 epochs, at least 1) at
                    >= ``DIVERGE_RATIO`` x its epoch-1 value?                  yes -> diverging
 3. ``spike``       Does the train loss ever jump, from one epoch to the next, by >= ``SPIKE_RATIO``
                    x the previous value and to >= ``SPIKE_RATIO`` x its running minimum?
@@ -26,7 +27,7 @@ constants below, shown in every node's numbers):
                    is the mean |epoch-to-epoch change| >= ``NOISY_JITTER`` x the tail's mean, with
                    >= ``NOISY_RISE_FRACTION`` of the tail's steps going up?    yes -> noisy
 6. ``overfitting`` (only with a validation curve) With both curves smoothed by a trailing mean of
-                   ``SMOOTH_WINDOW`` epochs: has the validation loss risen >= ``OVERFIT_RISE``
+                   w epochs: has the validation loss risen >= ``OVERFIT_RISE``
                    above its minimum while the train loss kept falling after that epoch?
                                                                               yes -> overfitting
 7. ``still_falling`` Did the (smoothed) train loss fall by >= ``STILL_FALLING_DROP`` across the
@@ -55,7 +56,7 @@ TAIL_FRACTION = 0.25  # nodes 5 and 7: the tail is the last quarter of the run .
 MIN_TAIL = 5  # ... and at least 5 epochs
 NOISY_JITTER = 0.05  # node 5: mean |step| >= 5% of the tail's level ...
 NOISY_RISE_FRACTION = 0.3  # ... and >= 30% of the steps go up
-SMOOTH_WINDOW = 5  # trailing mean used for end levels and the overfitting check
+SMOOTH_WINDOW = 5  # trailing mean used for end levels and the overfitting check (n // 10 if smaller, >= 1)
 OVERFIT_RISE = 0.10  # node 6: validation ends >= 10% above its minimum
 STILL_FALLING_DROP = 0.10  # node 7: the train loss fell >= 10% across the tail
 UNDERFIT_LEVEL = 0.5  # node 8: the loss levelled off above half its starting value
@@ -151,7 +152,7 @@ def diagnose(train_loss, val_loss=None) -> Diagnosis:
                                   "last_finite_epoch": i if i > 0 else None, "last_finite_value": last})
     node("non_finite", "Is any loss value NaN or infinite?", False)
 
-    w = min(SMOOTH_WINDOW, n)
+    w = max(1, min(SMOOTH_WINDOW, n // 10))  # short curves (< 50 epochs) are smoothed less
     start = float(tr[0])
     end = float(np.mean(tr[-w:]))
     ratio = end / max(start, _TINY)

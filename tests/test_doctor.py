@@ -113,3 +113,9 @@ def test_doctor_on_the_engines_own_runs():
     # a user's log that kept the blow-up as NaN (null in JSON) is diverging at the first NaN
     d = diagnose(list(div.history.train_loss) + [None])
     assert d.evidence["first_non_finite_epoch"] == div.stopped_epoch
+
+
+def test_short_curves_are_not_smoothed_away():
+    d = diagnose([1.0, 0.6, 0.4, 0.3, 0.25, 0.22, 0.2], [1.0, 0.7, 0.5, 0.45, 0.5, 0.6, 0.7])
+    assert d.diagnosis == "overfitting"
+    assert d.evidence["best_val_epoch"] == 4 and d.evidence["val_rise"] == pytest.approx(0.7 / 0.45 - 1)
