@@ -115,7 +115,9 @@ CLASSIFY = dict(dataset={"name": "spirals", "n_train": 60, "n_val": 30}, model={
 @pytest.mark.parametrize("req", [
     {**OVERFIT, "epochs": 30, "early_stopping": {"patience": 3}, "regularization": {"dropout": 0.1}},
     CLASSIFY,
-], ids=["regression", "classification"])
+    {**CLASSIFY, "model": {"layers": [2, 8, 8, 8, 2], "batch_norm": True, "residual": True},
+     "regularization": {"dropout": 0.2, "l2": 1e-3}, "early_stopping": {"patience": 2}},
+], ids=["regression", "classification", "bn-residual-dropout"])
 def test_stream_gives_the_one_shot_records(req):
     one = train(**req)
     s = stream(**req)
@@ -173,6 +175,8 @@ def _torch_run(s, lrs, l1, l2, opt_name, clip=None):
             lin.bias.copy_(torch.from_numpy(lp.b.copy()))
         mods.append(lin)
         if l < net.n_layers - 1:
+            if lp.gamma is not None:  # Linear -> BatchNorm1d -> act, engine.mlp's placement
+                mods.append(torch.nn.BatchNorm1d(lp.W.shape[1], eps=1e-5, momentum=0.1))
             mods.append(torch.nn.Tanh())
     model = torch.nn.Sequential(*mods)
     linears = [m for m in mods if isinstance(m, torch.nn.Linear)]
@@ -189,6 +193,7 @@ def _torch_run(s, lrs, l1, l2, opt_name, clip=None):
     n, bs = X.shape[0], s.batch_size
     rows = []
     for e in range(len(lrs)):
+        model.train()
         for group in opt.param_groups:
             group["lr"] = float(lrs[e])
         order = torch.from_numpy(epoch_order(s.seed, e, n))
@@ -201,14 +206,16 @@ def _torch_run(s, lrs, l1, l2, opt_name, clip=None):
             if clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
+        model.eval()
         with torch.no_grad():
             rows.append((crit(model(X), Y).item(), crit(model(Xv), Yv).item()))
     return np.array(rows)
 
 
-def test_a_whole_run_matches_torch_regression():
+@pytest.mark.parametrize("bn", [False, True], ids=["plain", "batch_norm"])
+def test_a_whole_run_matches_torch_regression(bn):
     req = dict(dataset={"name": "sine", "n_train": 20, "n_val": 15, "seed": 1},
-               model={"layers": [1, 8, 8, 1], "activation": "tanh"}, optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
+               model={"layers": [1, 8, 8, 1], "activation": "tanh", "batch_norm": bn}, optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9},
                epochs=6, batch_size=8, seed=3, regularization={"l1": 1e-3, "l2": 1e-2},
                schedule={"name": "step", "step_size": 2, "gamma": 0.5})
     r = train(**req)
