@@ -290,7 +290,11 @@ def _drawn_trajectory(s: Session, action) -> tuple[dict, dict]:
         action()
     resp = info.value
     data = resp.json()
-    page.wait_for_function(f"() => JSON.stringify(({DESCENT_LOSS_JS})()) === JSON.stringify({json.dumps(data['loss'])})")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while page.evaluate(DESCENT_LOSS_JS) != data["loss"]:  # numbers compared as numbers (JSON spellings differ)
+        if time.monotonic() > deadline:
+            pytest.fail("the trajectory the API returned was not drawn")
+        page.wait_for_timeout(50)
     return json.loads(resp.request.post_data), data
 
 

@@ -68,7 +68,8 @@ export async function init(section, { catalog, status }) {
   const note = el("p", { class: "note", text: "Press start: the API trains the network and sends each epoch as it finishes." });
   controls.append(buttons(startBtn, stopBtn), el("div", { class: "readout" }, mEpoch.root, mTrain.root, mVal.root, mLr.root), note, pace.root,
     group("Data", ...tc.roots.data), group("Model", ...tc.roots.model), group("Training", ...tc.roots.train),
-    group("Schedule and stopping", sched.root, schedHolder, esOn.root, patience.root));
+    group("Schedule and stopping", sched.root, el("p", { class: "note", text: "The schedule steps once per epoch (its steps are epochs here)." }),
+      schedHolder, esOn.root, patience.root));
 
   const lossDiv = el("div", { class: "plot", id: "plot-convergence" });
   const lrDiv = el("div", { class: "plot short", id: "plot-convergence-lr" });
@@ -204,7 +205,9 @@ export async function init(section, { catalog, status }) {
         shapes.push({ type: "line", xref: "x", yref: "paper", x0: stopped, x1: stopped, y0: 0, y1: 1, line: { color: "#c92a2a", width: 2 } });
         annotations.push({ x: stopped, y: 0.9, xref: "x", yref: "paper", text: `stopped: ${String(sum.stop_reason).replace(/_/g, " ")}`, showarrow: false, xanchor: "right", font: { color: "#c92a2a" } });
       }
-      plotly().relayout(lossDiv, { shapes, annotations });
+      const span = [0, Math.max(1, hist.epoch.at(-1) || 1)];
+      plotly().relayout(lossDiv, { shapes, annotations, "xaxis.range": span });
+      plotly().relayout(lrDiv, { "xaxis.range": span });
     } else {
       note.textContent = `Stopped after ${hist.epoch.length} epochs${reason ? ` (${reason})` : ""}.`;
     }

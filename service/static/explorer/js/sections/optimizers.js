@@ -89,8 +89,8 @@ export async function init(section, { catalog, status }) {
       ...res.runs.map((r, i) => ({ type: "scatter", mode: "markers", name: `${racers[i].label} end`, showlegend: false, x: [r.path.at(-1)[0]], y: [r.path.at(-1)[1]],
         marker: { size: 10, color: colorOf(i), line: { color: "#ffffff", width: 1.5 } }, hovertemplate: `${racers[i].label} ended at (%{x:.4f}, %{y:.4f})<extra></extra>` })),
       { type: "scatter", mode: "markers", name: "start", x: [start[0]], y: [start[1]], marker: { size: 11, color: "#fff", line: { color: "#1d2430", width: 2 } }, hoverinfo: "skip" },
-    ], { title: `${res.runs.length} optimizer${res.runs.length > 1 ? "s" : ""} from one start — click to move it`, xaxis: { title: "x", range: [grid.x[0], grid.x[grid.x.length - 1]], constrain: "domain", automargin: false },
-      yaxis: { title: "y", range: [grid.y[0], grid.y[grid.y.length - 1]], scaleanchor: "x", constrain: "domain", automargin: false }, dragmode: false, hovermode: "closest", legend: { orientation: "h", y: -0.16 }, margin: { b: 56 } });
+    ], { title: `${res.runs.length} optimizer${res.runs.length > 1 ? "s" : ""} from one start (colours as in the table); click to move the start`, xaxis: { title: "x", range: [grid.x[0], grid.x[grid.x.length - 1]], constrain: "domain", automargin: false },
+      yaxis: { title: "y", range: [grid.y[0], grid.y[grid.y.length - 1]], scaleanchor: "x", constrain: "domain", automargin: false }, dragmode: false, hovermode: "closest", showlegend: false });
     hookClick();
     const positive = res.runs.every((r) => r.loss.every((v) => v > 0));
     draw(lossDiv, res.runs.map((r, i) => ({ type: "scatter", mode: "lines", name: labelOf(r, i), y: r.loss, line: { color: colorOf(i), width: 2 } })),
