@@ -58,8 +58,8 @@ from .errors import EngineInputError
 from .init import resolve_init
 from .limits import LIMITS, check_max
 from .losses import loss_value_grad, resolve_loss
-from .mlp import TRAIN, as_batch, safe_norm, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
-    new_workspace, record_views, unpack
+from .mlp import TRAIN, as_batch, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
+    safe_norm, unpack
 from .optimizers import new_state, optimizer_step
 from .trajectory import CLIP_NONE, CLIP_NORM, CLIP_VALUE, resolve_clip, resolve_opt
 
@@ -122,10 +122,12 @@ def _train_profile(layout, fparams, params, X, Y, loss_code, lparams, running, g
     n = X.shape[0]
     rec = 0
     for t in range(steps + 1):
-        loss = _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, record)
+        keep = t % every == 0 or t == steps
+        loss = _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work,
+                     record if keep else record[:0])
         if not math.isfinite(loss):
             return rec
-        if t % every == 0 or t == steps:
+        if keep:
             _layer_norms(layout, n, grad, record, norms[rec])
             losses[rec] = loss
             rec += 1
@@ -262,9 +264,15 @@ def gradient_profile(
     record = np.zeros(net.record_size(n))
     grad = np.zeros(net.n_params)
     running = new_running(net)
-    loss = float(_pass(net.layout, net.fparams, params, X, Y, r.code, r.lparams, running, grad, work, record))
-    norms = np.zeros((depth, 4))
-    _layer_norms(net.layout, n, grad, record, norms)
+    # the profile at initialization is the training kernel's record at step 0 (no update is taken)
+    norms3, losses = np.zeros((1, depth, 4)), np.zeros(1)
+    state0, scal0 = np.zeros((4, 1)), np.zeros(2)
+    k = _train_profile(net.layout, net.fparams, params, X, Y, r.code, r.lparams, running, grad, work, record,
+                       0, np.zeros(8), state0, scal0, 0.0, 0, 1, CLIP_NONE, 0.0, norms3, losses)
+    loss = float(losses[0]) if k == 1 else math.inf
+    norms = norms3[0]
+    if k == 0:  # the loss itself was not finite: the norms of that pass, for the overflow report
+        _layer_norms(net.layout, n, grad, record, norms)
     views = layer_views(net, work, n)
     with np.errstate(all="ignore"):
         a_mean = np.array([v["a"].mean() for v in views])

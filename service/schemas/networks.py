@@ -201,7 +201,7 @@ class ChainRuleSchema(Schema):
     path_sum = fields.Float(metadata={"description": "this path summed over the samples"})
     all_paths_sum = fields.Float(metadata={"description": "every path, every sample: equals backprop"})
     backprop = fields.Float(metadata={"description": "dL/dW_1[i, j] from the backward pass"})
-    n_paths = fields.Integer()
+    n_paths = fields.Float(metadata={"description": "number of paths from w to the outputs (a float: it can exceed 2^64)"})
 
 
 class GradCheckSchema(Schema):
