@@ -30,6 +30,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# gunicorn on a free 127.0.0.1 port + Locust headless ([tool.locust]); fails on errors or slow p95s.
+loadtest: $(STAMP)
+	$(BIN)/python loadtests/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .numba_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

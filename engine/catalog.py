@@ -11,7 +11,21 @@ import importlib
 from .limits import LIMITS
 
 # key in the catalog -> module whose describe() lists its entries
-SECTIONS: dict[str, str] = {}
+SECTIONS: dict[str, str] = {
+    "surfaces": "engine.landscape",
+    "losses": "engine.losses",
+    "datasets": "engine.datasets",
+    "regularizers": "engine.regularization",
+    "optimizers": "engine.optimizers",
+    "schedules": "engine.schedules",
+    "descent": "engine.trajectory",
+    "activations": "engine.activations",
+    "initializations": "engine.init",
+    "networks": "engine.mlp",  # mlp conventions; backprop, gradient_profile, network_landscape below
+    "backprop": "engine.backprop",
+    "gradient_profile": "engine.gradient_profile",
+    "network_landscape": "engine.network_landscape",  # trajectory, race, lr_sweep, lr_range_test, basins: rules and statuses
+}
 
 
 def catalog() -> dict:

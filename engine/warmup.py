@@ -9,7 +9,28 @@ from __future__ import annotations
 import importlib
 import time
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "engine.landscape",
+    "engine.losses",
+    "engine.datasets",
+    "engine.doctor",
+    "engine.training",
+    "engine.regularization",
+    "engine.optimizers",
+    "engine.clipping",
+    "engine.schedules",
+    "engine.trajectory",
+    "engine.race",
+    "engine.lr_sweep",
+    "engine.basins",
+    "engine.rng",
+    "engine.activations",
+    "engine.init",
+    "engine.mlp",
+    "engine.backprop",
+    "engine.gradient_profile",
+    "engine.network_landscape",
+)
 
 
 def warmup() -> dict[str, float]:

@@ -14,7 +14,7 @@ from .config import Config
 from .jsonio import OrjsonProvider
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
-MODULES: tuple[str, ...] = ("health", "catalog")
+MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks")
 
 
 def create_app(config: type | dict | None = None) -> Flask:

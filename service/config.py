@@ -17,11 +17,12 @@ class Config:
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = os.environ.get(
-        "DESCENTLAB_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-    )
-    # Bodies larger than this get a 413 before they are parsed.
-    MAX_CONTENT_LENGTH = _env_int("DESCENTLAB_MAX_BODY_BYTES", 4 * 1024 * 1024)
+    # Swagger UI's files are vendored in service/static/swagger-ui/ so /docs works offline.
+    OPENAPI_SWAGGER_UI_URL = os.environ.get("DESCENTLAB_SWAGGER_UI_URL", "/static/swagger-ui/")
+    # Bodies larger than this get a 413 (naming max_body_bytes) before they are parsed. 8 MiB:
+    # the largest request the limits allow (2 x max_loss_elements = 200k numbers, ~4.1 MB as
+    # Python's json.dumps writes random floats) fits with room for formatting.
+    MAX_CONTENT_LENGTH = _env_int("DESCENTLAB_MAX_BODY_BYTES", 8 * 1024 * 1024)
     # Frontends on other origins call the API directly.
     CORS_ORIGINS = os.environ.get("DESCENTLAB_CORS_ORIGINS", "*")
     # Compile/load every kernel before the first request (the health check says ready after).

@@ -58,8 +58,11 @@ def _work_ab() -> tuple[int, int]:
 
 
 def _work_run(n: int) -> dict:
+    """The most epochs whose work fits in n; but n one past a whole number of epochs (the test's
+    "one over" at the scaled limit b + k·a) asks for one epoch more, which is over."""
     a, b = _work_ab()
-    return {**_WORK_RUN, "epochs": -(-(n - b) // a)}
+    epochs, rest = divmod(n - b, a)
+    return {**_WORK_RUN, "epochs": epochs + (1 if rest == 1 else 0)}
 
 
 def _work_scale() -> int:
@@ -124,7 +127,7 @@ CASES: list[LimitCase] = [
     LimitCase("max_prediction_axis", "/api/v1/training/run", "prediction.grid",
               lambda n: {**_tiny_run(epochs=1), "dataset": {"name": "moons", "n_train": 10, "n_val": 10},
                          "model": {"layers": [2, 2, 1]}, "prediction": {"grid": n}}),
-    # the work budget: epochs = ceil((n - B) / A) of a fixed run (A = work per epoch, B = the
+    # the work budget: the most epochs of a fixed run within n (A = work per epoch, B = the
     # prediction's); at the scaled limit B + A the run is exactly at the budget, one over adds an epoch
     LimitCase("max_training_work", "/api/v1/training/run", "epochs", lambda n: _work_run(n), scale=_work_scale()),
 ]
