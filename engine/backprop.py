@@ -370,7 +370,11 @@ def backprop(
     check_max("layers", net.n_params, "max_backprop_parameters")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise EngineInputError("seed", "must be a non-negative integer")
-    r = resolve_loss(loss, loss_params)
+    try:
+        r = resolve_loss(loss, loss_params)
+    except EngineInputError as e:  # resolve_loss names "params.<name>"; the request calls it loss_params
+        field = "loss_params" + e.field[len("params"):] if e.field.startswith("params") else e.field
+        raise EngineInputError(field, e.message) from None
     X, Y = as_batch(net, inputs, targets, batch_limit="max_backprop_samples")
     check_loss_fits(net, r.name, Y)
     params = pack(net, weights) if weights is not None else init_params(net, init, int(seed))

@@ -23,9 +23,16 @@ every layer's weight gradient comes out alike) or invent one (sigmoid outputs ha
 residual stream grows layer by layer). δ is the backward signal itself: it shrinks by
 ‖Wᵀ diag(act')‖ per layer. Both are reported.
 
-Measured with this module (seed 0, width 32, batch 64): sigmoid, 10 layers, N(0, 0.25²):
-r ≈ 3e-5 (vanishing); the same with residual connections r ≈ 0.5, with batch norm r ≈ 0.3;
-ReLU with kaiming_normal (He) r ≈ 2; tanh or ReLU with N(0, 1) at 20 layers r ≈ 1e4–1e12 (exploding).
+Measured with this module (seed 0, width 32, batch 64; r, then ‖∂L/∂W_1‖/‖∂L/∂W_depth‖):
+
+    sigmoid, 10 layers, N(0, 0.25²) (the default)     r = 4.9e-5   vanishing   (weights 2.1e-5)
+    the same with residual connections                r = 0.50     stable      (weights 0.016)
+    the same with batch normalization                 r = 0.22     stable      (weights 0.082)
+    ReLU, kaiming_normal (He, nonlinearity relu)      r = 3.6      stable      (weights 0.61)
+    sigmoid, N(0, 1) (torch's normal_ default)        r = 0.05     vanishing   (weights 0.010)
+    tanh, 20 layers, N(0, 1)                          r = 4.4e4    exploding   (weights 2.0e4)
+    ReLU, 20 layers, N(0, 1)                          r = 1.5e12   exploding   (weights 1.4: a_{ℓ−1}
+                                                      grows with ℓ as fast as δ_ℓ shrinks)
 
 Remedies are switches: ``residual``, ``batch_norm``, the ``init`` scheme, and gradient ``clip``
 (torch ``clip_grad_norm_`` {"max_norm": c} or ``clip_grad_value_`` {"max_value": c} on the whole

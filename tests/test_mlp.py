@@ -15,7 +15,7 @@ from engine.errors import EngineInputError
 from engine.losses import resolve_loss
 from engine.mlp import (
     EVAL_BATCH, TRAIN, as_batch, build_mlp, init_params, layer_views, loss_and_grad,
-    mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, new_running, new_workspace, pack, predict, record_views, unpack,
+    mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, mlp_predict, new_running, new_workspace, pack, predict, record_views, unpack,
 )
 from engine.optimizers import new_state, optimizer_step, resolve_optimizer
 
@@ -54,6 +54,10 @@ def test_forward_by_hand():
     params = pack(net, [{"W": [[0.1, -0.2], [0.3, 0.4]], "b": [0.05, -0.1]}, {"W": [[0.7], [-0.5]], "b": [0.2]}])
     X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     out = predict(net, params, X)
+    kernel_out = np.empty_like(out)
+    mlp_predict(net.layout, net.fparams, params, X, EVAL_BATCH, 0, 0, new_running(net), new_workspace(net, 2),
+                kernel_out)
+    np.testing.assert_array_equal(kernel_out, out)
     for row, x in enumerate(X):
         z1 = [x[0] * 0.1 + x[1] * 0.3 + 0.05, x[0] * -0.2 + x[1] * 0.4 - 0.1]
         a1 = [_sig(z) for z in z1]
