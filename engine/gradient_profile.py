@@ -249,7 +249,9 @@ def gradient_profile(
     """
     depth = _check_int(depth, "depth", 1, "max_layers")
     width = _check_int(width, "width", 1, "max_width")
-    batch = _check_int(batch, "batch", 2 if batch_norm else 1, "max_batch")
+    batch = _check_int(batch, "batch", 1, "max_batch")
+    if batch_norm is True and batch < 2:
+        raise EngineInputError("batch", "must be >= 2 with batch_norm (batch statistics need two rows, as in torch)")
     seed = _check_int(seed, "seed", 0)
     init = DEFAULT_INIT if init is None else init
     resolved_init = resolve_init(init)
