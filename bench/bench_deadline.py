@@ -51,9 +51,10 @@ WORST: list[tuple[str, str, dict]] = [
     # (201^2 points) x 1900 samples x 13 parameters = 1.0e9 of max_landscape_work
     ("network landscape 201x201, 1900 samples", "/api/v1/networks/landscape",
      {"layers": [2, 3, 1], "dims": 2, "resolution": 201, "dataset": {"n": 1900}, "train_steps": 0}),
-    # 64 x 32 wide (67,584 parameters) x batch 739 = max_network_work; x 20 passes = max_profile_work
-    ("gradient profile depth 64 x 32, batch 739, 19 steps", "/api/v1/networks/gradient-profile",
-     {"depth": 64, "width": 32, "batch": 739, "training": {"steps": 19}}),
+    # 64 x 32 wide: 67,584 parameters; batch 739: 49.9M of max_network_work (50M);
+    # (3 + 1) steps x 739 x 67,584 = 199.8M of max_profile_work (200M)
+    ("gradient profile depth 64 x 32, batch 739, 3 steps", "/api/v1/networks/gradient-profile",
+     {"depth": 64, "width": 32, "batch": 739, "training": {"steps": 3}}),
 ]
 
 
