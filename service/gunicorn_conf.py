@@ -65,6 +65,10 @@ threads = 1
 # (the app is loaded by the master, below). setdefault: an explicit environment wins.
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores() // workers)))
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+# The MLP's matrix products go through scipy's OpenBLAS, which starts its own threads: with
+# workers x BLAS threads > cores they contend (measured under load: one 999x999 product 8 ms with
+# 2 BLAS threads vs 0.8 ms with 1). Same budget as numba's threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_ROOT / ".numba_cache"))
 Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
