@@ -30,9 +30,6 @@ class FiniteFloat(fields.Float):
         super().__init__(allow_nan=False, **kwargs)
 
 
-def Pair(**kwargs) -> fields.List:
-    """Two finite numbers, e.g. a start point ``[x, y]``."""
-    return fields.List(FiniteFloat(), validate=validate.Length(equal=2), **kwargs)
 
 
 def _increasing(v):
@@ -43,6 +40,15 @@ def _increasing(v):
 def _bounded(v):
     if any(abs(x) > 1e6 for x in v):
         raise ValidationError("each bound must lie within [-1e6, 1e6]")
+
+
+def Pair(**kwargs) -> fields.List:
+    """Two finite numbers within ±1e6, e.g. a start point ``[x, y]``.
+
+    Bounded like ``Interval``: a coordinate near the float64 maximum overflows the first
+    arithmetic done with it (``point + t·direction``), and no surface is drawn out there.
+    """
+    return fields.List(FiniteFloat(), validate=[validate.Length(equal=2), _bounded], **kwargs)
 
 
 def Interval(**kwargs) -> fields.List:
