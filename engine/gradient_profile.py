@@ -63,7 +63,7 @@ from ._jit import kernel
 from .clipping import clip_grad_norm, clip_grad_value
 from .errors import EngineInputError
 from .init import resolve_init
-from .limits import LIMITS, check_max
+from .limits import LIMITS, check_max, check_int
 from .losses import loss_value_grad, resolve_loss
 from .mlp import TRAIN, as_batch, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
     safe_norm, unpack
@@ -219,16 +219,6 @@ def _verdict(first: float, last: float) -> tuple[float, str]:
     return r, "stable"
 
 
-def _check_int(value, field: str, low: int, limit: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise EngineInputError(field, "must be an integer")
-    if value < low:
-        raise EngineInputError(field, f"must be >= {low}")
-    if limit is not None:
-        check_max(field, int(value), limit)
-    return int(value)
-
-
 def gradient_profile(
     depth: int = 10,
     width: int = 32,
@@ -247,12 +237,12 @@ def gradient_profile(
     Limits: max_layers (depth), max_width, max_batch, max_network_parameters, max_network_work
     (batch × parameters), and for ``training`` max_profile_steps and max_profile_work.
     """
-    depth = _check_int(depth, "depth", 1, "max_layers")
-    width = _check_int(width, "width", 1, "max_width")
-    batch = _check_int(batch, "batch", 1, "max_batch")
+    depth = check_int("depth", depth, 1, "max_layers")
+    width = check_int("width", width, 1, "max_width")
+    batch = check_int("batch", batch, 1, "max_batch")
     if batch_norm is True and batch < 2:
         raise EngineInputError("batch", "must be >= 2 with batch_norm (batch statistics need two rows, as in torch)")
-    seed = _check_int(seed, "seed", 0)
+    seed = check_int("seed", seed, 0)
     init = DEFAULT_INIT if init is None else init
     resolved_init = resolve_init(init)
     kind, threshold = resolve_clip(clip)
@@ -324,8 +314,8 @@ def _resolve_training(training, batch: int, n_params: int):
     if unknown:
         raise EngineInputError(f"training.{unknown[0]}", "unknown field; accepted: optimizer, steps, every")
     given = {k: v for k, v in training.items() if v is not None}
-    steps = _check_int(given.get("steps", 100), "training.steps", 1, "max_profile_steps")
-    every = _check_int(given.get("every", max(1, steps // 10)), "training.every", 1)
+    steps = check_int("training.steps", given.get("steps", 100), 1, "max_profile_steps")
+    every = check_int("training.every", given.get("every", max(1, steps // 10)), 1)
     check_max("training.steps", (steps + 1) * batch * n_params, "max_profile_work")
     opt = resolve_opt(given.get("optimizer", DEFAULT_TRAIN_OPTIMIZER), "training.optimizer")
     return opt, steps, every

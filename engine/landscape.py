@@ -28,7 +28,7 @@ import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
-from .limits import LIMITS, check_max
+from .limits import LIMITS, check_int
 from .surfaces import (
     ACKLEY,
     BEALE,
@@ -236,7 +236,7 @@ def critical_points(
     """
     su = _surface(surface, params)
     (x0, x1), (y0, y1) = _rectangle(su, x_range, y_range)
-    n = _int("seeds", seeds, 1, "max_critical_seeds_axis")
+    n = check_int("seeds", seeds, 1, "max_critical_seeds_axis")
     sx = np.linspace(x0, x1, n) if n > 1 else np.array([0.5 * (x0 + x1)])
     sy = np.linspace(y0, y1, n) if n > 1 else np.array([0.5 * (y0 + y1)])
     seed_x = np.tile(sx, n)  # row-major seed grid: seed (i, j) = (sx[j], sy[i])
@@ -301,7 +301,7 @@ def landscape_slice(
     if dx == 0.0 and dy == 0.0:
         raise EngineInputError("direction", "must not be the zero vector")
     t0, t1 = _interval("t_range", t_range)
-    n = _int("points", points, 2, "max_slice_points")
+    n = check_int("points", points, 2, "max_slice_points")
     t = np.linspace(t0, t1, n)
     xs = px + t * dx
     ys = py + t * dy
@@ -355,22 +355,12 @@ def _rectangle(su: Surface, x_range, y_range):
     return (float(xr[0]), float(xr[1])), (float(yr[0]), float(yr[1]))
 
 
-def _int(field: str, v, low: int, limit: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v:
-        raise EngineInputError(field, "must be an integer")
-    v = int(v)
-    if v < low:
-        raise EngineInputError(field, f"must be >= {low}")
-    check_max(field, v, limit)
-    return v
-
-
 def _resolution(v) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         v = (v, v)
     if isinstance(v, (str, bytes, dict)) or not hasattr(v, "__len__") or len(v) != 2:
         raise EngineInputError("resolution", "must be [nx, ny] or one integer")
-    return _int("resolution", v[0], 2, "max_grid_axis"), _int("resolution", v[1], 2, "max_grid_axis")
+    return check_int("resolution", v[0], 2, "max_grid_axis"), check_int("resolution", v[1], 2, "max_grid_axis")
 
 
 def _shortcut(su: Surface) -> np.ndarray:
@@ -538,7 +528,6 @@ def _fill_row(code, p, q, xs, trig, y, zrow, grow, want_grad):
             zrow[j] = f
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
-
 
 
 @kernel

@@ -8,6 +8,8 @@ Each concept module adds its own entries here, one line each with a why-comment.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import EngineInputError
 
 LIMITS: dict[str, int] = {
@@ -59,3 +61,16 @@ def check_max(field: str, value: float, limit: str) -> None:
     bound = LIMITS[limit]
     if value > bound:
         raise EngineInputError(field, f"{value} exceeds limit {limit}={bound}")
+
+
+def check_int(field: str, value, low: int, limit: str | None = None) -> int:
+    """An integer (or an integral float) >= ``low``, and within ``LIMITS[limit]`` when given."""
+    integral = isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise EngineInputError(field, "must be an integer")
+    value = int(value)
+    if value < low:
+        raise EngineInputError(field, f"must be >= {low}")
+    if limit is not None:
+        check_max(field, value, limit)
+    return value

@@ -46,7 +46,7 @@ import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
-from .limits import LIMITS, check_max
+from .limits import LIMITS, check_max, check_int
 from .losses import resolve_loss
 from .mlp import EVAL_BATCH, TRAIN, MLP, build_mlp, init_params, mlp_loss, mlp_loss_grad, new_running, unpack
 from .optimizers import new_state, optimizer_step
@@ -234,16 +234,6 @@ def _positive(value, field: str, high: float) -> float:
     return float(value)
 
 
-def _int(value, field: str, low: int, limit: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise EngineInputError(field, "must be an integer")
-    if value < low:
-        raise EngineInputError(field, f"must be >= {low}")
-    if limit is not None:
-        check_max(field, int(value), limit)
-    return int(value)
-
-
 def network_landscape(
     layers=(2, 16, 16, 1),
     activation: str = "tanh",
@@ -261,12 +251,12 @@ def network_landscape(
     activation_params: dict | None = None,
 ) -> NetworkLandscape:
     """Loss along filter-normalized random directions around a (briefly trained) network's parameters."""
-    seed = _int(seed, "seed", 0)
+    seed = check_int("seed", seed, 0)
     if dims not in (1, 2) or isinstance(dims, bool):
         raise EngineInputError("dims", "must be 1 or 2")
-    resolution = _int(resolution, "resolution", 2, "max_landscape_axis")
+    resolution = check_int("resolution", resolution, 2, "max_landscape_axis")
     span = _positive(span, "span", 100.0)
-    train_steps = _int(train_steps, "train_steps", 0, "max_steps")
+    train_steps = check_int("train_steps", train_steps, 0, "max_steps")
     data = make_data(dataset, seed)
     ds = DATASETS[data.name]
     net = build_mlp(layers, activation, "identity", residual, batch_norm, 0.0, activation_params)

@@ -72,7 +72,7 @@ from ._jit import kernel
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm
 from .datasets import CLASSIFICATION, Dataset, make_dataset
 from .errors import EngineInputError
-from .limits import LIMITS, check_max
+from .limits import LIMITS, check_max, check_int
 from .losses import loss_value_grad, resolve_loss
 from .mlp import (
     EVAL_RUNNING, IN, OUT, TRAIN_UPDATE, W_OFF, MLP, build_mlp, init_params, mlp_forward,
@@ -456,15 +456,6 @@ class TrainingResult:
 
 
 # -- resolving the request ----------------------------------------------------------------------
-def _int(value, field_: str, low: int, limit: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise EngineInputError(field_, "must be an integer")
-    v = int(value)
-    if v < low:
-        raise EngineInputError(field_, f"must be >= {low}")
-    if limit is not None:
-        check_max(field_, v, limit)
-    return v
 
 
 def _mapping(value, field_: str) -> dict:
@@ -573,8 +564,8 @@ def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, 
         raise EngineInputError("dataset.name", "required")
     name = ds.pop("name")
     data = make_dataset(name, ds)
-    epochs = _int(epochs, "epochs", 1, "max_epochs")
-    seed = _int(seed, "seed", 0)
+    epochs = check_int("epochs", epochs, 1, "max_epochs")
+    seed = check_int("seed", seed, 0)
     if seed > 2**32 - 1:
         raise EngineInputError("seed", "must be < 2**32")
     reg = resolve_regularization(regularization)
@@ -596,7 +587,7 @@ def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, 
         raise EngineInputError(f, err.message) from None
     if net.widths[0] != data.n_inputs:
         raise EngineInputError("model.layers", f"the first width must be {data.n_inputs} (inputs of {data.name!r})")
-    batch_size = _int(batch_size, "batch_size", 1, "max_batch")
+    batch_size = check_int("batch_size", batch_size, 1, "max_batch")
     n_train = data.X_train.shape[0]
     if net.batch_norm and n_train % batch_size == 1:
         raise EngineInputError("batch_size", "with batch_norm the last mini-batch would hold 1 row "
