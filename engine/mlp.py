@@ -62,7 +62,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import kernel
-from .activations import ACTIVATIONS, activate, activation_deriv, resolve_activation
+from .activations import (
+    ACTIVATIONS, SIGMOID, TANH, activate, activation_deriv, activation_deriv_from_output, resolve_activation,
+)
 from .errors import EngineInputError
 from .init import init_layer, resolve_init
 from .limits import LIMITS, check_max
@@ -268,6 +270,7 @@ def mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record):
         start = end - _block(layout, fparams, l, n)
         off = start
         Z = work[off:off + n * fo].reshape((n, fo))
+        A = work[off + n * fo:off + 2 * n * fo].reshape((n, fo))
         off += 2 * n * fo  # Z, A
         S = Z
         bn = layout[l, G_OFF] >= 0
@@ -293,11 +296,17 @@ def mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record):
         dZ = dzbuf[:n * fo].reshape((n, fo))
         code = layout[l, ACT]
         a = fparams[l, F_ACT]
-        # ∂L/∂s = g·m·act'(s)
-        for i in range(n):
-            for j in range(fo):
-                gij = g[i, j] * M[i, j] if drop else g[i, j]
-                dZ[i, j] = gij * activation_deriv(code, S[i, j], a)
+        # ∂L/∂s = g·m·act'(s). A = act(s) exactly unless a dropout mask or a skip was applied to it:
+        # then act'(s) comes from A (tanh 1 − A², sigmoid A(1 − A), as torch), else from s.
+        if (code == TANH or code == SIGMOID) and not drop and layout[l, SKIP] == 0:
+            for i in range(n):
+                for j in range(fo):
+                    dZ[i, j] = g[i, j] * activation_deriv_from_output(code, S[i, j], A[i, j], a)
+        else:
+            for i in range(n):
+                for j in range(fo):
+                    gij = g[i, j] * M[i, j] if drop else g[i, j]
+                    dZ[i, j] = gij * activation_deriv(code, S[i, j], a)
         if bn:
             go = layout[l, G_OFF]
             bo = layout[l, BETA_OFF]

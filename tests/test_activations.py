@@ -14,8 +14,8 @@ import pytest
 from scipy.special import ndtr
 
 from engine.activations import (
-    ACTIVATIONS, activate, activate_backward, activation_deriv, activation_value, describe, evaluate_activation,
-    resolve_activation,
+    ACTIVATIONS, activate, activate_backward, activation_deriv, activation_deriv_from_output, activation_value,
+    describe, evaluate_activation, resolve_activation,
 )
 from engine.errors import EngineInputError
 
@@ -48,6 +48,16 @@ def test_value_and_derivative_match_the_formulas(name):
         # abs 1e-15: gelu's ½x(1 + erf(x/√2)) (torch's form) is 0 where x·Φ(x) ~ 1e-196
         assert activation_value(act.code, x, act.param) == pytest.approx(f(x), rel=1e-14, abs=1e-15)
         assert activation_deriv(act.code, x, act.param) == pytest.approx(df(x), rel=1e-13, abs=1e-15)
+
+
+def test_backward_from_the_saved_output_is_the_derivative():
+    # tanh' = 1 − y², σ' = y(1 − y) from y = f(x) (torch's backward), others as activation_deriv
+    for name in NAMES:
+        act = resolve_activation(name)
+        for x in XS:
+            y = activation_value(act.code, x, act.param)
+            d = activation_deriv_from_output(act.code, x, y, act.param)
+            assert d == pytest.approx(activation_deriv(act.code, x, act.param), rel=1e-13, abs=1e-15)
 
 
 @pytest.mark.parametrize("name", NAMES)
