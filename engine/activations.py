@@ -42,6 +42,7 @@ import numpy as np
 from ._jit import kernel
 from .errors import EngineInputError
 from .registry import ParamSpec, lookup, resolve_params
+from .vecmath import tanh as vec_tanh
 
 # Integer codes (stable: the MLP's kernels dispatch on them)
 IDENTITY = 0
@@ -80,13 +81,14 @@ def sigmoid_deriv(x):
 
 @kernel
 def tanh_value(x):
-    return math.tanh(x)
+    # vecmath's tanh (≤ 2 ulp from libm's) so that loops over it vectorize; see engine/vecmath.py
+    return vec_tanh(x)
 
 
 @kernel
 def tanh_deriv(x):
     # 1 − tanh²
-    t = math.tanh(x)
+    t = vec_tanh(x)
     return 1.0 - t * t
 
 
@@ -220,6 +222,12 @@ def activate(code, a, s, out):
         for i in range(n):
             for j in range(m):
                 out[i, j] = s[i, j]
+        return
+    if code == TANH:
+        # its own loop so the inlined vec_tanh vectorizes (5x faster than the dispatching loop)
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = vec_tanh(s[i, j])
         return
     for i in range(n):
         for j in range(m):

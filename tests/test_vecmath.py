@@ -1,0 +1,109 @@
+"""engine.vecmath: the vectorizable tanh and exp against independent oracles.
+
+Oracles: mpmath at 40 digits (the exact value, rounded once) and libm through ``math`` (itself
+within 1 ulp). The ulp is the spacing of the exact value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numba
+import numpy as np
+import pytest
+
+from engine.activations import TANH, activate, activation_value
+from engine.vecmath import TANH_SATURATE, exp_nonpositive, tanh
+
+
+@numba.njit(error_model="numpy")
+def _tanh_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = tanh(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _exp_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_nonpositive(x[i])
+
+
+def _apply(kernel, x):
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    kernel(x, out)
+    return out
+
+
+def _ulps_exact(fn_mp, x: float, got: float) -> float:
+    with mpmath.workdps(40):
+        exact = fn_mp(mpmath.mpf(x))
+        return float(abs(mpmath.mpf(got) - exact) / mpmath.mpf(float(np.spacing(abs(float(exact))))))
+
+
+def _sample(rng) -> np.ndarray:
+    return np.concatenate([
+        rng.uniform(-1.0, 1.0, 400_000),
+        rng.normal(0.0, 3.0, 400_000),
+        rng.uniform(-25.0, 25.0, 200_000),
+        rng.uniform(-1e-3, 1e-3, 100_000),
+        np.linspace(0.6, 0.65, 50_001),  # both sides of the polynomial/exp switch at 0.625
+        -np.linspace(0.6, 0.65, 50_001),
+        np.linspace(18.0, 21.0, 10_001),  # the approach to saturation
+    ])
+
+
+def test_tanh_within_two_ulp_of_libm_everywhere_sampled():
+    x = _sample(np.random.default_rng(0))
+    got = _apply(_tanh_all, x)
+    ref = np.tanh(x)  # numpy's float64 tanh is libm-accurate (≤ 1 ulp)
+    ulps = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300))
+    assert ulps.max() <= 2.0, (ulps.max(), x[ulps.argmax()])
+
+
+def test_tanh_within_one_and_a_half_ulp_of_the_exact_value():
+    rng = np.random.default_rng(1)
+    x = _sample(rng)
+    got = _apply(_tanh_all, x)
+    ref = np.tanh(x)
+    # the exact check is slow, so run it on the points farthest from libm plus a random draw
+    far = np.argsort(-np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300)))[:150]
+    pick = np.concatenate([far, rng.integers(0, x.size, 350)])
+    worst = max(_ulps_exact(mpmath.tanh, float(x[i]), float(got[i])) for i in pick)
+    assert worst <= 1.5, worst
+
+
+def test_tanh_special_values_and_symmetry():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -1e-300, 1e-8, TANH_SATURATE, 19.1, 700.0, -700.0])
+    got = _apply(_tanh_all, x)
+    assert got[0] == 0.0 and math.copysign(1.0, got[0]) == 1.0
+    assert got[1] == 0.0 and math.copysign(1.0, got[1]) == -1.0  # tanh(−0) = −0, as torch
+    assert got[2] == 1.0 and got[3] == -1.0
+    assert math.isnan(got[4])
+    assert got[5] == 5e-324 and got[6] == -1e-300  # tanh x = x below half an ulp of x³/3
+    assert got[7] == math.tanh(1e-8)
+    assert np.all(got[8:11] == 1.0) and got[11] == -1.0
+    y = np.random.default_rng(2).normal(0.0, 2.0, 10_000)
+    assert np.array_equal(_apply(_tanh_all, -y), -_apply(_tanh_all, y))
+
+
+def test_exp_nonpositive_against_libm_and_exact():
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.uniform(-40.0, 0.0, 200_000), [0.0, -0.0, -40.0, -math.log(2.0), -1e-300]])
+    got = _apply(_exp_all, y)
+    ref = np.exp(y)
+    ulps = np.abs(got - ref) / np.spacing(ref)
+    assert ulps.max() <= 1.5, ulps.max()
+    assert got[-5] == 1.0 and got[-4] == 1.0
+    far = np.argsort(-ulps)[:100]
+    assert max(_ulps_exact(mpmath.exp, float(y[i]), float(got[i])) for i in far) <= 1.0
+    assert math.isnan(_apply(_exp_all, [np.nan])[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (32, 64), (5, 129)])
+def test_activate_tanh_loop_is_the_scalar_tanh(shape):
+    s = np.random.default_rng(4).normal(0.0, 2.0, shape)
+    out = np.empty_like(s)
+    activate(TANH, 0.0, s, out)
+    assert np.array_equal(out, np.array([[activation_value(TANH, v, 0.0) for v in row] for row in s]))
