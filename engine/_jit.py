@@ -10,13 +10,17 @@
   diverging run is reported as data by the layer above rather than as an exception.
 * No fastmath anywhere: losses, optimizers and networks must match torch to 1e-12, and
   ``reassoc``/``contract`` reorder sums.
+* Kernels are cached per module under a key of the module's source and everything it imports
+  (``_kernel_cache``): numba alone would keep running a kernel compiled from an older callee.
 """
 
 from __future__ import annotations
 
-import os
-
 import numba
+
+from . import _kernel_cache
+
+_kernel_cache.install()  # before any kernel below is decorated
 
 _COMMON = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -31,6 +35,6 @@ def set_threads(n: int | None) -> None:
     numba.set_num_threads(n or numba.config.NUMBA_DEFAULT_NUM_THREADS)
 
 
-def cache_dir() -> str | None:
-    """Where compiled kernels are cached (``NUMBA_CACHE_DIR``; None means beside the source)."""
-    return os.environ.get("NUMBA_CACHE_DIR") or None
+def cache_dir(module: str) -> str:
+    """Where ``engine.<module>``'s compiled kernels are cached."""
+    return str(_kernel_cache.module_cache_dir(module))

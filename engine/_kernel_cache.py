@@ -1,0 +1,97 @@
+"""Where the engine's compiled kernels are cached, keyed by the source they were compiled from.
+
+numba decides whether a cached kernel is stale from the timestamp of the kernel's *own* file
+only. A kernel compiles the kernels it calls into itself, so after an edit to ``activations.py``
+a cached ``mlp_forward`` would go on running the old activation, silently. Here each engine
+module's kernels are cached in ``<base>/descentlab/<module>-<key>``, where the key hashes the
+module's source together with every engine module it imports, transitively (``from .x import``):
+editing a module recompiles exactly the modules that can contain its code, and nothing else.
+
+``<base>`` is ``NUMBA_CACHE_DIR`` when set (the service and the Docker image set it), else
+``engine/__pycache__``. Directories of a module under another key that have not been written for a
+week are removed when the engine is imported (several versions may share one volume meanwhile).
+
+Only files in engine/ are redirected: other code's cached functions keep numba's own locations.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import shutil
+import time
+from functools import cache
+from pathlib import Path
+
+from numba.core import caching
+
+ENGINE_DIR = Path(__file__).parent.resolve()
+STALE_AFTER_S = 7 * 24 * 3600
+
+
+def base_dir() -> Path:
+    return Path(os.environ.get("NUMBA_CACHE_DIR") or ENGINE_DIR / "__pycache__") / "descentlab"
+
+
+@cache
+def _imports(module: str) -> frozenset[str]:
+    """Engine modules that ``module`` imports relatively (``from .x import`` / ``from . import x``)."""
+    tree = ast.parse((ENGINE_DIR / f"{module}.py").read_bytes())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found.update(n.split(".")[0] for n in names if (ENGINE_DIR / f"{n.split('.')[0]}.py").exists())
+    return frozenset(found)
+
+
+@cache
+def module_key(module: str) -> str:
+    """16 hex digits of SHA-256 over the sources of ``module`` and its transitive engine imports."""
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(_imports(m))
+    h = hashlib.sha256()
+    for m in sorted(seen):
+        h.update(m.encode() + b"\0" + (ENGINE_DIR / f"{m}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def module_cache_dir(module: str) -> Path:
+    return base_dir() / f"{module}-{module_key(module)}"
+
+
+def _prune(module: str, keep: Path) -> None:
+    try:
+        for old in keep.parent.glob(f"{module}-*"):
+            if old != keep and time.time() - old.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass  # unreadable: numba falls back to its next locator anyway
+
+
+class EngineCacheLocator(caching.UserProvidedCacheLocator):
+    """numba's user-directory locator, pointed at the module's keyed directory."""
+
+    def __init__(self, py_func, py_file):
+        super().__init__(py_func, py_file)
+        module = Path(py_file).stem
+        self._cache_path = str(module_cache_dir(module))
+        _prune(module, Path(self._cache_path))
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if Path(py_file).resolve().parent != ENGINE_DIR:
+            return None
+        # skip UserProvidedCacheLocator's own check (it requires NUMBA_CACHE_DIR)
+        return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+
+def install() -> None:
+    """Put the engine's locator first; numba asks its locators when each cached kernel is decorated."""
+    if EngineCacheLocator not in caching.CacheImpl._locator_classes:
+        caching.CacheImpl._locator_classes.insert(0, EngineCacheLocator)

@@ -1,0 +1,79 @@
+"""engine._kernel_cache: a cached kernel is recompiled when any engine module it imports changes.
+
+numba alone keys a cached kernel on its own file's timestamp; the end-to-end test below edits a
+*callee's* file in a copy of the engine and would see the stale result under numba's default.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import engine
+from engine import _kernel_cache
+
+ENGINE = Path(engine.__file__).parent
+
+_PROBE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from engine.activations import TANH, activate
+    s = np.array([[0.5]]); out = np.empty_like(s)
+    activate(TANH, 0.0, s, out)
+    import engine
+    assert engine.__file__.startswith(sys.argv[1]), engine.__file__
+    print(repr(float(out[0, 0])))
+""")
+
+
+def _probe(root: Path, cache: Path) -> float:
+    env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache))
+    run = subprocess.run([sys.executable, "-c", _PROBE, str(root)], env=env, cwd=root, capture_output=True, text=True,
+                         timeout=600)  # cwd: "python -c" puts it first on sys.path
+    assert run.returncode == 0, run.stderr[-2000:]
+    return float(run.stdout.strip())
+
+
+def test_editing_a_callee_recompiles_its_cached_callers(tmp_path):
+    root = tmp_path / "src"
+    shutil.copytree(ENGINE, root / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "cache"
+    first = _probe(root, cache)
+    assert abs(first - 0.46211715726000974) < 1e-15  # tanh(0.5)
+    assert any((cache / "descentlab").glob("activations-*/*.nbi"))  # activate was cached ...
+    vecmath = root / "engine" / "vecmath.py"
+    src = vecmath.read_text()
+    assert "return math.copysign(t, x)" in src
+    vecmath.write_text(src.replace("return math.copysign(t, x)", "return math.copysign(t, x) + 1.0"))
+    # ... and activations.py is untouched, yet its kernel must now see the new callee
+    assert _probe(root, cache) == first + 1.0
+
+
+def _package(tmp_path, files: dict[str, str], monkeypatch) -> None:
+    for name, text in files.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.setattr(_kernel_cache, "ENGINE_DIR", tmp_path)
+    _kernel_cache._imports.cache_clear()
+    _kernel_cache.module_key.cache_clear()
+
+
+def test_key_follows_transitive_relative_imports_only(tmp_path, monkeypatch):
+    files = {"a": "from .b import f\n", "b": "def f():\n    from . import c\n", "c": "X = 1\n", "d": "import math\n"}
+    _package(tmp_path, files, monkeypatch)
+    before = {m: _kernel_cache.module_key(m) for m in files}
+    assert _kernel_cache._imports("b") == {"c"}  # an import inside a function counts too
+    _package(tmp_path, {"c": "X = 2\n"}, monkeypatch)
+    after = {m: _kernel_cache.module_key(m) for m in files}
+    assert after["c"] != before["c"] and after["b"] != before["b"] and after["a"] != before["a"]
+    assert after["d"] == before["d"]
+    _kernel_cache._imports.cache_clear()
+    _kernel_cache.module_key.cache_clear()
+
+
+def test_cache_lives_under_numba_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert _kernel_cache.module_cache_dir("losses").parent == tmp_path / "descentlab"
