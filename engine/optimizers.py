@@ -1,8 +1,9 @@
 """Optimizers as in-place kernels over flat float64 parameter vectors, with torch.optim semantics.
 
 One step function per optimizer, written the way ``torch/optim/<name>.py::_single_tensor_<name>``
-writes it (torch 2.13, CPU single-tensor path), plus ONE dispatcher ``optimizer_step`` that any
-other kernel calls with a small integer code::
+writes it (torch 2.13, CPU single-tensor path): its per-step scalars, then one formula per
+coordinate (``_<name>_coord``, scalars in and out). ONE dispatcher ``optimizer_step`` is what any
+other kernel calls, with a small integer code::
 
     opt = resolve_optimizer({"name": "adam", "lr": 0.01, "betas": [0.9, 0.999]})
     state, scal = new_state(opt, p.size)
@@ -25,6 +26,8 @@ Shared interface (other modules code against it; keep it stable)
   can run inside other kernels' loops and ``prange`` bodies. Pass whole arrays: ``p``, ``g`` and each
   ``state`` row must have the same length n; ``state[r]`` / ``p[r]`` rows of bigger C-contiguous
   arrays (one per run) are fine.
+* ``optimizer_step_inline(...)``: the same step (same arguments, same results to the bit) always
+  computed inline, element by element, with no call out: the 2-D descents' per-step call.
 
 State rows per optimizer (torch's state names)
 ----------------------------------------------
@@ -122,181 +125,287 @@ def _grad(g_i, p_i, wd, maximize):
 
 
 @inline_kernel
-def _bias_correction(beta, t, scal, k):
-    """``1 − beta ** t`` exactly as torch computes it (``float ** float``), skipping the power once it
-    has rounded to 1.
+def _bias_correction(beta, t, s):
+    """``(1 − beta ** t, s')``: the bias correction exactly as torch computes it (``float ** float``),
+    skipping the power once it has rounded to 1; ``s`` is the ``scal`` entry that remembers when.
 
     ``beta ** t`` only decreases with t (beta in [0, 1)), so once ``1 − beta ** s == 1.0`` (beta ** s
-    <= 2⁻⁵⁴) it stays 1.0 for every later step: ``scal[k] = −s`` records that, and steps ``t > s``
-    return 1.0 without the ~15 ns power (after ~350 steps for beta1 = 0.9, ~37,000 for beta2 = 0.999).
-    ``reset_state`` leaves ``scal[k] >= 0`` (nothing known); the result is bit-identical either way.
+    <= 2⁻⁵⁴) it stays 1.0 for every later step: ``s' = −s`` records that, and steps ``t > s`` return
+    1.0 without the ~15 ns power (after ~350 steps for beta1 = 0.9, ~37,000 for beta2 = 0.999).
+    ``reset_state`` leaves ``s >= 0`` (nothing known); the result is bit-identical either way.
+    Scalars in and out (the caller stores ``s'``): an array argument to an inlined helper that
+    writes it on one branch costs atomic reference-count updates every step (see ``_grad``).
     """
-    s = scal[k]
     if s < 0.0 and t > -s:
-        return 1.0
+        return 1.0, s
     bc = 1.0 - beta ** float(t)
     if bc == 1.0:
-        scal[k] = -float(t)
-    return bc
+        return bc, -float(t)
+    return bc, s
+
+
+# Each optimizer below is three pieces, so that one formula serves both vector lengths:
+#   _<name>_scalars(...)  the per-step scalars (bias corrections, step sizes) from t, lr and scal;
+#   _<name>_coord(...)    the update of ONE coordinate, scalars in and out: (p, g, state...) -> (p, state...);
+#   _<name>(p, g, ...)    the whole step on arrays, as torch writes it: the scalars, then a loop of _coord.
+# ``<name>_step`` compiles ``_<name>`` on its own (long vectors); ``optimizer_step_inline`` runs the
+# scalars and coordinate functions itself (short vectors, the 2-D descents: see there). SGD's,
+# RMSprop's and Adam's array steps loop twice, so that state rows an option leaves unused
+# (momentum buffer, centred average, AMSGrad max) are not read or written.
 
 
 @inline_kernel
-def _sgd(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
-    """torch.optim.SGD.
+def _sgd_coord(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
+    """torch.optim.SGD on one coordinate: returns (p, buf).
 
     g ← g + wd·p;  if momentum: buf ← g at t = 1 (no dampening), else buf ← μ·buf + (1 − τ)·g;
     g ← g + μ·buf (nesterov) or buf;  p ← p − lr·g.
     """
-    for i in range(p.shape[0]):
-        gi = _grad(g[i], p[i], wd, maximize)
-        if momentum != 0.0:
-            if t == 1:
-                buf[i] = gi
-            else:
-                buf[i] = buf[i] * momentum + (1.0 - dampening) * gi
-            if nesterov:
-                gi = gi + momentum * buf[i]
-            else:
-                gi = buf[i]
-        p[i] = p[i] + -lr * gi
+    gi = _grad(g, p, wd, maximize)
+    if momentum != 0.0:
+        if t == 1:
+            buf = gi
+        else:
+            buf = buf * momentum + (1.0 - dampening) * gi
+        if nesterov:
+            gi = gi + momentum * buf
+        else:
+            gi = buf
+    return p + -lr * gi, buf
+
+
+@inline_kernel
+def _sgd(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
+    """torch.optim.SGD (``_sgd_coord`` per coordinate; ``buf`` is touched only with momentum)."""
+    if momentum != 0.0:
+        for i in range(p.shape[0]):
+            p[i], buf[i] = _sgd_coord(p[i], g[i], buf[i], t, lr, momentum, dampening, nesterov, wd, maximize)
+    else:
+        for i in range(p.shape[0]):
+            p[i] = _sgd_coord(p[i], g[i], 0.0, t, lr, momentum, dampening, nesterov, wd, maximize)[0]
+
+
+@inline_kernel
+def _adagrad_scalars(t, lr, lr_decay):
+    """Adagrad's decayed step size clr = lr / (1 + (t − 1)·lr_decay)."""
+    return lr / (1.0 + (t - 1) * lr_decay)
+
+
+@inline_kernel
+def _adagrad_coord(p, g, state_sum, clr, wd, eps, maximize):
+    """torch.optim.Adagrad on one coordinate: returns (p, sum).
+
+    g ← g + wd·p;  sum ← sum + g²;  p ← p − clr·g / (√sum + eps).
+    """
+    gi = _grad(g, p, wd, maximize)
+    state_sum = state_sum + 1.0 * gi * gi
+    std = math.sqrt(state_sum) + eps
+    return p + (-clr * gi) / std, state_sum
 
 
 @inline_kernel
 def _adagrad(p, g, state_sum, t, lr, lr_decay, wd, eps, maximize):
-    """torch.optim.Adagrad.
-
-    g ← g + wd·p;  clr = lr / (1 + (t − 1)·lr_decay);  sum ← sum + g²;  p ← p − clr·g / (√sum + eps).
-    """
-    clr = lr / (1.0 + (t - 1) * lr_decay)
+    """torch.optim.Adagrad: clr = lr / (1 + (t − 1)·lr_decay), then ``_adagrad_coord`` per coordinate."""
+    clr = _adagrad_scalars(t, lr, lr_decay)
     for i in range(p.shape[0]):
-        gi = _grad(g[i], p[i], wd, maximize)
-        state_sum[i] = state_sum[i] + 1.0 * gi * gi
-        std = math.sqrt(state_sum[i]) + eps
-        p[i] = p[i] + (-clr * gi) / std
+        p[i], state_sum[i] = _adagrad_coord(p[i], g[i], state_sum[i], clr, wd, eps, maximize)
 
 
 @inline_kernel
-def _rmsprop(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
-    """torch.optim.RMSprop (eps outside the square root, no bias correction).
+def _rmsprop_coord(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
+    """torch.optim.RMSprop on one coordinate (eps outside the square root, no bias correction):
+    returns (p, square_avg, buf, grad_avg).
 
     g ← g + wd·p;  v ← α·v + (1 − α)·g²;  centered: ḡ ← lerp(ḡ, g, 1 − α), avg = √(v − ḡ²) + eps,
     else avg = √v + eps;  momentum > 0: buf ← μ·buf + g/avg, p ← p − lr·buf;  else p ← p − lr·g/avg.
     """
-    for i in range(p.shape[0]):
-        gi = _grad(g[i], p[i], wd, maximize)
-        square_avg[i] = square_avg[i] * alpha + (1.0 - alpha) * gi * gi
-        if centered:
-            grad_avg[i] = _lerp(grad_avg[i], gi, 1.0 - alpha)
-            avg = math.sqrt(square_avg[i] + -1.0 * grad_avg[i] * grad_avg[i]) + eps
-        else:
-            avg = math.sqrt(square_avg[i]) + eps
-        if momentum > 0.0:
-            buf[i] = buf[i] * momentum + 1.0 * gi / avg
-            p[i] = p[i] + -lr * buf[i]
-        else:
-            p[i] = p[i] + (-lr * gi) / avg
+    gi = _grad(g, p, wd, maximize)
+    square_avg = square_avg * alpha + (1.0 - alpha) * gi * gi
+    if centered:
+        grad_avg = _lerp(grad_avg, gi, 1.0 - alpha)
+        avg = math.sqrt(square_avg + -1.0 * grad_avg * grad_avg) + eps
+    else:
+        avg = math.sqrt(square_avg) + eps
+    if momentum > 0.0:
+        buf = buf * momentum + 1.0 * gi / avg
+        p = p + -lr * buf
+    else:
+        p = p + (-lr * gi) / avg
+    return p, square_avg, buf, grad_avg
+
+
+@inline_kernel
+def _rmsprop(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
+    """torch.optim.RMSprop (``_rmsprop_coord`` per coordinate; ``buf`` and ``grad_avg`` are touched only
+    with momentum or centered)."""
+    if momentum > 0.0 or centered:
+        for i in range(p.shape[0]):
+            p[i], square_avg[i], buf[i], grad_avg[i] = _rmsprop_coord(
+                p[i], g[i], square_avg[i], buf[i], grad_avg[i], lr, alpha, eps, wd, momentum, centered, maximize)
+    else:
+        for i in range(p.shape[0]):
+            p[i], square_avg[i], _, _ = _rmsprop_coord(p[i], g[i], square_avg[i], 0.0, 0.0, lr, alpha, eps, wd,
+                                                       momentum, centered, maximize)
+
+
+@inline_kernel
+def _adadelta_coord(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
+    """torch.optim.Adadelta on one coordinate (eps inside both square roots; the OLD acc_delta scales
+    the step): returns (p, square_avg, acc_delta).
+
+    g ← g + wd·p;  v ← ρ·v + (1 − ρ)·g²;  δ = √(u + eps)/√(v + eps)·g;  u ← ρ·u + (1 − ρ)·δ²;  p ← p − lr·δ.
+    """
+    gi = _grad(g, p, wd, maximize)
+    square_avg = square_avg * rho + (1.0 - rho) * gi * gi
+    std = math.sqrt(square_avg + eps)
+    delta = math.sqrt(acc_delta + eps) / std * gi
+    acc_delta = acc_delta * rho + (1.0 - rho) * delta * delta
+    return p + -lr * delta, square_avg, acc_delta
 
 
 @inline_kernel
 def _adadelta(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
-    """torch.optim.Adadelta (eps inside both square roots; the OLD acc_delta scales the step).
-
-    g ← g + wd·p;  v ← ρ·v + (1 − ρ)·g²;  δ = √(u + eps)/√(v + eps)·g;  u ← ρ·u + (1 − ρ)·δ²;  p ← p − lr·δ.
-    """
+    """torch.optim.Adadelta (``_adadelta_coord`` per coordinate)."""
     for i in range(p.shape[0]):
-        gi = _grad(g[i], p[i], wd, maximize)
-        square_avg[i] = square_avg[i] * rho + (1.0 - rho) * gi * gi
-        std = math.sqrt(square_avg[i] + eps)
-        delta = math.sqrt(acc_delta[i] + eps) / std * gi
-        acc_delta[i] = acc_delta[i] * rho + (1.0 - rho) * delta * delta
-        p[i] = p[i] + -lr * delta
+        p[i], square_avg[i], acc_delta[i] = _adadelta_coord(p[i], g[i], square_avg[i], acc_delta[i], lr, rho, eps,
+                                                            wd, maximize)
 
 
 @inline_kernel
-def _adam(p, g, m, v, vmax, scal, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled, maximize):
-    """torch.optim.Adam / AdamW (AdamW = decoupled weight decay).
+def _adam_scalars(t, lr, beta1, beta2, s0, s1):
+    """Adam's per-step scalars: (step_size = lr/(1 − β1^t), √(1 − β2^t), scal[0]', scal[1]')."""
+    bias_correction1, s1 = _bias_correction(beta1, t, s1)
+    bias_correction2, s0 = _bias_correction(beta2, t, s0)
+    return lr / bias_correction1, math.sqrt(bias_correction2), s0, s1
+
+
+@inline_kernel
+def _adam_coord(p, g, m, v, vmax, lr, step_size, bias_correction2_sqrt, beta1, beta2, eps, wd, amsgrad, decoupled,
+                maximize):
+    """torch.optim.Adam / AdamW on one coordinate: returns (p, m, v, vmax).
 
     decoupled: p ← p·(1 − lr·wd), else g ← g + wd·p;  m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;
     amsgrad: vmax ← max(vmax, v) (raw v) used for v below;  denom = √v/√(1 − β2^t) + eps;
     p ← p − lr/(1 − β1^t) · m/denom.
     """
-    bias_correction1 = _bias_correction(beta1, t, scal, 1)
-    bias_correction2 = _bias_correction(beta2, t, scal, 0)
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = math.sqrt(bias_correction2)
-    for i in range(p.shape[0]):
-        if decoupled:
-            if wd != 0.0:
-                p[i] = p[i] * (1.0 - lr * wd)
-            gi = -g[i] if maximize else g[i]
-        else:
-            gi = _grad(g[i], p[i], wd, maximize)
-        m[i] = _lerp(m[i], gi, 1.0 - beta1)
-        v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
-        if amsgrad:
-            if v[i] > vmax[i]:
-                vmax[i] = v[i]
-            denom = math.sqrt(vmax[i]) / bias_correction2_sqrt + eps
-        else:
-            denom = math.sqrt(v[i]) / bias_correction2_sqrt + eps
-        p[i] = p[i] + (-step_size * m[i]) / denom
+    if decoupled:
+        if wd != 0.0:
+            p = p * (1.0 - lr * wd)
+        gi = -g if maximize else g
+    else:
+        gi = _grad(g, p, wd, maximize)
+    m = _lerp(m, gi, 1.0 - beta1)
+    v = v * beta2 + (1.0 - beta2) * gi * gi
+    if amsgrad:
+        if v > vmax:
+            vmax = v
+        denom = math.sqrt(vmax) / bias_correction2_sqrt + eps
+    else:
+        denom = math.sqrt(v) / bias_correction2_sqrt + eps
+    return p + (-step_size * m) / denom, m, v, vmax
+
+
+@inline_kernel
+def _adam(p, g, m, v, vmax, scal, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled, maximize):
+    """torch.optim.Adam / AdamW (AdamW = decoupled weight decay): ``_adam_scalars``, then ``_adam_coord``
+    per coordinate (``vmax`` is touched only with amsgrad)."""
+    step_size, bias_correction2_sqrt, scal[0], scal[1] = _adam_scalars(t, lr, beta1, beta2, scal[0], scal[1])
+    if amsgrad:
+        for i in range(p.shape[0]):
+            p[i], m[i], v[i], vmax[i] = _adam_coord(p[i], g[i], m[i], v[i], vmax[i], lr, step_size,
+                                                    bias_correction2_sqrt, beta1, beta2, eps, wd, amsgrad, decoupled,
+                                                    maximize)
+    else:
+        for i in range(p.shape[0]):
+            p[i], m[i], v[i], _ = _adam_coord(p[i], g[i], m[i], v[i], 0.0, lr, step_size, bias_correction2_sqrt,
+                                              beta1, beta2, eps, wd, amsgrad, decoupled, maximize)
+
+
+@inline_kernel
+def _adamax_scalars(t, lr, beta1, s1):
+    """Adamax's step size clr = lr/(1 − β1^t) and scal[1]'."""
+    bias_correction1, s1 = _bias_correction(beta1, t, s1)
+    return lr / bias_correction1, s1
+
+
+@inline_kernel
+def _adamax_coord(p, g, m, u, clr, beta1, beta2, eps, wd, maximize):
+    """torch.optim.Adamax on one coordinate (eps inside the max): returns (p, m, u).
+
+    g ← g + wd·p;  m ← lerp(m, g, 1 − β1);  u ← max(β2·u, |g| + eps);  p ← p − clr · m/u.
+    """
+    gi = _grad(g, p, wd, maximize)
+    m = _lerp(m, gi, 1.0 - beta1)
+    u = max(u * beta2, abs(gi) + eps)
+    return p + (-clr * m) / u, m, u
 
 
 @inline_kernel
 def _adamax(p, g, m, u, scal, t, lr, beta1, beta2, eps, wd, maximize):
-    """torch.optim.Adamax (eps inside the max).
-
-    g ← g + wd·p;  m ← lerp(m, g, 1 − β1);  u ← max(β2·u, |g| + eps);  p ← p − lr/(1 − β1^t) · m/u.
-    """
-    clr = lr / _bias_correction(beta1, t, scal, 1)
+    """torch.optim.Adamax: clr = lr/(1 − β1^t), then ``_adamax_coord`` per coordinate."""
+    clr, scal[1] = _adamax_scalars(t, lr, beta1, scal[1])
     for i in range(p.shape[0]):
-        gi = _grad(g[i], p[i], wd, maximize)
-        m[i] = _lerp(m[i], gi, 1.0 - beta1)
-        u[i] = max(u[i] * beta2, abs(gi) + eps)
-        p[i] = p[i] + (-clr * m[i]) / u[i]
+        p[i], m[i], u[i] = _adamax_coord(p[i], g[i], m[i], u[i], clr, beta1, beta2, eps, wd, maximize)
+
+
+@inline_kernel
+def _nadam_scalars(t, lr, beta1, beta2, momentum_decay, mu_product, s1):
+    """NAdam's per-step scalars: (1 − β2^t, c_grad, c_avg, Π', scal[1]').
+
+    μ_t = β1·(1 − ½·0.96^(t·ψ)), μ_{t+1} likewise;  Π ← Π·μ_t;
+    c_grad = −lr·(1 − μ_t)/(1 − Π);  c_avg = −lr·μ_{t+1}/(1 − Π·μ_{t+1}).
+    """
+    tf = float(t)
+    bias_correction2, s1 = _bias_correction(beta2, t, s1)
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
+    mu_product = mu_product * mu
+    mu_product_next = mu_product * mu_next
+    c_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
+    c_avg = (-lr * mu_next) / (1.0 - mu_product_next)
+    return bias_correction2, c_grad, c_avg, mu_product, s1
+
+
+@inline_kernel
+def _nadam_coord(p, g, m, v, lr, bias_correction2, c_grad, c_avg, beta1, beta2, eps, wd, decoupled, maximize):
+    """torch.optim.NAdam on one coordinate: returns (p, m, v).
+
+    wd as in Adam (coupled by default);  m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;
+    denom = √(v/(1 − β2^t)) + eps;  p ← p + c_grad·g/denom + c_avg·m/denom.
+    """
+    if decoupled:
+        if wd != 0.0:
+            p = p * (1.0 - lr * wd)
+        gi = -g if maximize else g
+    else:
+        gi = _grad(g, p, wd, maximize)
+    m = _lerp(m, gi, 1.0 - beta1)
+    v = v * beta2 + (1.0 - beta2) * gi * gi
+    denom = math.sqrt(v / bias_correction2) + eps
+    p = p + (c_grad * gi) / denom
+    return p + (c_avg * m) / denom, m, v
 
 
 @inline_kernel
 def _nadam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, momentum_decay, decoupled, maximize):
-    """torch.optim.NAdam (Dozat's μ-schedule with torch's momentum_decay ψ; ``scal[0]`` = mu_product Π).
-
-    μ_t = β1·(1 − ½·0.96^(t·ψ)), μ_{t+1} likewise;  Π ← Π·μ_t;  wd as in Adam (coupled by default);
-    m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  denom = √(v/(1 − β2^t)) + eps;
-    p ← p − lr·(1 − μ_t)/(1 − Π) · g/denom − lr·μ_{t+1}/(1 − Π·μ_{t+1}) · m/denom.
-    """
-    tf = float(t)
-    bias_correction2 = _bias_correction(beta2, t, scal, 1)
-    mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
-    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
-    scal[0] = scal[0] * mu
-    mu_product = scal[0]
-    mu_product_next = mu_product * mu_next
-    c_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
-    c_avg = (-lr * mu_next) / (1.0 - mu_product_next)
+    """torch.optim.NAdam (Dozat's μ-schedule with torch's momentum_decay ψ; ``scal[0]`` = mu_product Π):
+    ``_nadam_scalars``, then ``_nadam_coord`` per coordinate."""
+    bias_correction2, c_grad, c_avg, scal[0], scal[1] = _nadam_scalars(t, lr, beta1, beta2, momentum_decay,
+                                                                       scal[0], scal[1])
     for i in range(p.shape[0]):
-        if decoupled:
-            if wd != 0.0:
-                p[i] = p[i] * (1.0 - lr * wd)
-            gi = -g[i] if maximize else g[i]
-        else:
-            gi = _grad(g[i], p[i], wd, maximize)
-        m[i] = _lerp(m[i], gi, 1.0 - beta1)
-        v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
-        denom = math.sqrt(v[i] / bias_correction2) + eps
-        p[i] = p[i] + (c_grad * gi) / denom
-        p[i] = p[i] + (c_avg * m[i]) / denom
+        p[i], m[i], v[i] = _nadam_coord(p[i], g[i], m[i], v[i], lr, bias_correction2, c_grad, c_avg, beta1, beta2,
+                                        eps, wd, decoupled, maximize)
 
 
 @inline_kernel
-def _radam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
-    """torch.optim.RAdam (rectified when ρ_t > 5, else an un-normalised momentum step).
+def _radam_scalars(t, beta1, beta2, s1):
+    """RAdam's per-step scalars: (1 − β1^t, √(1 − β2^t), r_t (0 when not rectified), rectified, scal[1]').
 
-    m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);  ρ∞ = 2/(1 − β2) − 1;
-    ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t);  ρ_t > 5: r = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t)),
-    p ← p − lr·m̂·r·√(1 − β2^t)/(√v + eps);  else p ← p − lr·m̂.
+    ρ∞ = 2/(1 − β2) − 1;  ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t);  rectified when ρ_t > 5, with
+    r_t = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t)).
     """
     tf = float(t)
-    bias_correction1 = _bias_correction(beta1, t, scal, 1)
+    bias_correction1, s1 = _bias_correction(beta1, t, s1)
     bias_correction2 = 1.0 - beta2**tf
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     rho_t = rho_inf - 2.0 * tf * (beta2**tf) / bias_correction2
@@ -304,38 +413,65 @@ def _radam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
     rect = 0.0
     if rectified:
         rect = math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-    sqrt_bc2 = math.sqrt(bias_correction2)
+    return bias_correction1, math.sqrt(bias_correction2), rect, rectified, s1
+
+
+@inline_kernel
+def _radam_coord(p, g, m, v, lr, bias_correction1, sqrt_bc2, rect, rectified, beta1, beta2, eps, wd, decoupled,
+                 maximize):
+    """torch.optim.RAdam on one coordinate: returns (p, m, v).
+
+    m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);
+    rectified: p ← p − lr·m̂·r_t·√(1 − β2^t)/(√v + eps);  else p ← p − lr·m̂.
+    """
+    if decoupled:
+        if wd != 0.0:
+            p = p * (1.0 - lr * wd)
+        gi = -g if maximize else g
+    else:
+        gi = _grad(g, p, wd, maximize)
+    m = _lerp(m, gi, 1.0 - beta1)
+    v = v * beta2 + (1.0 - beta2) * gi * gi
+    m_hat = m / bias_correction1
+    if rectified:
+        p = p + -1.0 * (m_hat * lr * (sqrt_bc2 / (math.sqrt(v) + eps)) * rect)
+    else:
+        p = p + -1.0 * (m_hat * lr)
+    return p, m, v
+
+
+@inline_kernel
+def _radam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
+    """torch.optim.RAdam (rectified when ρ_t > 5, else an un-normalised momentum step): ``_radam_scalars``,
+    then ``_radam_coord`` per coordinate."""
+    bias_correction1, sqrt_bc2, rect, rectified, scal[1] = _radam_scalars(t, beta1, beta2, scal[1])
     for i in range(p.shape[0]):
-        if decoupled:
-            if wd != 0.0:
-                p[i] = p[i] * (1.0 - lr * wd)
-            gi = -g[i] if maximize else g[i]
-        else:
-            gi = _grad(g[i], p[i], wd, maximize)
-        m[i] = _lerp(m[i], gi, 1.0 - beta1)
-        v[i] = v[i] * beta2 + (1.0 - beta2) * gi * gi
-        m_hat = m[i] / bias_correction1
-        if rectified:
-            p[i] = p[i] + -1.0 * (m_hat * lr * (sqrt_bc2 / (math.sqrt(v[i]) + eps)) * rect)
-        else:
-            p[i] = p[i] + -1.0 * (m_hat * lr)
+        p[i], m[i], v[i] = _radam_coord(p[i], g[i], m[i], v[i], lr, bias_correction1, sqrt_bc2, rect, rectified,
+                                        beta1, beta2, eps, wd, decoupled, maximize)
+
+
+@inline_kernel
+def _lion_coord(p, g, m, lr, beta1, beta2, wd):
+    """Lion (Chen et al. 2023; optax ``lion``) on one coordinate: returns (p, m).
+
+    c = sign((1 − β1)·g + β1·m), sign(0) = 0;  p ← p − lr·(c + wd·p);  m ← (1 − β2)·g + β2·m (after, with β2).
+    """
+    c = (1.0 - beta1) * g + beta1 * m
+    s = 0.0
+    if c > 0.0:
+        s = 1.0
+    elif c < 0.0:
+        s = -1.0
+    elif c != c:  # NaN propagates, as jnp.sign does
+        s = c
+    return p - lr * (s + wd * p), (1.0 - beta2) * g + beta2 * m
 
 
 @inline_kernel
 def _lion(p, g, m, lr, beta1, beta2, wd):
-    """Lion (Chen et al. 2023; optax ``lion``): c = sign((1 − β1)·g + β1·m), sign(0) = 0;
-    p ← p − lr·(c + wd·p);  m ← (1 − β2)·g + β2·m (updated after, with β2)."""
+    """Lion (``_lion_coord`` per coordinate)."""
     for i in range(p.shape[0]):
-        c = (1.0 - beta1) * g[i] + beta1 * m[i]
-        s = 0.0
-        if c > 0.0:
-            s = 1.0
-        elif c < 0.0:
-            s = -1.0
-        elif c != c:  # NaN propagates, as jnp.sign does
-            s = c
-        p[i] = p[i] - lr * (s + wd * p[i])
-        m[i] = (1.0 - beta2) * g[i] + beta2 * m[i]
+        p[i], m[i] = _lion_coord(p[i], g[i], m[i], lr, beta1, beta2, wd)
 
 
 @kernel
@@ -424,30 +560,85 @@ def optimizer_step(code, hp, p, g, state, scal, t, lr):
 
     ``t`` is the 1-based step count, ``lr`` this step's learning rate; ``g`` is not modified and
     nothing is allocated. An unknown code does nothing (``resolve_optimizer`` only makes valid ones).
+    Vectors longer than ``SHORT`` call the optimizer's own compiled loop; short ones run
+    ``optimizer_step_inline``.
     """
     if p.shape[0] > SHORT:
         _optimizer_step_long(code, hp, p, g, state, scal, t, lr)
-        return
-    if code == SGD:
-        _sgd(p, g, state[0], t, lr, hp[0], hp[1], hp[2] != 0.0, hp[3], hp[4] != 0.0)
-    elif code == ADAGRAD:
-        _adagrad(p, g, state[0], t, lr, hp[0], hp[1], hp[3], hp[4] != 0.0)
-    elif code == RMSPROP:
-        _rmsprop(p, g, state[0], state[1], state[2], lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0, hp[5] != 0.0)
-    elif code == ADADELTA:
-        _adadelta(p, g, state[0], state[1], lr, hp[0], hp[1], hp[2], hp[3] != 0.0)
+    else:
+        optimizer_step_inline(code, hp, p, g, state, scal, t, lr)
+
+
+@inline_kernel
+def optimizer_step_inline(code, hp, p, g, state, scal, t, lr):
+    """``optimizer_step`` computed inline in the caller, element by element, for any length: the 2-D
+    descents' step (``engine.trajectory`` calls it directly: its vectors always have 2 elements).
+
+    Written so that every array is read and written in code common to all optimizers: ``hp`` and
+    ``scal`` are read into scalars first, the optimizer's branch works on scalars only
+    (``_<name>_scalars``, then ``_<name>_coord`` per coordinate), and each coordinate's ``p`` and
+    ``state[0..2]`` (``N_SLOTS`` rows are required) are written back whatever the optimizer. An array
+    used on one optimizer's branch alone (a row view, an argument of an inlined helper) is released
+    on that branch, and numba's reference-count pruning cannot pair releases across branches; nor
+    across a call that may raise, which is why the long-vector call stays out of this function. The
+    atomic increments and decrements left per step cost ~15% of a 2-D descent step.
+    """
+    h0 = hp[0]
+    h1 = hp[1]
+    h2 = hp[2]
+    h3 = hp[3]
+    h4 = hp[4]
+    h5 = hp[5]
+    h6 = hp[6]
+    c0 = scal[0]
+    c1 = scal[1]
+    # 1) the per-step scalars: a, b, c, d are each optimizer's own (named in its branch below)
+    a = 0.0
+    b = 0.0
+    c = 0.0
+    d = False
+    if code == ADAGRAD:
+        a = _adagrad_scalars(t, lr, h0)  # clr
     elif code == ADAM or code == ADAMW:
-        _adam(p, g, state[0], state[1], state[2], scal, t, lr, hp[0], hp[1], hp[2], hp[3],
-              hp[4] != 0.0, hp[5] != 0.0, hp[6] != 0.0)
+        a, b, c0, c1 = _adam_scalars(t, lr, h0, h1, c0, c1)  # step_size, sqrt(bias_correction2)
     elif code == ADAMAX:
-        _adamax(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0)
+        a, c1 = _adamax_scalars(t, lr, h0, c1)  # clr
     elif code == NADAM:
-        _nadam(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4],
-               hp[5] != 0.0, hp[6] != 0.0)
+        a, b, c, c0, c1 = _nadam_scalars(t, lr, h0, h1, h4, c0, c1)  # bias_correction2, c_grad, c_avg
     elif code == RADAM:
-        _radam(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0, hp[5] != 0.0)
-    elif code == LION:
-        _lion(p, g, state[0], lr, hp[0], hp[1], hp[2])
+        a, b, c, d, c1 = _radam_scalars(t, h0, h1, c1)  # bias_correction1, sqrt(bc2), rect, rectified
+    scal[0] = c0
+    scal[1] = c1
+    # 2) each coordinate: read, update by the optimizer's formula, write back
+    for i in range(p.shape[0]):
+        pi = p[i]
+        gi = g[i]
+        s0 = state[0, i]
+        s1 = state[1, i]
+        s2 = state[2, i]
+        if code == SGD:
+            pi, s0 = _sgd_coord(pi, gi, s0, t, lr, h0, h1, h2 != 0.0, h3, h4 != 0.0)
+        elif code == ADAGRAD:
+            pi, s0 = _adagrad_coord(pi, gi, s0, a, h1, h3, h4 != 0.0)
+        elif code == RMSPROP:
+            pi, s0, s1, s2 = _rmsprop_coord(pi, gi, s0, s1, s2, lr, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0)
+        elif code == ADADELTA:
+            pi, s0, s1 = _adadelta_coord(pi, gi, s0, s1, lr, h0, h1, h2, h3 != 0.0)
+        elif code == ADAM or code == ADAMW:
+            pi, s0, s1, s2 = _adam_coord(pi, gi, s0, s1, s2, lr, a, b, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0,
+                                         h6 != 0.0)
+        elif code == ADAMAX:
+            pi, s0, s1 = _adamax_coord(pi, gi, s0, s1, a, h0, h1, h2, h3, h4 != 0.0)
+        elif code == NADAM:
+            pi, s0, s1 = _nadam_coord(pi, gi, s0, s1, lr, a, b, c, h0, h1, h2, h3, h5 != 0.0, h6 != 0.0)
+        elif code == RADAM:
+            pi, s0, s1 = _radam_coord(pi, gi, s0, s1, lr, a, b, c, d, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0)
+        elif code == LION:
+            pi, s0 = _lion_coord(pi, gi, s0, lr, h0, h1, h2)
+        p[i] = pi
+        state[0, i] = s0
+        state[1, i] = s1
+        state[2, i] = s2
 
 
 @kernel

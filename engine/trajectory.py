@@ -56,7 +56,7 @@ from ._jit import kernel
 from .clipping import clip_grad_norm, clip_grad_value
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
-from .optimizers import new_state, optimizer_step, resolve_optimizer
+from .optimizers import new_state, optimizer_step_inline, resolve_optimizer
 from .schedules import lr_schedule
 from .surfaces import LINEAR_REGRESSION, resolve_surface, surface_grad
 
@@ -511,7 +511,7 @@ def _descend(surf, sp, opt, hp, lrs, noise, noise_scale, order, batch, clip_kind
             used[t - 1, 0] = g[0]
             used[t - 1, 1] = g[1]
         # 2) the optimizer's step, then the exact loss and gradient at the new point
-        optimizer_step(opt, hp, p, g, state, scal, t, lrs[t - 1])
+        optimizer_step_inline(opt, hp, p, g, state, scal, t, lrs[t - 1])
         nx = p[0]
         ny = p[1]
         dx = nx - x

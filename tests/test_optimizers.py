@@ -20,6 +20,7 @@ from engine.optimizers import (
     describe,
     new_state,
     optimizer_step,
+    optimizer_step_inline,
     reset_state,
     resolve_optimizer,
 )
@@ -328,6 +329,37 @@ def test_step_inside_another_kernel_matches_python_loop():
         for _ in range(steps):
             q = ref.step(q, [x - 1.0 for x in q], 0.05)
         np.testing.assert_allclose(p[r], q, rtol=1e-12, err_msg=name)
+
+
+@numba.njit(cache=False)
+def _run_both(code, hp, p, g, lrs, inline):
+    """``steps`` steps with a gradient that depends on p, through optimizer_step or optimizer_step_inline."""
+    state = np.zeros((N_SLOTS, p.shape[0]))
+    scal = np.zeros(N_SCALARS)
+    reset_state(code, hp, state, scal)
+    for t in range(1, lrs.shape[0] + 1):
+        for i in range(p.shape[0]):
+            g[i] = math.sin(3.0 * p[i]) + 0.1 * (i - 1.0)
+        if inline:
+            optimizer_step_inline(code, hp, p, g, state, scal, t, lrs[t - 1])
+        else:
+            optimizer_step(code, hp, p, g, state, scal, t, lrs[t - 1])
+    return state, scal
+
+
+@pytest.mark.parametrize("n", [2, 12, 40])
+@pytest.mark.parametrize("name,hp,lr", CASES)
+def test_inline_step_is_bit_identical(name, hp, lr, n):
+    """optimizer_step_inline (the descents' step, one formula per coordinate) against optimizer_step,
+    which for n > SHORT runs each optimizer's own vectorised loop: the same bits, state included."""
+    opt = resolve_optimizer({"name": name, "lr": lr, **hp})
+    lrs = lr * (1.0 + 0.01 * np.arange(300))
+    got, want = np.linspace(-1.5, 2.0, n), np.linspace(-1.5, 2.0, n)
+    gs, gc = _run_both(opt.code, opt.hp, got, np.zeros(n), lrs, True)
+    ws, wc = _run_both(opt.code, opt.hp, want, np.zeros(n), lrs, False)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(gs, ws)
+    np.testing.assert_array_equal(gc, wc)
 
 
 # -- convergence (optax alias_test style: a parabola and Rosenbrock) ---------------------------------
