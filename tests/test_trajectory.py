@@ -10,7 +10,7 @@ import pytest
 from engine.errors import EngineInputError
 from engine.limits import LIMITS
 from engine.surfaces import resolve_surface
-from engine.trajectory import run_trajectory
+from engine.trajectory import record_arrays, run_trajectory
 
 
 def rosenbrock_grad(x, y):
@@ -50,6 +50,20 @@ def test_gd_on_quadratic_converges_below_2_over_L_and_diverges_above(condition, 
     assert_finite(above)
     # the stiff component grows by |1 - lr L| = 1.1 per step: the loss ends far above its start
     assert above.loss[-1] > 1e3 * above.loss[0]
+
+
+@pytest.mark.parametrize("steps", [1, 7, 10_000])
+def test_record_arrays_are_disjoint_c_contiguous_views_of_one_block(steps):
+    arrays = record_arrays(steps)
+    shapes = [(steps + 1, 2), (steps + 1,), (steps + 1, 2), (steps, 2), (steps, 2)]
+    assert [a.shape for a in arrays] == shapes
+    assert all(a.flags.c_contiguous and a.dtype == np.float64 for a in arrays)
+    assert len({id(a.base) for a in arrays}) == 1
+    for k, a in enumerate(arrays):
+        a[...] = k
+    for k, a in enumerate(arrays):
+        assert (a == k).all()  # no array overlaps another
+    assert sum(a.size for a in arrays) == arrays[0].base.size
 
 
 def test_sgd_equals_plain_python_loop():
