@@ -63,7 +63,7 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import (
-    ACTIVATIONS, SIGMOID, TANH, activate, activation_deriv, activation_deriv_from_output, resolve_activation,
+    ACTIVATIONS, SIGMOID, TANH, activate, activate_backward, activate_backward_from_output, resolve_activation,
 )
 from .errors import EngineInputError
 from .init import init_layer, resolve_init
@@ -299,14 +299,14 @@ def mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record):
         # ∂L/∂s = g·m·act'(s). A = act(s) exactly unless a dropout mask or a skip was applied to it:
         # then act'(s) comes from A (tanh 1 − A², sigmoid A(1 − A), as torch), else from s.
         if (code == TANH or code == SIGMOID) and not drop and layout[l, SKIP] == 0:
+            activate_backward_from_output(code, A, g, dZ)
+        elif drop:
             for i in range(n):
                 for j in range(fo):
-                    dZ[i, j] = g[i, j] * activation_deriv_from_output(code, S[i, j], A[i, j], a)
+                    dZ[i, j] = g[i, j] * M[i, j]
+            activate_backward(code, a, S, dZ, dZ)
         else:
-            for i in range(n):
-                for j in range(fo):
-                    gij = g[i, j] * M[i, j] if drop else g[i, j]
-                    dZ[i, j] = gij * activation_deriv(code, S[i, j], a)
+            activate_backward(code, a, S, g, dZ)
         if bn:
             go = layout[l, G_OFF]
             bo = layout[l, BETA_OFF]

@@ -14,7 +14,7 @@ import pytest
 from scipy.special import ndtr
 
 from engine.activations import (
-    ACTIVATIONS, activate, activate_backward, activation_deriv, activation_deriv_from_output, activation_value,
+    ACTIVATIONS, activate, activate_backward, activate_backward_from_output, activation_deriv, activation_deriv_from_output, activation_value,
     describe, evaluate_activation, resolve_activation,
 )
 from engine.errors import EngineInputError
@@ -99,6 +99,32 @@ def test_array_kernels_apply_the_scalar_ones(name):
     activate_backward(act.code, act.param, s, g, out)
     np.testing.assert_array_equal(
         out, [[gv * activation_deriv(act.code, v, act.param) for v, gv in zip(r, gr)] for r, gr in zip(s, g)])
+    if name in ("tanh", "sigmoid"):
+        y = np.empty_like(s)
+        activate(act.code, act.param, s, y)
+        activate_backward_from_output(act.code, y, g, out)
+        np.testing.assert_array_equal(out, [
+            [gv * activation_deriv_from_output(act.code, v, yv, act.param) for v, yv, gv in zip(r, yr, gr)]
+            for r, yr, gr in zip(s, y, g)])
+        np.testing.assert_allclose(out, [[gv * activation_deriv(act.code, v, act.param) for v, gv in zip(r, gr)]
+                                         for r, gr in zip(s, g)], rtol=1e-14, atol=1e-300)
+
+
+def test_array_kernels_use_the_layer_parameter():
+    # closed forms below zero: leaky ReLU slope·x and slope; ELU α(e^x − 1) and α·e^x
+    s = np.ascontiguousarray(XS.reshape(3, 4))
+    neg = s < 0
+    out = np.empty_like(s)
+    for name, params, value, deriv in (
+        ("leaky_relu", {"negative_slope": 0.3}, lambda x: 0.3 * x, lambda x: 0.3 + 0.0 * x),
+        ("elu", {"alpha": 2.5}, lambda x: 2.5 * np.expm1(x), lambda x: 2.5 * np.exp(x)),
+    ):
+        act = resolve_activation(name, params)
+        activate(act.code, act.param, s, out)
+        np.testing.assert_allclose(out[neg], value(s[neg]), rtol=1e-15)
+        np.testing.assert_array_equal(out[~neg], s[~neg])
+        activate_backward(act.code, act.param, s, np.full_like(s, 2.0), out)
+        np.testing.assert_allclose(out[neg], 2.0 * deriv(s[neg]), rtol=1e-15)
 
 
 @pytest.mark.parametrize("name", NAMES)
