@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from . import _kernel_cache
 
@@ -28,6 +29,12 @@ kernel = numba.njit(**_COMMON)
 parallel_kernel = numba.njit(parallel=True, **_COMMON)
 inline_kernel = numba.njit(inline="always", **_COMMON)
 prange = numba.prange
+
+# numba types a constant int (a global such as TRAIN, or a bare 0) as its own Literal type, and a
+# kernel called with one from another kernel is compiled again for that value: mlp_forward was
+# compiled six times, ~4 s each on an empty cache. Kernels pass such constants as ``as_int(TRAIN)``,
+# a plain int64, so every caller shares the callee's one compiled version.
+as_int = np.int64
 
 
 def set_threads(n: int | None) -> None:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import as_int, kernel
 from .errors import EngineInputError
 from .limits import check_max
 from .losses import LOSSES, loss_value_grad, resolve_loss
@@ -91,10 +91,10 @@ def _repeat(which, layout, fparams, params, X, dy, running, grad, work, reps):
     acc = 0.0
     for _ in range(reps):
         if which == 0:
-            yhat = mlp_forward(layout, fparams, params, X, TRAIN, 0, 0, running, work)
+            yhat = mlp_forward(layout, fparams, params, X, as_int(TRAIN), as_int(0), as_int(0), running, work)
             acc += yhat[0, 0]
         else:
-            mlp_backward(layout, fparams, params, X, dy, TRAIN, grad, work, work[:0])
+            mlp_backward(layout, fparams, params, X, dy, as_int(TRAIN), grad, work, work[:0])
             acc += grad[0]
     return acc
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import as_int, kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .limits import check_max
 from .optimizers import new_state, reset_state
@@ -238,9 +238,9 @@ def _basin_kernel(surf, sp, opt, hp, lrs, clip_kind, clip_arg, grad_tol, box, mi
             reset_state(opt, hp, state[row], scal[row])
             p[row, 0] = xs[col]
             p[row, 1] = ys[row]
-            n, st, lab, rev = _descend(surf, sp, opt, hp, lrs, noise, 0.0, order, 0, clip_kind, clip_arg, grad_tol,
-                                       box, minima, min_tol, p[row], g[row], state[row], scal[row], none2, none1,
-                                       none2, none2, none2)
+            n, st, lab, rev = _descend(surf, sp, opt, hp, lrs, noise, 0.0, order, as_int(0), clip_kind, clip_arg,
+                                       grad_tol, box, minima, min_tol, p[row], g[row], state[row], scal[row],
+                                       none2, none1, none2, none2, none2)
             label[row, col] = lab
             nsteps[row, col] = n
             status[row, col] = st

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import as_int, kernel
 from .clipping import clip_grad_norm, clip_grad_value
 from .errors import EngineInputError
 from .init import resolve_init
@@ -103,11 +103,11 @@ def _layer_norms(layout, n, grad, record, out):
 
 @kernel
 def _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, record):
-    yhat = mlp_forward(layout, fparams, params, X, TRAIN, 0, 0, running, work)
+    yhat = mlp_forward(layout, fparams, params, X, as_int(TRAIN), as_int(0), as_int(0), running, work)
     n, k = yhat.shape
     dy = work[work.shape[0] - n * k:].reshape((n, k))  # the tail: past the backward scratch
     loss = loss_value_grad(loss_code, yhat, Y, lparams, dy)
-    mlp_backward(layout, fparams, params, X, dy, TRAIN, grad, work, record)
+    mlp_backward(layout, fparams, params, X, dy, as_int(TRAIN), grad, work, record)
     return loss
 
 

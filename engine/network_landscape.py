@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import as_int, kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .limits import LIMITS, check_max, check_int
 from .losses import resolve_loss
@@ -96,7 +96,8 @@ def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, wor
     """Full-batch training; returns the steps taken (fewer when the loss or parameters stop being finite)."""
     P = params.shape[0]
     for t in range(steps):
-        loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, TRAIN, 0, t, running, grad, work)
+        loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, as_int(TRAIN), as_int(0), t,
+                             running, grad, work)
         if not math.isfinite(loss):
             for k in range(P):
                 params[k] = last[k]
@@ -128,7 +129,8 @@ def _grid(layout, fparams, center, d1, d2, alphas, betas, X, Y, loss_code, lpara
                 a = alphas[i]
                 for k in range(P):
                     theta[k] = center[k] + a * d1[k] + b * d2[k]
-                out[r, i] = mlp_loss(layout, fparams, theta, X, Y, loss_code, lparams, EVAL_BATCH, 0, 0, running, work)
+                out[r, i] = mlp_loss(layout, fparams, theta, X, Y, loss_code, lparams, as_int(EVAL_BATCH),
+                                     as_int(0), as_int(0), running, work)
 
 
 # ---------------------------------------------------------------------------------------------

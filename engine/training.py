@@ -68,7 +68,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import as_int, kernel
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm
 from .datasets import CLASSIFICATION, Dataset, make_dataset
 from .errors import EngineInputError
@@ -139,7 +139,7 @@ def _shuffle(seed, epoch, order):
     n = order.shape[0]
     for i in range(n):
         order[i] = i
-    key = stream_key(seed, epoch, 0)
+    key = stream_key(seed, epoch, as_int(0))
     for i in range(n - 1, 0, -1):
         j = int(key_uniform(key, i) * (i + 1))
         if j > i:  # u < 1 always; guard against rounding anyway
@@ -198,7 +198,8 @@ def _evaluate(layout, fparams, params, running, X, Y, labels, loss_code, lparams
     ch = dy.shape[0]
     for s in range(0, n, ch):
         m = min(ch, n - s)
-        yhat = mlp_forward(layout, fparams, params, X[s:s + m], EVAL_RUNNING, 0, 0, running, work)
+        yhat = mlp_forward(layout, fparams, params, X[s:s + m], as_int(EVAL_RUNNING), as_int(0), as_int(0),
+                           running, work)
         total += loss_value_grad(loss_code, yhat, Y[s:s + m], lparams, dy[:m]) * m
         if acc_kind == ACC_SIGN:
             for i in range(m):
@@ -224,7 +225,8 @@ def _forward_chunks(layout, fparams, params, running, X, work, out):
     ch = EVAL_CHUNK
     for s in range(0, n, ch):
         m = min(ch, n - s)
-        yhat = mlp_forward(layout, fparams, params, X[s:s + m], EVAL_RUNNING, 0, 0, running, work)
+        yhat = mlp_forward(layout, fparams, params, X[s:s + m], as_int(EVAL_RUNNING), as_int(0), as_int(0),
+                           running, work)
         for i in range(m):
             for j in range(yhat.shape[1]):
                 out[s + i, j] = yhat[i, j]
@@ -274,7 +276,7 @@ def _train_epochs(layout, fparams, loss_code, lparams, acc_kind, X, Y, lab, Xv, 
                 for j in range(nout):
                     Yb[i, j] = Y[r, j]
             t = e * nb + b + 1
-            loss = mlp_loss_grad(layout, fparams, params, Xb[:m], Yb[:m], loss_code, lparams, TRAIN_UPDATE,
+            loss = mlp_loss_grad(layout, fparams, params, Xb[:m], Yb[:m], loss_code, lparams, as_int(TRAIN_UPDATE),
                                  drop_seed, t, running, grad, work)
             if l1 != 0.0 or l2 != 0.0:
                 loss += _penalty(layout, params, grad, l1, l2, True)
