@@ -1,43 +1,102 @@
 """Compile (or load from the on-disk cache) every kernel by calling each on tiny inputs.
 
 The service calls ``warmup()`` before it takes traffic, so no user pays for compilation.
-Each concept module exposes ``_warmup()``; list it here.
+Each concept module exposes ``_warmup()``; list it in ``MODULES``.
+
+With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s
+on one core of the development machine), so the modules whose cache is empty are shared out
+over ``jobs`` processes: helper interpreters compile their share into the cache while this
+process compiles its own, then this process loads the helpers' share. The MLP modules each
+compile the shared network kernels again in their process (numba cannot share compiled code
+between processes except through the cache), which the split accepts.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-MODULES: tuple[str, ...] = (
-    "engine.landscape",
-    "engine.losses",
-    "engine.datasets",
-    "engine.doctor",
-    "engine.training",
-    "engine.regularization",
-    "engine.optimizers",
-    "engine.clipping",
-    "engine.schedules",
-    "engine.trajectory",
-    "engine.race",
-    "engine.lr_sweep",
-    "engine.basins",
-    "engine.rng",
-    "engine.activations",
-    "engine.init",
-    "engine.mlp",
-    "engine.backprop",
-    "engine.gradient_profile",
-    "engine.network_landscape",
+from ._jit import cache_dir
+
+# Every module with kernels, in groups that compile the same callees (a group split over two
+# processes would compile those twice), each with the seconds it takes to compile from an empty
+# cache in one process (development machine): the weights that share the groups out.
+GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("engine.training", "engine.regularization"), 49.0),
+    (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
+    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
+    (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
+    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
+      "engine.rng", "engine.activations", "engine.init"), 0.5),
 )
+MODULES: tuple[str, ...] = tuple(m for group, _ in GROUPS for m in group)
 
 
-def warmup() -> dict[str, float]:
-    """Warm every kernel; returns seconds spent per module."""
-    spent = {}
-    for name in MODULES:
+def _default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def is_cached(module: str) -> bool:
+    """Whether ``module`` has compiled kernels in the cache already (then warming only loads them)."""
+    d = Path(cache_dir(module.rsplit(".", 1)[-1]))
+    return d.is_dir() and any(d.glob("*.nbi"))
+
+
+def share_out(groups: list[tuple[tuple[str, ...], float]], jobs: int) -> list[list[str]]:
+    """Split ``groups`` into at most ``jobs`` module lists of about equal compile time (longest
+    group first, each to the least loaded list)."""
+    loads = [0.0] * jobs
+    shares: list[list[str]] = [[] for _ in range(jobs)]
+    for modules, seconds in sorted(groups, key=lambda g: -g[1]):
+        k = loads.index(min(loads))
+        shares[k].extend(modules)
+        loads[k] += seconds
+    return [s for s in shares if s]
+
+
+def _warm(modules, spent: dict[str, float]) -> None:
+    for name in modules:
         t0 = time.perf_counter()
         importlib.import_module(name)._warmup()
         spent[name] = time.perf_counter() - t0
+
+
+def warmup(jobs: int | None = None) -> dict[str, float]:
+    """Warm every kernel; returns the seconds each module took in the process that warmed it.
+
+    ``jobs`` (default: the cores this process may use) caps the processes that compile at once;
+    they are started only when at least two groups of modules have kernels missing from the cache."""
+    jobs = _default_jobs() if jobs is None else max(1, int(jobs))
+    spent: dict[str, float] = {}
+    cold = [g for g in GROUPS if not all(is_cached(m) for m in g[0])]
+    shares = share_out(cold, jobs) if jobs > 1 and len(cold) > 1 else []
+    helpers = []
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    for share in shares[1:]:
+        helpers.append(subprocess.Popen([sys.executable, "-c", _HELPER, *share], env=env,
+                                        stdout=subprocess.PIPE, text=True))
+    if shares:
+        _warm(shares[0], spent)
+    for proc in helpers:
+        out, _ = proc.communicate()
+        if proc.returncode == 0:  # else this process compiles that share itself, below
+            spent.update(json.loads(out.strip().splitlines()[-1]))
+    # everything not yet warm in this process: loads what the helpers compiled, compiles the rest
+    loaded: dict[str, float] = {}
+    _warm([m for m in MODULES if m not in (shares[0] if shares else ())], loaded)
+    for name, seconds in loaded.items():
+        spent.setdefault(name, seconds)
     return spent
+
+
+# A helper's program: warm the modules named on its command line, print the seconds as JSON.
+_HELPER = "import json, sys; from engine.warmup import _warm; s = {}; _warm(sys.argv[1:], s); print(json.dumps(s))"

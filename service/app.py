@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 
 from flask import Flask
 from flask_cors import CORS
@@ -36,7 +37,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     if app.config["WARMUP"]:
         from engine import warmup
 
+        t0 = time.perf_counter()
         spent = warmup()
-        logging.getLogger("descentlab").info("kernels warm: %s", spent)
+        logging.getLogger("descentlab").info("kernels warm in %.2f s (seconds per module: %s)",
+                                             time.perf_counter() - t0, spent)
     app.extensions["descentlab_ready"] = True
     return app
