@@ -32,7 +32,7 @@ RUN useradd --system --no-create-home --shell /usr/sbin/nologin descentlab \
  && mkdir -p "$NUMBA_CACHE_DIR" && chown descentlab "$NUMBA_CACHE_DIR"
 USER descentlab
 WORKDIR /tmp
-RUN python -c "import engine, json; print('warm-up seconds:', json.dumps(engine.warmup()))"
+RUN python -c "import engine, json; print('warm-up seconds:', json.dumps(engine.warm_kernels()))"
 
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \

@@ -27,7 +27,7 @@ dev: $(STAMP)
 # The warm-up first compiles every kernel on all cores at once (a fresh clone's cache is empty;
 # the tests would compile them one by one), then the tests load them: ~1 s when already warm.
 test: $(STAMP)
-	$(BIN)/python -c "import engine; engine.warmup()"
+	$(BIN)/python -c "import engine; engine.warm_kernels()"
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -8,8 +8,8 @@ Usable without Flask. Public names are re-exported here, one block per concept m
 
 from .errors import EngineInputError
 from .limits import LIMITS
-from .catalog import catalog
-from .warmup import warmup
+from .catalog import build_catalog
+from .warmup import warm_kernels
 from .losses import LOSS_CODES, LOSSES, CurvesResult, LossCurve, LossResult, ResolvedLoss, evaluate_loss, loss_curves, loss_value_grad, resolve_loss
 from .surfaces import SURFACES, Surface, SurfaceSpec, resolve_surface, surface_grad, surface_hessian, surface_value
 from .landscape import CriticalPoints, LandscapeGrid, LandscapeSlice, critical_points, landscape_grid, landscape_slice
@@ -28,11 +28,11 @@ from .basins import Basins, basin_map
 from .activations import ACTIVATIONS, activation_deriv, activation_value, evaluate_activation, resolve_activation
 from .init import INITS, calculate_gain, init_layer, resolve_init, weight_stats
 from .mlp import MLP, build_mlp, init_params, loss_and_grad, mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, mlp_predict, new_running, pack, predict, record_size, unpack, workspace_size
-from .backprop import BackpropResult, backprop
-from .gradient_profile import GradientProfile, gradient_profile
-from .network_landscape import NetworkLandscape, network_landscape
+from .backprop import BackpropResult, run_backprop
+from .gradient_profile import GradientProfile, run_gradient_profile
+from .network_landscape import NetworkLandscape, run_network_landscape
 
-__all__ = ["EngineInputError", "LIMITS", "catalog", "warmup"]
+__all__ = ["EngineInputError", "LIMITS", "build_catalog", "warm_kernels"]
 __all__ += ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss", "loss_curves", "loss_value_grad", "resolve_loss"]
 __all__ += ["DATASETS", "Dataset", "make_dataset", "Diagnosis", "diagnose"]
 __all__ += ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_stream", "REGULARIZERS", "Comparison", "compare"]
@@ -46,4 +46,4 @@ __all__ += ["LRRangeTest", "LRSweep", "SweepRun", "lr_range_test", "run_lr_sweep
 __all__ += ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_activation", "resolve_activation"]
 __all__ += ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
 __all__ += ["MLP", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss", "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack", "workspace_size"]
-__all__ += ["BackpropResult", "backprop", "GradientProfile", "gradient_profile", "NetworkLandscape", "network_landscape"]
+__all__ += ["BackpropResult", "run_backprop", "GradientProfile", "run_gradient_profile", "NetworkLandscape", "run_network_landscape"]

@@ -1,7 +1,7 @@
 """Backpropagation laid open: forward and backward records, the chain rule along one path, a
 gradient check, and what backprop saves over finite differences, measured.
 
-``backprop(layers, ...)`` builds an MLP (engine.mlp; W of shape [inputs, outputs]), evaluates one
+``run_backprop(layers, ...)`` builds an MLP (engine.mlp; W of shape [inputs, outputs]), evaluates one
 batch and returns
 
 * ``forward``: per layer ℓ = 1..L, z_ℓ = a_{ℓ−1}W_ℓ + b_ℓ and a_ℓ (and s_ℓ, the batch-normalized z,
@@ -345,7 +345,7 @@ def _compare_finite(net: MLP, fd: np.ndarray, grad: np.ndarray) -> GradCheck:
     )
 
 
-def backprop(
+def run_backprop(
     layers,
     inputs,
     targets,
@@ -457,6 +457,6 @@ def describe() -> list[dict]:
 
 
 def _warmup() -> None:
-    backprop([2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], measure_cost=True)
-    backprop([2, 2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], batch_norm=True, residual=True,
+    run_backprop([2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], measure_cost=True)
+    run_backprop([2, 2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], batch_norm=True, residual=True,
              measure_cost=False)

@@ -28,7 +28,7 @@ SECTIONS: dict[str, str] = {
 }
 
 
-def catalog() -> dict:
+def build_catalog() -> dict:
     out = {key: importlib.import_module(mod).describe() for key, mod in SECTIONS.items()}
     out["limits"] = dict(LIMITS)
     return out

@@ -219,7 +219,7 @@ def _verdict(first: float, last: float) -> tuple[float, str]:
     return r, "stable"
 
 
-def gradient_profile(
+def run_gradient_profile(
     depth: int = 10,
     width: int = 32,
     activation: str = "sigmoid",
@@ -361,6 +361,6 @@ def describe() -> list[dict]:
 
 
 def _warmup() -> None:
-    gradient_profile(3, 2, batch=4, clip={"max_norm": 1.0},
+    run_gradient_profile(3, 2, batch=4, clip={"max_norm": 1.0},
                      training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 2, "every": 1})
-    gradient_profile(3, 2, batch=4, batch_norm=True, residual=True, clip={"max_value": 0.1})
+    run_gradient_profile(3, 2, batch=4, batch_norm=True, residual=True, clip={"max_value": 0.1})

@@ -236,7 +236,7 @@ def _positive(value, field: str, high: float) -> float:
     return float(value)
 
 
-def network_landscape(
+def run_network_landscape(
     layers=(2, 16, 16, 1),
     activation: str = "tanh",
     dataset=None,
@@ -334,6 +334,6 @@ def describe() -> list[dict]:
 
 
 def _warmup() -> None:
-    network_landscape([1, 2, 1], "tanh", {"name": "sine", "n": 4}, dims=2, resolution=2, train_steps=1)
-    network_landscape([2, 2, 2], "relu", {"name": "moons", "n": 4}, dims=1, resolution=2, train_steps=0,
+    run_network_landscape([1, 2, 1], "tanh", {"name": "sine", "n": 4}, dims=2, resolution=2, train_steps=1)
+    run_network_landscape([2, 2, 2], "relu", {"name": "moons", "n": 4}, dims=1, resolution=2, train_steps=0,
                       batch_norm=True)

@@ -1,6 +1,6 @@
 """Compile (or load from the on-disk cache) every kernel by calling each on tiny inputs.
 
-The service calls ``warmup()`` before it takes traffic, so no user pays for compilation.
+The service calls ``warm_kernels()`` before it takes traffic, so no user pays for compilation.
 Each concept module exposes ``_warmup()``; list it in ``MODULES``.
 
 With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s
@@ -69,7 +69,7 @@ def _warm(modules, spent: dict[str, float]) -> None:
         spent[name] = time.perf_counter() - t0
 
 
-def warmup(jobs: int | None = None) -> dict[str, float]:
+def warm_kernels(jobs: int | None = None) -> dict[str, float]:
     """Warm every kernel; returns the seconds each module took in the process that warmed it.
 
     ``jobs`` (default: the cores this process may use) caps the processes that compile at once;

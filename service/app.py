@@ -35,10 +35,10 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     app.extensions["descentlab_ready"] = False
     if app.config["WARMUP"]:
-        from engine import warmup
+        from engine import warm_kernels
 
         t0 = time.perf_counter()
-        spent = warmup()
+        spent = warm_kernels()
         logging.getLogger("descentlab").info("kernels warm in %.2f s (seconds per module: %s)",
                                              time.perf_counter() - t0, spent)
     app.extensions["descentlab_ready"] = True

@@ -18,7 +18,7 @@ GUNICORN_ACCESS_LOG        ``-`` (stdout)                  access log target; ``
 
 Why these choices (measured on the 2-core development machine, see README "Performance"):
 
-* ``preload_app``: the master builds the app once, and the factory calls ``engine.warmup()``,
+* ``preload_app``: the master builds the app once, and the factory calls ``engine.warm_kernels()``,
   so every kernel is compiled (or loaded from ``NUMBA_CACHE_DIR``) **before the socket is
   bound and before workers fork**: no request ever pays for compilation, and workers share
   the compiled code copy-on-write. ``/healthz`` answers 200 only after that.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.activations import ACTIVATIONS, activation_deriv, resolve_activation
-from engine.backprop import backprop
+from engine.backprop import run_backprop
 from engine.errors import EngineInputError
 from engine.init import INITS
 
@@ -26,7 +26,7 @@ def _d(name, z):
 
 
 def test_one_path_one_sample_product_is_the_gradient():
-    r = backprop([1, 1, 1, 1], [[0.7]], [[0.2]], activation="sigmoid", init={"name": "normal", "std": 1.0}, seed=3)
+    r = run_backprop([1, 1, 1, 1], [[0.7]], [[0.2]], activation="sigmoid", init={"name": "normal", "std": 1.0}, seed=3)
     ch = r.chain_rule
     assert ch.n_paths == 1 and len(ch.factors) == 4
     assert [f["name"] for f in ch.factors] == ["∂L/∂ŷ_k", "∂ŷ_k/∂h2", "∂h2/∂h1", "∂h1/∂w"]
@@ -45,7 +45,7 @@ def test_sum_over_every_path_and_sample_is_the_gradient(residual):
     widths = [2, 3, 3, 3, 2]
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
-    r = backprop(widths, X, Y, activation="tanh", init={"name": "xavier_normal"}, residual=residual,
+    r = run_backprop(widths, X, Y, activation="tanh", init={"name": "xavier_normal"}, residual=residual,
                  path={"input": 1, "unit": 2, "through": [0, 1], "output": 1, "sample": 2})
     ch = r.chain_rule
     W = [w["W"] for w in r.weights]
@@ -73,7 +73,7 @@ def test_sum_over_every_path_and_sample_is_the_gradient(residual):
 
 
 def test_batch_norm_has_no_per_sample_chain_rule():
-    r = backprop([2, 3, 1], X4, Y4, batch_norm=True)
+    r = run_backprop([2, 3, 1], X4, Y4, batch_norm=True)
     assert r.chain_rule is None and any("batch normalization" in n for n in r.notes)
     assert r.gradcheck.max_rel_error < 1e-6
     assert set(r.forward[0]) == {"z", "s", "a"} and set(r.backward[0]) >= {"dgamma", "dbeta"}
@@ -83,7 +83,7 @@ def test_batch_norm_has_no_per_sample_chain_rule():
 def test_gradcheck_every_activation(activation):
     # torch_default draws non-zero biases: with zero biases a sample whose units all died gives z = 0 exactly
     # downstream, a relu kink that a finite difference straddles
-    r = backprop([2, 4, 4, 1], X4, Y4, activation=activation, init={"name": "torch_default"},
+    r = run_backprop([2, 4, 4, 1], X4, Y4, activation=activation, init={"name": "torch_default"},
                  residual=True, measure_cost=False)
     assert r.status == "ok"
     assert r.gradcheck.max_rel_error < 1e-6
@@ -95,14 +95,14 @@ def test_gradcheck_every_activation(activation):
 @pytest.mark.parametrize("init", list(INITS))
 def test_gradcheck_every_initialization(init):
     spec = {"name": init, **({"std": 0.5} if init == "normal" else {}), **({"a": -0.5} if init == "uniform" else {})}
-    r = backprop([2, 3, 3, 2], X4, np.c_[Y4, -Y4], activation="tanh", init=spec, batch_norm=init.startswith("k"),
+    r = run_backprop([2, 3, 3, 2], X4, np.c_[Y4, -Y4], activation="tanh", init=spec, batch_norm=init.startswith("k"),
                  loss="huber", measure_cost=False)
     assert r.gradcheck.max_rel_error < 1e-6
 
 
 def test_given_weights_are_used_exactly_and_echoed():
     weights = [{"W": [[0.5, -1.0], [0.25, 2.0]], "b": [0.1, 0.0]}, {"W": [[1.0], [-0.5]], "b": [0.3]}]
-    r = backprop([2, 2, 1], [[1.0, 2.0]], [[0.0]], activation="relu", weights=weights)
+    r = run_backprop([2, 2, 1], [[1.0, 2.0]], [[0.0]], activation="relu", weights=weights)
     np.testing.assert_array_equal(r.weights[0]["W"], weights[0]["W"])
     z1 = np.array([1.0 * 0.5 + 2.0 * 0.25 + 0.1, -1.0 + 4.0])
     np.testing.assert_allclose(r.forward[0]["z"][0], z1, rtol=1e-15)
@@ -111,7 +111,7 @@ def test_given_weights_are_used_exactly_and_echoed():
 
 
 def test_cost_is_measured_and_consistent():
-    r = backprop([2, 16, 16, 1], RNG.standard_normal((8, 2)), RNG.standard_normal((8, 1)), activation="relu")
+    r = run_backprop([2, 16, 16, 1], RNG.standard_normal((8, 2)), RNG.standard_normal((8, 1)), activation="relu")
     c = r.cost
     assert c.parameters == r.parameters == 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1
     assert c.forward_passes_fd == 2 * c.parameters
@@ -136,7 +136,7 @@ def _finite(obj) -> bool:
 def test_overflow_is_a_status_and_nothing_non_finite_leaves():
     eye = (1e5 * np.eye(5)).tolist()
     weights = [{"W": eye, "b": [0.0] * 5}] * 64  # z_l = 1e6·1e5^l: not finite from layer 61 on
-    r = backprop([5] * 65, [[1e6] * 5, [-1e6] * 5], [[0.0] * 5] * 2, activation="identity", weights=weights,
+    r = run_backprop([5] * 65, [[1e6] * 5, [-1e6] * 5], [[0.0] * 5] * 2, activation="identity", weights=weights,
                  measure_cost=False)
     assert r.status == "overflow"
     assert r.loss is None and r.backward == [] and r.chain_rule is None and r.gradcheck is None
@@ -146,20 +146,20 @@ def test_overflow_is_a_status_and_nothing_non_finite_leaves():
 
 def test_limits_and_bad_paths():
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 64, 64, 1], X4, Y4)
+        run_backprop([2, 64, 64, 1], X4, Y4)
     assert e.value.field == "layers" and "max_backprop_parameters" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 2, 1], np.zeros((33, 2)), np.zeros((33, 1)))
+        run_backprop([2, 2, 1], np.zeros((33, 2)), np.zeros((33, 1)))
     assert e.value.field == "inputs" and "max_backprop_samples" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 2, 1], X4, Y4, path={"unit": 2})
+        run_backprop([2, 2, 1], X4, Y4, path={"unit": 2})
     assert e.value.field == "path.unit"
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 2, 2, 1], X4, Y4, path={"through": [0, 0]})
+        run_backprop([2, 2, 2, 1], X4, Y4, path={"through": [0, 0]})
     assert e.value.field == "path.through"
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 2, 1], X4, Y4, loss="bce")
+        run_backprop([2, 2, 1], X4, Y4, loss="bce")
     assert e.value.field == "output_activation"
     with pytest.raises(EngineInputError) as e:
-        backprop([2, 2, 1], X4, Y4 + 5, loss="bce_with_logits")
+        run_backprop([2, 2, 1], X4, Y4 + 5, loss="bce_with_logits")
     assert e.value.field == "targets"

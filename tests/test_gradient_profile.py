@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import EngineInputError
-from engine.gradient_profile import DEFAULT_INIT, EXPLODING, OVERFLOW_CAP, VANISHING, gradient_profile
+from engine.gradient_profile import DEFAULT_INIT, EXPLODING, OVERFLOW_CAP, VANISHING, run_gradient_profile
 from engine.losses import resolve_loss
 from engine.mlp import TRAIN, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
     new_workspace, record_views, unpack
@@ -20,7 +20,7 @@ from engine.losses import loss_value_grad
 def test_sigmoid_ten_layers_with_the_default_normal_init_vanishes():
     """10 layers, sigmoid, N(0, 0.25²) (the profile's default init), width 32, batch 64, seed 0."""
     assert DEFAULT_INIT == {"name": "normal", "std": 0.25}
-    p = gradient_profile()
+    p = run_gradient_profile()
     assert (p.depth, p.width, p.activation, p.init) == (10, 32, "sigmoid", {"name": "normal", "mean": 0.0, "std": 0.25})
     assert p.verdict == "vanishing" and p.status == "ok"
     assert p.first_over_last < 0.01  # the first layer's error signal is under 1% of the last layer's
@@ -34,14 +34,14 @@ def test_sigmoid_ten_layers_with_the_default_normal_init_vanishes():
     {"activation": "relu", "init": {"name": "kaiming_normal", "nonlinearity": "relu"}},
 ], ids=["residual", "batch_norm", "relu+he"])
 def test_remedies_bring_the_ratio_within_10x(remedy):
-    p = gradient_profile(**remedy)
+    p = run_gradient_profile(**remedy)
     assert p.verdict == "stable"
     assert 1 / 10 <= p.first_over_last <= 10
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_a_deep_net_with_large_sigma_explodes(activation):
-    p = gradient_profile(depth=20, activation=activation, init={"name": "normal", "std": 1.0})
+    p = run_gradient_profile(depth=20, activation=activation, init={"name": "normal", "std": 1.0})
     assert p.verdict == "exploding" and p.status == "ok"
     assert p.first_over_last > 100
 
@@ -62,7 +62,7 @@ def _reference(depth, width, activation, init, batch, seed, **kw):
 
 
 def test_norms_match_an_independent_recomputation():
-    p = gradient_profile(depth=4, width=6, activation="tanh", init={"name": "xavier_normal"}, batch=5, seed=3,
+    p = run_gradient_profile(depth=4, width=6, activation="tanh", init={"name": "xavier_normal"}, batch=5, seed=3,
                          residual=True)
     net, loss, g, rec, views = _reference(4, 6, "tanh", {"name": "xavier_normal"}, 5, 3, residual=True)
     assert p.loss == pytest.approx(loss, rel=1e-14)
@@ -78,16 +78,16 @@ def test_norms_match_an_independent_recomputation():
 
 
 def test_clipping_caps_the_global_norm():
-    p = gradient_profile(depth=20, activation="tanh", init={"name": "normal", "std": 1.0}, clip={"max_norm": 1.0})
+    p = run_gradient_profile(depth=20, activation="tanh", init={"name": "normal", "std": 1.0}, clip={"max_norm": 1.0})
     c = p.clip
     assert c.kind == "max_norm" and c.global_norm_before > 1.0
     assert c.global_norm_after <= 1.0 and c.global_norm_after == pytest.approx(1.0, rel=1e-6)  # torch: /(norm + 1e-6)
     coef = c.global_norm_after / c.global_norm_before
     np.testing.assert_allclose(c.weight_grad_norm_after, p.weight_grad_norm * coef, rtol=1e-12)
     assert p.verdict == "exploding"  # clipping rescales every layer alike: the ratio stays
-    small = gradient_profile(depth=3, width=4, clip={"max_norm": 1e6})
+    small = run_gradient_profile(depth=3, width=4, clip={"max_norm": 1e6})
     assert small.clip.global_norm_after == small.clip.global_norm_before  # under the threshold: untouched
-    v = gradient_profile(depth=3, width=4, activation="relu", init={"name": "normal", "std": 3.0},
+    v = run_gradient_profile(depth=3, width=4, activation="relu", init={"name": "normal", "std": 3.0},
                          clip={"max_value": 1e-3})
     assert np.all(v.clip.weight_grad_norm_after <= 1e-3 * 4 + 1e-15)  # every entry of a 2x2 block is within ±1e-3
 
@@ -106,7 +106,7 @@ def _all_finite(obj) -> bool:
 
 
 def test_overflow_is_reported_as_data():
-    p = gradient_profile(depth=64, width=32, activation="identity", init={"name": "normal", "std": 100.0},
+    p = run_gradient_profile(depth=64, width=32, activation="identity", init={"name": "normal", "std": 100.0},
                          clip={"max_norm": 1.0})
     assert p.status == "overflow" and p.verdict == "exploding"
     assert p.overflow.any() and np.all(p.weight_grad_norm[p.overflow] <= OVERFLOW_CAP)
@@ -114,7 +114,7 @@ def test_overflow_is_reported_as_data():
 
 
 def test_profile_during_training():
-    p = gradient_profile(depth=4, width=8, activation="tanh", init={"name": "xavier_normal"},
+    p = run_gradient_profile(depth=4, width=8, activation="tanh", init={"name": "xavier_normal"},
                          training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 50, "every": 10})
     t = p.training
     np.testing.assert_array_equal(t.steps, [0, 10, 20, 30, 40, 50])
@@ -127,20 +127,20 @@ def test_profile_during_training():
 
 def test_limits_are_named():
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(depth=65)
+        run_gradient_profile(depth=65)
     assert e.value.field == "depth" and "max_layers" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(width=1025)
+        run_gradient_profile(width=1025)
     assert e.value.field == "width" and "max_width" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(width=1024)
+        run_gradient_profile(width=1024)
     assert "max_network_work" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(depth=2, width=1024, batch=1)
+        run_gradient_profile(depth=2, width=1024, batch=1)
     assert e.value.field == "width" and "max_network_parameters" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(training={"steps": 1001})
+        run_gradient_profile(training={"steps": 1001})
     assert e.value.field == "training.steps" and "max_profile_steps" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        gradient_profile(clip={"max_norm": -1.0})
+        run_gradient_profile(clip={"max_norm": -1.0})
     assert e.value.field == "clip.max_norm"

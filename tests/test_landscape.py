@@ -240,8 +240,8 @@ def test_slice_bad_input(kw, field):
 
 
 def test_describe_and_warmup():
-    from engine import catalog, landscape
+    from engine import build_catalog, landscape
 
     landscape._warmup()
-    names = [e["name"] for e in catalog()["surfaces"]]
+    names = [e["name"] for e in build_catalog()["surfaces"]]
     assert names == list(SURFACES)

@@ -10,12 +10,12 @@ import pytest
 from engine.errors import EngineInputError
 from engine.losses import resolve_loss
 from engine.mlp import EVAL_BATCH, build_mlp, mlp_loss, new_running, new_workspace, unpack
-from engine.network_landscape import _targets, make_data, network_landscape
+from engine.network_landscape import _targets, make_data, run_network_landscape
 
 
 @pytest.fixture(scope="module")
 def moons():
-    return network_landscape([2, 6, 6, 1], "tanh", {"name": "moons", "n": 60}, dims=2, resolution=5, span=0.8,
+    return run_network_landscape([2, 6, 6, 1], "tanh", {"name": "moons", "n": 60}, dims=2, resolution=5, span=0.8,
                              seed=4, train_steps=30)
 
 
@@ -57,8 +57,8 @@ def test_training_moves_to_lower_loss(moons):
 
 
 def test_one_dimensional_slice_and_determinism():
-    a = network_landscape([1, 8, 1], "relu", {"name": "sine", "n": 40}, dims=1, resolution=7, seed=2, train_steps=0)
-    b = network_landscape([1, 8, 1], "relu", {"name": "sine", "n": 40}, dims=1, resolution=7, seed=2, train_steps=0)
+    a = run_network_landscape([1, 8, 1], "relu", {"name": "sine", "n": 40}, dims=1, resolution=7, seed=2, train_steps=0)
+    b = run_network_landscape([1, 8, 1], "relu", {"name": "sine", "n": 40}, dims=1, resolution=7, seed=2, train_steps=0)
     assert a.beta.size == 0 and a.loss.shape == (1, 7) and a.directions.shape == (1, a.parameters)
     np.testing.assert_array_equal(a.loss, b.loss)
     assert a.loss[0, 3] == pytest.approx(a.center_loss, rel=1e-12) and a.loss_name == "mse"
@@ -81,23 +81,23 @@ def test_datasets():
 
 def test_bad_requests_name_their_field():
     with pytest.raises(EngineInputError) as e:
-        network_landscape([3, 4, 1], dataset={"name": "moons"})
+        run_network_landscape([3, 4, 1], dataset={"name": "moons"})
     assert e.value.field == "layers"
     with pytest.raises(EngineInputError) as e:
-        network_landscape([2, 4, 3], dataset={"name": "moons"})
+        run_network_landscape([2, 4, 3], dataset={"name": "moons"})
     assert e.value.field == "layers"
     with pytest.raises(EngineInputError) as e:
-        network_landscape([2, 4, 1], dataset={"name": "moons"}, loss="cross_entropy_with_logits")
+        run_network_landscape([2, 4, 1], dataset={"name": "moons"}, loss="cross_entropy_with_logits")
     assert e.value.field == "loss"
     with pytest.raises(EngineInputError) as e:
-        network_landscape(resolution=202)
+        run_network_landscape(resolution=202)
     assert "max_landscape_axis" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        network_landscape(dataset={"name": "moons", "n": 2001})
+        run_network_landscape(dataset={"name": "moons", "n": 2001})
     assert "max_landscape_samples" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        network_landscape([2, 256, 256, 1], resolution=101, dataset={"name": "moons", "n": 2000})
+        run_network_landscape([2, 256, 256, 1], resolution=101, dataset={"name": "moons", "n": 2000})
     assert e.value.field == "resolution" and "max_landscape_work" in e.value.message
     with pytest.raises(EngineInputError) as e:
-        network_landscape(dataset={"name": "spiral"})
+        run_network_landscape(dataset={"name": "spiral"})
     assert e.value.field == "dataset.name"

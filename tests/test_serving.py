@@ -37,7 +37,7 @@ def test_factory_warms_before_it_returns(monkeypatch):
     import engine
 
     calls = []
-    monkeypatch.setattr(engine, "warmup", lambda: calls.append(1) or {})
+    monkeypatch.setattr(engine, "warm_kernels", lambda: calls.append(1) or {})
     app = create_app({"WARMUP": True, "TESTING": True})
     assert calls == [1]
     assert app.extensions["descentlab_ready"] is True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-warmup_module = importlib.import_module("engine.warmup")  # engine.warmup is also the function
+import engine.warmup as warmup_module
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
@@ -59,7 +59,7 @@ def test_helpers_warm_their_share_and_report_it(monkeypatch):
         return real_popen(args, **kw)
 
     monkeypatch.setattr(warmup_module.subprocess, "Popen", popen)
-    spent = warmup_module.warmup(jobs=3)
+    spent = warmup_module.warm_kernels(jobs=3)
     assert sorted(launched) == [["engine.datasets"], ["engine.schedules", "engine.clipping"]]
     assert set(spent) == {"engine.doctor", "engine.schedules", "engine.clipping", "engine.datasets"}
     assert all(v >= 0.0 for v in spent.values())
@@ -68,4 +68,4 @@ def test_helpers_warm_their_share_and_report_it(monkeypatch):
 def test_a_warm_cache_starts_no_helper(monkeypatch):
     monkeypatch.setattr(warmup_module, "is_cached", lambda module: True)
     monkeypatch.setattr(warmup_module.subprocess, "Popen", lambda *a, **k: pytest.fail("helper started"))
-    assert set(warmup_module.warmup(jobs=2)) == set(warmup_module.MODULES)
+    assert set(warmup_module.warm_kernels(jobs=2)) == set(warmup_module.MODULES)

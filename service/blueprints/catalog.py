@@ -43,4 +43,4 @@ class CatalogSchema(Schema):
 @blp.response(200, CatalogSchema)
 def get_catalog():
     """Every loss, surface, optimizer, schedule, activation, init and dataset with parameters, defaults and limits."""
-    return engine.catalog()
+    return engine.build_catalog()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.backprop import backprop
-from engine.gradient_profile import gradient_profile
-from engine.network_landscape import network_landscape
+from engine.backprop import run_backprop
+from engine.gradient_profile import run_gradient_profile
+from engine.network_landscape import run_network_landscape
 
 from ..schemas.networks import (
     BackpropRequest, BackpropResponse, LandscapeRequest, LandscapeResponse, ProfileRequest, ProfileResponse,
@@ -30,7 +30,7 @@ blp = Blueprint(
 @blp.response(200, BackpropResponse)
 def post_backprop(body):
     """Forward and backward records of one batch, the chain rule along one path, a gradient check and the cost."""
-    return backprop(**body)
+    return run_backprop(**body)
 
 
 @blp.route("/gradient-profile", methods=["POST"])
@@ -38,7 +38,7 @@ def post_backprop(body):
 @blp.response(200, ProfileResponse)
 def post_gradient_profile(body):
     """Per-layer gradient norms of a deep net at initialization: vanishing, exploding or stable, and remedies."""
-    return gradient_profile(**body)
+    return run_gradient_profile(**body)
 
 
 @blp.route("/landscape", methods=["POST"])
@@ -46,4 +46,4 @@ def post_gradient_profile(body):
 @blp.response(200, LandscapeResponse)
 def post_landscape(body):
     """A network's loss along one or two filter-normalized random directions around its parameters."""
-    return network_landscape(**body)
+    return run_network_landscape(**body)
