@@ -280,6 +280,22 @@ def _adam_scalars(t, lr, beta1, beta2, s0, s1):
 
 
 @inline_kernel
+def _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize):
+    """The Adam family's shared start on one coordinate: returns (p, g, m, v).
+
+    decoupled (AdamW): p ← p·(1 − lr·wd), else g ← g + wd·p (L2, after negating g if maximize);
+    m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g².
+    """
+    if decoupled:
+        if wd != 0.0:
+            p = p * (1.0 - lr * wd)
+        gi = -g if maximize else g
+    else:
+        gi = _grad(g, p, wd, maximize)
+    return p, gi, _lerp(m, gi, 1.0 - beta1), v * beta2 + (1.0 - beta2) * gi * gi
+
+
+@inline_kernel
 def _adam_coord(p, g, m, v, vmax, lr, step_size, bias_correction2_sqrt, beta1, beta2, eps, wd, amsgrad, decoupled,
                 maximize):
     """torch.optim.Adam / AdamW on one coordinate: returns (p, m, v, vmax).
@@ -288,14 +304,7 @@ def _adam_coord(p, g, m, v, vmax, lr, step_size, bias_correction2_sqrt, beta1, b
     amsgrad: vmax ← max(vmax, v) (raw v) used for v below;  denom = √v/√(1 − β2^t) + eps;
     p ← p − lr/(1 − β1^t) · m/denom.
     """
-    if decoupled:
-        if wd != 0.0:
-            p = p * (1.0 - lr * wd)
-        gi = -g if maximize else g
-    else:
-        gi = _grad(g, p, wd, maximize)
-    m = _lerp(m, gi, 1.0 - beta1)
-    v = v * beta2 + (1.0 - beta2) * gi * gi
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
     if amsgrad:
         if v > vmax:
             vmax = v
@@ -373,14 +382,7 @@ def _nadam_coord(p, g, m, v, lr, bias_correction2, c_grad, c_avg, beta1, beta2, 
     wd as in Adam (coupled by default);  m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;
     denom = √(v/(1 − β2^t)) + eps;  p ← p + c_grad·g/denom + c_avg·m/denom.
     """
-    if decoupled:
-        if wd != 0.0:
-            p = p * (1.0 - lr * wd)
-        gi = -g if maximize else g
-    else:
-        gi = _grad(g, p, wd, maximize)
-    m = _lerp(m, gi, 1.0 - beta1)
-    v = v * beta2 + (1.0 - beta2) * gi * gi
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
     denom = math.sqrt(v / bias_correction2) + eps
     p = p + (c_grad * gi) / denom
     return p + (c_avg * m) / denom, m, v
@@ -424,14 +426,7 @@ def _radam_coord(p, g, m, v, lr, bias_correction1, sqrt_bc2, rect, rectified, be
     m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);
     rectified: p ← p − lr·m̂·r_t·√(1 − β2^t)/(√v + eps);  else p ← p − lr·m̂.
     """
-    if decoupled:
-        if wd != 0.0:
-            p = p * (1.0 - lr * wd)
-        gi = -g if maximize else g
-    else:
-        gi = _grad(g, p, wd, maximize)
-    m = _lerp(m, gi, 1.0 - beta1)
-    v = v * beta2 + (1.0 - beta2) * gi * gi
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
     m_hat = m / bias_correction1
     if rectified:
         p = p + -1.0 * (m_hat * lr * (sqrt_bc2 / (math.sqrt(v) + eps)) * rect)
