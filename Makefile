@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# One compiled-kernel cache for every target (the server's default too), so the kernels `make test`
+# compiled are the ones `make serve` loads. An explicit NUMBA_CACHE_DIR wins.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 .PHONY: venv serve dev test bench loadtest clean
 
