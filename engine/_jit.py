@@ -33,8 +33,10 @@ prange = numba.prange
 # numba types a constant int (a global such as TRAIN, or a bare 0) as its own Literal type, and a
 # kernel called with one from another kernel is compiled again for that value: mlp_forward was
 # compiled six times, ~4 s each on an empty cache. Kernels pass such constants as ``as_int(TRAIN)``,
-# a plain int64, so every caller shares the callee's one compiled version.
+# a plain int64, so every caller shares the callee's one compiled version (as_bool: True/False).
+# tests/test_jit_conventions.py finds any call that passes a literal again.
 as_int = np.int64
+as_bool = np.bool_
 
 
 def set_threads(n: int | None) -> None:

@@ -68,7 +68,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ._jit import as_int, kernel
+from ._jit import as_bool, as_int, kernel
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm
 from .datasets import CLASSIFICATION, Dataset, make_dataset
 from .errors import EngineInputError
@@ -279,7 +279,7 @@ def _train_epochs(layout, fparams, loss_code, lparams, acc_kind, X, Y, lab, Xv, 
             loss = mlp_loss_grad(layout, fparams, params, Xb[:m], Yb[:m], loss_code, lparams, as_int(TRAIN_UPDATE),
                                  drop_seed, t, running, grad, work)
             if l1 != 0.0 or l2 != 0.0:
-                loss += _penalty(layout, params, grad, l1, l2, True)
+                loss += _penalty(layout, params, grad, l1, l2, as_bool(True))
             if clip_kind == CLIP_NORM:
                 gn = clip_grad_norm(grad, clip_arg)
             else:
@@ -302,7 +302,7 @@ def _train_epochs(layout, fparams, loss_code, lparams, acc_kind, X, Y, lab, Xv, 
             va_loss, va_acc = _evaluate(layout, fparams, params, running, Xv, Yv, labv, loss_code, lparams,
                                         acc_kind, work, dy)
             wn, sp = _weight_stats(layout, params, SPARSITY_THRESHOLD)
-            pen = _penalty(layout, params, grad, l1, l2, False)
+            pen = _penalty(layout, params, grad, l1, l2, as_bool(False))
             bad = not (math.isfinite(tr_loss) and math.isfinite(va_loss) and math.isfinite(wn)
                        and math.isfinite(pen) and math.isfinite(loss_sum) and math.isfinite(gn_sum))
         if bad:
