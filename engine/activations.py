@@ -44,6 +44,7 @@ import numpy as np
 from ._jit import kernel
 from .errors import EngineInputError
 from .registry import ParamSpec, lookup, resolve_params
+from .vecmath import sigmoid as vec_sigmoid
 from .vecmath import tanh as vec_tanh
 
 # Integer codes (stable: the MLP's kernels dispatch on them)
@@ -67,11 +68,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # ---------------------------------------------------------------------------------------------
 @kernel
 def sigmoid_value(x):
-    # 1/(1 + e^(−x)), evaluated without overflow for either sign
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    # 1/(1 + e^(−x)) without overflow for either sign, in vecmath's arithmetic so loops vectorize
+    return vec_sigmoid(x)
 
 
 @kernel
@@ -242,7 +240,7 @@ def activate(code, a, s, out):
     elif code == SIGMOID:
         for i in range(n):
             for j in range(m):
-                out[i, j] = sigmoid_value(s[i, j])
+                out[i, j] = vec_sigmoid(s[i, j])
     else:
         for i in range(n):
             for j in range(m):

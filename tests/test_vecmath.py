@@ -1,4 +1,4 @@
-"""engine.vecmath: the vectorizable tanh and exp against independent oracles.
+"""engine.vecmath: the vectorizable tanh, exp and sigmoid against independent oracles.
 
 Oracles: mpmath at 40 digits (the exact value, rounded once) and libm through ``math`` (itself
 within 1 ulp). The ulp is the spacing of the exact value.
@@ -13,8 +13,8 @@ import numba
 import numpy as np
 import pytest
 
-from engine.activations import TANH, activate, activation_value
-from engine.vecmath import TANH_SATURATE, exp_nonpositive, tanh
+from engine.activations import SIGMOID, TANH, activate, activation_value
+from engine.vecmath import TANH_SATURATE, exp_nonpositive, exp_small, sigmoid, tanh
 
 
 @numba.njit(error_model="numpy")
@@ -27,6 +27,18 @@ def _tanh_all(x, out):
 def _exp_all(x, out):
     for i in range(x.shape[0]):
         out[i] = exp_nonpositive(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _exp_small_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_small(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _sigmoid_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = sigmoid(x[i])
 
 
 def _apply(kernel, x):
@@ -88,17 +100,55 @@ def test_tanh_special_values_and_symmetry():
     assert np.array_equal(_apply(_tanh_all, -y), -_apply(_tanh_all, y))
 
 
-def test_exp_nonpositive_against_libm_and_exact():
+@pytest.mark.parametrize("kernel, low", [(_exp_small_all, -40.0), (_exp_all, -708.0)], ids=["exp_small", "exp_nonpositive"])
+def test_exp_against_libm_and_exact(kernel, low):
     rng = np.random.default_rng(3)
-    y = np.concatenate([rng.uniform(-40.0, 0.0, 200_000), [0.0, -0.0, -40.0, -math.log(2.0), -1e-300]])
-    got = _apply(_exp_all, y)
+    y = np.concatenate([rng.uniform(low, 0.0, 200_000), rng.uniform(-1.0, 0.0, 50_000),
+                        [0.0, -0.0, low, -math.log(2.0), -1e-300]])
+    got = _apply(kernel, y)
     ref = np.exp(y)
     ulps = np.abs(got - ref) / np.spacing(ref)
     assert ulps.max() <= 1.5, ulps.max()
     assert got[-5] == 1.0 and got[-4] == 1.0
     far = np.argsort(-ulps)[:100]
     assert max(_ulps_exact(mpmath.exp, float(y[i]), float(got[i])) for i in far) <= 1.0
-    assert math.isnan(_apply(_exp_all, [np.nan])[0])
+    assert math.isnan(_apply(kernel, [np.nan])[0])
+
+
+def test_exp_nonpositive_subnormal_range_and_limits():
+    # below e^-708 the result is subnormal: within one of its ulps (2^-1074) of the exact value
+    y = np.concatenate([np.linspace(-745.0, -708.0, 20_001), [-745.13, -745.2, -746.0, -800.0, -1e308, -np.inf]])
+    got = _apply(_exp_all, y)
+    with mpmath.workdps(40):
+        exact = np.array([float(mpmath.exp(mpmath.mpf(v))) for v in y[:-1]] + [0.0])  # float() rounds once
+    assert np.all(np.abs(got - exact) <= 2.0**-1074), np.abs(got - exact).max()
+    assert got[-4:].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert np.all(np.diff(got[:20_001]) >= 0.0)  # monotone through the subnormals
+
+
+def test_sigmoid_within_two_ulp_of_exact_everywhere():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0.0, 4.0, 200_000), rng.uniform(-745.0, 40.0, 50_000),
+                        [0.0, -0.0, 36.8, 37.0, 50.0, 710.0, -710.0, 1e308, -1e308]])
+    got = _apply(_sigmoid_all, x)
+    ref = np.array([1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v)) for v in x])
+    ulps = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300))
+    assert ulps.max() <= 2.0, (ulps.max(), x[ulps.argmax()])  # libm's own two-branch formula: a ≤ 1.5 ulp oracle
+    far = np.argsort(-ulps)[:50]
+    exact_sig = lambda v: 1 / (1 + mpmath.exp(-v))  # noqa: E731
+    assert max(_ulps_exact(exact_sig, float(x[i]), float(got[i])) for i in far) <= 2.0
+    assert got[-9:-7].tolist() == [0.5, 0.5] and got[-6] == 1.0 and got[-4] == 1.0 and got[-2] == 1.0
+    assert 0.0 < got[-3] < 1e-300  # σ(−710) = e^−710/(1 + e^−710): subnormal, not flushed to 0
+    assert got[-1] == 0.0
+    assert math.isnan(_apply(_sigmoid_all, [np.nan])[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (32, 64), (5, 129)])
+def test_activate_sigmoid_loop_is_the_scalar_sigmoid(shape):
+    s = np.random.default_rng(6).normal(0.0, 5.0, shape)
+    out = np.empty_like(s)
+    activate(SIGMOID, 0.0, s, out)
+    assert np.array_equal(out, np.array([[activation_value(SIGMOID, v, 0.0) for v in row] for row in s]))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (32, 64), (5, 129)])
