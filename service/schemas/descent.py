@@ -52,7 +52,8 @@ class _DescentRequest(Schema):
     batch_size = fields.Integer(strict=True, load_default=None, allow_none=True,
                                 metadata={"description": "linear_regression only, 1..n: MSE gradient over mini-batches "
                                           "of this size, reshuffled each epoch (limit max_batch_work)"})
-    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True)
+    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True,
+                         metadata={"description": "clip each step's gradient after noise (torch order); omit for none"})
 
     @post_load
     def _flatten_noise(self, data, **kwargs):
@@ -85,8 +86,8 @@ class TrajectoryRequest(_DescentRequest):
 
 
 class TrajectoryResponse(Schema):
-    surface = fields.String()
-    optimizer = fields.String()
+    surface = fields.String(metadata={"description": "the surface's name"})
+    optimizer = fields.String(metadata={"description": "the optimizer's name"})
     path = NumberArray(ndim=2, metadata={"description": "path[i] = position after i steps; path[0] = start"})
     loss = NumberArray(metadata={"description": "loss[i] = f(path[i]) (exact, full batch)"})
     gradient = NumberArray(ndim=2, metadata={"description": "gradient[i] = grad f(path[i]) (exact, full batch)"})
@@ -98,7 +99,7 @@ class TrajectoryResponse(Schema):
         "converged", "diverged", "max_steps"]})
     reason = fields.String(metadata={"description": "why it stopped, with the numbers"})
     steps_taken = fields.Integer(metadata={"description": "n: len(path) = n + 1, len(update) = len(lr) = n"})
-    tolerance = fields.Float()
+    tolerance = fields.Float(metadata={"description": "the gradient-norm tolerance used (0: never converges)"})
     bound = fields.List(fields.List(fields.Float()), metadata={
         "description": "[[xlo, xhi], [ylo, yhi]]: the domain scaled 100x; leaving it is divergence"})
 
@@ -132,8 +133,15 @@ def _minima(obj) -> list[dict]:
 
 
 _MINIMA_META = {"type": "array", "items": {"type": "object", "properties": {
-    "x": {"type": "number"}, "y": {"type": "number"}, "value": {"type": "number"}, "known": {"type": "boolean"},
-    "kind": {"type": "string"}}}}
+    "x": {"type": "number", "description": "x of the point"},
+    "y": {"type": "number", "description": "y of the point"},
+    "value": {"type": "number", "description": "f(x, y)"},
+    "known": {"type": "boolean", "description": "listed by the surface (else discovered by a run)"},
+    "kind": {"type": "string", "description": "minimum | saddle | maximum | degenerate (Hessian)"}}}}
+
+
+def _minima_meta(description: str) -> dict:
+    return {**_MINIMA_META, "description": description}
 
 
 class RaceRequest(_DescentRequest):
@@ -151,10 +159,10 @@ class RaceRequest(_DescentRequest):
 
 
 class RaceSummarySchema(Schema):
-    optimizer = fields.String()
-    status = fields.String()
-    steps_taken = fields.Integer()
-    final_loss = fields.Float()
+    optimizer = fields.String(metadata={"description": "the optimizer's name"})
+    status = fields.String(metadata={"description": "converged | diverged | max_steps"})
+    steps_taken = fields.Integer(metadata={"description": "steps the run took"})
+    final_loss = fields.Float(metadata={"description": "the loss at the run's last recorded point"})
     minimum = fields.Integer(metadata={"description": "index into minima; -1 diverged; -2 ended in none"})
     steps_to_minimum = fields.Integer(allow_none=True, metadata={
         "description": "first path index within minimum_tolerance of that minimum"})
@@ -162,10 +170,11 @@ class RaceSummarySchema(Schema):
 
 class RaceResponse(Schema):
     runs = fields.List(fields.Nested(TrajectoryResponse), metadata={"description": "in request order"})
-    summary = fields.List(fields.Nested(RaceSummarySchema))
-    minima = fields.Function(_minima, metadata=_MINIMA_META)
-    minimum_tolerance = fields.Float()
-    rule = fields.String()
+    summary = fields.List(fields.Nested(RaceSummarySchema), metadata={"description": "one per run, in request order"})
+    minima = fields.Function(_minima, metadata=_minima_meta(
+        "the surface's known minima, then stationary points that converged runs discovered"))
+    minimum_tolerance = fields.Float(metadata={"description": "the distance that counted as 'at a minimum'"})
+    rule = fields.String(metadata={"description": "how minimum and steps_to_minimum are assigned"})
 
 
 # -- learning rates -------------------------------------------------------------------------------------
@@ -176,7 +185,9 @@ class SweepRequest(_DescentRequest):
                               metadata={"description": "its lr is replaced by each of lrs"})
     lrs = fields.List(_positive(), required=True,
                       validate=validate.Length(1, LIMITS["max_sweep_lrs"],
-                                               error="must hold between {min} and {max} rates (limit max_sweep_lrs)"))
+                                               error="must hold between {min} and {max} rates (limit max_sweep_lrs)"),
+                      metadata={"description": "base learning rates, each > 0 (limit max_sweep_lrs; lrs x steps "
+                                               "limit max_sweep_work)"})
     steps = _steps(200)
     start = Pair(load_default=None, allow_none=True, **_START)
     schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True,
@@ -185,23 +196,25 @@ class SweepRequest(_DescentRequest):
 
 
 class SweepRunSchema(Schema):
-    lr = fields.Float()
+    lr = fields.Float(metadata={"description": "this run's base learning rate"})
     loss = NumberArray(metadata={"description": "loss[i] at the position after i steps"})
-    verdict = fields.String(metadata={"enum": list(VERDICTS)})
-    status = fields.String()
-    steps_taken = fields.Integer()
-    final_loss = fields.Float()
+    verdict = fields.String(metadata={"enum": list(VERDICTS), "description": "judged by the response's rule"})
+    status = fields.String(metadata={"description": "converged | diverged | max_steps"})
+    steps_taken = fields.Integer(metadata={"description": "steps the run took"})
+    final_loss = fields.Float(metadata={"description": "the last value of loss"})
     gap_ratio = fields.Float(metadata={"description": "(final - f*) / (initial - f*)"})
-    sign_change_fraction = fields.Float()
-    reversal_fraction = fields.Float()
+    sign_change_fraction = fields.Float(metadata={
+        "description": "fraction of consecutive loss differences that change sign"})
+    reversal_fraction = fields.Float(metadata={
+        "description": "fraction of consecutive update pairs pointing against each other (u_i · u_(i+1) < 0)"})
 
 
 class SweepResponse(Schema):
-    surface = fields.String()
-    optimizer = fields.String()
-    start = fields.List(fields.Float())
+    surface = fields.String(metadata={"description": "the surface's name"})
+    optimizer = fields.String(metadata={"description": "the optimizer's name"})
+    start = fields.List(fields.Float(), metadata={"description": "[x, y] every run started from"})
     reference_loss = fields.Float(metadata={"description": "f*: lowest known minimum value (else lowest loss seen)"})
-    runs = fields.List(fields.Nested(SweepRunSchema))
+    runs = fields.List(fields.Nested(SweepRunSchema), metadata={"description": "one per lr, in the order of lrs"})
     rule = fields.String(metadata={"description": VERDICT_RULE})
 
 
@@ -220,19 +233,19 @@ class RangeTestRequest(_DescentRequest):
 
 
 class RangeTestResponse(Schema):
-    surface = fields.String()
-    optimizer = fields.String()
-    start = fields.List(fields.Float())
+    surface = fields.String(metadata={"description": "the surface's name"})
+    optimizer = fields.String(metadata={"description": "the optimizer's name"})
+    start = fields.List(fields.Float(), metadata={"description": "[x, y] the test started from"})
     lrs = NumberArray(metadata={"description": "the exponential ramp, up to where the test stopped"})
     loss = NumberArray(metadata={"description": "loss after the step taken with lrs[i]"})
-    smoothed = NumberArray()
+    smoothed = NumberArray(metadata={"description": "bias-corrected EMA of loss with beta, at each lrs[i]"})
     suggested_lr = fields.Float(metadata={"description": "lr at the steepest descent of the smoothed loss"})
     min_loss_lr = fields.Float(metadata={"description": "lr at the lowest smoothed loss"})
     stopped_at = fields.Integer(allow_none=True, metadata={
         "description": "index of the last kept point when the test stopped early (null: it ran the whole ramp)"})
-    stop_reason = fields.String()
-    beta = fields.Float()
-    divergence_factor = fields.Float()
+    stop_reason = fields.String(metadata={"description": "why the test stopped, with the numbers"})
+    beta = fields.Float(metadata={"description": "the smoothing used"})
+    divergence_factor = fields.Float(metadata={"description": "the stopping factor used"})
     rule = fields.String(metadata={"description": RANGE_RULE})
 
 
@@ -240,11 +253,16 @@ class RangeTestResponse(Schema):
 
 
 class BasinsRequest(Schema):
-    surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)))
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
-    optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True)
-    schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True)
-    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True)
+    surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
+                            metadata={"description": "a surface name from the catalog's 'surfaces'"})
+    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+                         metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
+    optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
+                              metadata={"description": "used from every start; default {'name': 'sgd', 'lr': 0.001}"})
+    schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True,
+                             metadata={"description": "learning-rate schedule; none = the optimizer's lr throughout"})
+    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True,
+                         metadata={"description": "clip each step's gradient; omit for none"})
     x_range = Interval(load_default=None, allow_none=True, metadata={"description": "default: the surface's domain"})
     y_range = Interval(load_default=None, allow_none=True, metadata={"description": "default: the surface's domain"})
     resolution = fields.List(
@@ -258,14 +276,15 @@ class BasinsRequest(Schema):
 
 
 class BasinsResponse(Schema):
-    surface = fields.String()
-    optimizer = fields.String()
+    surface = fields.String(metadata={"description": "the surface's name"})
+    optimizer = fields.String(metadata={"description": "the optimizer's name"})
     x = NumberArray(metadata={"description": "start x per column (nx)"})
     y = NumberArray(metadata={"description": "start y per row (ny)"})
-    minima = fields.Function(_minima, metadata=_MINIMA_META)
+    minima = fields.Function(_minima, metadata=_minima_meta(
+        "the surface's known minima, then stationary points runs discovered (at most 100)"))
     label = NumberArray(ndim=2, item_type="integer", metadata={
         "description": "label[row = y][col = x]: index into minima; -1 diverged; -2 not converged"})
     steps = NumberArray(ndim=2, item_type="integer", metadata={"description": "steps[row][col]: steps taken"})
-    tolerance = fields.Float()
-    minimum_tolerance = fields.Float()
+    tolerance = fields.Float(metadata={"description": "the gradient-norm tolerance used"})
+    minimum_tolerance = fields.Float(metadata={"description": "the distance to a known minimum that stopped a run"})
     rule = fields.String(metadata={"description": BASINS_RULE})

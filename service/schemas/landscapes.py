@@ -41,7 +41,7 @@ class _RectangleRequest(_SurfaceRequest):
 
 
 class _Resolved(Schema):
-    surface = fields.String()
+    surface = fields.String(metadata={"description": "the surface's name"})
     params = fields.Dict(metadata={"description": "the parameters used, defaults included"})
 
 
@@ -65,7 +65,7 @@ class GridResponse(_Resolved):
     z_min = fields.Float(metadata={"description": "smallest finite value"})
     z_max = fields.Float(metadata={"description": "largest finite value"})
     grad_norm = NumberArray(ndim=2, metadata={"description": "‖∇f‖ per cell, when gradient was true"})
-    grad_norm_max = fields.Float()
+    grad_norm_max = fields.Float(metadata={"description": "largest finite ‖∇f‖, when gradient was true"})
     n_overflow = fields.Integer(
         metadata={"description": "cells that overflowed float64, clamped to ±1.797e308 and left out of z_min/z_max"}
     )
@@ -88,9 +88,9 @@ class CriticalPointsRequest(_RectangleRequest):
 
 
 class CriticalPointSchema(Schema):
-    x = fields.Float()
-    y = fields.Float()
-    value = fields.Float()
+    x = fields.Float(metadata={"description": "x of the point"})
+    y = fields.Float(metadata={"description": "y of the point"})
+    value = fields.Float(metadata={"description": "f(x, y)"})
     kind = fields.String(metadata={"description": "minimum | maximum | saddle | degenerate"})
     eigenvalues = fields.List(fields.Float(), metadata={"description": "Hessian eigenvalues, ascending"})
     is_global = fields.Boolean(data_key="global", attribute="global", metadata={"description": "lowest minimum found"})
@@ -98,10 +98,11 @@ class CriticalPointSchema(Schema):
 
 
 class CriticalPointsResponse(_Resolved):
-    points = fields.List(fields.Nested(CriticalPointSchema), attribute="points")
-    x_range = fields.List(fields.Float())
-    y_range = fields.List(fields.Float())
-    seeds = fields.Integer()
+    points = fields.List(fields.Nested(CriticalPointSchema), attribute="points", metadata={
+        "description": "global minima first, then by kind (minimum, maximum, saddle, degenerate), then by value"})
+    x_range = fields.List(fields.Float(), metadata={"description": "[xmin, xmax] searched"})
+    y_range = fields.List(fields.Float(), metadata={"description": "[ymin, ymax] searched"})
+    seeds = fields.Integer(metadata={"description": "Newton starts per axis"})
     n_converged = fields.Integer(metadata={"description": "Newton runs that converged, before de-duplication"})
     eigen_tol = fields.Float(metadata={"description": "|λ| ≤ eigen_tol·max(1, |λ|max) counts as 0 (degenerate)"})
 
@@ -118,12 +119,14 @@ class SliceRequest(_SurfaceRequest):
 
 
 class SliceResponse(_Resolved):
-    point = fields.List(fields.Float())
-    direction = fields.List(fields.Float())
-    t = NumberArray(ndim=1)
-    x = NumberArray(ndim=1)
-    y = NumberArray(ndim=1)
+    point = fields.List(fields.Float(), metadata={"description": "[x, y] at t = 0"})
+    direction = fields.List(fields.Float(), metadata={"description": "[dx, dy] as given (not normalized)"})
+    t = NumberArray(ndim=1, metadata={"description": "points values of t, evenly spaced over t_range"})
+    x = NumberArray(ndim=1, metadata={"description": "x = point[0] + t·dx at each t"})
+    y = NumberArray(ndim=1, metadata={"description": "y = point[1] + t·dy at each t"})
     value = NumberArray(ndim=1, metadata={"description": "f(point + t·direction)"})
     derivative = NumberArray(ndim=1, metadata={"description": "d f / d t = ∇f · direction"})
-    n_overflow = fields.Integer()
+    n_overflow = fields.Integer(
+        metadata={"description": "values and derivatives that overflowed float64, clamped to ±1.797e308"}
+    )
 

@@ -101,7 +101,7 @@ class EvaluateRequest(_LossParams):
 
 
 class EvaluateResponse(Schema):
-    loss = fields.String()
+    loss = fields.String(metadata={"description": "the loss's name, as requested"})
     value = fields.Float(metadata={"description": "the loss with torch's default reduction"})
     gradient = NumberArray(ndim=1, metadata={"description": "d value / d predictions, in the predictions' shape"})
     params = fields.Dict(metadata={"description": "the loss parameters used, defaults included"})
@@ -141,20 +141,23 @@ class CurvesRequest(_LossParams):
 
 
 class CurveSchema(Schema):
-    loss = fields.String()
+    loss = fields.String(metadata={"description": "the loss's name"})
     kind = fields.String(metadata={"description": "regression | classification"})
-    x = NumberArray(ndim=1)
+    x = NumberArray(ndim=1, metadata={"description": "regression: the error prediction − target over x_range; "
+                                                     "classification: the true class's probability over p_range"})
     value = NumberArray(ndim=1, metadata={"description": "the loss at each x"})
     derivative = NumberArray(ndim=1, metadata={"description": "d value / d x at each x"})
     x_label = fields.String(metadata={"description": "what x is"})
     convention = fields.String(metadata={"description": "how x becomes the loss's prediction and target"})
-    params = fields.Dict()
+    params = fields.Dict(metadata={"description": "the loss parameters used for this curve, defaults included"})
     omitted = fields.Integer(metadata={"description": "grid points left out: value or derivative not finite"})
 
 
 class CurvesResponse(Schema):
-    curves = fields.List(fields.Nested(CurveSchema))
-    points = fields.Integer()
+    curves = fields.List(fields.Nested(CurveSchema),
+                         metadata={"description": "one per requested loss, in request order"})
+    points = fields.Integer(metadata={"description": "samples per curve requested (a curve holds fewer when some "
+                                                     "were omitted)"})
     ignored = fields.List(fields.String(), metadata={"description": "parameters given that no requested loss takes"})
     x_range = fields.List(fields.Float(), metadata={"description": "error range of the regression curves"})
     p_range = fields.List(fields.Float(), metadata={"description": "probability range of the classification curves"})

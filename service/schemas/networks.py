@@ -90,6 +90,9 @@ def _activation(default: str, **meta):
                          metadata={"description": "hidden-layer activation from the catalog's 'activations'", **meta})
 
 
+_RESIDUAL_DOC = ("skip connections a_l = a_(l-1) + act(z_l) on hidden layers 2.. whose input and output widths "
+                 "are equal")
+
 _ACT_PARAMS = dict(load_default=None, allow_none=True,
                    metadata={"description": "the activation's parameter: {'negative_slope': ...} for leaky_relu, "
                                             "{'alpha': ...} for elu"})
@@ -98,7 +101,8 @@ _ACT_PARAMS = dict(load_default=None, allow_none=True,
 class WeightInitSchema(Schema):
     """An initialization from the catalog's 'initializations' and its torch.nn.init parameters."""
 
-    name = fields.String(required=True, validate=validate.OneOf(list(INITS)))
+    name = fields.String(required=True, validate=validate.OneOf(list(INITS)),
+                         metadata={"description": "an initialization name from the catalog's 'initializations'"})
     mean = FiniteFloat(validate=validate.Range(-100.0, 100.0), metadata={"description": "normal"})
     std = FiniteFloat(validate=validate.Range(0.0, 100.0), metadata={"description": "normal"})
     a = FiniteFloat(validate=validate.Range(-100.0, 100.0),
@@ -146,10 +150,13 @@ class BackpropRequest(Schema):
     layers = _layers()
     activation = _activation("sigmoid")
     activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
-    output_activation = fields.String(load_default="identity", validate=validate.OneOf(_ACTS))
+    output_activation = fields.String(load_default="identity", validate=validate.OneOf(_ACTS),
+                                      metadata={"description": "output-layer activation; bce, cross_entropy and "
+                                                               "kl_div require sigmoid"})
     init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
                          metadata={"description": "default torch_default (nn.Linear's); ignored when weights are given"})
-    loss = fields.String(load_default="mse", validate=validate.OneOf(list(LOSSES)))
+    loss = fields.String(load_default="mse", validate=validate.OneOf(list(LOSSES)),
+                         metadata={"description": "a loss name from the catalog's 'losses' (torch's reduction)"})
     loss_params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                               metadata={"description": "e.g. {'delta': 1.0} for huber"})
     inputs = Matrix(required=True, max_rows=LIMITS["max_backprop_samples"], limit="max_backprop_samples",
@@ -162,8 +169,10 @@ class BackpropRequest(Schema):
                           metadata={"description": "set the parameters exactly: one {W, b} per weight layer"})
     path = fields.Nested(PathSchema, load_default=None, allow_none=True,
                          metadata={"description": "the chain-rule path; default all zeros"})
-    residual = fields.Boolean(load_default=False)
-    batch_norm = fields.Boolean(load_default=False)
+    residual = fields.Boolean(load_default=False, metadata={"description": _RESIDUAL_DOC})
+    batch_norm = fields.Boolean(load_default=False, metadata={
+        "description": "batch normalization (batch statistics) before the activation on every hidden layer; "
+                       "no chain_rule then"})
 
 
 class ForwardLayer(Schema):
@@ -177,25 +186,25 @@ class BackwardLayer(Schema):
     dz = NumberArray(ndim=2, metadata={"description": "dL/dz"})
     dW = NumberArray(ndim=2, metadata={"description": "dL/dW = a_{l-1}^T dL/dz"})
     db = NumberArray(ndim=1, metadata={"description": "dL/db = column sums of dL/dz"})
-    dgamma = NumberArray(ndim=1)
-    dbeta = NumberArray(ndim=1)
+    dgamma = NumberArray(ndim=1, metadata={"description": "dL/dγ (batch_norm, hidden layers only)"})
+    dbeta = NumberArray(ndim=1, metadata={"description": "dL/dβ (batch_norm, hidden layers only)"})
 
 
 class WeightsOut(Schema):
-    W = NumberArray(ndim=2)
-    b = NumberArray(ndim=1)
-    gamma = NumberArray(ndim=1)
-    beta = NumberArray(ndim=1)
+    W = NumberArray(ndim=2, metadata={"description": "[inputs, outputs]"})
+    b = NumberArray(ndim=1, metadata={"description": "[outputs]"})
+    gamma = NumberArray(ndim=1, metadata={"description": "batch-norm scale (batch_norm, hidden layers only)"})
+    beta = NumberArray(ndim=1, metadata={"description": "batch-norm shift (batch_norm, hidden layers only)"})
 
 
 class Factor(Schema):
-    name = fields.String()
-    formula = fields.String()
-    value = fields.Float()
+    name = fields.String(metadata={"description": "the partial derivative, e.g. ∂L/∂ŷ_k, ∂h2/∂h1, ∂h1/∂w"})
+    formula = fields.String(metadata={"description": "how it is computed"})
+    value = fields.Float(metadata={"description": "its value for this path and sample"})
 
 
 class ChainRuleSchema(Schema):
-    path = fields.Dict()
+    path = fields.Dict(metadata={"description": "the path used: {input, unit, through, output, sample}"})
     factors = fields.List(fields.Nested(Factor), metadata={"description": "from the output back to the weight"})
     product = fields.Float(metadata={"description": "this path, this sample"})
     path_sum = fields.Float(metadata={"description": "this path summed over the samples"})
@@ -205,37 +214,46 @@ class ChainRuleSchema(Schema):
 
 
 class GradCheckSchema(Schema):
-    max_rel_error = fields.Float()
-    max_abs_error = fields.Float()
-    norm_rel_error = fields.Float()
-    worst = fields.Dict()
-    step = fields.String()
+    max_rel_error = fields.Float(metadata={
+        "description": "max over parameters of |fd - bp| / max(|fd|, |bp|, 1e-3·max|bp|)"})
+    max_abs_error = fields.Float(metadata={"description": "max over parameters of |fd - bp|"})
+    norm_rel_error = fields.Float(metadata={"description": "‖fd - bp‖ / ‖bp‖"})
+    worst = fields.Dict(metadata={
+        "description": "the parameter with the largest relative error: {parameter, layer, name, finite_difference, "
+                       "backprop}"})
+    step = fields.String(metadata={"description": "the finite-difference step and relative-error floor used"})
 
 
 class CostSchema(Schema):
-    forward_s = fields.Float()
-    backward_s = fields.Float()
-    finite_difference_s = fields.Float()
-    backward_over_forward = fields.Float()
-    finite_difference_over_backprop = fields.Float()
-    parameters = fields.Integer()
-    forward_passes_fd = fields.Integer()
-    repeats = fields.Integer()
+    forward_s = fields.Float(metadata={"description": "seconds of one forward pass (median of repeats)"})
+    backward_s = fields.Float(metadata={"description": "seconds of one backward pass (median of repeats)"})
+    finite_difference_s = fields.Float(metadata={
+        "description": "seconds of the whole finite-difference gradient (median of up to 3 runs)"})
+    backward_over_forward = fields.Float(metadata={"description": "backward_s / forward_s"})
+    finite_difference_over_backprop = fields.Float(metadata={
+        "description": "finite_difference_s / (forward_s + backward_s)"})
+    parameters = fields.Integer(metadata={"description": "P, the number of parameters"})
+    forward_passes_fd = fields.Integer(metadata={"description": "forward passes of the finite-difference gradient: 2P"})
+    repeats = fields.Integer(metadata={"description": "timed repeats behind forward_s and backward_s"})
 
 
 class BackpropResponse(Schema):
-    status = fields.String(metadata={"enum": ["ok", "overflow"]})
-    widths = fields.List(fields.Integer())
-    parameters = fields.Integer()
-    loss = fields.Float(allow_none=True)
-    output = NumberArray(ndim=2, allow_none=True)
+    status = fields.String(metadata={"enum": ["ok", "overflow"], "description": (
+        "overflow: values overflowed float64; forward stops at the last all-finite layer, backward is empty and "
+        "loss, output, chain_rule and gradcheck are null")})
+    widths = fields.List(fields.Integer(), metadata={"description": "layer widths, input first"})
+    parameters = fields.Integer(metadata={"description": "number of parameters (W, b, and γ, β with batch_norm)"})
+    loss = fields.Float(allow_none=True, metadata={"description": "the loss of the batch with torch's reduction"})
+    output = NumberArray(ndim=2, allow_none=True, metadata={"description": "the network's output ŷ, [n, layers[-1]]"})
     weights = fields.List(fields.Nested(WeightsOut), metadata={"description": "the parameters used"})
     forward = fields.List(fields.Nested(ForwardLayer), metadata={"description": "layer 1 first"})
     backward = fields.List(fields.Nested(BackwardLayer), metadata={"description": "layer 1 first"})
-    chain_rule = fields.Nested(ChainRuleSchema, allow_none=True)
-    gradcheck = fields.Nested(GradCheckSchema, allow_none=True)
-    cost = fields.Nested(CostSchema)
-    notes = fields.List(fields.String())
+    chain_rule = fields.Nested(ChainRuleSchema, allow_none=True, metadata={
+        "description": "dL/dW_1[i, j] along one path, factor by factor; null with batch_norm or on overflow"})
+    gradcheck = fields.Nested(GradCheckSchema, allow_none=True, metadata={
+        "description": "centered finite differences (fd) against backprop (bp) for every parameter; null on overflow"})
+    cost = fields.Nested(CostSchema, metadata={"description": "measured time of backprop against finite differences"})
+    notes = fields.List(fields.String(), metadata={"description": "why a part was omitted, if one was"})
 
 
 # -- gradient profile -----------------------------------------------------------------------------
@@ -245,7 +263,8 @@ class ProfileTraining(Schema):
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
                               metadata={"description": "default sgd lr 0.1"})
     steps = fields.Integer(strict=True, load_default=100,
-                           validate=limit_range("max_profile_steps", 1, LIMITS["max_profile_steps"]))
+                           validate=limit_range("max_profile_steps", 1, LIMITS["max_profile_steps"]),
+                           metadata={"description": "full-batch training steps (limit max_profile_steps)"})
     every = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1),
                            metadata={"description": "record every k steps (default steps // 10)"})
 
@@ -259,9 +278,12 @@ class ProfileRequest(Schema):
     activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
     init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
                          metadata={"description": f"default {DEFAULT_INIT}"})
-    residual = fields.Boolean(load_default=False)
-    batch_norm = fields.Boolean(load_default=False)
-    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True)
+    residual = fields.Boolean(load_default=False, metadata={"description": _RESIDUAL_DOC})
+    batch_norm = fields.Boolean(load_default=False, metadata={
+        "description": "batch normalization (batch statistics) before the activation on every hidden layer "
+                       "(batch >= 2)"})
+    clip = fields.Nested(ClipSchema, load_default=None, allow_none=True, metadata={
+        "description": "gradient clipping: its effect is reported in clip, and training steps use it"})
     batch = fields.Integer(strict=True, load_default=64, validate=limit_range("max_batch", 1, LIMITS["max_batch"]),
                            metadata={"description": "samples (limit max_batch; batch x parameters limit max_network_work)"})
     seed = fields.Integer(**_SEED)
@@ -293,52 +315,58 @@ def _layer_rows(p) -> list[dict]:
 class ProfileLayer(Schema):
     layer = fields.Integer(metadata={"description": "1 = nearest the input"})
     weight_grad_norm = fields.Float(metadata={"description": "‖dL/dW‖_F"})
-    bias_grad_norm = fields.Float()
+    bias_grad_norm = fields.Float(metadata={"description": "‖dL/db‖"})
     preactivation_grad_norm = fields.Float(metadata={"description": "‖dL/dz‖_F: the verdict's measure"})
     activation_grad_norm = fields.Float(metadata={"description": "‖dL/da‖_F of the layer's output"})
-    weight_norm = fields.Float()
-    activation_mean = fields.Float()
-    activation_std = fields.Float()
+    weight_norm = fields.Float(metadata={"description": "‖W‖_F"})
+    activation_mean = fields.Float(metadata={"description": "mean of the layer's output a over the batch"})
+    activation_std = fields.Float(metadata={"description": "standard deviation of the layer's output a over the batch"})
     overflow = fields.Boolean(metadata={"description": "a value of this layer was not finite (numbers capped at 1e308)"})
-    weight_grad_norm_after_clip = fields.Float()
+    weight_grad_norm_after_clip = fields.Float(
+        metadata={"description": "‖dL/dW‖_F after clipping (only with clip)"})
 
 
 class ClipReportSchema(Schema):
-    kind = fields.String()
-    threshold = fields.Float()
-    global_norm_before = fields.Float()
-    global_norm_after = fields.Float()
+    kind = fields.String(metadata={"description": "max_norm | max_value"})
+    threshold = fields.Float(metadata={"description": "the clip's max_norm or max_value"})
+    global_norm_before = fields.Float(metadata={"description": "‖g‖ of the whole gradient before clipping"})
+    global_norm_after = fields.Float(metadata={"description": "‖g‖ of the whole gradient after clipping"})
 
 
 class TrainingProfileSchema(Schema):
-    optimizer = fields.Dict()
+    optimizer = fields.Dict(metadata={"description": "the optimizer's name and resolved hyperparameters"})
     steps = NumberArray(ndim=1, item_type="integer", metadata={"description": "recorded steps (0 = before training)"})
-    loss = NumberArray(ndim=1)
+    loss = NumberArray(ndim=1, metadata={"description": "MSE at each recorded step, before that step's update"})
     weight_grad_norm = NumberArray(ndim=2, metadata={"description": "[records, depth]"})
-    preactivation_grad_norm = NumberArray(ndim=2)
-    first_over_last = NumberArray(ndim=1)
-    verdict = fields.List(fields.String())
-    status = fields.String(metadata={"enum": ["ok", "diverged"]})
+    preactivation_grad_norm = NumberArray(ndim=2, metadata={"description": "‖dL/dz‖_F, [records, depth]"})
+    first_over_last = NumberArray(ndim=1, metadata={"description": "the verdict's ratio at each recorded step"})
+    verdict = fields.List(fields.String(),
+                          metadata={"description": "vanishing | exploding | stable at each recorded step"})
+    status = fields.String(metadata={"enum": ["ok", "diverged"], "description": (
+        "diverged: a non-finite value stopped training; the arrays end at the last finite record")})
 
 
 class ProfileResponse(Schema):
     layers = fields.List(fields.Nested(ProfileLayer), metadata={"description": "layer 1 (nearest the input) first"})
-    first_over_last = fields.Float()
-    verdict = fields.String(metadata={"enum": ["vanishing", "exploding", "stable"]})
+    first_over_last = fields.Float(metadata={"description": "‖dL/dz_1‖ / ‖dL/dz_depth‖ (1e308 if not finite)"})
+    verdict = fields.String(metadata={"enum": ["vanishing", "exploding", "stable"], "description": "see rule"})
     rule = fields.String(metadata={"description": RULE})
-    status = fields.String(metadata={"enum": ["ok", "overflow"]})
-    loss = fields.Float()
-    parameters = fields.Integer()
-    depth = fields.Integer()
-    width = fields.Integer()
-    activation = fields.String()
-    init = fields.Dict()
-    residual = fields.Boolean()
-    batch_norm = fields.Boolean()
-    batch = fields.Integer()
-    seed = fields.Integer()
-    clip = fields.Nested(ClipReportSchema, allow_none=True)
-    training = fields.Nested(TrainingProfileSchema, allow_none=True)
+    status = fields.String(metadata={"enum": ["ok", "overflow"], "description": (
+        "overflow: a value was not finite (reported as 1e308); the verdict is then exploding")})
+    loss = fields.Float(metadata={"description": "MSE at initialization (1e308 on overflow)"})
+    parameters = fields.Integer(metadata={"description": "number of parameters"})
+    depth = fields.Integer(metadata={"description": "weight layers"})
+    width = fields.Integer(metadata={"description": "units per layer"})
+    activation = fields.String(metadata={"description": "hidden-layer activation (the output layer is linear)"})
+    init = fields.Dict(metadata={"description": "the initialization's name and resolved parameters"})
+    residual = fields.Boolean(metadata={"description": "as requested"})
+    batch_norm = fields.Boolean(metadata={"description": "as requested"})
+    batch = fields.Integer(metadata={"description": "samples of X, Y ~ N(0, 1)"})
+    seed = fields.Integer(metadata={"description": "as requested"})
+    clip = fields.Nested(ClipReportSchema, allow_none=True, metadata={
+        "description": "the clip's effect on the gradient at initialization; null without clip"})
+    training = fields.Nested(TrainingProfileSchema, allow_none=True, metadata={
+        "description": "the profile during training; null without training"})
 
     @pre_dump
     def _rows(self, profile, **kwargs):
@@ -352,9 +380,14 @@ class ProfileResponse(Schema):
 
 
 class LandscapeDatasetSchema(Schema):
-    name = fields.String(load_default="moons", validate=validate.OneOf(list(DATASETS)))
-    n = fields.Integer(strict=True, validate=limit_range("max_landscape_samples", 2, LIMITS["max_landscape_samples"]))
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0))
+    name = fields.String(load_default="moons", validate=validate.OneOf(list(DATASETS)),
+                         metadata={"description": "sine (1 input, regression), moons or circles "
+                                                  "(2 inputs, classes 0/1)"})
+    n = fields.Integer(strict=True, validate=limit_range("max_landscape_samples", 2, LIMITS["max_landscape_samples"]),
+                       metadata={"description": "number of points; default 200 (limit max_landscape_samples)"})
+    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
+                        metadata={"description": "std of the Gaussian noise (sine: on y; else on x); default 0.1, "
+                                                 "circles 0.05"})
     factor = FiniteFloat(validate=validate.Range(0.0, 0.99), metadata={"description": "circles only"})
 
 
@@ -364,17 +397,22 @@ class LandscapeRequest(Schema):
     activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
     dataset = fields.Nested(LandscapeDatasetSchema, load_default=None, allow_none=True,
                             metadata={"description": "default moons, n 200, noise 0.1"})
-    dims = fields.Integer(strict=True, load_default=2, validate=validate.OneOf([1, 2]))
+    dims = fields.Integer(strict=True, load_default=2, validate=validate.OneOf([1, 2]),
+                          metadata={"description": "1: a line along one direction; 2: a plane along two"})
     resolution = fields.Integer(strict=True, load_default=41,
                                 validate=limit_range("max_landscape_axis", 2, LIMITS["max_landscape_axis"]),
                                 metadata={"description": "points per axis (limit max_landscape_axis)"})
     span = FiniteFloat(load_default=1.0, validate=validate.Range(0.0, 100.0, min_inclusive=False),
                        metadata={"description": "alpha, beta in [-span, span]", "exclusiveMinimum": True})
     seed = fields.Integer(**_SEED)
-    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True)
-    loss = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(LOSSES)))
-    residual = fields.Boolean(load_default=False)
-    batch_norm = fields.Boolean(load_default=False)
+    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+                         metadata={"description": "default torch_default (nn.Linear's)"})
+    loss = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(LOSSES)), metadata={
+        "description": "must fit the task; default mse (regression), bce_with_logits (1 output) or "
+                       "cross_entropy_with_logits (2 outputs)"})
+    residual = fields.Boolean(load_default=False, metadata={"description": _RESIDUAL_DOC})
+    batch_norm = fields.Boolean(load_default=False, metadata={
+        "description": "batch normalization before the activation on every hidden layer"})
     train_steps = fields.Integer(strict=True, load_default=200, validate=limit_range("max_steps", 0, LIMITS["max_steps"]),
                                  metadata={"description": "full-batch steps before slicing (0: at initialization)"})
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
@@ -382,22 +420,24 @@ class LandscapeRequest(Schema):
 
 
 class LandscapeResponse(Schema):
-    alpha = NumberArray(ndim=1)
+    alpha = NumberArray(ndim=1, metadata={"description": "α = linspace(-span, span, resolution)"})
     beta = NumberArray(ndim=1, metadata={"description": "empty for a 1-D slice"})
     loss = NumberArray(ndim=2, metadata={"description": "loss[r][c] at (alpha[c], beta[r]); one row when dims = 1"})
-    dims = fields.Integer()
-    center_loss = fields.Float()
-    loss_min = fields.Float()
-    loss_max = fields.Float()
+    dims = fields.Integer(metadata={"description": "1 or 2, as requested"})
+    center_loss = fields.Float(metadata={"description": "the loss at the (trained) parameters θ*, α = β = 0"})
+    loss_min = fields.Float(metadata={"description": "smallest finite loss of the grid"})
+    loss_max = fields.Float(metadata={"description": "largest finite loss of the grid"})
     overflow = fields.Integer(metadata={"description": "grid points whose loss was not finite (reported as 1e308)"})
-    status = fields.String(metadata={"enum": ["ok", "overflow"]})
-    widths = fields.List(fields.Integer())
-    activation = fields.String()
-    loss_name = fields.String()
-    parameters = fields.Integer()
-    dataset = fields.Dict()
-    train_steps = fields.Integer()
-    train_loss = NumberArray(ndim=1)
-    train_status = fields.String(metadata={"enum": ["ok", "diverged", "none"]})
-    optimizer = fields.Dict(allow_none=True)
-    normalization = fields.String()
+    status = fields.String(metadata={"enum": ["ok", "overflow"], "description": "overflow when overflow > 0"})
+    widths = fields.List(fields.Integer(), metadata={"description": "layer widths, input first"})
+    activation = fields.String(metadata={"description": "hidden-layer activation (the output layer is linear)"})
+    loss_name = fields.String(metadata={"description": "the loss used"})
+    parameters = fields.Integer(metadata={"description": "number of parameters"})
+    dataset = fields.Dict(metadata={"description": "{name, task, n, inputs, params}"})
+    train_steps = fields.Integer(metadata={"description": "training steps taken (fewer if training diverged)"})
+    train_loss = NumberArray(ndim=1, metadata={"description": "the loss before each training step"})
+    train_status = fields.String(metadata={"enum": ["ok", "diverged", "none"],
+                                           "description": "none: train_steps was 0"})
+    optimizer = fields.Dict(allow_none=True, metadata={
+        "description": "the training optimizer's name and resolved hyperparameters; null without training"})
+    normalization = fields.String(metadata={"description": "how the directions were scaled"})

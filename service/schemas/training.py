@@ -26,11 +26,20 @@ ALL_LOSSES = list(REGRESSION_LOSSES + BINARY_LOSSES + MULTICLASS_LOSSES)
 class DatasetSchema(Schema):
     """A synthetic dataset; which extras apply depends on ``name`` (see the catalog's "datasets")."""
 
-    name = fields.String(required=True, validate=validate.OneOf(sorted(DATASETS)))
-    n_train = fields.Integer(validate=limit_range("max_train_samples", 2, LIMITS["max_train_samples"]))
-    n_val = fields.Integer(validate=limit_range("max_val_samples", 1, LIMITS["max_val_samples"]))
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0))
-    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1))
+    name = fields.String(required=True, validate=validate.OneOf(sorted(DATASETS)),
+                         metadata={"description": "a dataset name from the catalog's 'datasets': sine, polynomial "
+                                                  "(regression); moons, circles, spirals, xor, blobs (classification)"})
+    n_train = fields.Integer(validate=limit_range("max_train_samples", 2, LIMITS["max_train_samples"]),
+                             metadata={"description": "training points; default 30 (sine, polynomial), 300 (spirals), "
+                                                      "200 (others) (limit max_train_samples)"})
+    n_val = fields.Integer(validate=limit_range("max_val_samples", 1, LIMITS["max_val_samples"]),
+                           metadata={"description": "validation points; default 200 (limit max_val_samples)"})
+    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
+                        metadata={"description": "std of the Gaussian noise (regression: on y; classification: on "
+                                                 "each coordinate); default per dataset, see the catalog"})
+    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1),
+                          metadata={"description": "seed of both splits' draws; default 0 (the training split does "
+                                                   "not change with n_val)"})
     # per-dataset extras; the engine refuses one the named dataset does not take
     frequency = FiniteFloat(metadata={"description": "sine only"})
     degree = fields.Integer(metadata={"description": "polynomial only"})
@@ -40,7 +49,7 @@ class DatasetSchema(Schema):
 
 
 class DatasetResponse(Schema):
-    name = fields.String()
+    name = fields.String(metadata={"description": "the dataset's name"})
     task = fields.String(metadata={"description": "regression | classification"})
     n_classes = fields.Integer(metadata={"description": "0 for regression"})
     params = fields.Dict(metadata={"description": "the parameters used, defaults included"})
@@ -48,8 +57,9 @@ class DatasetResponse(Schema):
     x_train = NumberArray(ndim=2, attribute="X_train", metadata={"description": "(n_train, n_inputs)"})
     y_train = fields.Method("_y_train", metadata={"type": "array", "items": {"type": "number"},
                                                   "description": "targets, or class indices"})
-    x_val = NumberArray(ndim=2, attribute="X_val")
-    y_val = fields.Method("_y_val", metadata={"type": "array", "items": {"type": "number"}})
+    x_val = NumberArray(ndim=2, attribute="X_val", metadata={"description": "(n_val, n_inputs)"})
+    y_val = fields.Method("_y_val", metadata={"type": "array", "items": {"type": "number"},
+                                              "description": "validation targets, or class indices"})
 
     @staticmethod
     def _flat(d, Y):
@@ -98,16 +108,18 @@ class DiagnoseRequest(Schema):
 
 
 class TreeNode(Schema):
-    node = fields.String()
-    question = fields.String()
-    answer = fields.Boolean()
+    node = fields.String(metadata={"description": "non_finite | growth | spike | plateau | noisy | overfitting | "
+                                                  "still_falling | high_level"})
+    question = fields.String(metadata={"description": "the node's question, with its threshold"})
+    answer = fields.Boolean(metadata={"description": "the node's answer; the first true one decides the diagnosis"})
     numbers = fields.Dict(metadata={"description": "the values and threshold the answer used"})
 
 
 class DiagnoseResponse(Schema):
-    diagnosis = fields.String(metadata={"enum": list(DIAGNOSES)})
+    diagnosis = fields.String(metadata={"enum": list(DIAGNOSES),
+                                        "description": "the first node answering yes decides; converged if none"})
     evidence = fields.Dict(metadata={"description": "epochs (1-based) and values behind the diagnosis"})
-    action = fields.String()
+    action = fields.String(metadata={"description": "the recommended next step"})
     tree = fields.List(fields.Nested(TreeNode), metadata={"description": "the path taken, root first"})
 
 
@@ -117,14 +129,19 @@ class DiagnoseResponse(Schema):
 class InitSchema(Schema):
     """A weight initialisation (engine.init; the catalog's "inits" lists parameters per name)."""
 
-    name = fields.String(required=True, validate=validate.OneOf(sorted(INITS)))
-    mean = FiniteFloat()
-    std = FiniteFloat()
+    name = fields.String(required=True, validate=validate.OneOf(sorted(INITS)),
+                         metadata={"description": "an initialization name from the catalog's 'initializations'"})
+    mean = FiniteFloat(metadata={"description": "normal: mean of W; default 0"})
+    std = FiniteFloat(metadata={"description": "normal: standard deviation of W; default 1"})
     a = FiniteFloat(metadata={"description": "uniform: lower bound; kaiming: leaky_relu slope"})
-    b = FiniteFloat()
-    gain = FiniteFloat()
-    mode = fields.String(validate=validate.OneOf(MODES))
-    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES))
+    b = FiniteFloat(metadata={"description": "uniform: upper bound (> a); default 1"})
+    gain = FiniteFloat(metadata={"description": "xavier_*: scale factor; default 1"})
+    mode = fields.String(validate=validate.OneOf(MODES),
+                         metadata={"description": "kaiming_*: fan_in (keeps forward variance) or fan_out (backward); "
+                                                  "default fan_in"})
+    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES),
+                                 metadata={"description": "kaiming_*: the activation the gain is computed for; "
+                                                          "default leaky_relu"})
 
 
 class ModelSchema(Schema):
@@ -139,10 +156,18 @@ class ModelSchema(Schema):
                                  "output last (1, or n_classes for softmax)"},
     )
     activation = fields.String(validate=validate.OneOf(sorted(ACTIVATIONS)), metadata={"description": "hidden layers"})
-    activation_params = fields.Dict(keys=fields.String(), values=FiniteFloat())
-    output_activation = fields.String(validate=validate.OneOf(sorted(ACTIVATIONS)))
-    residual = fields.Boolean()
-    batch_norm = fields.Boolean()
+    activation_params = fields.Dict(keys=fields.String(), values=FiniteFloat(),
+                                    metadata={"description": "the hidden activation's parameter: "
+                                                             "{'negative_slope': ...} for leaky_relu, {'alpha': ...} "
+                                                             "for elu"})
+    output_activation = fields.String(validate=validate.OneOf(sorted(ACTIVATIONS)),
+                                      metadata={"description": "output layer; default identity (the losses "
+                                                               "take raw outputs: values, scores or logits)"})
+    residual = fields.Boolean(metadata={"description": "skip connections a_l = a_(l-1) + act(z_l) on hidden "
+                                                       "layers 2.. whose input and output widths are equal; "
+                                                       "default false"})
+    batch_norm = fields.Boolean(metadata={"description": "BatchNorm1d between the linear map and the activation on "
+                                                         "every hidden layer; default false"})
     init = fields.Nested(InitSchema, metadata={"description": "default torch_default (nn.Linear's)"})
 
 
@@ -155,9 +180,12 @@ class RegularizationSchema(Schema):
 
 
 class EarlyStoppingSchema(Schema):
-    patience = fields.Integer(strict=True, validate=validate.Range(0, 100_000))
-    min_delta = FiniteFloat(validate=validate.Range(0.0, 1e6))
-    restore_best_weights = fields.Boolean()
+    patience = fields.Integer(strict=True, validate=validate.Range(0, 100_000),
+                              metadata={"description": "epochs without improvement before stopping; default 10 "
+                                                       "(0 acts as 1, as in Keras)"})
+    min_delta = FiniteFloat(validate=validate.Range(0.0, 1e6),
+                            metadata={"description": "an epoch improves when val_loss < best - min_delta; default 0"})
+    restore_best_weights = fields.Boolean(metadata={"description": "end with the best epoch's weights; default true"})
 
 
 class LossParamsSchema(Schema):
@@ -167,31 +195,45 @@ class LossParamsSchema(Schema):
 
 
 class PredictionRequest(Schema):
-    points = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]))
-    grid = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]))
+    points = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]),
+                            metadata={"description": "regression: points of the fitted curve; default 200 "
+                                                     "(limit max_prediction_axis)"})
+    grid = fields.Integer(strict=True, validate=limit_range("max_prediction_axis", 2, LIMITS["max_prediction_axis"]),
+                          metadata={"description": "classification: points per axis of the decision surface; "
+                                                   "default 64 (limit max_prediction_axis)"})
 
 
 class RunRequest(Schema):
     """One training run (also the body of /stream, and the shared part of /compare)."""
 
-    dataset = fields.Nested(DatasetSchema, required=True)
-    model = fields.Nested(ModelSchema, required=True)
+    dataset = fields.Nested(DatasetSchema, required=True,
+                            metadata={"description": "the synthetic dataset to train and validate on"})
+    model = fields.Nested(ModelSchema, required=True, metadata={"description": "the MLP to train"})
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
                               metadata={"description": "default Adam with torch's defaults (lr 1e-3)"})
     schedule = fields.Nested(ScheduleSchema, allow_none=True, metadata={"description": "stepped once per epoch"})
-    regularization = fields.Nested(RegularizationSchema)
+    regularization = fields.Nested(RegularizationSchema,
+                                   metadata={"description": "l1, l2, dropout, weight_decay; default none "
+                                                            "(/compare: the base each variant overrides)"})
     epochs = fields.Integer(strict=True, load_default=100,
-                            validate=limit_range("max_epochs", 1, LIMITS["max_epochs"]))
+                            validate=limit_range("max_epochs", 1, LIMITS["max_epochs"]),
+                            metadata={"description": "passes over the training split (limit max_epochs)"})
     batch_size = fields.Integer(strict=True, load_default=32,
-                                validate=limit_range("max_batch", 1, LIMITS["max_batch"]))
+                                validate=limit_range("max_batch", 1, LIMITS["max_batch"]),
+                                metadata={"description": "rows per mini-batch; the last one may be smaller "
+                                                         "(limit max_batch)"})
     early_stopping = fields.Nested(EarlyStoppingSchema, allow_none=True,
                                    metadata={"description": "Keras EarlyStopping on val_loss; omit to train all epochs"})
-    clip = fields.Nested(ClipSchema, allow_none=True)
+    clip = fields.Nested(ClipSchema, allow_none=True,
+                         metadata={"description": "clip each mini-batch gradient before the optimizer step; "
+                                                  "omit for none"})
     loss = fields.String(validate=validate.OneOf(ALL_LOSSES),
                          metadata={"description": "default: mse, bce_with_logits (1 output) or cross_entropy_with_logits"})
-    loss_params = fields.Nested(LossParamsSchema)
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1))
-    prediction = fields.Nested(PredictionRequest)
+    loss_params = fields.Nested(LossParamsSchema,
+                                metadata={"description": "parameters of the loss; defaults fill the rest"})
+    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
+                          metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
+    prediction = fields.Nested(PredictionRequest, metadata={"description": "resolution of the drawn prediction"})
 
 
 HistorySchema = Schema.from_dict(
@@ -205,7 +247,7 @@ class PredictionSchema(Schema):
     label = NumberArray(ndim=2, allow_none=True, metadata={"description": "grid [ny, nx]: predicted class"})
     confidence = NumberArray(ndim=2, allow_none=True,
                              metadata={"description": "grid [ny, nx]: probability of the predicted class"})
-    finite = fields.Boolean()
+    finite = fields.Boolean(metadata={"description": "false if some network output was not finite (drawn as 0)"})
 
 
 def _run_fields(prefix: str = "") -> dict:
@@ -217,16 +259,29 @@ def _run_fields(prefix: str = "") -> dict:
     return {
         "history": fields.Nested(HistorySchema, **kw("history"),
                                  metadata={"description": "columnar, row e = epoch e + 1; accuracies empty for regression"}),
-        "best_epoch": fields.Integer(**kw("best_epoch")),
-        "stopped_epoch": fields.Integer(**kw("stopped_epoch")),
-        "epochs_run": fields.Integer(**kw("epochs_run")),
-        "stop_reason": fields.String(**kw("stop_reason"), metadata={"enum": ["completed", "early_stopping", "diverged"]}),
-        "restored_best": fields.Boolean(**kw("restored_best")),
-        "final_train_loss": fields.Float(allow_none=True, **kw("final_train_loss")),
-        "final_val_loss": fields.Float(allow_none=True, **kw("final_val_loss")),
-        "final_train_accuracy": fields.Float(allow_none=True, **kw("final_train_accuracy")),
-        "final_val_accuracy": fields.Float(allow_none=True, **kw("final_val_accuracy")),
-        "prediction": fields.Nested(PredictionSchema, **kw("prediction")),
+        "best_epoch": fields.Integer(**kw("best_epoch"), metadata={
+            "description": "epoch (1-based) of the lowest val_loss (min_delta applies with early stopping); "
+                           "0 if none"}),
+        "stopped_epoch": fields.Integer(**kw("stopped_epoch"), metadata={
+            "description": "epoch training stopped in: epochs_run, or after divergence the epoch that diverged"}),
+        "epochs_run": fields.Integer(**kw("epochs_run"), metadata={"description": "completed epochs: rows of history"}),
+        "stop_reason": fields.String(**kw("stop_reason"), metadata={
+            "enum": ["completed", "early_stopping", "diverged"],
+            "description": "diverged: a non-finite loss or gradient (history keeps the completed epochs)"}),
+        "restored_best": fields.Boolean(**kw("restored_best"), metadata={
+            "description": "the returned weights are the best epoch's (early_stopping.restore_best_weights)"}),
+        "final_train_loss": fields.Float(allow_none=True, **kw("final_train_loss"), metadata={
+            "description": "data loss (no penalty, eval mode) of the returned weights on the training split; "
+                           "null if not finite"}),
+        "final_val_loss": fields.Float(allow_none=True, **kw("final_val_loss"), metadata={
+            "description": "the same on the validation split"}),
+        "final_train_accuracy": fields.Float(allow_none=True, **kw("final_train_accuracy"), metadata={
+            "description": "fraction of training points classified right by the returned weights; "
+                           "null for regression"}),
+        "final_val_accuracy": fields.Float(allow_none=True, **kw("final_val_accuracy"), metadata={
+            "description": "the same on the validation split; null for regression"}),
+        "prediction": fields.Nested(PredictionSchema, **kw("prediction"), metadata={
+            "description": "the returned weights' fitted curve (regression) or decision surface (classification)"}),
         "settings": fields.Dict(**kw("settings"), metadata={"description": "the resolved request"}),
     }
 
@@ -235,8 +290,10 @@ RunResponse = Schema.from_dict(_run_fields(), name="RunResponse")
 
 
 class VariantSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 64))
-    regularization = fields.Nested(RegularizationSchema)
+    name = fields.String(required=True, validate=validate.Length(1, 64),
+                         metadata={"description": "the variant's label, unique within the request"})
+    regularization = fields.Nested(RegularizationSchema,
+                                   metadata={"description": "overrides the request's regularization key by key"})
 
 
 class CompareRequest(RunRequest):
@@ -249,11 +306,14 @@ class CompareRequest(RunRequest):
 
 
 VariantRunSchema = Schema.from_dict({
-    "name": fields.String(),
-    "regularization": fields.Dict(),
+    "name": fields.String(metadata={"description": "the variant's label"}),
+    "regularization": fields.Dict(metadata={"description": "the regularization used: l1, l2, dropout and the "
+                                                           "optimizer's weight_decay"}),
     "gap": fields.Float(allow_none=True, metadata={"description": "final_val_loss - final_train_loss (returned weights)"}),
-    "gap_last_epoch": fields.Float(allow_none=True),
-    "gap_at_best": fields.Float(allow_none=True),
+    "gap_last_epoch": fields.Float(allow_none=True, metadata={
+        "description": "val_loss - train_loss of the last history row; null if no epoch completed"}),
+    "gap_at_best": fields.Float(allow_none=True, metadata={
+        "description": "val_loss - train_loss at best_epoch; null if no epoch completed"}),
     **_run_fields("result."),
 }, name="VariantRun")
 
