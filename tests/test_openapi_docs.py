@@ -5,13 +5,6 @@ import pytest
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
-# Properties whose schema lives outside service/schemas/ and is still undescribed. Each entry must
-# really be missing (test_known_gaps_are_still_gaps), so fixing one fails until it is removed here.
-KNOWN_GAPS = {
-    "Health.ready",  # service/blueprints/health.py: HealthSchema.ready has no metadata description
-}
-
-
 @pytest.fixture()
 def spec(client):
     r = client.get("/openapi.json")
@@ -46,13 +39,8 @@ def _all_undescribed(spec: dict) -> list[str]:
 def test_every_schema_property_has_a_description(spec):
     schemas = spec["components"]["schemas"]
     assert len(schemas) > 50 and sum(len(s.get("properties", {})) for s in schemas.values()) > 500
-    missing = [p for p in _all_undescribed(spec) if p not in KNOWN_GAPS]
+    missing = _all_undescribed(spec)
     assert not missing, f"{len(missing)} properties without a description: {', '.join(missing)}"
-
-
-def test_known_gaps_are_still_gaps(spec):
-    fixed = KNOWN_GAPS - set(_all_undescribed(spec))
-    assert not fixed, f"now described, remove from KNOWN_GAPS: {', '.join(sorted(fixed))}"
 
 
 def test_every_operation_has_a_summary_or_description(spec):

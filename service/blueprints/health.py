@@ -8,8 +8,8 @@ blp = Blueprint("health", __name__, description="Service health")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"description": "'ok' once every kernel is warm"})
-    ready = fields.Boolean()
+    status = fields.String(metadata={"description": "'ok' once every kernel is warm, 'warming' before (HTTP 503)"})
+    ready = fields.Boolean(metadata={"description": "true once every kernel is compiled or loaded from the cache"})
 
 
 @blp.route("/healthz", methods=["GET"])
