@@ -39,7 +39,7 @@ def _increasing(v):
 
 def _bounded(v):
     if any(abs(x) > 1e6 for x in v):
-        raise ValidationError("each bound must lie within [-1e6, 1e6]")
+        raise ValidationError("each value must lie within [-1e6, 1e6]")
 
 
 def Pair(**kwargs) -> fields.List:

@@ -1,5 +1,7 @@
 """The error contract shared by every endpoint: one JSON shape, never HTML or a traceback."""
 
+import pytest
+
 
 def test_healthz_ready(client):
     r = client.get("/healthz")
@@ -35,6 +37,15 @@ def test_point_near_float_max_is_refused_not_overflowed(client):
         "surface": "matyas", "point": [-1.7976931348623157e308, 0.0], "direction": [-1.7976931348623157e308, 0.0]})
     assert r.status_code == 422
     assert set(r.get_json()["errors"]["json"]) == {"point", "direction"}
+
+
+@pytest.mark.parametrize("high, status", [(1e6, 200), (1.000001e6, 422), (2e6, 422)])
+def test_coordinates_are_bounded_at_one_million(client, high, status):
+    r = client.post("/api/v1/landscapes/grid", json={
+        "surface": "booth", "x_range": [-1e6, high], "y_range": [-1.0, 1.0], "resolution": [3, 3]})
+    assert r.status_code == status
+    if status == 422:
+        assert r.get_json()["errors"]["json"] == {"x_range": ["each value must lie within [-1e6, 1e6]"]}
 
 
 def test_openapi_document_and_docs(client):
