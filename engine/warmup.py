@@ -3,10 +3,10 @@
 The service calls ``warm_kernels()`` before it takes traffic, so no user pays for compilation.
 Each concept module exposes ``_warmup()``; list it in ``MODULES``.
 
-With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s
-on one core of the development machine), so the modules whose cache is empty are shared out
-over ``jobs`` processes: helper interpreters compile their share into the cache while this
-process compiles its own, then this process loads the helpers' share. The MLP modules each
+With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s in
+one process on the development machine, ~57 s over its 2 cores), so the modules whose cache is
+empty are shared out over ``jobs`` processes: helper interpreters compile their share into the
+cache while this process compiles its own, then this process loads the helpers' share. The MLP modules each
 compile the shared network kernels again in their process (numba cannot share compiled code
 between processes except through the cache), which the split accepts.
 """
@@ -76,7 +76,8 @@ def warm_kernels(jobs: int | None = None) -> dict[str, float]:
     they are started only when at least two groups of modules have kernels missing from the cache."""
     jobs = _default_jobs() if jobs is None else max(1, int(jobs))
     spent: dict[str, float] = {}
-    cold = [g for g in GROUPS if not all(is_cached(m) for m in g[0])]
+    # groups that would compile for a second or more; the rest costs less than a helper's start
+    cold = [g for g in GROUPS if g[1] >= 1.0 and not all(is_cached(m) for m in g[0])]
     shares = share_out(cold, jobs) if jobs > 1 and len(cold) > 1 else []
     helpers = []
     root = str(Path(__file__).resolve().parent.parent)
