@@ -40,11 +40,16 @@ class NoiseSchema(Schema):
                           metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
 
 
-class _DescentRequest(Schema):
+class _OnSurface(Schema):
+    """The surface every descent request runs on."""
+
     surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
                             metadata={"description": "a surface name from the catalog's 'surfaces'"})
     params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                          metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
+
+
+class _DescentRequest(_OnSurface):
     noise = fields.Nested(NoiseSchema, load_default=None, allow_none=True,
                           metadata={"description": "stochastic gradient: exact gradient + scale * N(0, I)"})
     # no schema minimum: whether a batch size applies at all depends on the surface (the engine checks
@@ -252,11 +257,7 @@ class RangeTestResponse(Schema):
 # -- basins -------------------------------------------------------------------------------------------------
 
 
-class BasinsRequest(Schema):
-    surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
-                            metadata={"description": "a surface name from the catalog's 'surfaces'"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
-                         metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
+class BasinsRequest(_OnSurface):
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
                               metadata={"description": "used from every start; default {'name': 'sgd', 'lr': 0.001}"})
     schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True,
