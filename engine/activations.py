@@ -22,11 +22,10 @@ Kernels (called by the MLP's kernels; scalars in, scalars out, or arrays in plac
 
 * ``activation_value(code, x, a)`` / ``activation_deriv(code, x, a)``: one element; ``a`` is the
   activation's one parameter (leaky_relu's slope, elu's α; ignored by the others).
-* ``activation_deriv_from_output(code, x, y, a)``: f'(x) knowing y = f(x) too (tanh and sigmoid
-  then skip re-evaluating f: 1 − y², y(1 − y), as torch's backward does from the saved output).
 * ``activate(code, a, s, out)``: out = f(s) over a 2-D block; ``activate_backward(code, a, s, g, out)``:
   out = g·f'(s), the chain rule through the activation; ``activate_backward_from_output(code, y, g, out)``
-  the same for tanh/sigmoid from the saved output. The common activations loop on their own there,
+  the same for tanh/sigmoid from the saved output y = f(s) (1 − y², y(1 − y): f is not evaluated
+  again, as torch's backward does). The common activations loop on their own there,
   so those loops vectorize (the MLP's forward+backward time halves for ReLU nets).
 
 The registry ``ACTIVATIONS`` lists each with its formula and torch.nn.init's ``calculate_gain``
@@ -201,17 +200,6 @@ def activation_deriv(code, x, a):
     if code == SOFTPLUS:
         return softplus_deriv(x)
     return math.nan
-
-
-@kernel
-def activation_deriv_from_output(code, x, y, a):
-    """f'(x) given y = f(x) as well: tanh' = 1 − y², σ' = y(1 − y) from the saved output (torch's
-    ``tanh_backward``/``sigmoid_backward`` use the output the same way); the others as ``activation_deriv``."""
-    if code == TANH:
-        return 1.0 - y * y
-    if code == SIGMOID:
-        return y * (1.0 - y)
-    return activation_deriv(code, x, a)
 
 
 @kernel
