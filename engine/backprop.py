@@ -459,4 +459,4 @@ def describe() -> list[dict]:
 def _warmup() -> None:
     run_backprop([2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], measure_cost=True)
     run_backprop([2, 2, 2, 1], [[0.5, -0.5], [1.0, 0.0]], [[1.0], [0.0]], batch_norm=True, residual=True,
-             measure_cost=False)
+                 measure_cost=False)

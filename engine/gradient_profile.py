@@ -362,5 +362,5 @@ def describe() -> list[dict]:
 
 def _warmup() -> None:
     run_gradient_profile(3, 2, batch=4, clip={"max_norm": 1.0},
-                     training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 2, "every": 1})
+                         training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 2, "every": 1})
     run_gradient_profile(3, 2, batch=4, batch_norm=True, residual=True, clip={"max_value": 0.1})

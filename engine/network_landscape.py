@@ -336,4 +336,4 @@ def describe() -> list[dict]:
 def _warmup() -> None:
     run_network_landscape([1, 2, 1], "tanh", {"name": "sine", "n": 4}, dims=2, resolution=2, train_steps=1)
     run_network_landscape([2, 2, 2], "relu", {"name": "moons", "n": 4}, dims=1, resolution=2, train_steps=0,
-                      batch_norm=True)
+                          batch_norm=True)

@@ -46,7 +46,7 @@ def test_sum_over_every_path_and_sample_is_the_gradient(residual):
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
     r = run_backprop(widths, X, Y, activation="tanh", init={"name": "xavier_normal"}, residual=residual,
-                 path={"input": 1, "unit": 2, "through": [0, 1], "output": 1, "sample": 2})
+                     path={"input": 1, "unit": 2, "through": [0, 1], "output": 1, "sample": 2})
     ch = r.chain_rule
     W = [w["W"] for w in r.weights]
     z = [f["z"] for f in r.forward]
@@ -84,7 +84,7 @@ def test_gradcheck_every_activation(activation):
     # torch_default draws non-zero biases: with zero biases a sample whose units all died gives z = 0 exactly
     # downstream, a relu kink that a finite difference straddles
     r = run_backprop([2, 4, 4, 1], X4, Y4, activation=activation, init={"name": "torch_default"},
-                 residual=True, measure_cost=False)
+                     residual=True, measure_cost=False)
     assert r.status == "ok"
     assert r.gradcheck.max_rel_error < 1e-6
     np.testing.assert_allclose(r.gradcheck.finite_difference,
@@ -96,7 +96,7 @@ def test_gradcheck_every_activation(activation):
 def test_gradcheck_every_initialization(init):
     spec = {"name": init, **({"std": 0.5} if init == "normal" else {}), **({"a": -0.5} if init == "uniform" else {})}
     r = run_backprop([2, 3, 3, 2], X4, np.c_[Y4, -Y4], activation="tanh", init=spec, batch_norm=init.startswith("k"),
-                 loss="huber", measure_cost=False)
+                     loss="huber", measure_cost=False)
     assert r.gradcheck.max_rel_error < 1e-6
 
 
@@ -137,7 +137,7 @@ def test_overflow_is_a_status_and_nothing_non_finite_leaves():
     eye = (1e5 * np.eye(5)).tolist()
     weights = [{"W": eye, "b": [0.0] * 5}] * 64  # z_l = 1e6·1e5^l: not finite from layer 61 on
     r = run_backprop([5] * 65, [[1e6] * 5, [-1e6] * 5], [[0.0] * 5] * 2, activation="identity", weights=weights,
-                 measure_cost=False)
+                     measure_cost=False)
     assert r.status == "overflow"
     assert r.loss is None and r.backward == [] and r.chain_rule is None and r.gradcheck is None
     assert len(r.forward) == 60

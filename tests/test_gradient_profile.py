@@ -63,7 +63,7 @@ def _reference(depth, width, activation, init, batch, seed, **kw):
 
 def test_norms_match_an_independent_recomputation():
     p = run_gradient_profile(depth=4, width=6, activation="tanh", init={"name": "xavier_normal"}, batch=5, seed=3,
-                         residual=True)
+                             residual=True)
     net, loss, g, rec, views = _reference(4, 6, "tanh", {"name": "xavier_normal"}, 5, 3, residual=True)
     assert p.loss == pytest.approx(loss, rel=1e-14)
     np.testing.assert_allclose(p.weight_grad_norm, [np.linalg.norm(x.W) for x in g], rtol=1e-13)
@@ -88,7 +88,7 @@ def test_clipping_caps_the_global_norm():
     small = run_gradient_profile(depth=3, width=4, clip={"max_norm": 1e6})
     assert small.clip.global_norm_after == small.clip.global_norm_before  # under the threshold: untouched
     v = run_gradient_profile(depth=3, width=4, activation="relu", init={"name": "normal", "std": 3.0},
-                         clip={"max_value": 1e-3})
+                             clip={"max_value": 1e-3})
     assert np.all(v.clip.weight_grad_norm_after <= 1e-3 * 4 + 1e-15)  # every entry of a 2x2 block is within ±1e-3
 
 
@@ -107,7 +107,7 @@ def _all_finite(obj) -> bool:
 
 def test_overflow_is_reported_as_data():
     p = run_gradient_profile(depth=64, width=32, activation="identity", init={"name": "normal", "std": 100.0},
-                         clip={"max_norm": 1.0})
+                             clip={"max_norm": 1.0})
     assert p.status == "overflow" and p.verdict == "exploding"
     assert p.overflow.any() and np.all(p.weight_grad_norm[p.overflow] <= OVERFLOW_CAP)
     assert _all_finite(p)
@@ -115,7 +115,7 @@ def test_overflow_is_reported_as_data():
 
 def test_profile_during_training():
     p = run_gradient_profile(depth=4, width=8, activation="tanh", init={"name": "xavier_normal"},
-                         training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 50, "every": 10})
+                             training={"optimizer": {"name": "adam", "lr": 0.01}, "steps": 50, "every": 10})
     t = p.training
     np.testing.assert_array_equal(t.steps, [0, 10, 20, 30, 40, 50])
     assert t.status == "ok" and t.weight_grad_norm.shape == (6, 4)

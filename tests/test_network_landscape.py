@@ -16,7 +16,7 @@ from engine.network_landscape import _targets, make_data, run_network_landscape
 @pytest.fixture(scope="module")
 def moons():
     return run_network_landscape([2, 6, 6, 1], "tanh", {"name": "moons", "n": 60}, dims=2, resolution=5, span=0.8,
-                             seed=4, train_steps=30)
+                                 seed=4, train_steps=30)
 
 
 def _direct(res, net, dims_point):
