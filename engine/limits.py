@@ -53,6 +53,23 @@ LIMITS: dict[str, int] = {
     "max_landscape_axis": 201,  # points per axis of a network landscape slice
     "max_landscape_samples": 2_000,  # points of its synthetic dataset
     "max_landscape_work": 1_000_000_000,  # (grid points + 3 x training steps) x samples x parameters
+    # language models (engine.corpora, engine.lm_models, engine.lm_train, engine.lm_inspect)
+    "max_lm_text_chars": 100_000,  # user text of one request: tokenized and counted in ~10 ms
+    "max_lm_corpus_tokens": 1_000_000,  # tokens of one split of a generated corpus: 8 MB of int64
+    "max_lm_vocab": 256,  # a cap, not a refusal: rarer characters beyond it use the byte fallback
+    "max_lm_block_size": 64,  # context length: attention is block_size^2 per head
+    "max_lm_d_model": 128,  # the largest size bench_lm times against torch (>= 1x)
+    "max_lm_layers": 4,
+    "max_lm_heads": 8,
+    "max_lm_width": 1024,  # the mlp's embedding x context and hidden widths
+    "max_lm_batch": 64,  # windows per step
+    "max_lm_parameters": 1_000_000,  # 8 MB per float64 vector (parameters, gradient, 3 optimizer rows)
+    "max_lm_steps": 20_000,
+    "max_lm_evals": 200,  # evaluations (each with a sample) of one run
+    "max_lm_eval_tokens": 32_768,  # target positions of each fixed evaluation sample
+    "max_lm_sample_chars": 400,  # characters of one generated sample
+    "max_lm_prompt_chars": 256,  # characters of an inspected prompt (a gpt's block_size at most)
+    "max_lm_work": 60_000_000_000,  # FLOPs of a run (engine.lm_train.run_flops): ~6 s at the largest size
 }
 
 
