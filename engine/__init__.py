@@ -47,3 +47,12 @@ __all__ += ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_act
 __all__ += ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
 __all__ += ["MLP", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss", "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack", "workspace_size"]
 __all__ += ["BackpropResult", "run_backprop", "GradientProfile", "run_gradient_profile", "NetworkLandscape", "run_network_landscape"]
+from .corpora import CORPORA, Corpus, corpus_summary, count_baselines, make_corpus
+from .tokenizer import CharTokenizer, build_tokenizer
+from .lm_models import LM_MODELS, LMModel, build_lm_model, init_lm_params, lm_loss_and_grad
+from .lm_train import LMHistory, LMStream, LMTrainResult, lm_stream, train_lm
+from .lm_sample import sample_text
+from .lm_inspect import LMInspection, decode_parameters, encode_parameters, inspect_lm
+
+__all__ += ["CORPORA", "Corpus", "corpus_summary", "count_baselines", "make_corpus", "CharTokenizer", "build_tokenizer"]
+__all__ += ["LM_MODELS", "LMModel", "build_lm_model", "init_lm_params", "lm_loss_and_grad", "LMHistory", "LMStream", "LMTrainResult", "lm_stream", "train_lm", "sample_text", "LMInspection", "decode_parameters", "encode_parameters", "inspect_lm"]

@@ -25,6 +25,9 @@ SECTIONS: dict[str, str] = {
     "backprop": "engine.backprop",
     "gradient_profile": "engine.gradient_profile",
     "network_landscape": "engine.network_landscape",  # trajectory, race, lr_sweep, lr_range_test, basins: rules and statuses
+    "lm_corpora": "engine.corpora",  # language models: corpora, models, training defaults
+    "lm_models": "engine.lm_models",
+    "lm_training": "engine.lm_train",
 }
 
 

@@ -7,10 +7,12 @@ exact loss floor where the source is known, and a few example lines.
 The corpora (``CORPORA``, read by the catalog and the schemas):
 
 * ``names``: first names of the US Census 1990 lists in the PyPI package ``names`` (4,275 female,
-  1,219 male; public domain), lower-cased and deduplicated, one name a line. The vocabulary is
-  ``"\\n"`` (the end-of-name token, which also starts the next name) and the letters: makemore's
-  27 symbols. Split: a seeded shuffle of the distinct names, ``val_fraction`` of them (default 10%)
-  held out. Each split is one stream ``"\\n" + "\\n".join(names) + "\\n"``.
+  1,219 male; public domain), lower-cased and deduplicated. The vocabulary is ``"\\n"`` (start and
+  end of a name) and the letters: makemore's 27 symbols. Split: a seeded shuffle of the distinct
+  names, ``val_fraction`` of them (default 10%) held out. As in makemore, each name is one document
+  ``"\\n" + name + "\\n"`` padded with newlines to a fixed length (13: the longest name has 11
+  letters), and the loss counts the letters and the end token: every prediction sees the whole name
+  so far, and a window spans one name (T = 12).
 * ``markov``: a random order-k Markov chain over ``alphabet`` letters: each of the alphabet^k
   contexts gets next-letter probabilities ``softmax(sharpness · z)``, z standard normal (seeded;
   sharpness 0 is uniform, larger is more predictable). Training and validation streams are two
@@ -75,10 +77,19 @@ class Corpus:
     sample_prompt: str  # what generated samples start from
     split: str  # how train and validation were made
     examples: tuple[str, ...]  # a few training lines, for people
+    source_nll: np.ndarray | None = None  # markov: −ln P(val[i] | its context) under the source (NaN for i < order)
 
     @property
     def vocab(self) -> tuple[str, ...]:
         return self.tokenizer.vocab
+
+    def source_loss(self, positions: np.ndarray) -> tuple[float, float] | None:
+        """(mean, standard error) of the source's own loss at these validation positions, where known."""
+        if self.source_nll is None:
+            return None
+        v = self.source_nll[positions]
+        v = v[np.isfinite(v)]
+        return float(v.mean()), float(v.std() / math.sqrt(v.size))
 
     def window_floor(self, T: int) -> float | None:
         """The exact floor of the mean loss over a window of T targets (target t sees t + 1 tokens)."""
@@ -101,29 +112,44 @@ def _census_names(which: str) -> list[str]:
     return sorted(out)
 
 
-def _lines_corpus(name, params, train_lines, val_lines, split, tok=None) -> Corpus:
-    tok = tok or build_tokenizer(BOUNDARY + "".join(train_lines) + "".join(val_lines))
-    tr = tok.encode(BOUNDARY + BOUNDARY.join(train_lines) + BOUNDARY)
-    va = tok.encode(BOUNDARY + BOUNDARY.join(val_lines) + BOUNDARY)
-    return Corpus(name, params, tok, tr, va, _all_but_first(tr.size), _all_but_first(va.size), 0, None, None,
-                  None, None, BOUNDARY, split, tuple(train_lines[:5]))
+def _docs(tok: CharTokenizer, docs: list[str], doc_len: int, counted) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens, weights) of fixed-length documents, each padded with BOUNDARY to ``doc_len``;
+    ``counted(doc) -> (first, stop)`` gives the token positions of a document whose prediction counts."""
+    toks = tok.encode("".join(d + BOUNDARY * (doc_len - len(d)) for d in docs))
+    w = np.zeros(toks.size)
+    for i, d in enumerate(docs):
+        a, b = counted(d)
+        w[i * doc_len + a:i * doc_len + b] = 1.0
+    return toks, w
 
 
 def _all_but_first(n: int) -> np.ndarray:
+    """The weights of a stream: every target counts (token 0 has nothing before it)."""
     w = np.ones(n)
     w[0] = 0.0
     return w
 
 
 def _names(p: dict) -> Corpus:
+    """Each name is a document ``"\n" + name + "\n"`` padded with newlines to the longest name's
+    length + 2 (makemore's padding); the loss counts the letters and the end token, so every
+    prediction sees the whole name so far, and no model is charged for the padding."""
     names = _census_names(p["which"])
     order = np.random.default_rng(p["seed"]).permutation(len(names))
     n_val = max(1, int(round(p["val_fraction"] * len(names))))
     val = [names[i] for i in order[:n_val]]
     train = [names[i] for i in order[n_val:]]
+    doc = max(len(x) for x in names) + 2
+    tok = build_tokenizer(BOUNDARY + "".join(names))
+
+    def counted(d):  # d = "\n" + name + "\n": the letters and the end token
+        return 1, len(d)
+
+    tr, tw = _docs(tok, [BOUNDARY + x + BOUNDARY for x in train], doc, counted)
+    va, vw = _docs(tok, [BOUNDARY + x + BOUNDARY for x in val], doc, counted)
     split = (f"{len(names)} distinct names, shuffled with seed {p['seed']}: {len(train)} train, {len(val)} validation "
-             f"({p['val_fraction']:.0%}); each split one stream of newline-separated names")
-    return _lines_corpus("names", p, train, val, split)
+             f"({p['val_fraction']:.0%}); each name one document of {doc} tokens")
+    return Corpus("names", p, tok, tr, va, tw, vw, doc, None, None, None, None, BOUNDARY, split, tuple(train[:5]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,8 +223,6 @@ def _markov_stream(P, pi, alphabet, order, n, rng) -> np.ndarray:
 
 def _markov(p: dict) -> Corpus:
     a, k = p["alphabet"], p["order"]
-    check_max("corpus.n_train", p["n_train"], "max_lm_corpus_tokens")
-    check_max("corpus.n_val", p["n_val"], "max_lm_corpus_tokens")
     P, pi = markov_chain(a, k, p["sharpness"], p["seed"])
     hs = markov_entropies(P, pi, a, k)
     rng = np.random.default_rng([p["seed"], 1])
@@ -209,12 +233,13 @@ def _markov(p: dict) -> Corpus:
     for i in range(k):
         ctx = ctx * a + va[i:va.size - k + i]
     nll = -np.log(P[ctx, va[k:]])
+    source_nll = np.concatenate([np.full(k, np.nan), nll])
     tok = build_tokenizer(LETTERS[:a])
     split = (f"two independent runs of the chain from its stationary distribution (seed {p['seed']}): "
              f"{p['n_train']} training letters, {p['n_val']} validation letters")
     return Corpus("markov", p, tok, tr, va, _all_but_first(tr.size), _all_but_first(va.size), 0, hs[-1], hs,
                   float(nll.mean()), float(nll.std() / math.sqrt(nll.size)), LETTERS[int(va[0])], split,
-                  tuple(tok.decode(tr[i:i + 48]) for i in range(0, 144, 48)))
+                  tuple(tok.decode(tr[i:i + 48]) for i in range(0, 144, 48)), source_nll)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,22 +259,19 @@ def _problems(p: dict, answer: Callable[[str], str], name: str) -> Corpus:
             if len(seen) == p["n_train"] + p["n_val"]:
                 break
     prompts = list(seen)
-    lines = [q + SEPARATOR + answer(q) for q in prompts]
+    lines = [q + SEPARATOR + answer(q) + BOUNDARY for q in prompts]
     tok = build_tokenizer(BOUNDARY + SEPARATOR + LETTERS[:a])
     doc = 2 * n + 2  # letters | answer \n
 
-    def stream(ls):
-        toks = tok.encode("".join(line + BOUNDARY for line in ls))
-        w = np.zeros(toks.size)
-        for d in range(len(ls)):  # answer letters: tokens n+1 .. 2n of each problem
-            w[d * doc + n + 1:d * doc + 2 * n + 1] = 1.0
-        return toks, w
+    def counted(d):  # the answer letters: tokens n+1 .. 2n
+        return n + 1, 2 * n + 1
 
-    tr, tw = stream(lines[:p["n_train"]])
-    va, vw = stream(lines[p["n_train"]:])
+    tr, tw = _docs(tok, lines[:p["n_train"]], doc, counted)
+    va, vw = _docs(tok, lines[p["n_train"]:], doc, counted)
     split = (f"{p['n_train']} training and {p['n_val']} validation problems of {n} random letters over {a} "
              f"(seed {p['seed']}), no problem in both; loss on the {n} answer letters only")
-    return Corpus(name, p, tok, tr, va, tw, vw, doc, 0.0, None, None, None, BOUNDARY, split, tuple(lines[:3]))
+    return Corpus(name, p, tok, tr, va, tw, vw, doc, 0.0, None, None, None, BOUNDARY, split,
+                  tuple(x[:-1] for x in lines[:3]))
 
 
 def _reverse(p: dict) -> Corpus:
@@ -293,6 +315,7 @@ class CorpusSpec:
     params: tuple[ParamSpec, ...]
     build: Callable[[dict], Corpus]
     floor: str  # what is known about the floor
+    limits: Mapping[str, str] | None = None  # parameter -> the LIMITS entry that bounds it (checked first)
 
 
 def _int(name, default, low, high, doc):
@@ -320,9 +343,10 @@ CORPORA: dict[str, CorpusSpec] = {
          _int("order", 1, 1, 3, "letters of context the chain conditions on"),
          ParamSpec("sharpness", 2.0, 0.0, 10.0, "float", "scale of the random next-letter logits: 0 uniform, "
                                                          "larger more predictable"),
-         _int("n_train", 20_000, 100, 1_000_000, "training letters (limit max_lm_corpus_tokens)"),
-         _int("n_val", 8_192, 100, 1_000_000, "validation letters (limit max_lm_corpus_tokens)"),
-         _SEED), _markov, "the entropy rate, exact"),
+         _int("n_train", 20_000, 100, LIMITS["max_lm_corpus_tokens"], "training letters (limit max_lm_corpus_tokens)"),
+         _int("n_val", 8_192, 100, LIMITS["max_lm_corpus_tokens"], "validation letters (limit max_lm_corpus_tokens)"),
+         _SEED), _markov, "the entropy rate, exact",
+        {"n_train": "max_lm_corpus_tokens", "n_val": "max_lm_corpus_tokens"}),
     "reverse": CorpusSpec("reverse", "Reverse the letters", "abcd|dcba: the answer is the prompt reversed",
                           _PROBLEM, _reverse, "0 on answer positions"),
     "sort": CorpusSpec("sort", "Sort the letters", "cadb|abcd: the answer is the prompt sorted",
@@ -343,6 +367,10 @@ def make_corpus(spec: Mapping[str, Any]) -> Corpus:
         raise EngineInputError("corpus.name", "required; choose one of: " + ", ".join(CORPORA))
     s = lookup(CORPORA, name, "corpus.name")
     given = {k: v for k, v in spec.items() if k != "name" and v is not None}
+    for key, limit in (s.limits or {}).items():  # name the limit before the generic range check does
+        v = given.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            check_max(f"corpus.{key}", v, limit)
     text = given.pop("text", None) if s.name == "text" else None
     p = resolve_params(tuple(q for q in s.params if q.kind != "string"), given, "corpus")
     if s.name == "text":

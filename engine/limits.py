@@ -63,6 +63,8 @@ LIMITS: dict[str, int] = {
     "max_lm_heads": 8,
     "max_lm_width": 1024,  # the mlp's embedding x context and hidden widths
     "max_lm_batch": 64,  # windows per step
+    "max_lm_activations": 14_000_000,  # floats kept for the backward pass (batch x block x model): 112 MB;
+    # the largest gpt (d_model 128, 4 layers, 4 heads, block 64) takes batch 16 at most
     "max_lm_parameters": 1_000_000,  # 8 MB per float64 vector (parameters, gradient, 3 optimizer rows)
     "max_lm_steps": 20_000,
     "max_lm_evals": 200,  # evaluations (each with a sample) of one run

@@ -23,7 +23,8 @@ import numpy as np
 
 from ._jit import as_bool, kernel
 from .lm_layers import (
-    apply_mask, attention_backward, attention_forward, crossentropy_backward, crossentropy_forward,
+    apply_mask, attention_backward, attention_backward_blas, attention_forward, attention_forward_blas,
+    attention_uses_blas, crossentropy_backward, crossentropy_forward,
     encoder_backward, encoder_forward, gelu_backward, gelu_forward, layernorm_backward, layernorm_forward,
     matmul_backward, matmul_forward, residual_forward,
 )
@@ -72,7 +73,10 @@ def gpt_forward(cfg, off, params, stream, starts, T, weights, buf, train, seed, 
         qkv = buf.qkv[l, :N]
         matmul_forward(qkv, ln1, mat(params, o[W_QKV], C, 3 * C), vec(params, o[B_QKV], 3 * C))
         atty = buf.atty[l, :N]
-        attention_forward(atty, buf.att[l], qkv, B, T, cfg.NH)
+        if attention_uses_blas(T, C // cfg.NH):
+            attention_forward_blas(atty, buf.att[l], qkv, B, T, cfg.NH, buf.hb)
+        else:
+            attention_forward(atty, buf.att[l], qkv, B, T, cfg.NH, buf.xt, buf.ot, buf.lanes)
         matmul_forward(buf.branch[:N], atty, mat(params, o[W_PROJ], C, C), vec(params, o[B_PROJ], C))
         res2 = buf.res2[l, :N]
         residual_forward(res2, x, buf.branch[:N], buf.masks[l, 0, :rows], cfg.residual != 0)
@@ -133,7 +137,11 @@ def gpt_backward(cfg, off, params, grad, stream, starts, T, weights, buf, scale,
         matmul_backward(d1, mat(grad, o[W_PROJ], C, C), vec(grad, o[B_PROJ], C), d2, buf.atty[l, :N],
                         mat(params, o[W_PROJ], C, C))
         dqkv = buf.dqkv[:N]
-        attention_backward(dqkv, buf.dp, d1, buf.qkv[l, :N], buf.att[l], B, T, cfg.NH)
+        if attention_uses_blas(T, C // cfg.NH):
+            attention_backward_blas(dqkv, d1, buf.qkv[l, :N], buf.att[l], B, T, cfg.NH, buf.hb)
+        else:
+            attention_backward(dqkv, d1, buf.qkv[l, :N], buf.att[l], B, T, cfg.NH, buf.xt, buf.dxt, buf.ot, buf.dst,
+                               buf.lanes)
         matmul_backward(d1, mat(grad, o[W_QKV], C, 3 * C), vec(grad, o[B_QKV], 3 * C), dqkv, buf.ln1[l, :N],
                         mat(params, o[W_QKV], C, 3 * C))
         layernorm_backward(dres, vec(grad, o[LN1_G], C), vec(grad, o[LN1_B], C), d1, buf.resid[l, :N],

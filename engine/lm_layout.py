@@ -65,7 +65,7 @@ class LMBuffers(NamedTuple):
     ln1: np.ndarray  # [L, N, C]
     ln1_stats: np.ndarray  # [L, 2, N] mean, rstd
     qkv: np.ndarray  # [L, N, 3C]
-    att: np.ndarray  # [L, B·NH·T·T] attention probabilities [b, h, t, j]
+    att: np.ndarray  # [L, NH·T·T·B] attention probabilities [h, t, j, b]
     atty: np.ndarray  # [L, N, C] attention output, heads concatenated
     res2: np.ndarray  # [L, N, C] residual stream after attention
     ln2: np.ndarray  # [L, N, C]
@@ -85,7 +85,12 @@ class LMBuffers(NamedTuple):
     dres: np.ndarray  # [N, C] gradient of the residual stream
     dqkv: np.ndarray  # [N, 3C]
     dfc: np.ndarray  # [N, 4C]
-    dp: np.ndarray  # [block] attention backward's row scratch
+    xt: np.ndarray  # [T, 3C, B] attention's q, k, v with the windows as vector lanes
+    dxt: np.ndarray  # [T, 3C, B] their gradients
+    ot: np.ndarray  # [T, C, B] attention output (forward) or its gradient (backward) in lanes
+    dst: np.ndarray  # [T·T·B] attention backward's ds of one head
+    lanes: np.ndarray  # [3, B] per-window scalars (max, sum, an accumulator)
+    hb: np.ndarray  # [8·T·C + T·T] per-head matrices of the BLAS attention path
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,9 @@ def new_buffers(cfg: LMConfig, B: int, T: int, dropout: bool = False) -> LMBuffe
             ln2_stats=z((L, 2, N)), fch=z(lay + (4 * C,)), fcg=z(lay + (4 * C,)), fct=z(lay + (4 * C,)),
             masks=z((L + 1, 2, N if dropout else 0, C)), lnf=z((N, C)), lnf_stats=z((2, N)),
             x=z((0, 0)), h=z((0, 0)), probs=z((N, cfg.V)), branch=z((N, C)), d1=z((N, C)), d2=z((N, C)),
-            dres=z((N, C)), dqkv=z((N, 3 * C)), dfc=z((N, 4 * C)), dp=z(max(T, 1)))
+            dres=z((N, C)), dqkv=z((N, 3 * C)), dfc=z((N, 4 * C)), xt=z((T, 3 * C, B)), dxt=z((T, 3 * C, B)),
+            ot=z((T, C, B)), dst=z(T * T * B), lanes=z((3, B)),
+            hb=z(8 * T * C + T * T))
     none3, none2 = z((0, 0, 0)), z((0, 0))
     kE, H = cfg.context * cfg.C, cfg.hidden
     mlp = cfg.kind == MLP
@@ -175,7 +182,7 @@ def new_buffers(cfg: LMConfig, B: int, T: int, dropout: bool = False) -> LMBuffe
         ln2_stats=none3, fch=none3, fcg=none3, fct=none3, masks=z((0, 0, 0, 0)), lnf=none2, lnf_stats=none2,
         x=z((N, kE)) if mlp else none2, h=z((N, H)) if mlp else none2, probs=z((N, cfg.V)), branch=none2,
         d1=z((N, kE)) if mlp else none2, d2=z((N, H)) if mlp else none2, dres=none2, dqkv=none2, dfc=none2,
-        dp=z(1))
+        xt=none3, dxt=none3, ot=none3, dst=z(0), lanes=none2, hb=z(0))
 
 
 # -- views of the flat vector inside kernels -----------------------------------------------------

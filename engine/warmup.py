@@ -31,6 +31,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
+    (("engine.lm_models", "engine.lm_sample", "engine.lm_train", "engine.corpora"), 40.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
       "engine.rng", "engine.activations", "engine.init"), 0.5),
 )

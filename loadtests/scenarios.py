@@ -586,6 +586,11 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 
+# language models: their rows live in loadtests/scenarios_lm.py
+from scenarios_lm import LM_SCENARIOS  # noqa: E402
+
+SCENARIOS += LM_SCENARIOS
+
 
 def light(s: Scenario) -> bool:
     return s.p95_ms <= LIGHT_P95_MS

@@ -173,3 +173,9 @@ CASES += [
 
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
 UNREACHABLE: dict[str, str] = {}
+
+# language models: their rows live in tests/limit_cases_lm.py
+from limit_cases_lm import LM_CASES, LM_UNREACHABLE  # noqa: E402
+
+CASES += LM_CASES
+UNREACHABLE.update(LM_UNREACHABLE)

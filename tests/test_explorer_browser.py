@@ -212,7 +212,7 @@ def test_page_loads_with_the_catalog(session):
     page = session.page
     assert page.title().startswith("How networks learn")
     assert session.sent("/api/v1/catalog") == [None]
-    assert page.locator("section.panel").count() == 10
+    assert page.locator("section.panel").count() == 11
     status = page.locator("#boot-status").inner_text()
     assert status.startswith("Catalog loaded"), status
     # script errors only here; failed API calls belong to the section that made them (see the end)

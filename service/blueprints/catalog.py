@@ -36,6 +36,10 @@ class CatalogSchema(Schema):
 
     network_landscape = fields.List(fields.Dict(), metadata={"description": "network landscape datasets, losses, normalization, defaults"})
 
+    lm_corpora = fields.List(fields.Dict(), metadata={"description": "language-model corpora: parameters, what is known about the loss floor"})
+    lm_models = fields.List(fields.Dict(), metadata={"description": "language models (bigram, mlp, gpt): formula, parameters with defaults and limits"})
+    lm_training = fields.List(fields.Dict(), metadata={"description": "language-model training: run and sampling parameters, per-model default learning rates, conventions"})
+
     # one list of entries per engine registry (engine.catalog.SECTIONS); add a field per section
 
 

@@ -1,0 +1,108 @@
+"""Generating text from a language model: temperature and top-k sampling, seeded.
+
+::
+
+    text = sample_text(model, params, corpus.tokenizer, prompt="\\n", length=80, temperature=1.0, top_k=0, seed=0)
+
+Each new token is drawn from the model's next-token distribution at the last position (a gpt sees
+the last ``block_size`` tokens, an mlp its ``context``, a bigram the last token): with temperature
+τ the probabilities become p^(1/τ) renormalised (softmax(logits/τ)); ``top_k`` > 0 keeps the k most
+likely tokens (ties with the k-th kept, as nanoGPT's ``logits < v[:, [-1]]``); τ = 0 is greedy
+(the most likely token, the lowest id on a tie). The uniform for token i is ``engine.rng``'s
+``hash_uniform(seed, stream_id, 0, i)``: a sample depends only on (parameters, prompt, settings, seed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import as_bool, as_int, kernel
+from .errors import EngineInputError
+from .lm_layout import GPT, new_buffers
+from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
+from .rng import hash_uniform
+from .tokenizer import CharTokenizer
+
+
+@kernel
+def _pick(p, temperature, top_k, u, q):
+    """A token from probabilities p: greedy when temperature is 0, else p^(1/τ) over the top k."""
+    V = p.shape[0]
+    if temperature == 0.0:
+        best = 0
+        for v in range(1, V):
+            if p[v] > p[best]:
+                best = v
+        return best
+    cut = -1.0
+    if 0 < top_k < V:
+        for v in range(V):
+            q[v] = p[v]
+        q.sort()
+        cut = q[V - top_k]
+    mx = -math.inf
+    for v in range(V):
+        lq = math.log(p[v]) / temperature if p[v] > 0.0 and p[v] >= cut else -math.inf
+        q[v] = lq
+        if lq > mx:
+            mx = lq
+    tot = 0.0
+    for v in range(V):
+        e = math.exp(q[v] - mx) if q[v] > -math.inf else 0.0
+        q[v] = e
+        tot += e
+    acc = 0.0
+    last = 0
+    for v in range(V):
+        if q[v] > 0.0:
+            last = v
+            acc += q[v] / tot
+            if u < acc:
+                return v
+    return last  # u within rounding of 1
+
+
+@kernel
+def generate(cfg, off, params, seq, n0, temperature, top_k, seed, stream_id, buf, weights, starts, q):
+    """Fill seq[n0:] token by token after the prompt seq[:n0] (n0 >= 1)."""
+    for i in range(n0, seq.shape[0]):
+        if cfg.kind == GPT:
+            s = max(0, i - cfg.block)
+        else:
+            s = i - 1
+        T = i - s
+        starts[0] = s
+        lm_forward(cfg, off, params, seq, starts, T, weights, buf, as_bool(False), as_int(0), as_int(0))
+        u = hash_uniform(seed, stream_id, as_int(0), i)
+        seq[i] = _pick(buf.probs[T - 1], temperature, top_k, u, q)
+
+
+def sample_tokens(model: LMModel, params: np.ndarray, prompt: np.ndarray, length: int, temperature: float = 1.0,
+                  top_k: int = 0, seed: int = 0, stream_id: int = 0, buf=None) -> np.ndarray:
+    """``length`` token ids generated after ``prompt`` (ids; at least one)."""
+    if prompt.size < 1:
+        raise EngineInputError("sampling.prompt", "needs at least one token to start from")
+    seq = np.zeros(prompt.size + int(length), dtype=np.int64)
+    seq[:prompt.size] = prompt
+    cfg = model.cfg
+    if buf is None:
+        buf = new_buffers(cfg, 1, cfg.block if cfg.kind == GPT else 1)
+    generate(cfg, model.off, params, seq, prompt.size, float(temperature), int(top_k), int(seed), int(stream_id),
+             buf, np.zeros(seq.size), np.zeros(1, dtype=np.int64), np.zeros(cfg.V))
+    return seq[prompt.size:]
+
+
+def sample_text(model: LMModel, params: np.ndarray, tokenizer: CharTokenizer, prompt: str, length: int,
+                temperature: float = 1.0, top_k: int = 0, seed: int = 0, stream_id: int = 0, buf=None) -> str:
+    """The text of ``sample_tokens`` (the prompt itself not included)."""
+    ids = tokenizer.encode(prompt, "sampling.prompt")
+    return tokenizer.decode(sample_tokens(model, params, ids, length, temperature, top_k, seed, stream_id, buf))
+
+
+def _warmup() -> None:
+    for spec in ({"name": "bigram"}, {"name": "gpt", "n_layer": 1, "n_head": 1, "d_model": 4, "block_size": 3}):
+        m = build_lm_model(spec, 4)
+        sample_tokens(m, init_lm_params(m), np.array([0]), 4, 1.0, 2)
+        sample_tokens(m, init_lm_params(m), np.array([0]), 2, 0.0)
