@@ -32,7 +32,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._jit import kernel
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .lm_gpt import gpt_backward, gpt_forward
@@ -42,8 +41,11 @@ from .registry import ParamSpec, lookup, resolve_params
 
 
 
-@kernel
-def lm_forward(cfg, off, params, stream, starts, T, weights, buf, train, seed, step):
+# The model kernels are the top-level compiled functions, chosen here in Python: a kernel that called
+# them would link and optimize their whole code again (numba re-optimizes a callee's IR in each
+# caller), which had cost ~60 s of cold compile for a dispatch that takes a microsecond.
+def lm_forward(cfg: LMConfig, off, params, stream, starts, T: int, weights, buf: LMBuffers, train: bool, seed: int,
+               step: int) -> tuple[float, float]:
     """(Σ w·loss, Σ w) over B = len(starts) windows of T positions; activations kept in ``buf``.
     ``train`` turns dropout on (gpt), with masks drawn from (seed, step)."""
     if cfg.kind == GPT:
@@ -53,11 +55,10 @@ def lm_forward(cfg, off, params, stream, starts, T, weights, buf, train, seed, s
     return bigram_forward(cfg, off, params, stream, starts, T, weights, buf)
 
 
-@kernel
-def lm_backward(cfg, off, params, grad, stream, starts, T, weights, buf, scale, train):
+def lm_backward(cfg: LMConfig, off, params, grad, stream, starts, T: int, weights, buf: LMBuffers, scale: float,
+                train: bool) -> None:
     """grad = d(scale·Σ w·loss)/dparams, after ``lm_forward`` on the same windows (zeroes grad first)."""
-    for i in range(grad.shape[0]):
-        grad[i] = 0.0
+    grad[:] = 0.0
     if cfg.kind == GPT:
         gpt_backward(cfg, off, params, grad, stream, starts, T, weights, buf, scale, train)
     elif cfg.kind == MLP:

@@ -21,7 +21,6 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-from ._jit import inline_kernel
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm
 from .errors import EngineInputError
 from .optimizers import OPTIMIZERS, new_state, optimizer_step, resolve_optimizer
@@ -45,9 +44,11 @@ class LMOptim(NamedTuple):
     clip_arg: float
 
 
-@inline_kernel
-def lm_step(opt, params, grad, t, lr):
-    """Clip ``grad`` in place, then one optimizer step (1-based ``t``, this step's ``lr``) on both segments."""
+def lm_step(opt: LMOptim, params: np.ndarray, grad: np.ndarray, t: int, lr: float) -> None:
+    """Clip ``grad`` in place, then one optimizer step (1-based ``t``, this step's ``lr``) on both segments.
+
+    Python calls the shared kernels (already compiled, and cached, by their modules): a kernel wrapping
+    them would compile ``optimizer_step``'s every optimizer again inside itself (~20 s of cold start)."""
     if opt.clip_kind == CLIP_NORM:
         clip_grad_norm(grad, opt.clip_arg)
     elif opt.clip_kind == CLIP_VALUE:
@@ -59,10 +60,9 @@ def lm_step(opt, params, grad, t, lr):
         optimizer_step(opt.code, opt.hp_plain, params[n:], grad[n:], opt.state_plain, opt.scal_plain, t, lr)
 
 
-@inline_kernel
-def lm_grad_norm(grad):
+def lm_grad_norm(grad: np.ndarray) -> float:
     """‖grad‖₂ (before clipping)."""
-    return grad_norm(grad)
+    return float(grad_norm(grad))
 
 
 def resolve_lm_optim(spec: Mapping[str, Any] | None, defaults: Mapping[str, Any], n_params: int, n_decay: int,

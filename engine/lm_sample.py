@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ._jit import as_bool, as_int, kernel
+from ._jit import kernel
 from .errors import EngineInputError
 from .lm_layout import GPT, new_buffers
 from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
@@ -64,19 +64,19 @@ def _pick(p, temperature, top_k, u, q):
     return last  # u within rounding of 1
 
 
-@kernel
-def generate(cfg, off, params, seq, n0, temperature, top_k, seed, stream_id, buf, weights, starts, q):
-    """Fill seq[n0:] token by token after the prompt seq[:n0] (n0 >= 1)."""
-    for i in range(n0, seq.shape[0]):
-        if cfg.kind == GPT:
-            s = max(0, i - cfg.block)
-        else:
-            s = i - 1
+def _generate(model: LMModel, params, seq, n0: int, temperature: float, top_k: int, seed: int, stream_id: int, buf):
+    """Fill seq[n0:] token by token after the prompt seq[:n0] (n0 >= 1): a forward pass over the last
+    window, then ``_pick`` (a Python loop around two kernels, as engine.lm_train's steps)."""
+    cfg = model.cfg
+    weights = np.zeros(seq.size)
+    starts = np.zeros(1, dtype=np.int64)
+    q = np.zeros(cfg.V)
+    for i in range(n0, seq.size):
+        s = max(0, i - cfg.block) if cfg.kind == GPT else i - 1
         T = i - s
         starts[0] = s
-        lm_forward(cfg, off, params, seq, starts, T, weights, buf, as_bool(False), as_int(0), as_int(0))
-        u = hash_uniform(seed, stream_id, as_int(0), i)
-        seq[i] = _pick(buf.probs[T - 1], temperature, top_k, u, q)
+        lm_forward(cfg, model.off, params, seq, starts, T, weights, buf, False, 0, 0)
+        seq[i] = _pick(buf.probs[T - 1], temperature, top_k, hash_uniform(seed, stream_id, 0, i), q)
 
 
 def sample_tokens(model: LMModel, params: np.ndarray, prompt: np.ndarray, length: int, temperature: float = 1.0,
@@ -89,8 +89,7 @@ def sample_tokens(model: LMModel, params: np.ndarray, prompt: np.ndarray, length
     cfg = model.cfg
     if buf is None:
         buf = new_buffers(cfg, 1, cfg.block if cfg.kind == GPT else 1)
-    generate(cfg, model.off, params, seq, prompt.size, float(temperature), int(top_k), int(seed), int(stream_id),
-             buf, np.zeros(seq.size), np.zeros(1, dtype=np.int64), np.zeros(cfg.V))
+    _generate(model, params, seq, prompt.size, float(temperature), int(top_k), int(seed), int(stream_id), buf)
     return seq[prompt.size:]
 
 

@@ -44,7 +44,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from ._jit import as_bool, as_int, kernel
+from ._jit import as_int, kernel
 from .corpora import Corpus, count_baselines, make_corpus
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
@@ -117,40 +117,40 @@ def _draw_starts(starts, seed, step, n_starts, stride):
         starts[b] = stride * min(i, n_starts - 1)
 
 
-@kernel
-def _batch_grad(cfg, off, params, grad, data, T, seeds, step, buf, starts):
-    """grad = the gradient of step ``step``'s mini-batch loss at ``params``; returns that loss."""
-    _draw_starts(starts, seeds[0], step, data.n_starts, data.stride)
-    total, wsum = lm_forward(cfg, off, params, data.stream, starts, T, data.weights, buf, as_bool(True), seeds[1],
-                             step)
+def _batch_grad(s: "LMSetup", params, grad, step: int, buf, starts) -> float:
+    """grad = the gradient of step ``step``'s mini-batch loss at ``params``; returns that loss.
+
+    A step is milliseconds of kernels, so the loop over steps stays in Python (~1% of a step at the
+    default size): the model kernels are then compiled once each, not again inside every kernel that
+    would call them (numba links and optimizes a callee's code again in each caller; with the loop,
+    the evaluation and the sampling compiled, the language models' cold compile took 4x longer)."""
+    m, d = s.model, s.data
+    _draw_starts(starts, s.seeds[0], step, d.n_starts, d.stride)
+    total, wsum = lm_forward(m.cfg, m.off, params, d.stream, starts, s.T, d.weights, buf, True, int(s.seeds[1]), step)
     scale = 1.0 / wsum if wsum > 0.0 else 0.0
-    lm_backward(cfg, off, params, grad, data.stream, starts, T, data.weights, buf, scale, as_bool(True))
+    lm_backward(m.cfg, m.off, params, grad, d.stream, starts, s.T, d.weights, buf, scale, True)
     return total * scale
 
 
-@kernel
-def _train_chunk(cfg, off, params, grad, data, opt, lrs, T, seeds, s0, s1, buf, starts, rec):
+def _train_chunk(s: "LMSetup", params, grad, s0: int, s1: int, buf, starts, rec) -> int:
     """Steps s0+1 .. s1. On entry ``grad`` holds step s0+1's gradient and rec[s0+1] = (its loss, its
     norm); on exit grad holds step s1+1's (the next batch at the new parameters). Returns the last step
     completed (< s1 when a loss or gradient stopped being finite)."""
     for t in range(s0 + 1, s1 + 1):
         if not (math.isfinite(rec[t, 0]) and math.isfinite(rec[t, 1])):
             return t - 1
-        lm_step(opt, params, grad, t, lrs[t - 1])
-        rec[t + 1, 0] = _batch_grad(cfg, off, params, grad, data, T, seeds, t + 1, buf, starts)
+        lm_step(s.opt, params, grad, t, s.lrs[t - 1])
+        rec[t + 1, 0] = _batch_grad(s, params, grad, t + 1, buf, starts)
         rec[t + 1, 1] = lm_grad_norm(grad)
     return s1
 
 
-@kernel
-def _evaluate(cfg, off, params, stream, weights, starts, T, B, buf):
+def _evaluate(m: LMModel, params, stream, weights, starts, T: int, B: int, buf) -> float:
     """The weighted mean loss (no dropout) over the windows ``starts``, B at a time."""
     total = 0.0
     wsum = 0.0
-    n = starts.shape[0]
-    for i in range(0, n, B):
-        a, w = lm_forward(cfg, off, params, stream, starts[i:min(i + B, n)], T, weights, buf, as_bool(False),
-                          as_int(0), as_int(0))
+    for i in range(0, starts.shape[0], B):
+        a, w = lm_forward(m.cfg, m.off, params, stream, starts[i:i + B], T, weights, buf, False, 0, 0)
         total += a
         wsum += w
     return total / wsum if wsum > 0.0 else 0.0
@@ -365,10 +365,6 @@ class LMStream:
     def __iter__(self) -> Iterator[dict]:
         return self
 
-    def _kernel_args(self):
-        s, m = self.setup, self.setup.model
-        return m.cfg, m.off, self.params, self.grad, s.data, s.opt, s.lrs, s.T, s.seeds
-
     def __next__(self) -> dict:
         s = self.setup
         if self._closed or self.result is not None:
@@ -385,15 +381,13 @@ class LMStream:
         """Train up to the next evaluation step and evaluate there (None: the run diverged)."""
         s = self.setup
         t0 = time.perf_counter()
-        cfg, off, p, g, data, opt, lrs, T, seeds = self._kernel_args()
         if self._first:
-            self.rec[1, 0] = _batch_grad(cfg, off, p, g, data, T, seeds, 1, self.buf, self.starts)
-            self.rec[1, 1] = float(np.linalg.norm(g))
+            self.rec[1, 0] = _batch_grad(s, self.params, self.grad, 1, self.buf, self.starts)
+            self.rec[1, 1] = lm_grad_norm(self.grad)
             self._first = False
         target = s.eval_steps[self._k]
         if target > self._done:
-            done = int(_train_chunk(cfg, off, p, g, data, opt, lrs, T, seeds, self._done, target, self.buf,
-                                    self.starts, self.rec))
+            done = _train_chunk(s, self.params, self.grad, self._done, target, self.buf, self.starts, self.rec)
             self._done = done
             if done < target:
                 self._status = "diverged"
@@ -407,8 +401,8 @@ class LMStream:
     def _evaluate(self) -> dict | None:
         s, m = self.setup, self.setup.model
         c = s.corpus
-        tr = _evaluate(m.cfg, m.off, self.params, c.train, c.train_weights, s.train_starts, s.T, s.batch_size, self.buf)
-        va = _evaluate(m.cfg, m.off, self.params, c.val, c.val_weights, s.val_starts, s.T, s.batch_size, self.buf)
+        tr = _evaluate(m, self.params, c.train, c.train_weights, s.train_starts, s.T, s.batch_size, self.buf)
+        va = _evaluate(m, self.params, c.val, c.val_weights, s.val_starts, s.T, s.batch_size, self.buf)
         gn = self.rec[self._done + 1, 1]
         if not (math.isfinite(tr) and math.isfinite(va) and math.isfinite(gn)):
             self._status = "diverged"
