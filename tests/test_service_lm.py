@@ -133,7 +133,8 @@ def _bad(client, path, body, field):
     ({"corpus": {"name": "names"}, "model": {"name": "bigram"}, "parameters": {"data": "AAAA"}}, "parameters.data"),
     ({"corpus": {"name": "names"}, "model": {"name": "bigram"}, "parameters": {"data": "not base64!"}},
      "parameters.data"),
-    ({"corpus": {"name": "names"}, "model": {"name": "gpt"}, "steps": 20_000, "batch_size": 64}, "steps"),
+    ({"corpus": {"name": "names"}, "model": {"name": "gpt"}, "steps": 20_000, "batch_size": 64, "eval_every": 1000},
+     "steps"),
     ({"corpus": {"name": "names"}, "model": {"name": "gpt"}, "sampling": {"prompt": "Zürich"}}, "sampling.prompt"),
 ])
 def test_bad_train_requests_name_the_field(client, body, field):
@@ -152,7 +153,8 @@ def test_bad_inspect_requests_name_the_field(client, run):
 
 def test_a_diverging_run_is_a_status_not_nan(client):
     body = {"corpus": {"name": "names"}, "model": {"name": "mlp"}, "steps": 30, "eval_every": 5,
-            "optimizer": {"name": "sgd", "lr": 1e308}, "clip": None, "eval_tokens": 100}
+            "optimizer": {"name": "sgd", "lr": 1e307}, "clip": None, "eval_tokens": 100,
+            "schedule": {"name": "constant"}}
     r = client.post("/api/v1/lm/train", json=body)
     assert r.status_code == 200
     _finite_json(r.get_data(as_text=True))
