@@ -71,7 +71,8 @@ LIMITS: dict[str, int] = {
     "max_lm_eval_tokens": 32_768,  # target positions of each fixed evaluation sample
     "max_lm_sample_chars": 400,  # characters of one generated sample
     "max_lm_prompt_chars": 256,  # characters of an inspected prompt (a gpt's block_size at most)
-    "max_lm_work": 250_000_000_000,  # FLOPs of a run (engine.lm_train.run_flops): ~25 GFLOP/s here, 10 s
+    "max_lm_work": 300_000_000_000,  # operations of a run (engine.lm_train.run_flops), ~30 GFLOP/s here: the
+    # default runs fit (the gpt's on a 16-token stream is the largest, 2.9e11), 50 steps of the largest gpt
 }
 
 

@@ -49,7 +49,7 @@ from .corpora import Corpus, count_baselines, make_corpus
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .lm_inspect import decode_parameters, encode_parameters
-from .lm_layout import GPT, new_buffers
+from .lm_layout import GPT, MLP, new_buffers
 from .lm_models import LMModel, build_lm_model, init_lm_params, lm_backward, lm_forward
 from .lm_optim import LMOptim, lm_grad_norm, lm_lrs, lm_step, resolve_lm_optim
 from .lm_sample import sample_tokens
@@ -70,7 +70,7 @@ RUN_PARAMS = (
     ParamSpec("batch_size", 32, 1, LIMITS["max_lm_batch"], "int", "windows per step (limit max_lm_batch)"),
     ParamSpec("eval_every", 100, 1, LIMITS["max_lm_steps"], "int", "steps between evaluations (limit max_lm_evals "
                                                                   "on their number)"),
-    ParamSpec("eval_tokens", 8192, 1, LIMITS["max_lm_eval_tokens"], "int",
+    ParamSpec("eval_tokens", 4096, 1, LIMITS["max_lm_eval_tokens"], "int",
               "targets in each fixed evaluation sample (limit max_lm_eval_tokens)"),
     ParamSpec("seed", 0, 0, 2**32 - 1, "int", "seeds the initial parameters, batches, dropout and samples"),
 )
@@ -224,14 +224,18 @@ def _eval_starts(c: Corpus, T: int, eval_tokens: int, seed: int) -> tuple[np.nda
 
 
 def _fwd_flops(model: LMModel, B: int, T: int) -> int:
-    """Operations of one forward pass over B windows of T positions: 2 per parameter and position, the
-    causal attention products and ~40 per activation (engine.lm_layout.step_flops / 3), and at least
-    40·V per position (the softmax, where a model's matrices are tiny, as a bigram's)."""
+    """Operations of one forward pass over B windows of T positions, counted so that one operation
+    costs about the same time in every model: 2 per parameter and position (the matrix products), the
+    causal attention products, and 40 per activation and position (layer norms, GELU or tanh, the
+    softmax over the vocabulary: elementwise work, slower per operation than a matrix product)."""
     cfg = model.cfg
-    f = 2 * model.n_params * B * T
+    N = B * T
+    f = 2 * model.n_params * N + 40 * N * cfg.V
     if cfg.kind == GPT:
-        f += cfg.L * (2 * B * T * T * cfg.C + 40 * B * T * 12 * cfg.C)
-    return max(f, 40 * cfg.V * B * T)
+        f += cfg.L * (2 * B * T * T * cfg.C + 40 * N * 12 * cfg.C)
+    elif cfg.kind == MLP:
+        f += 40 * N * (cfg.context * cfg.C + 2 * cfg.hidden)
+    return f
 
 
 def run_flops(model: LMModel, B: int, T: int, steps: int, n_evals: int, eval_windows: int, sample_len: int) -> int:

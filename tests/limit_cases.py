@@ -175,7 +175,7 @@ CASES += [
 UNREACHABLE: dict[str, str] = {}
 
 # language models: their rows live in tests/limit_cases_lm.py
-from limit_cases_lm import LM_CASES, LM_UNREACHABLE  # noqa: E402
+from limit_cases_lm import LM_ROWS, LM_UNREACHABLE  # noqa: E402
 
-CASES += LM_CASES
+CASES += [LimitCase(*row) for row in LM_ROWS]
 UNREACHABLE.update(LM_UNREACHABLE)
