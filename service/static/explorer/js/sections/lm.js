@@ -37,7 +37,7 @@ export async function init(section, { catalog, status }) {
   const nHead = intSlider("n_head", "Heads", 1, 8);
   const dModel = slider({ label: "Width d_model", name: "lm-d_model", min: 8, max: limit(catalog, "max_lm_d_model", 128), step: 8, value: (gptP.d_model || {}).default || 32, format: (v) => String(Math.round(v)) });
   const gptBox = el("div", { class: "controls" }, nLayer.root, nHead.root, dModel.root);
-  const steps = slider({ label: "Steps", name: "lm-steps", min: 100, max: 5000, step: 100, value: run.steps || 2000, format: (v) => String(Math.round(v)) });
+  const steps = slider({ label: "Steps", name: "lm-steps", min: 100, max: 2500, step: 100, value: run.steps || 2000, format: (v) => String(Math.round(v)) });
   const lr = slider({ label: "Learning rate", name: "lm-lr", min: 1e-4, max: 0.3, log: true, value: lrOf(model.value), format: (v) => fmt(v, 3) });
   const warmup = checkbox({ label: "Warmup (10% of the steps)", name: "lm-warmup", checked: true });
   const compare = select({ label: "Compare with", name: "lm-compare", options: COMPARE, value: "none" });
