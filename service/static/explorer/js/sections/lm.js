@@ -122,12 +122,13 @@ export async function init(section, { catalog, status }) {
     const traces = [];
     runs.forEach((r, i) => {
       const dash = i ? "dash" : "solid";
-      traces.push({ type: "scatter", mode: "lines+markers", name: `${r.label}: train`, x: r.hist.step, y: r.hist.train, line: { color: colorAt(0), width: 2, dash }, marker: { size: 4 } });
-      traces.push({ type: "scatter", mode: "lines+markers", name: `${r.label}: validation`, x: r.hist.step, y: r.hist.val, line: { color: colorAt(1), width: 2, dash }, marker: { size: 4 } });
+      // copies: Plotly.react compares arrays by identity, so arrays grown in place would not redraw
+      traces.push({ type: "scatter", mode: "lines+markers", name: `${r.label}: train`, x: r.hist.step.slice(), y: r.hist.train.slice(), line: { color: colorAt(0), width: 2, dash }, marker: { size: 4 } });
+      traces.push({ type: "scatter", mode: "lines+markers", name: `${r.label}: validation`, x: r.hist.step.slice(), y: r.hist.val.slice(), line: { color: colorAt(1), width: 2, dash }, marker: { size: 4 } });
     });
     draw(lossDiv, [...traces, ...refLines(span)], { title: "Next-token cross-entropy (nats), live", xaxis: { title: "step", range: [0, span] }, yaxis: { title: "loss" } });
-    const gn = runs.map((r, i) => ({ type: "scatter", mode: "lines", name: `${r.label}: gradient norm`, x: r.hist.step, y: r.hist.grad, line: { color: colorAt(2 + i), width: 2, dash: i ? "dash" : "solid" } }));
-    const lrs = runs.map((r, i) => ({ type: "scatter", mode: "lines", name: `${r.label}: learning rate`, x: r.hist.step, y: r.hist.lr, yaxis: "y2", line: { color: colorAt(4 + i), width: 1.5, dash: "dot" } }));
+    const gn = runs.map((r, i) => ({ type: "scatter", mode: "lines", name: `${r.label}: gradient norm`, x: r.hist.step.slice(), y: r.hist.grad.slice(), line: { color: colorAt(2 + i), width: 2, dash: i ? "dash" : "solid" } }));
+    const lrs = runs.map((r, i) => ({ type: "scatter", mode: "lines", name: `${r.label}: learning rate`, x: r.hist.step.slice(), y: r.hist.lr.slice(), yaxis: "y2", line: { color: colorAt(4 + i), width: 1.5, dash: "dot" } }));
     draw(normDiv, [...gn, ...lrs], { title: "Gradient norm (before clipping) and learning rate", xaxis: { title: "step", range: [0, span] },
       yaxis: { title: "‖g‖", type: "log" }, yaxis2: { title: "lr", overlaying: "y", side: "right", rangemode: "tozero" }, margin: { t: 32, b: 40, r: 48 } });
   }
@@ -227,7 +228,7 @@ export async function init(section, { catalog, status }) {
       const s = main.summary;
       mSpeed.set(fmt(s.tokens_per_s, 3));
       const parts = runs.filter((r) => r.summary).map((r) => `${r.label}: validation ${fmt(r.summary.final_val_loss)} (${r.summary.status})`);
-      note.textContent = `Done in ${fmt(s.elapsed_s, 3)} s. ${parts.join("; ")}.`;
+      note.textContent = `Done in ${fmt(s.elapsed_s, 3)} s: ${parts.join("; ")}.`;
       lastParams = { corpus: main.body.corpus, model: main.body.model, parameters: s.parameters };
       inspect();
     }
@@ -263,7 +264,7 @@ export async function init(section, { catalog, status }) {
     const z = r.vocab.map((_, v) => r.probs.map((row) => row[v]));
     const marks = r.positions.filter((p) => p.next !== null);
     draw(nextDiv, [
-      { type: "heatmap", x: xs, y: r.vocab.map(shown), z, colorscale: "Blues", zmin: 0, zmax: 1, colorbar: { title: { text: "p" } },
+      { type: "heatmap", x: xs, y: r.vocab.map(shown), z, colorscale: [[0, "#f8f9fa"], [1, "#1f4fa8"]], zmin: 0, zmax: 1, colorbar: { title: { text: "p" } },
         hovertemplate: "after %{x}<br>next %{y}: p = %{z:.3f}<extra></extra>" },
       { type: "scatter", mode: "markers", name: "actual next token", x: marks.map((p) => xs[p.position]), y: marks.map((p) => shown(p.next)),
         marker: { symbol: "circle-open", size: 12, color: "#e8590c", line: { width: 2 } },
@@ -281,7 +282,7 @@ export async function init(section, { catalog, status }) {
     }
     const a = r.attention[Number(layerSel.value) || 0][Number(headSel.value) || 0];
     const labels = r.tokens.map((t, i) => `${i}: ${shown(t)}`);
-    draw(attDiv, [{ type: "heatmap", x: labels, y: labels, z: a, colorscale: "Oranges", zmin: 0, zmax: 1,
+    draw(attDiv, [{ type: "heatmap", x: labels, y: labels, z: a, colorscale: [[0, "#f8f9fa"], [1, "#c2410c"]], zmin: 0, zmax: 1,
       hovertemplate: "query %{y}<br>key %{x}: %{z:.3f}<extra></extra>" }],
     { title: `Attention weights, layer ${Number(layerSel.value) + 1}, head ${Number(headSel.value) + 1} (rows: the position looking back)`,
       xaxis: { title: "key (attended to)", type: "category" }, yaxis: { title: "query", type: "category", autorange: "reversed" } });
