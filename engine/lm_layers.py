@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._jit import inline_kernel, kernel
+from ._jit import as_bool, inline_kernel, kernel
 from .vecmath import exp_nonpositive, exp_small, tanh
 
 LN_EPS = 1e-5  # torch.nn.LayerNorm's default, inside the square root
@@ -351,25 +351,18 @@ def attention_uses_blas(T, hd):
 
 
 @kernel
-def _head(dst, x, b, T, col):
-    """dst[t, :] = x[b·T + t, col : col + hd] (one head's q, k or v of window b, contiguous)."""
-    hd = dst.shape[1]
+def _head(h, x, b, T, col, into_head):
+    """h[t, :] = x[b·T + t, col : col + hd] (one head's q, k or v of window b, made contiguous), or
+    back (``into_head`` false: x[b·T + t, col : col + hd] = h[t, :])."""
+    hd = h.shape[1]
     for t in range(T):
         row = x[b * T + t, col:col + hd]
-        d = dst[t]
+        r = h[t]
         for c in range(hd):
-            d[c] = row[c]
-
-
-@kernel
-def _unhead(x, src, b, T, col):
-    """x[b·T + t, col : col + hd] = src[t, :]."""
-    hd = src.shape[1]
-    for t in range(T):
-        row = x[b * T + t, col:col + hd]
-        s_ = src[t]
-        for c in range(hd):
-            row[c] = s_[c]
+            if into_head:
+                r[c] = row[c]
+            else:
+                row[c] = r[c]
 
 
 @kernel
@@ -386,9 +379,9 @@ def attention_forward_blas(out, att, qkv, B, T, NH, hb):
     for b in range(B):
         for h in range(NH):
             qo = h * hd
-            _head(Q, qkv, b, T, qo)
-            _head(K, qkv, b, T, C + qo)
-            _head(V, qkv, b, T, 2 * C + qo)
+            _head(Q, qkv, b, T, qo, as_bool(True))
+            _head(K, qkv, b, T, C + qo, as_bool(True))
+            _head(V, qkv, b, T, 2 * C + qo, as_bool(True))
             S = att[(b * NH + h) * T * T:(b * NH + h + 1) * T * T].reshape((T, T))
             np.dot(Q, K.T, S)
             for t in range(T):
@@ -408,7 +401,7 @@ def attention_forward_blas(out, att, qkv, B, T, NH, hb):
                 for j in range(t + 1, T):
                     r[j] = 0.0
             np.dot(S, V, O)
-            _unhead(out, O, b, T, qo)
+            _head(O, out, b, T, qo, as_bool(False))
 
 
 @kernel
@@ -430,10 +423,10 @@ def attention_backward_blas(dqkv, dout, qkv, att, B, T, NH, hb):
     for b in range(B):
         for h in range(NH):
             qo = h * hd
-            _head(Q, qkv, b, T, qo)
-            _head(K, qkv, b, T, C + qo)
-            _head(V, qkv, b, T, 2 * C + qo)
-            _head(G, dout, b, T, qo)
+            _head(Q, qkv, b, T, qo, as_bool(True))
+            _head(K, qkv, b, T, C + qo, as_bool(True))
+            _head(V, qkv, b, T, 2 * C + qo, as_bool(True))
+            _head(G, dout, b, T, qo, as_bool(True))
             P = att[(b * NH + h) * T * T:(b * NH + h + 1) * T * T].reshape((T, T))
             np.dot(G, V.T, dS)
             np.dot(P.T, G, dV)
@@ -449,9 +442,9 @@ def attention_backward_blas(dqkv, dout, qkv, att, B, T, NH, hb):
                     r[j] = 0.0
             np.dot(dS, K, dQ)
             np.dot(dS.T, Q, dK)
-            _unhead(dqkv, dQ, b, T, qo)
-            _unhead(dqkv, dK, b, T, C + qo)
-            _unhead(dqkv, dV, b, T, 2 * C + qo)
+            _head(dQ, dqkv, b, T, qo, as_bool(False))
+            _head(dK, dqkv, b, T, C + qo, as_bool(False))
+            _head(dV, dqkv, b, T, 2 * C + qo, as_bool(False))
 
 
 # ---- residual stream ------------------------------------------------------------------------------

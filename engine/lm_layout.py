@@ -77,6 +77,7 @@ class LMBuffers(NamedTuple):
     lnf: np.ndarray  # [N, C]
     lnf_stats: np.ndarray  # [2, N]
     x: np.ndarray  # [N, k·E] mlp: concatenated context embeddings
+    ctx: np.ndarray  # [N, k] int64 mlp: the context's token ids
     h: np.ndarray  # [N, H] mlp: tanh hidden layer
     probs: np.ndarray  # [N, V] logits, then probabilities, then (backward) dlogits
     branch: np.ndarray  # [N, C] scratch: a residual branch's output
@@ -170,7 +171,7 @@ def new_buffers(cfg: LMConfig, B: int, T: int, dropout: bool = False) -> LMBuffe
             att=z((L, B * cfg.NH * T * T)), atty=z(lay + (C,)), res2=z(lay + (C,)), ln2=z(lay + (C,)),
             ln2_stats=z((L, 2, N)), fch=z(lay + (4 * C,)), fcg=z(lay + (4 * C,)), fct=z(lay + (4 * C,)),
             masks=z((L + 1, 2, N if dropout else 0, C)), lnf=z((N, C)), lnf_stats=z((2, N)),
-            x=z((0, 0)), h=z((0, 0)), probs=z((N, cfg.V)), branch=z((N, C)), d1=z((N, C)), d2=z((N, C)),
+            x=z((0, 0)), ctx=z((0, 0), dtype=np.int64), h=z((0, 0)), probs=z((N, cfg.V)), branch=z((N, C)), d1=z((N, C)), d2=z((N, C)),
             dres=z((N, C)), dqkv=z((N, 3 * C)), dfc=z((N, 4 * C)), xt=z((T, 3 * C, B)), dxt=z((T, 3 * C, B)),
             ot=z((T, C, B)), dst=z(T * T * B), lanes=z((3, B)),
             hb=z(8 * T * C + T * T))
@@ -180,7 +181,8 @@ def new_buffers(cfg: LMConfig, B: int, T: int, dropout: bool = False) -> LMBuffe
     return LMBuffers(
         resid=none3, ln1=none3, ln1_stats=none3, qkv=none3, att=none2, atty=none3, res2=none3, ln2=none3,
         ln2_stats=none3, fch=none3, fcg=none3, fct=none3, masks=z((0, 0, 0, 0)), lnf=none2, lnf_stats=none2,
-        x=z((N, kE)) if mlp else none2, h=z((N, H)) if mlp else none2, probs=z((N, cfg.V)), branch=none2,
+        x=z((N, kE)) if mlp else none2, ctx=z((N, cfg.context) if mlp else (0, 0), dtype=np.int64),
+        h=z((N, H)) if mlp else none2, probs=z((N, cfg.V)), branch=none2,
         d1=z((N, kE)) if mlp else none2, d2=z((N, H)) if mlp else none2, dres=none2, dqkv=none2, dfc=none2,
         xt=none3, dxt=none3, ot=none3, dst=z(0), lanes=none2, hb=z(0))
 

@@ -60,17 +60,19 @@ def bigram_backward(cfg, off, grad, stream, starts, T, weights, buf, scale):
 
 
 @kernel
-def _gather_context(x, emb, stream, starts, T, k):
-    """x[n] = the k embeddings of the tokens up to position n, oldest first (token 0 before the stream)."""
+def _context(ctx, x, emb, stream, starts, T):
+    """ctx[n] = the k tokens up to position n, oldest first (token 0 before the stream's start), and
+    x[n] = their embeddings, concatenated."""
     E = emb.shape[1]
+    k = ctx.shape[1]
     for b in range(starts.shape[0]):
         for t in range(T):
-            n = b * T + t
             for j in range(k):
                 i = starts[b] + t - (k - 1 - j)
-                tok = stream[i] if i >= 0 else 0
-                for c in range(E):
-                    x[n, j * E + c] = emb[tok, c]
+                ctx[b * T + t, j] = stream[i] if i >= 0 else 0
+    for n in range(starts.shape[0] * T):
+        for j in range(k):
+            x[n, j * E:(j + 1) * E] = emb[ctx[n, j]]
 
 
 @kernel
@@ -81,7 +83,7 @@ def mlp_forward(cfg, off, params, stream, starts, T, weights, buf):
     E, k, H, V = cfg.C, cfg.context, cfg.hidden, cfg.V
     x = buf.x[:N]
     h = buf.h[:N]
-    _gather_context(x, mat(params, o[EMB], V, E), stream, starts, T, k)
+    _context(buf.ctx[:N], x, mat(params, o[EMB], V, E), stream, starts, T)
     matmul_forward(h, x, mat(params, o[W_HID], k * E, H), vec(params, o[B_HID], H))
     tanh_forward(h, h)
     probs = buf.probs[:N]
@@ -106,11 +108,6 @@ def mlp_backward(cfg, off, params, grad, stream, starts, T, weights, buf, scale)
     matmul_backward(dx, mat(grad, o[W_HID], k * E, H), vec(grad, o[B_HID], H), dh, buf.x[:N],
                     mat(params, o[W_HID], k * E, H))
     demb = mat(grad, o[EMB], V, E)
-    for b in range(starts.shape[0]):  # scatter-add each context slot's gradient into its token's row
-        for t in range(T):
-            n = b * T + t
-            for j in range(k):
-                i = starts[b] + t - (k - 1 - j)
-                tok = stream[i] if i >= 0 else 0
-                for c in range(E):
-                    demb[tok, c] += dx[n, j * E + c]
+    for n in range(N):  # scatter-add each context slot's gradient into its token's row
+        for j in range(k):
+            demb[buf.ctx[n, j]] += dx[n, j * E:(j + 1) * E]

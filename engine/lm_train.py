@@ -186,14 +186,6 @@ class LMSetup:
     request: dict = field(repr=False)
 
 
-def _mapping(value, name: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise EngineInputError(name, "must be an object")
-    return dict(value)
-
-
 def _windows(c: Corpus, model: LMModel) -> int:
     """T: the window length for this corpus and model (checked against the model and the splits)."""
     if c.doc_len:
@@ -273,7 +265,9 @@ def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any
     eval_steps = tuple(sorted(set(range(0, steps, r["eval_every"])) | {steps}))
     check_max("eval_every", len(eval_steps), "max_lm_evals")
     check_max("batch_size", activation_floats(m, B, T), "max_lm_activations")
-    samp = _mapping(sampling, "sampling")
+    if sampling is not None and not isinstance(sampling, Mapping):
+        raise EngineInputError("sampling", "must be an object")
+    samp = dict(sampling or {})
     prompt_text = samp.pop("prompt", None)
     sp = resolve_params(SAMPLING_PARAMS, {k: v for k, v in samp.items() if v is not None}, "sampling")
     prompt_text = c.sample_prompt if prompt_text is None else prompt_text

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask_smorest import Blueprint
 
 from engine.corpora import corpus_summary, make_corpus
 from engine.lm_inspect import inspect_lm
 from engine.lm_train import lm_stream, train_lm
 
-from ..jsonio import dumps_bytes
 from ..schemas.lm import (
     LMDatasetRequest, LMDatasetResponse, LMInspectRequest, LMInspectResponse, LMTrainRequest, LMTrainResponse,
 )
+from ..sse import event_stream, event_stream_doc
 
 blp = Blueprint(
     "lm",
@@ -40,38 +39,17 @@ def train(body):
     return train_lm(**body)
 
 
-def _events(stream):
-    """``eval`` events as evaluations complete, then ``summary``; closing the generator stops training."""
-    try:
-        for record in stream:
-            yield b"event: eval\ndata: " + dumps_bytes(record) + b"\n\n"
-        yield b"event: summary\ndata: " + dumps_bytes(_TRAIN_DUMP.dump(stream.result)) + b"\n\n"
-    finally:
-        stream.close()
-
-
 @blp.route("/stream", methods=["POST"])
 @blp.arguments(LMTrainRequest)
 @blp.response(200, content_type="text/event-stream")
-@blp.doc(responses={"200": {
-    "description": "Server-sent events: one `eval` event per evaluation (step, train_loss, val_loss, lr, grad_norm, "
-                   "block_grad_norm, sample, tokens), then `summary` (the /lm/train response). Disconnecting stops "
-                   "the training.",
-    "content": {"text/event-stream": {"schema": {
-        "type": "object",
-        "required": ["event", "data"],
-        "properties": {
-            "event": {"type": "string", "enum": ["eval", "summary"], "description": "the event's kind"},
-            "data": {"type": "string", "contentMediaType": "application/json",
-                     "description": "eval: one evaluation's record; summary: the /lm/train response"},
-        },
-    }}},
-}})
+@blp.doc(**event_stream_doc(
+    "eval", "Server-sent events: one `eval` event per evaluation (step, train_loss, val_loss, lr, grad_norm, "
+            "block_grad_norm, sample, tokens), then `summary` (the /lm/train response). Disconnecting stops the "
+            "training.",
+    "eval: one evaluation's record; summary: the /lm/train response"))
 def stream(body):
     """The /lm/train run streamed evaluation by evaluation (text/event-stream); same numbers as /lm/train."""
-    s = lm_stream(**body)  # validates before any byte is sent: bad input is still a 422
-    return Response(_events(s), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(lm_stream(**body), "eval", _TRAIN_DUMP.dump)  # lm_stream validates first: a 422
 
 
 @blp.route("/inspect", methods=["POST"])

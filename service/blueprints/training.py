@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask_smorest import Blueprint
 
 from engine import datasets, doctor, regularization, training
 
-from ..jsonio import dumps_bytes
 from ..schemas.training import (
     CompareRequest, CompareResponse, DatasetResponse, DatasetSchema, DiagnoseRequest, DiagnoseResponse,
     RunRequest, RunResponse,
 )
+from ..sse import event_stream, event_stream_doc
 
 blp = Blueprint(
     "training",
@@ -48,37 +47,16 @@ def compare(body):
     return regularization.compare(**body)
 
 
-def _events(stream):
-    """``epoch`` events as the epochs complete, then ``summary``; closing the generator stops training."""
-    try:
-        for record in stream:
-            yield b"event: epoch\ndata: " + dumps_bytes(record) + b"\n\n"
-        yield b"event: summary\ndata: " + dumps_bytes(_RUN_DUMP.dump(stream.result)) + b"\n\n"
-    finally:
-        stream.close()
-
-
 @blp.route("/stream", methods=["POST"])
 @blp.arguments(RunRequest)
 @blp.response(200, content_type="text/event-stream")
-@blp.doc(responses={"200": {
-    "description": "Server-sent events: one `epoch` event per epoch (that epoch's record, JSON), then `summary` "
-                   "(the /run response). Disconnecting stops the training.",
-    "content": {"text/event-stream": {"schema": {  # one server-sent event
-        "type": "object",
-        "required": ["event", "data"],
-        "properties": {
-            "event": {"type": "string", "enum": ["epoch", "summary"]},
-            "data": {"type": "string", "contentMediaType": "application/json",
-                     "description": "epoch: {epoch, train_loss, val_loss, ...}; summary: the /run response"},
-        },
-    }}},
-}})
+@blp.doc(**event_stream_doc(
+    "epoch", "Server-sent events: one `epoch` event per epoch (that epoch's record, JSON), then `summary` "
+             "(the /run response). Disconnecting stops the training.",
+    "epoch: {epoch, train_loss, val_loss, ...}; summary: the /run response"))
 def stream(body):
     """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
-    s = training.stream(**body)  # validates before any byte is sent: bad input is still a 422
-    return Response(_events(s), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump)  # validates first: a 422
 
 
 @blp.route("/diagnose", methods=["POST"])
