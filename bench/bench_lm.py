@@ -108,12 +108,14 @@ def _torch_gpt(setup):
 def _batches(setup, steps):
     import torch
 
-    from engine.lm_train import window_starts
+    from engine.lm_train import window_length, window_starts
 
-    c, T = setup.corpus, setup.T
+    c, d = setup.corpus, setup.data
     out = []
     for t in range(1, steps + 1):
-        idx = window_starts(setup, t)[:, None] + np.arange(T)[None, :]
+        starts = window_starts(setup, t)
+        T = window_length(d.need, d.stride, starts, setup.T)  # the positions the engine computes too
+        idx = starts[:, None] + np.arange(T)[None, :]
         out.append((torch.tensor(c.train[idx]), torch.tensor(c.train[idx + 1]),
                     torch.tensor(c.train_weights[idx + 1].reshape(-1))))
     return out

@@ -97,12 +97,30 @@ class _OneBlasThread:
 
 
 class LMData(NamedTuple):
-    """A training split as the step kernel reads it: windows start at stride·i, i < n_starts."""
+    """A training split as the steps read it: windows start at stride·i, i < n_starts."""
 
     stream: np.ndarray  # int64 tokens
     weights: np.ndarray  # float64 weight of predicting each token
     n_starts: int
     stride: int
+    need: np.ndarray  # documents: positions each one needs (window_length); empty for a stream
+
+
+def _doc_need(weights: np.ndarray, doc_len: int) -> np.ndarray:
+    """Per document, the positions a window needs to reach its last counted target (at least 1)."""
+    w = weights[:weights.size - weights.size % doc_len].reshape(-1, doc_len) > 0
+    last = doc_len - 1 - np.argmax(w[:, ::-1], axis=1)
+    return np.maximum(np.where(w.any(axis=1), last, 1), 1).astype(np.int64)
+
+
+def window_length(need: np.ndarray, stride: int, starts: np.ndarray, T: int) -> int:
+    """The positions a batch of windows needs: T for a stream; for documents (names, reverse, sort) the
+    longest of the batch's documents up to its last counted target. The positions after it are
+    padding, not counted, and causal models' earlier positions never see them, so leaving them out
+    changes no number (names: windows of ~10 instead of 12 positions)."""
+    if need.size == 0:
+        return T
+    return int(need[starts // stride].max())
 
 
 # =============================================================================================
@@ -126,9 +144,10 @@ def _batch_grad(s: "LMSetup", params, grad, step: int, buf, starts) -> float:
     the evaluation and the sampling compiled, the language models' cold compile took 4x longer)."""
     m, d = s.model, s.data
     _draw_starts(starts, s.seeds[0], step, d.n_starts, d.stride)
-    total, wsum = lm_forward(m.cfg, m.off, params, d.stream, starts, s.T, d.weights, buf, True, int(s.seeds[1]), step)
+    T = window_length(d.need, d.stride, starts, s.T)
+    total, wsum = lm_forward(m.cfg, m.off, params, d.stream, starts, T, d.weights, buf, True, int(s.seeds[1]), step)
     scale = 1.0 / wsum if wsum > 0.0 else 0.0
-    lm_backward(m.cfg, m.off, params, grad, d.stream, starts, s.T, d.weights, buf, scale, True)
+    lm_backward(m.cfg, m.off, params, grad, d.stream, starts, T, d.weights, buf, scale, True)
     return total * scale
 
 
@@ -145,12 +164,14 @@ def _train_chunk(s: "LMSetup", params, grad, s0: int, s1: int, buf, starts, rec)
     return s1
 
 
-def _evaluate(m: LMModel, params, stream, weights, starts, T: int, B: int, buf) -> float:
+def _evaluate(m: LMModel, params, stream, weights, starts, T: int, B: int, buf, need, stride: int) -> float:
     """The weighted mean loss (no dropout) over the windows ``starts``, B at a time."""
     total = 0.0
     wsum = 0.0
     for i in range(0, starts.shape[0], B):
-        a, w = lm_forward(m.cfg, m.off, params, stream, starts[i:i + B], T, weights, buf, False, 0, 0)
+        chunk = starts[i:i + B]
+        Tc = window_length(need, stride, chunk, T)
+        a, w = lm_forward(m.cfg, m.off, params, stream, chunk, Tc, weights, buf, False, 0, 0)
         total += a
         wsum += w
     return total / wsum if wsum > 0.0 else 0.0
@@ -287,9 +308,10 @@ def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any
                                         f"{LIMITS['max_lm_work']:,}; use fewer steps or a smaller model or batch")
     params0 = init_lm_params(m, int(ss[0])) if parameters is None else decode_parameters(m, parameters)
     if c.doc_len:
-        data = LMData(c.train, c.train_weights, c.train.size // c.doc_len, c.doc_len)
+        data = LMData(c.train, c.train_weights, c.train.size // c.doc_len, c.doc_len,
+                      _doc_need(c.train_weights, c.doc_len))
     else:
-        data = LMData(c.train, c.train_weights, c.train.size - T, 1)
+        data = LMData(c.train, c.train_weights, c.train.size - T, 1, np.zeros(0, dtype=np.int64))
     return LMSetup(c, m, T, data, val_starts, train_starts, opt, opt_echo, sched_echo, lrs, steps, B, eval_steps,
                    np.array([ss[1], ss[2]], dtype=np.int64), int(ss[0]), int(ss[4]), sp, prompt,
                    None if clip is None else dict(clip), params0, bool(return_parameters), work, request)
@@ -399,8 +421,12 @@ class LMStream:
     def _evaluate(self) -> dict | None:
         s, m = self.setup, self.setup.model
         c = s.corpus
-        tr = _evaluate(m, self.params, c.train, c.train_weights, s.train_starts, s.T, s.batch_size, self.buf)
-        va = _evaluate(m, self.params, c.val, c.val_weights, s.val_starts, s.T, s.batch_size, self.buf)
+        d = s.data
+        val_need = _doc_need(c.val_weights, c.doc_len) if c.doc_len else d.need
+        tr = _evaluate(m, self.params, c.train, c.train_weights, s.train_starts, s.T, s.batch_size, self.buf, d.need,
+                       d.stride)
+        va = _evaluate(m, self.params, c.val, c.val_weights, s.val_starts, s.T, s.batch_size, self.buf, val_need,
+                       d.stride)
         gn = self.rec[self._done + 1, 1]
         if not (math.isfinite(tr) and math.isfinite(va) and math.isfinite(gn)):
             self._status = "diverged"
