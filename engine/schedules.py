@@ -31,9 +31,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
+
+__all__ = ["SCHEDULES", "ScheduleValues", "lr_schedule", "schedule_values"]
 
 _MAX_COUNT = 1_000_000_000  # bound on step-count parameters (keeps float conversions exact)
 
@@ -361,6 +363,15 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
 def lr_schedule(spec: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarray:
     """float64 (steps,): ``lr[e]`` for e = 0..steps−1, as torch's scheduler gives (step t uses lr[t−1])."""
     return schedule_values(spec, base_lr, steps).lr
+
+
+def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule") -> np.ndarray:
+    """The learning rate of each step: ``lr_schedule`` of ``spec``, or ``base_lr`` throughout when there is
+    none. Refusals are named under ``field`` (a racer's own schedule: ``optimizers.2.schedule.T_max``)."""
+    if spec is None:
+        return np.full(int(steps), float(base_lr), dtype=np.float64)
+    with field_prefix(field, strip="schedule"):
+        return schedule_values(spec, base_lr, steps).lr
 
 
 def describe() -> list[dict]:
