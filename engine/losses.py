@@ -60,6 +60,10 @@ from ._jit import kernel
 from .errors import EngineInputError
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
+from .tasks import CLASSIFICATION, REGRESSION
+
+__all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
+           "loss_curves", "loss_value_grad", "resolve_loss"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)
@@ -369,10 +373,6 @@ def loss_value_grad(code, pred, target, lparams, grad_out):
 # ---------------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------------
-
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -806,7 +806,7 @@ def describe() -> list[dict]:
             "kind": s.kind,
             "formula": s.formula,
             "derivative": s.derivative,
-            "params": [p.to_dict() for p in s.params],
+            "parameters": [p.to_dict() for p in s.params],
             "predictions": s.predictions,
             "targets": s.targets,
             "reduction": _REDUCTIONS[s.code] if s.code in _REDUCTIONS else "mean over all elements",
