@@ -6,19 +6,19 @@ Histories are columnar (one array per quantity, one value per epoch) and dumped 
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.doctor import DIAGNOSES, MIN_EPOCHS
-from engine.init import INITS, MODES, NONLINEARITIES
 from engine.limits import LIMITS
-from engine.training import BINARY_LOSSES, COLUMNS, MULTICLASS_LOSSES, REGRESSION_LOSSES
+from engine.tasks import all_fitting_losses
+from engine.training_epochs import COLUMNS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
+from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema
 
-ALL_LOSSES = list(REGRESSION_LOSSES + BINARY_LOSSES + MULTICLASS_LOSSES)
+ALL_LOSSES = list(all_fitting_losses())
 
 # -- dataset ------------------------------------------------------------------------------------
 
@@ -76,35 +76,15 @@ class DatasetResponse(Schema):
 # -- doctor -------------------------------------------------------------------------------------
 
 
-class LossCurve(fields.Raw):
+def _loss_curve(**kwargs) -> NumberArray:
     """A list of numbers, one per epoch; ``null`` stands for a NaN/inf a user's log recorded."""
-
-    def __init__(self, **kwargs):
-        metadata = {
-            "type": "array",
-            "items": {"type": "number", "nullable": True},
-            "minItems": MIN_EPOCHS,
-            "maxItems": LIMITS["max_doctor_epochs"],
-            **kwargs.pop("metadata", {}),
-        }
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list):
-            raise ValidationError("must be a list of numbers (null for NaN/inf)")
-        if len(value) < MIN_EPOCHS:
-            raise ValidationError(f"needs at least {MIN_EPOCHS} values (one per epoch)")
-        if len(value) > LIMITS["max_doctor_epochs"]:
-            raise ValidationError(f"{len(value)} values exceed limit max_doctor_epochs={LIMITS['max_doctor_epochs']}")
-        for v in value:
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ValidationError("must be a list of numbers (null for NaN/inf)")
-        return value
+    return NumberArray(nullable=True, min_items=MIN_EPOCHS, max_items=(LIMITS["max_doctor_epochs"], "max_doctor_epochs"),
+                       **kwargs)
 
 
 class DiagnoseRequest(Schema):
-    train_loss = LossCurve(required=True, metadata={"description": "training loss per epoch"})
-    val_loss = LossCurve(metadata={"description": "validation loss per epoch, same length"})
+    train_loss = _loss_curve(required=True, metadata={"description": "training loss per epoch"})
+    val_loss = _loss_curve(metadata={"description": "validation loss per epoch, same length"})
 
 
 class TreeNode(Schema):
@@ -124,24 +104,6 @@ class DiagnoseResponse(Schema):
 
 
 # -- training runs ------------------------------------------------------------------------------
-
-
-class InitSchema(Schema):
-    """A weight initialisation (engine.init; the catalog's "inits" lists parameters per name)."""
-
-    name = fields.String(required=True, validate=validate.OneOf(sorted(INITS)),
-                         metadata={"description": "an initialization name from the catalog's 'initializations'"})
-    mean = FiniteFloat(metadata={"description": "normal: mean of W; default 0"})
-    std = FiniteFloat(metadata={"description": "normal: standard deviation of W; default 1"})
-    a = FiniteFloat(metadata={"description": "uniform: lower bound; kaiming: leaky_relu slope"})
-    b = FiniteFloat(metadata={"description": "uniform: upper bound (> a); default 1"})
-    gain = FiniteFloat(metadata={"description": "xavier_*: scale factor; default 1"})
-    mode = fields.String(validate=validate.OneOf(MODES),
-                         metadata={"description": "kaiming_*: fan_in (keeps forward variance) or fan_out (backward); "
-                                                  "default fan_in"})
-    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES),
-                                 metadata={"description": "kaiming_*: the activation the gain is computed for; "
-                                                          "default leaky_relu"})
 
 
 class ModelSchema(Schema):
@@ -186,12 +148,6 @@ class EarlyStoppingSchema(Schema):
     min_delta = FiniteFloat(validate=validate.Range(0.0, 1e6),
                             metadata={"description": "an epoch improves when val_loss < best - min_delta; default 0"})
     restore_best_weights = fields.Boolean(metadata={"description": "end with the best epoch's weights; default true"})
-
-
-class LossParamsSchema(Schema):
-    delta = FiniteFloat(metadata={"description": "huber"})
-    beta = FiniteFloat(metadata={"description": "smooth_l1"})
-    label_smoothing = FiniteFloat(metadata={"description": "cross_entropy_with_logits"})
 
 
 class PredictionRequest(Schema):
