@@ -235,9 +235,8 @@ def _resolve_path(path, net: MLP, n: int) -> dict:
         raise EngineInputError(f"path.{unknown[0]}", f"unknown key; accepted: {', '.join(sorted(known))}")
 
     def idx(name, value, bound):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise EngineInputError(f"path.{name}", "must be an integer")
-        if not 0 <= value < bound:
+        value = check_int(f"path.{name}", value, 0, integral_floats=False)
+        if not value < bound:
             raise EngineInputError(f"path.{name}", f"must be in [0, {bound - 1}]")
         return int(value)
 

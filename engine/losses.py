@@ -61,6 +61,7 @@ from .errors import EngineInputError
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION
+from .validate import check_int
 
 __all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
            "loss_curves", "loss_value_grad", "resolve_loss"]
@@ -762,11 +763,7 @@ def loss_curves(
         raise EngineInputError("losses", "must name at least one loss")
     check_max("losses", len(names), "max_curve_losses")
     specs = [lookup(LOSSES, n, "losses") if isinstance(n, str) else lookup(LOSSES, None, "losses") for n in names]
-    if isinstance(points, bool) or not isinstance(points, (int, np.integer)):
-        raise EngineInputError("points", "must be an integer")
-    if points < 2:
-        raise EngineInputError("points", "must be >= 2")
-    check_max("points", int(points), "max_curve_points")
+    points = check_int("points", points, 2, "max_curve_points", integral_floats=False)
     xr = _range("x_range", x_range, (-3.0, 3.0), -1e6, 1e6, low_open=False)
     pr = _range("p_range", p_range, (0.01, 1.0), 0.0, 1.0, low_open=True)
     given = _check_params(params)
