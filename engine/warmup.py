@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import _kernel_cache
 from ._jit import cache_dir
 from .concepts import MODULES
 
@@ -49,9 +50,15 @@ def _default_jobs() -> int:
 
 
 def is_cached(module: str) -> bool:
-    """Whether ``module`` has compiled kernels in the cache already (then warming only loads them)."""
-    d = Path(cache_dir(module.rsplit(".", 1)[-1]))
-    return d.is_dir() and any(d.glob("*.nbi"))
+    """Whether warming ``module`` only loads kernels: every module its kernels come from (itself and what it
+    imports, transitively, that defines kernels) has compiled kernels in the cache already. A module without
+    kernels of its own (``engine.trajectory``: its kernels are ``engine.descent``'s) counts through those."""
+    for m in _kernel_cache.closure(module.rsplit(".", 1)[-1]):
+        if _kernel_cache.defines_kernels(m):
+            d = Path(cache_dir(m))
+            if not (d.is_dir() and any(d.glob("*.nbi"))):
+                return False
+    return True
 
 
 def share_out(groups: list[tuple[tuple[str, ...], float]], jobs: int) -> list[list[str]]:
