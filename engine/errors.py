@@ -30,13 +30,14 @@ class EngineInputError(ValueError):
         """The same refusal with its field under ``prefix``.
 
         ``strip`` is the root the callee used for the same object: ``optimizer.lr`` re-rooted at
-        ``optimizers.2`` with ``strip="optimizer"`` is ``optimizers.2.lr``. A field that already
-        starts with ``prefix`` is kept; any other field is put under ``prefix``.
+        ``optimizers.2`` with ``strip="optimizer"`` is ``optimizers.2.lr`` (at ``""``: ``lr``, the top
+        level). A field that already starts with ``prefix`` is kept; any other is put under ``prefix``.
         """
         f = self.field
         if strip is not None and (f == strip or f.startswith(strip + ".")):
-            f = prefix + f[len(strip):]
-        elif not (f == prefix or f.startswith(prefix + ".")):
+            rest = f[len(strip):]
+            f = prefix + rest if prefix else (rest[1:] or strip)
+        elif prefix and not (f == prefix or f.startswith(prefix + ".")):
             f = f"{prefix}.{f}"
         return EngineInputError(f, self.message)
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import kernel
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION
@@ -575,10 +575,8 @@ def _check_params(params: dict) -> dict:
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise EngineInputError(unknown[0], f"unknown loss parameter; accepted: {', '.join(sorted(PARAMS))}")
-    try:
+    with field_prefix("", strip="params"):  # "params.delta" -> "delta": the parameter sits beside the arrays
         out = resolve_params(tuple(PARAMS[k] for k in params), params, "params")
-    except EngineInputError as err:  # "params.delta" -> "delta": the parameter sits beside the arrays
-        raise EngineInputError(err.field.removeprefix("params."), err.message) from None
     out = {k: out[k] for k in params}
     _check_strict(out, "")
     return out

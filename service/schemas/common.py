@@ -38,7 +38,7 @@ from engine.registry import ParamSpec
 from engine.schedules import SCHEDULES
 from engine.surfaces import SURFACES
 
-from ..fields import FiniteFloat
+from ..fields import FiniteFloat, limit_range
 
 
 def _merged(registry) -> dict[str, ParamSpec]:
@@ -56,17 +56,21 @@ def _merged(registry) -> dict[str, ParamSpec]:
     return out
 
 
-def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False) -> fields.Field:
+def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False, limit: str | None = None,
+           strict_int: bool = True) -> fields.Field:
+    """A field for one parameter; ``limit`` (a LIMITS key) is its upper bound, named in the error."""
     meta = {"description": p.doc}
     rng = None
-    if p.low is not None or p.high is not None:
+    if limit is not None:
+        rng = limit_range(limit, p.low, LIMITS[limit])
+    elif p.low is not None or p.high is not None:
         rng = validate.Range(min=p.low, max=p.high, min_inclusive=not exclusive_low)
         if exclusive_low:
             meta["exclusiveMinimum"] = True  # apispec does not state min_inclusive=False itself
     if p.kind == "float":
         return FiniteFloat(validate=rng, metadata=meta)
     if p.kind == "int":
-        return fields.Integer(strict=True, validate=rng, metadata=meta)
+        return fields.Integer(strict=strict_int, validate=rng, metadata=meta)
     if p.kind == "bool":
         return fields.Boolean(metadata=meta)
     if p.kind == "choice":
@@ -83,17 +87,26 @@ def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False) -> fields
     raise AssertionError(f"no field for kind {p.kind!r}")
 
 
-def registry_schema(schema_name: str, registry, what: str) -> type[Schema]:
-    specs = _merged(registry)
+def registry_schema(schema_name: str, registry, what: str, *, limits: dict[str, str] | None = None,
+                    strict_int: bool = True, params=lambda entry: entry.params) -> type[Schema]:
+    """``name`` (one of ``registry``) and every parameter any entry takes (``params(entry)``), typed and
+    ranged; ``limits`` maps a parameter to the LIMITS key that bounds it."""
+    specs = _merged({k: _Params(params(v)) for k, v in registry.items()})
+    limits = limits or {}
     attrs = {
         "name": fields.String(
             required=True,
             validate=validate.OneOf(list(registry)),
             metadata={"description": f"a {what} name from the catalog"},
         ),
-        **{k: _field(p, k) for k, p in specs.items()},
+        **{k: _field(p, k, limit=limits.get(k), strict_int=strict_int) for k, p in specs.items()},
     }
     return Schema.from_dict(attrs, name=schema_name)
+
+
+class _Params:
+    def __init__(self, params):
+        self.params = params
 
 
 def refuse_foreign(registry, data: dict, what: str) -> None:

@@ -17,10 +17,11 @@ from engine.activations import ACTIVATIONS
 from engine.gradient_profile import DEFAULT_INIT, RULE
 from engine.limits import LIMITS
 from engine.losses import LOSSES
+from engine.datasets import DATASETS
 from engine.network_landscape import LANDSCAPE_DATASETS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .common import ClipSchema, InitSchema, OptimizerSchema
+from .common import ClipSchema, InitSchema, OptimizerSchema, registry_schema
 
 _ACTS = list(ACTIVATIONS)
 _WIDTH = (LIMITS["max_width"], "max_width")
@@ -308,16 +309,13 @@ class ProfileResponse(Schema):
 # -- landscape ------------------------------------------------------------------------------------
 
 
-class LandscapeDatasetSchema(Schema):
+class LandscapeDatasetSchema(registry_schema(
+        "LandscapeDatasetBase", {n: DATASETS[n] for n in LANDSCAPE_DATASETS}, "dataset",
+        limits={"n": "max_landscape_samples"}, params=lambda spec: spec.landscape)):
+    """A dataset of the network landscape (engine.datasets entries with ``landscape`` parameters)."""
+
     name = fields.String(load_default="moons", validate=validate.OneOf(list(LANDSCAPE_DATASETS)),
-                         metadata={"description": "sine (1 input, regression), moons or circles "
-                                                  "(2 inputs, classes 0/1)"})
-    n = fields.Integer(strict=True, validate=limit_range("max_landscape_samples", 2, LIMITS["max_landscape_samples"]),
-                       metadata={"description": "number of points; default 200 (limit max_landscape_samples)"})
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
-                        metadata={"description": "std of the Gaussian noise (sine: on y; else on x); default 0.1, "
-                                                 "circles 0.05"})
-    factor = FiniteFloat(validate=validate.Range(0.0, 0.99), metadata={"description": "circles only"})
+                         metadata={"description": "a dataset the catalog's network_landscape entry lists"})
 
 
 class LandscapeRequest(Schema):

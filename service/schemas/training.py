@@ -16,36 +16,17 @@ from engine.tasks import all_fitting_losses
 from engine.training_epochs import COLUMNS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema
+from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, registry_schema
 
 ALL_LOSSES = list(all_fitting_losses())
 
 # -- dataset ------------------------------------------------------------------------------------
 
 
-class DatasetSchema(Schema):
-    """A synthetic dataset; which extras apply depends on ``name`` (see the catalog's "datasets")."""
-
-    name = fields.String(required=True, validate=validate.OneOf(sorted(DATASETS)),
-                         metadata={"description": "a dataset name from the catalog's 'datasets': sine, polynomial "
-                                                  "(regression); moons, circles, spirals, xor, blobs (classification)"})
-    n_train = fields.Integer(validate=limit_range("max_train_samples", 2, LIMITS["max_train_samples"]),
-                             metadata={"description": "training points; default 30 (sine, polynomial), 300 (spirals), "
-                                                      "200 (others) (limit max_train_samples)"})
-    n_val = fields.Integer(validate=limit_range("max_val_samples", 1, LIMITS["max_val_samples"]),
-                           metadata={"description": "validation points; default 200 (limit max_val_samples)"})
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
-                        metadata={"description": "std of the Gaussian noise (regression: on y; classification: on "
-                                                 "each coordinate); default per dataset, see the catalog"})
-    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seed of both splits' draws; default 0 (the training split does "
-                                                   "not change with n_val)"})
-    # per-dataset extras; the engine refuses one the named dataset does not take
-    frequency = FiniteFloat(metadata={"description": "sine only"})
-    degree = fields.Integer(metadata={"description": "polynomial only"})
-    factor = FiniteFloat(metadata={"description": "circles only"})
-    n_classes = fields.Integer(metadata={"description": "spirals and blobs"})
-    turns = FiniteFloat(metadata={"description": "spirals only"})
+# A synthetic dataset, generated from engine.datasets.DATASETS: the name and every parameter some dataset takes
+# (which extras apply depends on ``name``: the engine refuses one the named dataset does not take).
+DatasetSchema = registry_schema("Dataset", DATASETS, "dataset", strict_int=False,
+                                limits={"n_train": "max_train_samples", "n_val": "max_val_samples"})
 
 
 class DatasetResponse(Schema):
