@@ -88,10 +88,17 @@ def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False, limit: st
 
 
 def registry_schema(schema_name: str, registry, what: str, *, limits: dict[str, str] | None = None,
-                    strict_int: bool = True, params=lambda entry: entry.params) -> type[Schema]:
+                    strict_int: bool = True, params=lambda entry: entry.params, bound_shared_only: bool = False
+                    ) -> type[Schema]:
     """``name`` (one of ``registry``) and every parameter any entry takes (``params(entry)``), typed and
-    ranged; ``limits`` maps a parameter to the LIMITS key that bounds it."""
+    ranged; ``limits`` maps a parameter to the LIMITS key that bounds it. ``bound_shared_only``: a parameter
+    only some entries take is typed but not ranged here (the engine applies the named entry's range, and
+    the document then states no bound that another entry would refuse)."""
     specs = _merged({k: _Params(params(v)) for k, v in registry.items()})
+    if bound_shared_only:
+        shared = set.intersection(*({p.name for p in params(v)} for v in registry.values()))
+        specs = {k: p if k in shared else ParamSpec(k, None, None, None, p.kind, p.doc, p.choices)
+                 for k, p in specs.items()}
     limits = limits or {}
     attrs = {
         "name": fields.String(

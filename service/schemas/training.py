@@ -25,7 +25,7 @@ ALL_LOSSES = list(all_fitting_losses())
 
 # A synthetic dataset, generated from engine.datasets.DATASETS: the name and every parameter some dataset takes
 # (which extras apply depends on ``name``: the engine refuses one the named dataset does not take).
-DatasetSchema = registry_schema("Dataset", DATASETS, "dataset", strict_int=False,
+DatasetSchema = registry_schema("Dataset", DATASETS, "dataset", strict_int=False, bound_shared_only=True,
                                 limits={"n_train": "max_train_samples", "n_val": "max_val_samples"})
 
 
