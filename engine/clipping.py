@@ -16,7 +16,7 @@ Public wrappers ``clip_by_norm`` / ``clip_by_value`` validate, copy and return a
 
 Every loop that clips (descent, training, gradient profiles) takes the request's ``clip`` through
 ``resolve_clip`` (``None``, ``{"max_norm": c}`` or ``{"max_value": c}`` -> a kernel code and its
-threshold) and calls the one dispatch ``clip_gradient(kind, threshold, g)`` in its loop.
+threshold) and calls the one dispatch ``clip_gradient(kind, threshold, g, want_norm)`` in its loop.
 """
 
 from __future__ import annotations
@@ -75,13 +75,16 @@ def clip_grad_value(g, clip_value):
 
 
 @inline_kernel
-def clip_gradient(kind, threshold, g):
+def clip_gradient(kind, threshold, g, want_norm):
     """Clip ``g`` in place as ``kind`` says (``CLIP_NONE`` / ``CLIP_NORM`` / ``CLIP_VALUE``); return ‖g‖₂
-    BEFORE clipping (what ``clip_grad_norm_`` returns). Inlined: a caller that ignores the norm pays for
-    it only where the clip computes it anyway."""
+    BEFORE clipping (what ``clip_grad_norm_`` returns) when ``want_norm`` or when the clip computes it
+    anyway, else 0. Pass ``want_norm`` as ``as_bool(...)``: a 2-D descent step that never reads the norm
+    must not pay a square root for it (~10% of a step)."""
     if kind == CLIP_NORM:
         return clip_grad_norm(g, threshold)
-    total = grad_norm(g)
+    total = 0.0
+    if want_norm:
+        total = grad_norm(g)
     if kind == CLIP_VALUE:
         clip_grad_value(g, threshold)
     return total

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import as_bool, kernel, parallel_kernel, prange
 from .clipping import clip_gradient, resolve_clip
 from .critical import kind_at
 from .errors import EngineInputError
@@ -395,13 +395,20 @@ def descend(surface, rules, opt, run, rec):
     stops the run at the first known minimum within ``rules.min_tol`` (status REACHED, label = its
     index). ``reversals`` counts steps whose update points against the previous one (u_t . u_{t-1} < 0).
     """
+    # every field read once into a local: a NamedTuple field read in the loop is a new reference each time
+    # (atomic reference counting per step)
     sp = surface.p
     lrs = opt.lrs
     p = run.p
     g = run.g
+    state = run.state
+    scal = run.scal
+    path, loss, grad, update, used = rec.path, rec.loss, rec.grad, rec.update, rec.used
+    noise = rules.noise
+    order = rules.order
     steps = lrs.shape[0]
-    rec_path = rec.path.shape[0] > 0
-    rec_loss = rec.loss.shape[0] > 0
+    rec_path = path.shape[0] > 0
+    rec_loss = loss.shape[0] > 0
     minima = rules.minima
     k = minima.shape[0]
     tol2 = rules.min_tol * rules.min_tol
@@ -419,12 +426,12 @@ def descend(surface, rules, opt, run, rec):
     if not (math.isfinite(f) and math.isfinite(gx) and math.isfinite(gy)):
         return 0, NONFINITE, -1, 0
     if rec_path:
-        rec.path[0, 0] = x
-        rec.path[0, 1] = y
-        rec.grad[0, 0] = gx
-        rec.grad[0, 1] = gy
+        path[0, 0] = x
+        path[0, 1] = y
+        grad[0, 0] = gx
+        grad[0, 1] = gy
     if rec_loss:
-        rec.loss[0] = f
+        loss[0] = f
     if k > 0:
         lab = _nearest_within(minima, x, y, tol2)
         if lab >= 0:
@@ -440,21 +447,21 @@ def descend(surface, rules, opt, run, rec):
             e = (t - 1) // nb
             j = (t - 1) - e * nb
             m = min(batch, n_data - j * batch)
-            sgx, sgy = _batch_grad(sp, n_data, rules.order, e * n_data + j * batch, m, x, y)
+            sgx, sgy = _batch_grad(sp, n_data, order, e * n_data + j * batch, m, x, y)
         else:
             sgx = gx
             sgy = gy
         if noise_scale > 0.0:
-            sgx += noise_scale * rules.noise[t - 1, 0]
-            sgy += noise_scale * rules.noise[t - 1, 1]
+            sgx += noise_scale * noise[t - 1, 0]
+            sgy += noise_scale * noise[t - 1, 1]
         g[0] = sgx
         g[1] = sgy
-        clip_gradient(rules.clip_kind, rules.clip_arg, g)
+        clip_gradient(rules.clip_kind, rules.clip_arg, g, as_bool(False))
         if rec_path:
-            rec.used[t - 1, 0] = g[0]
-            rec.used[t - 1, 1] = g[1]
+            used[t - 1, 0] = g[0]
+            used[t - 1, 1] = g[1]
         # 2) the optimizer's step, then the exact loss and gradient at the new point
-        optimizer_step_inline(opt.code, opt.hp, p, g, run.state, run.scal, t, lrs[t - 1])
+        optimizer_step_inline(opt.code, opt.hp, p, g, state, scal, t, lrs[t - 1])
         nx = p[0]
         ny = p[1]
         dx = nx - x
@@ -470,14 +477,14 @@ def descend(surface, rules, opt, run, rec):
         x = nx
         y = ny
         if rec_path:
-            rec.path[t, 0] = x
-            rec.path[t, 1] = y
-            rec.grad[t, 0] = gx
-            rec.grad[t, 1] = gy
-            rec.update[t - 1, 0] = dx
-            rec.update[t - 1, 1] = dy
+            path[t, 0] = x
+            path[t, 1] = y
+            grad[t, 0] = gx
+            grad[t, 1] = gy
+            update[t - 1, 0] = dx
+            update[t - 1, 1] = dy
         if rec_loss:
-            rec.loss[t] = f
+            loss[t] = f
         # 3) stop?
         if x < box[0] or x > box[1] or y < box[2] or y > box[3]:
             return t, OUT_OF_BOUNDS, -1, rev

@@ -61,7 +61,7 @@ import numpy as np
 
 from typing import NamedTuple
 
-from ._jit import as_int, kernel
+from ._jit import as_bool, as_int, kernel
 from .clipping import CLIP_NONE, CLIP_NORM, clip_gradient, resolve_clip
 from .errors import EngineInputError
 from .init import resolve_init
@@ -146,7 +146,7 @@ def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, los
             rec += 1
         if t == steps:
             break
-        clip_gradient(clip_kind, clip_value, buf.grad)
+        clip_gradient(clip_kind, clip_value, buf.grad, as_bool(False))
         optimizer_step(opt.code, opt.hp, buf.params, buf.grad, ostate.state, ostate.scal, t + 1, opt.lrs[t])
     return rec
 
@@ -294,7 +294,7 @@ def run_gradient_profile(
     if kind != CLIP_NONE:
         g = grad.copy()
         before = float(safe_norm(g))
-        clip_gradient(kind, threshold, g)
+        clip_gradient(kind, threshold, g, False)
         after = float(safe_norm(g))
         per = np.array([float(safe_norm(np.ascontiguousarray(lp.W).ravel())) for lp in unpack(net, g)])
         clip_report = ClipReport("max_norm" if kind == CLIP_NORM else "max_value", threshold,

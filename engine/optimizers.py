@@ -877,6 +877,8 @@ def resolve_optimizer(spec: Mapping[str, Any], field: str = "optimizer") -> Opti
     [0, 1); rho in [0, 1]; Nesterov needs momentum > 0 and dampening 0), raising
     ``EngineInputError("<field>.<param>", ...)``. Keys whose value is None count as absent.
     """
+    if field == "optimizer":  # the callee's own root: no re-rooting (and no context manager per call)
+        return _resolve(spec)
     with field_prefix(field, strip="optimizer"):
         return _resolve(spec)
 

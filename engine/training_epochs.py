@@ -292,7 +292,7 @@ def train_epochs(model, data, opt, rules, run, scratch, e0, e1):
                                  as_int(TRAIN_UPDATE), rules.drop_seed, t, running, grad, scratch.work)
             if rules.l1 != 0.0 or rules.l2 != 0.0:
                 loss += _penalty(model.layout, params, grad, rules.l1, rules.l2, as_bool(True))
-            gn = clip_gradient(rules.clip_kind, rules.clip_arg, grad)
+            gn = clip_gradient(rules.clip_kind, rules.clip_arg, grad, as_bool(True))
             if not (math.isfinite(loss) and math.isfinite(gn)):
                 bad = True
                 break
