@@ -200,8 +200,8 @@ def default_run() -> dict:
 
 
 _COLD = ("import json, time; t0 = time.perf_counter(); import engine; t1 = time.perf_counter(); "
-         "from engine.warmup import _warm; s = {}; "
-         "_warm(['engine.corpora', 'engine.lm_models', 'engine.lm_sample', 'engine.lm_train'], s); "
+         "from engine.warmup import warm_modules; s = {}; warm_modules(['engine.corpora', 'engine.lm_models', "
+         "'engine.lm_sample', 'engine.lm_train', 'engine.lm_inspect'], s); "
          "print(json.dumps({'import_s': t1 - t0, 'modules': s}))")
 
 

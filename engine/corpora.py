@@ -52,6 +52,9 @@ from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .tokenizer import CharTokenizer, build_tokenizer
+from .validate import check_spec
+
+__all__ = ["CORPORA", "Corpus", "corpus_summary", "count_baselines", "make_corpus", "CharTokenizer", "build_tokenizer"]
 
 BOUNDARY = "\n"  # end of a line (a name, a problem); also what a sample starts from
 SEPARATOR = "|"  # between an algorithmic problem and its answer
@@ -360,8 +363,7 @@ CORPORA: dict[str, CorpusSpec] = {
 
 def make_corpus(spec: Mapping[str, Any]) -> Corpus:
     """``{"name": "markov", "order": 2, ...}`` -> the tokenized ``Corpus`` (see the module docstring)."""
-    if not isinstance(spec, Mapping):
-        raise EngineInputError("corpus", "must be an object with a name, e.g. {'name': 'names'}")
+    spec = check_spec("corpus", spec, "{'name': 'names'}")
     name = spec.get("name")
     if name is None:
         raise EngineInputError("corpus.name", "required; choose one of: " + ", ".join(CORPORA))

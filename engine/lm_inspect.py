@@ -28,10 +28,20 @@ import numpy as np
 
 from .corpora import make_corpus
 from .errors import EngineInputError
-from .limits import check_max
+from .limits import LIMITS, check_max
 from .lm_layout import GPT, new_buffers
 from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
+from .registry import ParamSpec
+from .validate import check_int
 
+__all__ = ["LMInspection", "decode_parameters", "encode_parameters", "inspect_lm"]
+
+INSPECT_PARAMS = (
+    ParamSpec("prompt", None, kind="string", doc="the text to read (limit max_lm_prompt_chars; a gpt: at most "
+                                                  "block_size tokens)"),
+    ParamSpec("top_k", 5, 1, LIMITS["max_lm_vocab"], "int", "next tokens listed per position (at most V)"),
+    ParamSpec("seed", 0, 0, 2**32 - 1, "int", "initial parameters' seed, when no parameters are given"),
+)
 TINY = np.finfo(np.float64).tiny  # a probability that underflows to 0 is reported as this (loss ≤ 708.4)
 
 
@@ -87,7 +97,8 @@ def inspect_lm(corpus=None, model=None, parameters=None, prompt: str | None = No
     Without ``parameters`` the model's initial parameters for ``seed`` are used."""
     c = make_corpus(corpus if corpus is not None else {"name": "names"})
     m = build_lm_model(model if model is not None else {"name": "gpt"}, c.tokenizer.size)
-    params = init_lm_params(m, int(seed)) if parameters is None else decode_parameters(m, parameters)
+    seed = check_int("seed", seed, 0, integral_floats=False)
+    params = init_lm_params(m, seed) if parameters is None else decode_parameters(m, parameters)
     if not isinstance(prompt, str) or not prompt:
         raise EngineInputError("prompt", "required: a non-empty string")
     check_max("prompt", len(prompt), "max_lm_prompt_chars")
@@ -96,9 +107,7 @@ def inspect_lm(corpus=None, model=None, parameters=None, prompt: str | None = No
     if m.cfg.kind == GPT and n > m.cfg.block:
         raise EngineInputError("prompt", f"is {n} tokens; the gpt sees at most block_size={m.cfg.block}")
     V = m.cfg.V
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k:
-        raise EngineInputError("top_k", "must be an integer >= 1")
-    k = min(int(top_k), V)
+    k = min(check_int("top_k", top_k, 1, integral_floats=False), V)
     stream = np.append(ids, 0).astype(np.int64)
     weights = np.zeros(n + 1)
     buf = new_buffers(m.cfg, 1, n)
@@ -123,3 +132,16 @@ def inspect_lm(corpus=None, model=None, parameters=None, prompt: str | None = No
     return LMInspection([vocab[i] for i in ids], positions, probs, attention,
                         float(np.mean(losses)) if losses else None, list(vocab), {"name": m.name, **m.params})
 
+
+def describe() -> list[dict]:
+    """Catalog entry: what ``inspect_lm`` (POST /api/v1/lm/inspect) takes and returns."""
+    return [{"name": "lm_inspect", "title": "Looking inside a language model",
+             "parameters": [p.to_dict() for p in INSPECT_PARAMS],
+             "returns": {"positions": "per prompt position: token, next, p_next, loss (nats), top-k next tokens",
+                         "attention": "[layer][head][query][key], rows sum to 1 (gpt only)"},
+             "parameter_blob": "base64 of the little-endian float64 parameter vector, in layout order"}]
+
+
+def _warmup() -> None:
+    inspect_lm({"name": "reverse", "length": 2, "alphabet": 3, "n_train": 4, "n_val": 2},
+               {"name": "gpt", "n_layer": 1, "n_head": 1, "d_model": 4, "block_size": 4}, None, "ab", 2)

@@ -38,6 +38,9 @@ from .lm_gpt import gpt_backward, gpt_forward
 from .lm_layout import BIGRAM, GPT, KINDS, MLP, Block, LMBuffers, LMConfig, layout, new_buffers, step_flops
 from .lm_ngram import bigram_backward, bigram_forward, mlp_backward, mlp_forward
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_spec
+
+__all__ = ["LM_MODELS", "LMModel", "build_lm_model", "init_lm_params", "lm_loss_and_grad"]
 
 
 
@@ -135,8 +138,7 @@ class LMModel:
 
 def build_lm_model(spec: Mapping[str, Any], V: int) -> LMModel:
     """``{"name": "gpt", ...}`` for a vocabulary of V tokens -> ``LMModel`` (defaults filled, limits checked)."""
-    if not isinstance(spec, Mapping):
-        raise EngineInputError("model", "must be an object with a name, e.g. {'name': 'gpt'}")
+    spec = check_spec("model", spec, "{'name': 'gpt'}")
     name = spec.get("name")
     if name is None:
         raise EngineInputError("model.name", "required; choose one of: " + ", ".join(LM_MODELS))

@@ -16,17 +16,15 @@ Clipping is over the whole gradient (torch ``clip_grad_norm_`` over all paramete
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-from .clipping import clip_grad_norm, clip_grad_value, grad_norm
-from .errors import EngineInputError
+from .clipping import CLIP_NORM, CLIP_VALUE, clip_grad_norm, clip_grad_value, grad_norm, resolve_clip
+from .errors import field_prefix
 from .optimizers import OPTIMIZERS, new_state, optimizer_step, resolve_optimizer
 from .schedules import schedule_values
-
-CLIP_NONE, CLIP_NORM, CLIP_VALUE = 0, 1, 2
+from .validate import check_spec
 
 
 class LMOptim(NamedTuple):
@@ -40,7 +38,7 @@ class LMOptim(NamedTuple):
     state_plain: np.ndarray  # ... of params[n_decay:]
     scal_plain: np.ndarray
     n_decay: int
-    clip_kind: int  # CLIP_NONE, CLIP_NORM, CLIP_VALUE
+    clip_kind: int  # engine.clipping's CLIP_NONE, CLIP_NORM, CLIP_VALUE
     clip_arg: float
 
 
@@ -70,9 +68,7 @@ def resolve_lm_optim(spec: Mapping[str, Any] | None, defaults: Mapping[str, Any]
     """(the kernels' record, the resolved optimizer to echo back) for ``spec`` (default AdamW); the
     model's ``defaults`` (lr, betas, weight_decay) fill what the request leaves out, where the named
     optimizer takes them."""
-    if spec is not None and not isinstance(spec, Mapping):
-        raise EngineInputError("optimizer", "must be an object with a name, e.g. {'name': 'adamw'}")
-    spec = dict(spec or {"name": "adamw"})
+    spec = check_spec("optimizer", spec, "{'name': 'adamw'}") if spec is not None else {"name": "adamw"}
     spec.setdefault("name", "adamw")
     takes = {p.name for p in OPTIMIZERS[spec["name"]].params} if spec["name"] in OPTIMIZERS else set()
     for key, value in defaults.items():
@@ -83,22 +79,11 @@ def resolve_lm_optim(spec: Mapping[str, Any] | None, defaults: Mapping[str, Any]
     plain = resolve_optimizer({**spec, "weight_decay": 0.0}) if takes_wd else opt
     sd, cd = new_state(opt, n_decay)
     sp, cp = new_state(plain, n_params - n_decay)
-    kind, arg = _clip(clip)
+    kind, arg = resolve_clip(None if clip is None else dict(clip) if isinstance(clip, Mapping) else clip)
     echo = {"name": opt.name, **opt.params, "weight_decay_applies_to": "matrices and embeddings (params[:n_decay])"}
     if "betas" in echo:
         echo["betas"] = list(echo["betas"])
     return LMOptim(opt.code, opt.hp, plain.hp, sd, cd, sp, cp, int(n_decay), kind, arg), echo
-
-
-def _clip(clip) -> tuple[int, float]:
-    if clip is None:
-        return CLIP_NONE, 0.0
-    if not isinstance(clip, Mapping) or set(clip) - {"max_norm", "max_value"} or len(clip) != 1:
-        raise EngineInputError("clip", "give exactly one of max_norm or max_value (or null for none)")
-    (key, val), = clip.items()
-    if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
-        raise EngineInputError(f"clip.{key}", "must be a finite number > 0")
-    return (CLIP_NORM if key == "max_norm" else CLIP_VALUE), float(val)
 
 
 def lm_lrs(schedule: Mapping[str, Any] | None, base_lr: float, steps: int) -> tuple[np.ndarray, dict]:
@@ -107,17 +92,12 @@ def lm_lrs(schedule: Mapping[str, Any] | None, base_lr: float, steps: int) -> tu
     warmup_steps = steps // 10 over the run's steps."""
     if schedule is None:
         schedule = {"name": "warmup_cosine", "warmup_steps": steps // 10}
-    if not isinstance(schedule, Mapping):
-        raise EngineInputError("schedule", "must be an object with a name, e.g. {'name': 'warmup_cosine'}")
-    sched = dict(schedule)
+    sched = check_spec("schedule", schedule, "{'name': 'warmup_cosine'}")
     if sched.get("name") in ("warmup_cosine", "onecycle") and sched.get("total_steps") is None:
         sched["total_steps"] = steps
     if sched.get("name") == "cosine" and sched.get("T_max") is None:
         sched["T_max"] = steps
-    try:
+    with field_prefix("schedule"):
         sv = schedule_values(sched, base_lr, steps + 1)
-    except EngineInputError as err:
-        field = err.field if err.field.startswith("schedule") else "schedule"
-        raise EngineInputError(field, err.message) from None
     return sv.lr, {"name": sv.name, **sv.params}
 

@@ -25,6 +25,8 @@ from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
 from .rng import hash_uniform
 from .tokenizer import CharTokenizer
 
+__all__ = ["sample_text"]
+
 
 @kernel
 def _pick(p, temperature, top_k, u, q):

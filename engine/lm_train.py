@@ -46,7 +46,7 @@ import numpy as np
 
 from ._jit import as_int, kernel
 from .corpora import Corpus, count_baselines, make_corpus
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
 from .lm_inspect import decode_parameters, encode_parameters
 from .lm_layout import GPT, MLP, new_buffers
@@ -56,6 +56,9 @@ from .lm_sample import sample_tokens
 from .mlp import set_blas_threads
 from .registry import ParamSpec, resolve_params
 from .rng import key_uniform, stream_key
+from .validate import check_bool, check_mapping
+
+__all__ = ["LMHistory", "LMStream", "LMTrainResult", "lm_stream", "train_lm"]
 
 # Per-model optimizer defaults (the catalog shows them), filling what a request leaves out: a learning
 # rate each model trains well with in the default budget; for the gpt nanoGPT's small-model choices,
@@ -277,18 +280,14 @@ def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any
                "sampling": sampling, **run}
     c = make_corpus(corpus if corpus is not None else {"name": "names"})
     m = build_lm_model(model if model is not None else {"name": "gpt"}, c.tokenizer.size)
-    try:
+    with field_prefix("", strip="run"):  # the run's own fields are top-level fields of the request
         r = resolve_params(RUN_PARAMS, {k: v for k, v in run.items() if v is not None}, "run")
-    except EngineInputError as err:  # the run's own fields are top-level fields of the request
-        raise EngineInputError(err.field.removeprefix("run."), err.message) from None
     steps, B = r["steps"], r["batch_size"]
     T = _windows(c, m)
     eval_steps = tuple(sorted(set(range(0, steps, r["eval_every"])) | {steps}))
     check_max("eval_every", len(eval_steps), "max_lm_evals")
     check_max("batch_size", activation_floats(m, B, T), "max_lm_activations")
-    if sampling is not None and not isinstance(sampling, Mapping):
-        raise EngineInputError("sampling", "must be an object")
-    samp = dict(sampling or {})
+    samp = check_mapping("sampling", sampling)
     prompt_text = samp.pop("prompt", None)
     sp = resolve_params(SAMPLING_PARAMS, {k: v for k, v in samp.items() if v is not None}, "sampling")
     prompt_text = c.sample_prompt if prompt_text is None else prompt_text
@@ -314,7 +313,8 @@ def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any
         data = LMData(c.train, c.train_weights, c.train.size - T, 1, np.zeros(0, dtype=np.int64))
     return LMSetup(c, m, T, data, val_starts, train_starts, opt, opt_echo, sched_echo, lrs, steps, B, eval_steps,
                    np.array([ss[1], ss[2]], dtype=np.int64), int(ss[0]), int(ss[4]), sp, prompt,
-                   None if clip is None else dict(clip), params0, bool(return_parameters), work, request)
+                   None if clip is None else dict(clip), params0, check_bool("return_parameters", return_parameters), work,
+                   request)
 
 
 # =============================================================================================
@@ -512,7 +512,7 @@ def window_starts(setup: LMSetup, step: int) -> np.ndarray:
 
 def describe() -> list[dict]:
     """Catalog entry: run parameters, sampling, per-model defaults, what is recorded."""
-    return [{"name": "lm_training", "run": [p.to_dict() for p in RUN_PARAMS],
+    return [{"name": "lm_training", "title": "Training a language model", "parameters": [p.to_dict() for p in RUN_PARAMS],
              "sampling": [p.to_dict() for p in SAMPLING_PARAMS], "model_defaults": MODEL_DEFAULTS,
              "clip": DEFAULT_CLIP, "optimizer": "adamw (weight decay on matrices and embeddings only)",
              "schedule": "warmup_cosine, warmup_steps = steps // 10, stepped once per step",

@@ -1,7 +1,9 @@
 """Compile (or load from the on-disk cache) every kernel by calling each on tiny inputs.
 
 The service calls ``warm_kernels()`` before it takes traffic, so no user pays for compilation.
-Each concept module exposes ``_warmup()``; list it in ``MODULES``.
+The modules are the concept index's (``engine.concepts.MODULES``), each exposing ``_warmup()``;
+``GROUPS`` only says which compile together (a test checks that it places every one of them, and a
+module missing from it is still warmed, in this process, last).
 
 With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s in
 one process on the development machine, ~57 s over its 2 cores), so the modules whose cache is
@@ -21,7 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+from . import _kernel_cache
 from ._jit import cache_dir
+from .concepts import MODULES
+
+__all__ = ["warm_kernels"]
 
 # Every module with kernels, in groups that compile the same callees (a group split over two
 # processes would compile those twice), each with the seconds it takes to compile from an empty
@@ -30,13 +36,12 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     # the language models step with engine.optimizers' optimizer_step: one group, so it compiles once
-    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins", "engine.corpora", "engine.lm_models",
-      "engine.lm_sample", "engine.lm_train"), 50.0),
-    (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
-    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
-      "engine.rng", "engine.activations", "engine.init"), 0.5),
+    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins", "engine.corpora",
+      "engine.lm_models", "engine.lm_sample", "engine.lm_train", "engine.lm_inspect"), 47.0),
+    (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
+    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
+      "engine.init"), 0.5),
 )
-MODULES: tuple[str, ...] = tuple(m for group, _ in GROUPS for m in group)
 
 
 def _default_jobs() -> int:
@@ -47,9 +52,15 @@ def _default_jobs() -> int:
 
 
 def is_cached(module: str) -> bool:
-    """Whether ``module`` has compiled kernels in the cache already (then warming only loads them)."""
-    d = Path(cache_dir(module.rsplit(".", 1)[-1]))
-    return d.is_dir() and any(d.glob("*.nbi"))
+    """Whether warming ``module`` only loads kernels: every module its kernels come from (itself and what it
+    imports, transitively, that defines kernels) has compiled kernels in the cache already. A module without
+    kernels of its own (``engine.trajectory``: its kernels are ``engine.descent``'s) counts through those."""
+    for m in _kernel_cache.closure(module.rsplit(".", 1)[-1]):
+        if _kernel_cache.defines_kernels(m):
+            d = Path(cache_dir(m))
+            if not (d.is_dir() and any(d.glob("*.nbi"))):
+                return False
+    return True
 
 
 def share_out(groups: list[tuple[tuple[str, ...], float]], jobs: int) -> list[list[str]]:
@@ -64,7 +75,8 @@ def share_out(groups: list[tuple[tuple[str, ...], float]], jobs: int) -> list[li
     return [s for s in shares if s]
 
 
-def _warm(modules, spent: dict[str, float]) -> None:
+def warm_modules(modules, spent: dict[str, float]) -> None:
+    """Warm ``modules`` in this process, in order, recording each one's seconds in ``spent``."""
     for name in modules:
         t0 = time.perf_counter()
         importlib.import_module(name)._warmup()
@@ -88,18 +100,19 @@ def warm_kernels(jobs: int | None = None) -> dict[str, float]:
         helpers.append(subprocess.Popen([sys.executable, "-c", _HELPER, *share], env=env,
                                         stdout=subprocess.PIPE, text=True))
     if shares:
-        _warm(shares[0], spent)
+        warm_modules(shares[0], spent)
     for proc in helpers:
         out, _ = proc.communicate()
         if proc.returncode == 0:  # else this process compiles that share itself, below
             spent.update(json.loads(out.strip().splitlines()[-1]))
     # everything not yet warm in this process: loads what the helpers compiled, compiles the rest
     loaded: dict[str, float] = {}
-    _warm([m for m in MODULES if m not in (shares[0] if shares else ())], loaded)
+    warm_modules([m for m in MODULES if m not in (shares[0] if shares else ())], loaded)
     for name, seconds in loaded.items():
         spent.setdefault(name, seconds)
     return spent
 
 
 # A helper's program: warm the modules named on its command line, print the seconds as JSON.
-_HELPER = "import json, sys; from engine.warmup import _warm; s = {}; _warm(sys.argv[1:], s); print(json.dumps(s))"
+_HELPER = ("import json, sys; from engine.warmup import warm_modules; s = {}; warm_modules(sys.argv[1:], s); "
+           "print(json.dumps(s))")

@@ -8,7 +8,7 @@ that entry does not take, with a 422 naming ``corpus.<param>`` or ``model.<param
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates_schema
 
 from engine.corpora import CORPORA
 from engine.limits import LIMITS
@@ -16,7 +16,7 @@ from engine.lm_models import LM_MODELS
 from engine.lm_train import RUN_PARAMS, SAMPLING_PARAMS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
+from .common import ClipSchema, OptimizerSchema, ScheduleSchema, refuse_foreign, registry_schema
 
 _RUN = {p.name: p for p in RUN_PARAMS}
 _SAMPLING = {p.name: p for p in SAMPLING_PARAMS}
@@ -28,58 +28,30 @@ def _int_field(p, limit: str | None, **kw):
     return fields.Integer(strict=True, validate=rng, metadata={"description": f"{p.doc}; default {p.default}"}, **kw)
 
 
-class LMCorpusSchema(Schema):
+class LMCorpusSchema(registry_schema("LMCorpusBase", CORPORA, "corpus", bound_shared_only=True,
+                                     params=lambda c: tuple(q for q in c.params if q.kind != "string"))):
     """A corpus: ``{"name": "names"}``, ``{"name": "markov", "alphabet": 8, "order": 1, "seed": 0}``,
-    ``{"name": "reverse"}``, ``{"name": "sort"}`` or ``{"name": "text", "text": "..."}``."""
+    ``{"name": "reverse"}``, ``{"name": "sort"}`` or ``{"name": "text", "text": "..."}``; the other
+    parameters generated from ``engine.corpora.CORPORA`` (ranges: the engine's, per corpus)."""
 
-    name = fields.String(required=True, validate=validate.OneOf(list(CORPORA)),
-                         metadata={"description": "a corpus from the catalog's 'lm_corpora': " + ", ".join(CORPORA)})
     text = fields.String(validate=validate.Length(max=LIMITS["max_lm_text_chars"],
                                                   error="at most {max} characters (limit max_lm_text_chars)"),
                          metadata={"description": "text only: the UTF-8 text to train on (limit max_lm_text_chars)"})
-    which = fields.String(metadata={"description": "names only: all, female or male; default all"})
-    val_fraction = FiniteFloat(metadata={"description": "names, text: fraction held out for validation, "
-                                                        "0.01..0.5; default 0.1"})
-    alphabet = fields.Integer(strict=True, metadata={"description": "markov (2..16, default 8), reverse/sort "
-                                                                    "(2..26, default 6): distinct letters"})
-    order = fields.Integer(strict=True, metadata={"description": "markov only: letters of context, 1..3; default 1"})
-    sharpness = FiniteFloat(metadata={"description": "markov only: scale of the random next-letter logits, 0..10 "
-                                                     "(0 uniform); default 2"})
-    length = fields.Integer(strict=True, metadata={"description": "reverse/sort only: letters per problem, 2..16; "
-                                                                  "default 5"})
-    n_train = fields.Integer(strict=True, metadata={"description": "markov: training letters (default 20000); "
-                                                                   "reverse/sort: training problems (default 2000); "
-                                                                   "limit max_lm_corpus_tokens"})
-    n_val = fields.Integer(strict=True, metadata={"description": "markov: validation letters (default 8192); "
-                                                                 "reverse/sort: validation problems (default 200)"})
-    seed = fields.Integer(strict=True, metadata={"description": "names, markov, reverse, sort: seed of the data "
-                                                                "and the split; default 0"})
+
+    @validates_schema
+    def _only_its_own_parameters(self, data, **kwargs):
+        refuse_foreign(CORPORA, data, "corpus")
 
 
-class LMModelSchema(Schema):
+class LMModelSchema(registry_schema("LMModelBase", LM_MODELS, "model", bound_shared_only=True,
+                                    limits={k: v for m in LM_MODELS.values() for k, v in m.limits.items()})):
     """A model: ``{"name": "gpt", "n_layer": 2, "n_head": 4, "d_model": 32, "block_size": 16}``,
-    ``{"name": "bigram"}`` or ``{"name": "mlp", "context": 3, "embedding": 10, "hidden": 128}``."""
+    ``{"name": "bigram"}`` or ``{"name": "mlp", "context": 3, "embedding": 10, "hidden": 128}``; parameters
+    generated from ``engine.lm_models.LM_MODELS`` (n_head must divide d_model: the engine's check)."""
 
-    name = fields.String(required=True, validate=validate.OneOf(list(LM_MODELS)),
-                         metadata={"description": "a model from the catalog's 'lm_models': " + ", ".join(LM_MODELS)})
-    block_size = fields.Integer(strict=True, validate=limit_range("max_lm_block_size", 2, LIMITS["max_lm_block_size"]),
-                                metadata={"description": "positions per training window (gpt: how far back it sees); "
-                                                         "default 16 (limit max_lm_block_size)"})
-    n_layer = fields.Integer(strict=True, metadata={"description": "gpt only: transformer blocks; default 2 "
-                                                                   "(limit max_lm_layers)"})
-    n_head = fields.Integer(strict=True, metadata={"description": "gpt only: attention heads, must divide d_model; "
-                                                                  "default 4 (limit max_lm_heads)"})
-    d_model = fields.Integer(strict=True, metadata={"description": "gpt only: width of the residual stream; default 32 "
-                                                                   "(limit max_lm_d_model)"})
-    residual = fields.Boolean(metadata={"description": "gpt only: residual connections; default true"})
-    dropout = FiniteFloat(metadata={"description": "gpt only: dropout on the embedding and each residual branch, "
-                                                   "0..0.9; default 0"})
-    context = fields.Integer(strict=True, metadata={"description": "mlp only: previous tokens seen, 1..16; default 3"})
-    embedding = fields.Integer(strict=True, metadata={"description": "mlp only: embedding width, 1..256 "
-                                                                     "(context x embedding: limit max_lm_width); "
-                                                                     "default 10"})
-    hidden = fields.Integer(strict=True, metadata={"description": "mlp only: tanh hidden units; default 128 "
-                                                                  "(limit max_lm_width)"})
+    @validates_schema
+    def _only_its_own_parameters(self, data, **kwargs):
+        refuse_foreign(LM_MODELS, data, "model")
 
 
 class LMParametersIn(Schema):

@@ -22,7 +22,7 @@ export async function init(section, { catalog, status }) {
   const corpora = entries(catalog, "lm_corpora");
   const models = entries(catalog, "lm_models");
   const training = entries(catalog, "lm_training")[0];
-  const run = Object.fromEntries((training.run || []).map((p) => [p.name, p.default]));
+  const run = Object.fromEntries((training.parameters || []).map((p) => [p.name, p.default]));
   const lrOf = (name) => ((training.model_defaults || {})[name] || {}).lr || 0.003;
   const { controls, figures } = layoutBody(section, { wide: true });
 
