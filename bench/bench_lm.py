@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = [
     ("explorer default", {"name": "names"}, {"name": "gpt"}, 32, 40, 3.0),
     ("largest allowed", {"name": "markov", "alphabet": 16, "n_train": 100_000, "n_val": 1000},
-     {"name": "gpt", "n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64}, 16, 3, 1.0),
+     {"name": "gpt", "n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64}, 16, 6, 1.0),
 ]
 REPEATS = 7
 
@@ -223,7 +223,8 @@ def main() -> None:
     set_blas_threads(1)
     torch.set_num_threads(1)
     print("language models: one training step (forward + backward + AdamW, clip 1.0), float64, 1 thread; "
-          f"medians of {REPEATS} interleaved repeats")
+          f"medians of {REPEATS} interleaved repeats; load average {os.getloadavg()[0]:.1f} (2 cores: above ~2, "
+          "wall times stretch while CPU times stay)")
     for case in CASES:
         r = step_case(*case)
         print(f"  {r['case']:>16}: {r['model']} batch {r['batch']} x T {r['T']} ({r['params']:,} parameters): "
@@ -235,6 +236,7 @@ def main() -> None:
           f"wall, {d['cpu_seconds']:.2f} s CPU (target < 10 s: {'OK' if d['met'] else 'MISSED'}), final val loss "
           f"{d['val_loss']:.4f}, "
           f"{d['tokens_s']:,.0f} tokens/s", flush=True)
+    print(f"  load average now {os.getloadavg()[0]:.1f}", flush=True)
     c = cold_compile()
     print(f"  cold compile of the language-model kernels (empty cache, one process): "
           f"{sum(c['modules'].values()):.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in c['modules'].items())})")

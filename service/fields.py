@@ -118,10 +118,11 @@ def Interval(**kwargs) -> fields.List:
 
 def limit_range(limit_name: str, low: float, high: float, **kwargs):
     """A ``validate.Range`` whose error names the engine limit it enforces."""
+    bounds = "between {min} and {max}" if low is not None else "at most {max}"  # low None: the engine's, per entry
     return validate.Range(
         min=low,
         max=high,
-        error=f"must be between {{min}} and {{max}} (limit {limit_name})",
+        error=f"must be {bounds} (limit {limit_name})",
         **kwargs,
     )
 
