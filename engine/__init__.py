@@ -6,7 +6,8 @@ Usable without Flask. Public names are re-exported here, one block per concept m
     engine.evaluate_loss("mse", [0.7, 0.2, 0.1], [1, 0, 0]).value
 """
 
-from .errors import EngineInputError
+from .errors import DeadlineExceeded, EngineInputError
+from .deadlines import deadline
 from .limits import LIMITS
 from .catalog import build_catalog
 from .warmup import warm_kernels
@@ -32,7 +33,7 @@ from .backprop import BackpropResult, run_backprop
 from .gradient_profile import GradientProfile, run_gradient_profile
 from .network_landscape import NetworkLandscape, run_network_landscape
 
-__all__ = ["EngineInputError", "LIMITS", "build_catalog", "warm_kernels"]
+__all__ = ["DeadlineExceeded", "EngineInputError", "deadline", "LIMITS", "build_catalog", "warm_kernels"]
 __all__ += ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss", "loss_curves", "loss_value_grad", "resolve_loss"]
 __all__ += ["DATASETS", "Dataset", "make_dataset", "Diagnosis", "diagnose"]
 __all__ += ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_stream", "REGULARIZERS", "Comparison", "compare"]

@@ -35,6 +35,7 @@ import numpy as np
 
 from ._jit import as_int, kernel, parallel_kernel, prange
 from .errors import EngineInputError
+from .deadlines import run_chunked
 from .limits import check_max
 from .optimizers import new_state, reset_state
 from .surfaces import surface_hessian, surface_value
@@ -155,8 +156,13 @@ def basin_map(
     nsteps = np.empty((ny, nx), dtype=np.int64)
     status = np.empty((ny, nx), dtype=np.int64)
     final = np.empty((ny, nx, 2))
-    _basin_kernel(su.surface.code, su.surface.p, opt.code, opt.hp, lrs, su.clip_kind, su.clip_arg, su.tolerance,
-                  box, known, min_tol, xs, ys, p, g, state, scal, label, nsteps, status, final)
+
+    def rows(a, b):  # grid rows [a, b): the kernel on row slices (deadline checks between chunks)
+        _basin_kernel(su.surface.code, su.surface.p, opt.code, opt.hp, lrs, su.clip_kind, su.clip_arg, su.tolerance,
+                      box, known, min_tol, xs, ys[a:b], p[a:b], g[a:b], state[a:b], scal[a:b], label[a:b],
+                      nsteps[a:b], status[a:b], final[a:b])
+
+    run_chunked(ny, rows, "basins")
 
     # known minima were labelled in the kernel; the rest by status
     out = np.where(status == REACHED, label, np.where(status == MAX_STEPS, -2, -1))

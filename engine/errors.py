@@ -1,4 +1,4 @@
-"""The one exception the engine raises for bad user input."""
+"""The exceptions the engine raises: bad user input, and a caller's deadline passing."""
 
 
 class EngineInputError(ValueError):
@@ -12,3 +12,15 @@ class EngineInputError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class DeadlineExceeded(RuntimeError):
+    """A computation stopped because the deadline its caller set (``engine.deadline``) passed.
+
+    Not the input's fault: the same request may finish on a quieter machine. ``what`` names the
+    computation that stopped (``basins``, ``training epochs``, ...).
+    """
+
+    def __init__(self, what: str):
+        super().__init__(f"{what}: stopped at the deadline before finishing")
+        self.what = what

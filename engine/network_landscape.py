@@ -46,6 +46,7 @@ import numpy as np
 
 from ._jit import as_int, kernel, parallel_kernel, prange
 from .errors import EngineInputError
+from .deadlines import run_chunked
 from .limits import LIMITS, check_max, check_int
 from .losses import resolve_loss
 from .mlp import EVAL_BATCH, TRAIN, MLP, build_mlp, init_params, mlp_loss, mlp_loss_grad, new_running, unpack
@@ -301,7 +302,12 @@ def run_network_landscape(
     thetas = np.zeros((chunks, net.n_params))
     works = np.zeros((chunks, work.shape[0]))
     out = np.zeros((beta.shape[0], resolution))
-    _grid(net.layout, net.fparams, center, d1, d2, alpha, beta, X, Y, r.code, r.lparams, running, thetas, works, out)
+
+    def rows(a, b):  # grid rows [a, b) (deadline checks between chunks)
+        _grid(net.layout, net.fparams, center, d1, d2, alpha, beta[a:b], X, Y, r.code, r.lparams, running, thetas,
+              works, out[a:b])
+
+    run_chunked(beta.shape[0], rows, "network landscape")
     center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))
     bad = ~np.isfinite(out)
     overflow = int(bad.sum())

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._jit import parallel_kernel, prange
 from .errors import EngineInputError
+from .deadlines import run_chunked
 from .limits import check_max
 from .optimizers import new_state
 from .trajectory import (
@@ -96,9 +97,9 @@ def run_race(
         opt = resolve_opt(spec, field)
         opts.append(opt)
         if own is not None:
-            lrs[i] = schedule_lrs(own, opt.lr, su.steps, f"{field}.schedule")
+            lrs[i] = schedule_lrs(own, opt.lr, su.steps, f"{field}.schedule", f"{field}.lr")
         else:
-            lrs[i] = schedule_lrs(schedule, opt.lr, su.steps)
+            lrs[i] = schedule_lrs(schedule, opt.lr, su.steps, lr_field=f"{field}.lr")
     x, y = check_start(su, default_start(su.surface) if start is None else start)
 
     out = run_many(su, opts, lrs, (x, y), record=True)
@@ -167,9 +168,14 @@ def run_many(su, opts: list, lrs: np.ndarray, start: tuple[float, float], record
     n = np.zeros(R, dtype=np.int64)
     status = np.zeros(R, dtype=np.int64)
     rev = np.zeros(R, dtype=np.int64)
-    _runs_kernel(su.surface.code, su.surface.p, codes, hps, np.ascontiguousarray(lrs), su.noise, su.noise_scale,
-                 su.order, su.batch, su.clip_kind, su.clip_arg, su.tolerance, su.box, p, g, state, scal,
-                 path, loss, grad, update, used, n, status, rev)
+    lrs = np.ascontiguousarray(lrs)
+
+    def runs(a, b):  # runs [a, b) (deadline checks between chunks)
+        _runs_kernel(su.surface.code, su.surface.p, codes[a:b], hps[a:b], lrs[a:b], su.noise, su.noise_scale,
+                     su.order, su.batch, su.clip_kind, su.clip_arg, su.tolerance, su.box, p[a:b], g[a:b], state[a:b],
+                     scal[a:b], path[a:b], loss[a:b], grad[a:b], update[a:b], used[a:b], n[a:b], status[a:b], rev[a:b])
+
+    run_chunked(R, runs, "descent runs")
     return Runs(path, loss, grad, update, used, p, n, status, rev)
 
 

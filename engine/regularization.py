@@ -24,6 +24,7 @@ import numpy as np
 
 from ._jit import parallel_kernel, prange
 from .errors import EngineInputError
+from .deadlines import run_chunked
 from .limits import check_max
 from .mlp import new_running, workspace_size
 from .registry import ParamSpec
@@ -183,11 +184,15 @@ def compare(variants=None, **run) -> Comparison:
     best_running, snap_running = running.copy(), running.copy()
     patience, min_delta, restore = _es_config(s0)
     d = s0.data
-    _compare_kernel(net.layout, fparams, s0.loss_code, s0.lparams, s0.acc_kind, d.X_train, s0.Y, s0.lab, d.X_val,
-                    s0.Yv, s0.labv, s0.optimizer.code, hp, s0.lrs, l1, l2, s0.clip_kind, s0.clip_arg, s0.batch_size,
-                    s0.shuffle_seed, s0.dropout_seed, patience, min_delta, restore, 0, E,
-                    params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
-                    es, hist, order, grad, work, Xb, Yb, dy)
+
+    def epochs(a, b):  # epochs [a, b) of every variant (deadline checks between chunks)
+        _compare_kernel(net.layout, fparams, s0.loss_code, s0.lparams, s0.acc_kind, d.X_train, s0.Y, s0.lab,
+                        d.X_val, s0.Yv, s0.labv, s0.optimizer.code, hp, s0.lrs, l1, l2, s0.clip_kind, s0.clip_arg,
+                        s0.batch_size, s0.shuffle_seed, s0.dropout_seed, patience, min_delta, restore, a, b,
+                        params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
+                        es, hist, order, grad, work, Xb, Yb, dy)
+
+    run_chunked(E, epochs, "training epochs")
     runs = []
     for v, (spec, s) in enumerate(zip(vs, setups)):
         st = _RunState(params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],

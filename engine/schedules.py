@@ -354,6 +354,10 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
     with np.errstate(over="ignore", invalid="ignore"):
         lr = np.ascontiguousarray(s.fn(e, base, p), dtype=np.float64)
     if not np.all(np.isfinite(lr)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            unit = s.fn(e, 1.0, {**p, "max_lr": 1.0} if s.name == "onecycle" and "max_lr" not in given else p)
+        if np.all(np.isfinite(unit)):  # finite for base 1: the base itself is too large
+            raise EngineInputError("base_lr", f"too large: the schedule's learning rates overflow float64 within {n} steps")
         raise EngineInputError("schedule", f"its learning rates overflow float64 within {n} steps")
     return ScheduleValues(s.name, p, lr)
 

@@ -72,6 +72,7 @@ from ._jit import as_bool, as_int, kernel
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm
 from .datasets import CLASSIFICATION, Dataset, make_dataset
 from .errors import EngineInputError
+from .deadlines import run_chunked
 from .limits import LIMITS, check_max, check_int
 from .losses import loss_value_grad, resolve_loss
 from .mlp import (
@@ -604,7 +605,8 @@ def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, 
         try:
             sv = schedule_values(dict(schedule), opt.lr, epochs)
         except EngineInputError as err:
-            f = err.field if err.field.startswith("schedule") else "schedule"
+            f = ("optimizer.lr" if err.field == "base_lr"
+                 else err.field if err.field.startswith("schedule") else "schedule")
             raise EngineInputError(f, err.message) from None
         lrs, sched_echo = sv.lr, {"name": sv.name, **sv.params}
     else:
@@ -827,7 +829,8 @@ def train(**request) -> TrainingResult:
     """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call."""
     s = prepare(**request)
     st = _new_state(s)
-    _run(s, st, 0, s.epochs)
+    # epochs [a, b) per kernel call under a deadline (engine.deadline), as the stream does one by one
+    run_chunked(s.epochs, lambda a, b: _run(s, st, a, b) == 0 or st.es[ES_STATUS] != RUNNING, "training epochs")
     return _result(s, st)
 
 

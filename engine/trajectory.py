@@ -196,8 +196,11 @@ def resolve_opt(spec, field: str = "optimizer"):
         raise _reroot(e, "optimizer", field) from None
 
 
-def schedule_lrs(schedule, base_lr: float, steps: int, field: str = "schedule") -> np.ndarray:
-    """The per-step learning rates: ``lr[t-1]`` for step t. No schedule = the optimizer's lr throughout."""
+def schedule_lrs(schedule, base_lr: float, steps: int, field: str = "schedule",
+                 lr_field: str = "optimizer.lr") -> np.ndarray:
+    """The per-step learning rates: ``lr[t-1]`` for step t. No schedule = the optimizer's lr throughout.
+
+    A base rate too large for the schedule (its values overflow) is blamed on ``lr_field``."""
     if schedule is None:
         return np.full(steps, float(base_lr), dtype=np.float64)
     if not isinstance(schedule, dict):
@@ -205,6 +208,8 @@ def schedule_lrs(schedule, base_lr: float, steps: int, field: str = "schedule") 
     try:
         lrs = lr_schedule(schedule, float(base_lr), steps)
     except EngineInputError as e:
+        if e.field == "base_lr":
+            raise EngineInputError(lr_field, e.message) from None
         raise _reroot(e, "schedule", field) from None
     return np.ascontiguousarray(lrs, dtype=np.float64)
 

@@ -1,0 +1,100 @@
+"""Deadlines for long computations: set one, and the long loops stop when it passes.
+
+    with engine.deadline(5.0):      # seconds from now
+        engine.basin_map(...)       # raises engine.DeadlineExceeded if not done in time
+
+Kernels are never interrupted. The computations that can run for seconds at the work limits split
+their kernel call into chunks over an outer, independent axis and check the deadline between chunks
+(``run_chunked``): basin maps (grid rows), races and learning-rate sweeps (runs), training runs and
+regularization comparisons (epochs), network landscapes (grid rows). Results are identical to one
+call: each chunk is the same kernel on a slice, or the same epochs in order. Without a deadline the
+work runs in one call, as before. A chunk grows from one unit until it takes about ``CHUNK_S``
+seconds, so a stop comes at most one chunk late. Training steps inside the network landscape and
+the gradient profile are not chunked: their work limits keep them near a second.
+
+``extend`` lets the caller decide, when the deadline passes, whether the work may go on: it returns
+a later deadline or ``None``. The service uses it to let a request that turned out to be long continue
+only if it can take one of the replica's heavy-work slots (``service.admission``).
+
+The deadline is a context variable: it applies to the thread (or task) that set it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from .errors import DeadlineExceeded
+
+CHUNK_S = 0.05  # target seconds of one chunk: how late a stop may come
+
+
+@dataclass
+class Deadline:
+    at: float  # time.monotonic() after which work stops
+    extend: Callable[[], float | None] | None = None  # asked once when ``at`` passes: a later ``at``, or None
+
+
+_current: ContextVar[Deadline | None] = ContextVar("engine_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float | None = None, *, at: float | None = None,
+             extend: Callable[[], float | None] | None = None) -> Iterator[Deadline | None]:
+    """Stop chunked computations ``seconds`` from now (or at monotonic time ``at``) inside this block."""
+    if seconds is None and at is None:
+        yield None
+        return
+    d = Deadline(at if at is not None else time.monotonic() + float(seconds), extend)
+    token = _current.set(d)
+    try:
+        yield d
+    finally:
+        _current.reset(token)
+
+
+def current() -> Deadline | None:
+    return _current.get()
+
+
+def check(what: str) -> None:
+    """Raise ``DeadlineExceeded`` if the current deadline has passed (and ``extend`` did not push it)."""
+    d = _current.get()
+    if d is None:
+        return
+    now = time.monotonic()
+    if now < d.at:
+        return
+    if d.extend is not None:
+        extend, d.extend = d.extend, None  # asked once
+        later = extend()
+        if later is not None and later > now:
+            d.at = later
+            return
+    raise DeadlineExceeded(what)
+
+
+def run_chunked(n: int, run: Callable[[int, int], object], what: str) -> None:
+    """Cover ``[0, n)`` with calls ``run(a, b)``, checking the deadline between them.
+
+    One call when no deadline is set. ``run`` returning a true value stops early (e.g. every training
+    run has stopped). Chunks double from 1 unit until one takes about ``CHUNK_S``.
+    """
+    if _current.get() is None or n <= 1:
+        run(0, n)
+        return
+    a, size = 0, 1
+    while a < n:
+        check(what)
+        b = min(n, a + size)
+        t0 = time.perf_counter()
+        if run(a, b):
+            return
+        dt = time.perf_counter() - t0
+        a = b
+        if dt < CHUNK_S / 2:
+            size = size * 2 if dt <= 0 else max(size, min(size * 4, int(size * CHUNK_S / dt)))
+    check(what)
