@@ -15,7 +15,7 @@ from engine.lr_sweep import RANGE_RULE, VERDICT_RULE, VERDICTS
 from engine.surfaces import SURFACES
 from engine.trajectory import DEFAULT_TOLERANCE
 
-from ..fields import FiniteFloat, Interval, NumberArray, Pair, limit_range
+from ..fields import FiniteFloat, Interval, NumberArray, Pair, ParamMap, Seed, limit_range
 from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
 
 def _positive(**kwargs):
@@ -36,8 +36,7 @@ def _steps(default: int, low: int = 1):
 class NoiseSchema(Schema):
     scale = FiniteFloat(load_default=0.0, validate=validate.Range(0.0, 1e6),
                         metadata={"description": "std of the Gaussian noise added to each gradient coordinate"})
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
+    seed = Seed(load_default=0, metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
 
 
 class _OnSurface(Schema):
@@ -45,7 +44,7 @@ class _OnSurface(Schema):
 
     surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
                             metadata={"description": "a surface name from the catalog's 'surfaces'"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+    params = ParamMap(load_default=None, allow_none=True,
                          metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
 
 

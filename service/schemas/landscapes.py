@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, post_dump, validate
 from engine.limits import LIMITS
 from engine.surfaces import SURFACES
 
-from ..fields import Interval, NumberArray, Pair, limit_range
+from ..fields import Interval, NumberArray, Pair, ParamMap, limit_range
 
 _SURFACE = dict(
     required=True,
@@ -20,7 +20,6 @@ _SURFACE = dict(
     metadata={"description": "a surface name from the catalog's 'surfaces'"},
 )
 _PARAMS = dict(
-    keys=fields.String(),
     load_default=None,
     metadata={"description": "surface parameters (see the catalog); defaults fill the rest"},
 )
@@ -32,7 +31,7 @@ def _axis(limit: str, low: int, **kwargs):
 
 class _SurfaceRequest(Schema):
     surface = fields.String(**_SURFACE)
-    params = fields.Dict(**_PARAMS)
+    params = ParamMap(**_PARAMS)
 
 
 class _RectangleRequest(_SurfaceRequest):

@@ -15,7 +15,7 @@ from engine.init import INITS, MODES, NONLINEARITIES
 from engine.limits import LIMITS
 from engine.training import BINARY_LOSSES, COLUMNS, MULTICLASS_LOSSES, REGRESSION_LOSSES
 
-from ..fields import FiniteFloat, NumberArray, limit_range
+from ..fields import FiniteFloat, NumberArray, Seed, limit_range
 from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
 
 ALL_LOSSES = list(REGRESSION_LOSSES + BINARY_LOSSES + MULTICLASS_LOSSES)
@@ -37,9 +37,8 @@ class DatasetSchema(Schema):
     noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
                         metadata={"description": "std of the Gaussian noise (regression: on y; classification: on "
                                                  "each coordinate); default per dataset, see the catalog"})
-    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seed of both splits' draws; default 0 (the training split does "
-                                                   "not change with n_val)"})
+    seed = Seed(metadata={"description": "seed of both splits' draws; default 0 (the training split does "
+                                         "not change with n_val)"})
     # per-dataset extras; the engine refuses one the named dataset does not take
     frequency = FiniteFloat(metadata={"description": "sine only"})
     degree = fields.Integer(metadata={"description": "polynomial only"})
@@ -231,8 +230,7 @@ class RunRequest(Schema):
                          metadata={"description": "default: mse, bce_with_logits (1 output) or cross_entropy_with_logits"})
     loss_params = fields.Nested(LossParamsSchema,
                                 metadata={"description": "parameters of the loss; defaults fill the rest"})
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
+    seed = Seed(load_default=0, metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
     prediction = fields.Nested(PredictionRequest, metadata={"description": "resolution of the drawn prediction"})
 
 
