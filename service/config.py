@@ -9,6 +9,17 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class Config:
     # flask-smorest / OpenAPI: the document and the docs page come from the marshmallow schemas
     API_TITLE = "descentlab"
@@ -29,7 +40,27 @@ class Config:
     WARMUP = os.environ.get("DESCENTLAB_WARMUP", "1") != "0"
     JSON_SORT_KEYS = False
 
+    # Admission (service.admission): every computing request stops at arrival + DEADLINE_S (503 +
+    # Retry-After); one still computing after HEAVY_AFTER_S needs one of HEAVY_SLOTS (per replica) to go
+    # on. COMPUTE_THREADS requests compute at once per worker process (gunicorn_conf sets it: 1 without
+    # a thread-safe numba threading layer), COMPUTE_QUEUE more may wait; beyond, 503 at once.
+    DEADLINE_S = _env_float("DESCENTLAB_DEADLINE_S", 10.0)
+    HEAVY_SLOTS = _env_int("DESCENTLAB_HEAVY_SLOTS", _cores())
+    HEAVY_AFTER_S = _env_float("DESCENTLAB_HEAVY_AFTER_S", 0.25)
+    COMPUTE_THREADS = _env_int("DESCENTLAB_COMPUTE_THREADS", 16)
+    COMPUTE_QUEUE = _env_int("DESCENTLAB_COMPUTE_QUEUE", 64)
+    # Response cache (service.cache): per worker process, CACHE_MAX_BYTES of bodies, none above
+    # CACHE_MAX_ENTRY; request bodies above CACHE_MAX_BODY are not looked up. DESCENTLAB_CACHE=0: off.
+    CACHE = os.environ.get("DESCENTLAB_CACHE", "1") != "0"
+    CACHE_MAX_BYTES = _env_int("DESCENTLAB_CACHE_MAX_BYTES", 128 * 1024 * 1024)
+    CACHE_MAX_ENTRY = _env_int("DESCENTLAB_CACHE_MAX_ENTRY", 8 * 1024 * 1024)
+    CACHE_MAX_BODY = _env_int("DESCENTLAB_CACHE_MAX_BODY", 256 * 1024)
+    CACHE_MAX_AGE = _env_int("DESCENTLAB_CACHE_MAX_AGE", 3600)
+
 
 class TestConfig(Config):
     TESTING = True
     WARMUP = False
+    # tests run one request at a time on a loaded machine: no deadline or cache unless a test asks
+    DEADLINE_S = 600.0
+    CACHE = False
