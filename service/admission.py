@@ -150,6 +150,8 @@ class Admission:
     def compute(self, fn: Callable[[], object], arrival: float, key: str | None):
         """Run ``fn`` (the app, in a compute thread) under the request's deadline and slot rules."""
         ticket = Ticket(arrival, arrival + self.deadline_s, key)
+        if ticket.started >= ticket.hard:  # waited for a compute thread until its deadline passed
+            raise Overloaded(f"waited {self.deadline_s:g} s (DEADLINE_S) for a compute thread; retry shortly", 1)
         known = self.costs.get(key)
         if known is not None and known >= self.heavy_after_s:
             ticket.slot = self.acquire_heavy(ticket.hard)

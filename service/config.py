@@ -45,7 +45,9 @@ class Config:
     # on. COMPUTE_THREADS requests compute at once per worker process (gunicorn_conf sets it: 1 without
     # a thread-safe numba threading layer), COMPUTE_QUEUE more may wait; beyond, 503 at once.
     DEADLINE_S = _env_float("DESCENTLAB_DEADLINE_S", 10.0)
-    HEAVY_SLOTS = _env_int("DESCENTLAB_HEAVY_SLOTS", _cores())
+    # one heavy request per two cores: the heaviest allowed (a 500x500 basin map) uses both cores of the
+    # reference machine for ~2.3 s; two at once each took over 10 s under load and both ran out of time
+    HEAVY_SLOTS = _env_int("DESCENTLAB_HEAVY_SLOTS", max(1, _cores() // 2))
     HEAVY_AFTER_S = _env_float("DESCENTLAB_HEAVY_AFTER_S", 0.25)
     COMPUTE_THREADS = _env_int("DESCENTLAB_COMPUTE_THREADS", 16)
     COMPUTE_QUEUE = _env_int("DESCENTLAB_COMPUTE_QUEUE", 64)
