@@ -57,6 +57,7 @@ class Ticket:
     key: str | None
     slot: int | None = None
     started: float = field(default_factory=time.monotonic)
+    long: bool = False  # a chunked computation ran past heavy_after_s (the engine asked to extend)
 
 
 _ticket: ContextVar[Ticket | None] = ContextVar("descentlab_ticket", default=None)
@@ -160,6 +161,7 @@ class Admission:
                                  "taken; retry after the time given" % known, self.retry_after())
 
         def promote() -> float | None:  # asked by the engine when the soft deadline passes
+            ticket.long = True
             if ticket.slot is None:
                 ticket.slot = self.acquire_heavy(ticket.hard)
             return ticket.hard if ticket.slot is not None else None
@@ -177,7 +179,7 @@ class Admission:
                 self._computing.value -= 1
             if ticket.slot is not None:
                 self.release_heavy(ticket.slot)
-            if took >= self.heavy_after_s or ticket.slot is not None:
+            if ticket.long or ticket.slot is not None:  # heavy work, not a slow machine: remembered
                 self.costs.put(key, max(took, self.heavy_after_s))
             _ticket.reset(token)
 
