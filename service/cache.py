@@ -10,10 +10,12 @@
 * A bounded in-process **LRU** of response bodies (``max_bytes`` in all, ``max_entry`` each): a hit costs
   a hash and a dictionary lookup, no validation, no engine call, no serialization.
 
-Policy, by route: ``GET`` and ``POST`` routes under ``/api/`` are cached unless their view opts out
-with ``@uncached("why")``; streams (``text/event-stream``) never are. A route that is not a
-deterministic function of its request must opt out: measured timings (``/networks/backprop``'s
-``cost``), job state (a sweep's status), anything with side effects. Only 200s are stored.
+Policy, by route: ``POST`` routes under ``/api/`` (every computation) are cached unless their view opts
+out with ``@uncached("why")``; ``GET`` routes only when their view opts in with ``@cacheable("why")``
+(a GET usually reads state: a sweep's status must never be answered from a cache), as the catalog does.
+A POST that is not a deterministic function of its request must opt out: measured timings
+(``/networks/backprop``'s ``cost``), side effects (creating a sweep), streams. Streams
+(``text/event-stream``) and anything but a 200 are never stored whatever the policy.
 """
 
 from __future__ import annotations
@@ -40,12 +42,29 @@ def uncached(reason: str):
     return mark
 
 
-def is_uncached(view) -> bool:
+def cacheable(reason: str):
+    """Mark a GET view as cacheable: its answer depends on the request alone (``reason`` says why)."""
+
+    def mark(view):
+        view._descentlab_cacheable = reason
+        return view
+
+    return mark
+
+
+def _marked(view, attr: str) -> bool:
     while view is not None:
-        if getattr(view, "_descentlab_uncached", None):
+        if getattr(view, attr, None):
             return True
         view = getattr(view, "__wrapped__", None)
     return False
+
+
+def is_cached(method: str, view) -> bool:
+    """The route policy above."""
+    if method == "POST":
+        return not _marked(view, "_descentlab_uncached")
+    return method == "GET" and _marked(view, "_descentlab_cacheable")
 
 
 def service_version() -> str:

@@ -16,8 +16,8 @@ For every request to an API route (``/api/...``), in this order:
 Other routes (``/healthz``, ``/``, ``/docs``, ``/openapi.json``, ``/static``) are answered inline: the
 health check is answered by the event loop itself, whatever the compute threads are doing.
 
-A new endpoint gets all of this by being a route under ``/api/``; opting out of caching is
-``@uncached("why")`` on its view (``service.cache``).
+A new endpoint gets all of this by being a route under ``/api/``; a POST opts out of caching with
+``@uncached("why")``, a GET opts in with ``@cacheable("why")`` (``service.cache``).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Front:
         except HTTPException:
             return _INLINE  # 404 / 405 / redirect: Flask answers at once
         view = self.flask.view_functions.get(endpoint)
-        cacheable = self.cache is not None and method in ("GET", "POST") and not cache_mod.is_uncached(view)
+        cacheable = self.cache is not None and cache_mod.is_cached(method, view)
         return Route(True, cacheable)
 
     # -- the request -----------------------------------------------------------------------------

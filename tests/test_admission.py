@@ -198,3 +198,21 @@ def test_the_lru_is_bounded():
         client.post("/api/v1/losses/evaluate", json={"loss": "mse", "predictions": [k * 0.5], "targets": [0.0]})
     stats = app.extensions["descentlab_cache"].stats()
     assert 0 < stats["bytes"] <= 2000 and stats["entries"] < 50
+
+
+def test_a_get_route_is_cached_only_when_it_says_so():
+    # a GET reads state (a job's status): answered anew each time unless its view is @cacheable
+    app = _app(CACHE=True)
+    calls = []
+
+    @app.route("/api/v1/test-state", methods=["GET"])
+    def state():
+        calls.append(1)
+        return {"calls": len(calls)}
+
+    client = app.test_client()
+    first, second = client.get("/api/v1/test-state"), client.get("/api/v1/test-state")
+    assert (first.get_json()["calls"], second.get_json()["calls"]) == (1, 2)
+    assert "ETag" not in second.headers and second.headers["Cache-Control"] == "no-store"
+    catalog = [client.get("/api/v1/catalog") for _ in range(2)]
+    assert catalog[1].headers["X-Cache"] == "HIT" and catalog[1].data == catalog[0].data

@@ -173,3 +173,31 @@ def test_workers_can_run_parallel_kernels_the_master_warmed(tmp_path):
     from service.serving import load_tbb
 
     assert r.stdout.split()[0] == ("tbb" if load_tbb() else "workqueue")
+
+
+def test_gunicorn_error_pages_are_json():
+    """What gunicorn answers itself (a crash outside Flask's handlers, a bad request line) is the one JSON shape."""
+    import json
+    import socket
+
+    import gunicorn.util
+
+    from service import serving
+
+    original = gunicorn.util.write_error
+    try:
+        serving.json_error_pages({"line": 4094, "fields": 100, "size": 8190})
+        for code, reason, needle in [(500, "Internal Server Error", "internal error"),
+                                     (414, "URI Too Long", "limit_request_line=4094"),
+                                     (400, "Bad Request", "malformed HTTP request: Invalid Request Line")]:
+            a, b = socket.socketpair()
+            gunicorn.util.write_error(a, code, reason, "Invalid Request Line 'x'" if code == 400 else "")
+            a.close()
+            raw = b.recv(65536)
+            b.close()
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(f"HTTP/1.1 {code} ".encode()) and b"Content-Type: application/json" in head
+            out = json.loads(body)
+            assert out["code"] == code and needle in out["message"]
+    finally:
+        gunicorn.util.write_error = original

@@ -5,6 +5,8 @@ from marshmallow import Schema, fields
 
 import engine
 
+from ..cache import cacheable
+
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="Menus for frontends")
 
 
@@ -41,6 +43,7 @@ class CatalogSchema(Schema):
 
 @blp.route("/catalog", methods=["GET"])
 @blp.response(200, CatalogSchema)
+@cacheable("built from the registries: it changes only with the code, and the version is in the ETag")
 def get_catalog():
     """Every loss, surface, optimizer, schedule, activation, init and dataset with parameters, defaults and limits."""
     return engine.build_catalog()
