@@ -5,9 +5,10 @@
 For each server (``make serve``'s, response cache off, then on): a fresh browser opens the page,
 starts all ten sections at once (as scrolling through would) and waits until every one has drawn
 (``data-state="ready"``): the first load. Then the page is reloaded in the same browser and the same
-is timed: the second load (static files from the browser's cache, API answers from the server's cache
-when it is on). Printed: seconds to all-drawn, API requests sent, answers from the server's cache
-(``X-Cache: HIT``), bytes received. The load average is printed with each run.
+is timed: the second load (static files from the browser's cache; with the cache on, the page sends the
+ETags it kept and gets 304s, or answers from the server's LRU). Printed: seconds to all-drawn, API
+requests sent, 304s, answers from the server's cache (``X-Cache: HIT``), bytes received. The load
+average is printed with each run.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ _START_ALL = """() => { for (const s of document.querySelectorAll('section.panel
 
 
 def _load(page, url: str, reload: bool) -> dict:
-    api = {"n": 0, "hits": 0, "bytes": 0}
+    api = {"n": 0, "hits": 0, "not_modified": 0, "bytes": 0}
 
     def on_response(r):
         if "/api/" in r.url:
             api["n"] += 1
             api["hits"] += r.headers.get("x-cache") == "HIT"
+            api["not_modified"] += r.status == 304
             try:
                 api["bytes"] += len(r.body())
             except Exception:  # streams and aborted requests have no body to count
@@ -61,7 +63,7 @@ def _load(page, url: str, reload: bool) -> dict:
     took = time.perf_counter() - t0
     page.remove_listener("response", on_response)
     return {"seconds": round(took, 2), "sections": st["ready"], "errors": st["errors"], "api_requests": api["n"],
-            "api_cache_hits": api["hits"], "api_mb": round(api["bytes"] / 1e6, 2)}
+            "api_cache_hits": api["hits"], "api_304": api["not_modified"], "api_mb": round(api["bytes"] / 1e6, 2)}
 
 
 def main() -> list[dict]:
@@ -84,7 +86,8 @@ def main() -> list[dict]:
                     r = {"server": label, "load": which, **_load(page, base + "/", reload), "load_avg_1m": load}
                     rows.append(r)
                     print(f"  {label:9s} {which:6s} load: {r['seconds']:6.2f} s to all {r['sections']} sections drawn, "
-                          f"{r['api_requests']} API requests ({r['api_cache_hits']} from the server's cache), "
+                          f"{r['api_requests']} API requests ({r['api_304']} answered 304, {r['api_cache_hits']} from "
+                          "the server's cache), "
                           f"{r['api_mb']} MB  (load {load:.2f}){'  ERRORS ' + str(r['errors']) if r['errors'] else ''}",
                           flush=True)
             finally:
