@@ -15,7 +15,7 @@ DESCENTLAB_COMPUTE_THREADS  16 (1 with workqueue)           requests computing a
 NUMBA_CACHE_DIR             ``<repo>/.numba_cache``         compiled kernels on disk (must be writable)
 DESCENTLAB_DEADLINE_S       10                              a computing request stops here (503)
 GUNICORN_TIMEOUT            3 x DEADLINE_S                  seconds before a stuck worker is killed
-GUNICORN_KEEPALIVE          5                               idle keep-alive; also the time to send headers
+GUNICORN_KEEPALIVE          15                              idle keep-alive; also the time to send headers
 GUNICORN_MAX_REQUESTS       0 (never)                       requests before a worker is recycled
 GUNICORN_ACCESS_LOG         ``-`` (stdout)                  access log target; ``off`` to disable
 ==========================  ==============================  =====================================
@@ -28,7 +28,7 @@ Why these choices (measured on the 2-core development machine, see README "Perfo
   the compiled code copy-on-write. ``/healthz`` answers 200 only after that.
 * ``worker_class = "gevent"``: a worker process serves many connections from one event loop, so a
   client sending its headers at a byte a second, or never reading a 37 MB answer, holds a greenlet
-  (a few KB) and not a worker: headers must arrive within ``keepalive`` seconds, a body within
+  (a few KB) and not a worker: headers must arrive within ``keepalive`` seconds (15), a body within
   ``service.front.BODY_TIMEOUT_S``, and a send making no progress for ``SEND_TIMEOUT_S`` drops the
   client. Computations run in OS threads (``service.admission``), so the loop keeps answering
   ``/healthz`` while kernels run; the kernels release the GIL. Measured against sync workers in the
@@ -104,7 +104,10 @@ max_requests_jitter = max_requests // 10
 # --- deadlines --------------------------------------------------------------------------
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 3 * DEADLINE_S))
 graceful_timeout = 10
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))  # idle keep-alive; and the time to send headers
+# Idle keep-alive, and (gevent worker) the time a client has to send its headers. Longer than clients'
+# pauses between requests: a request sent as the server closes an idle connection fails (one in 5,123
+# in the load test with 5 s and users pausing 2-5 s); short enough that a slowloris is dropped soon.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "15"))
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # heartbeat file off the (possibly overlay) disk
 

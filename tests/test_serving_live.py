@@ -132,7 +132,7 @@ def test_slowloris_is_dropped_and_others_are_served(base):
     s.sendall(b"GET /healthz HTTP/1.1\r\n")
     t0 = time.monotonic()
     dropped = None
-    while time.monotonic() - t0 < 20:
+    while time.monotonic() - t0 < 30:
         # meanwhile everyone else is served at once
         assert _request(base, "GET", "/healthz", timeout=5)[0] == 200
         try:
@@ -147,7 +147,7 @@ def test_slowloris_is_dropped_and_others_are_served(base):
             dropped = time.monotonic() - t0
             break
     s.close()
-    assert dropped is not None and dropped < 15, dropped  # keepalive (5 s) bounds the time to send headers
+    assert dropped is not None and dropped < 25, dropped  # keepalive (15 s) bounds the time to send headers
 
 
 def test_a_client_that_never_reads_does_not_hold_others(base):
