@@ -6,11 +6,12 @@
 Kernels are never interrupted. The computations that can run for seconds at the work limits split
 their kernel call into chunks over an outer, independent axis and check the deadline between chunks
 (``run_chunked``): basin maps (grid rows), races and learning-rate sweeps (runs), training runs and
-regularization comparisons (epochs), network landscapes (grid rows). Results are identical to one
-call: each chunk is the same kernel on a slice, or the same epochs in order. Without a deadline the
-work runs in one call, as before. After a first chunk of one unit, chunks are sized to take about
-``CHUNK_S`` seconds, so a stop comes at most one chunk late. Training steps inside the network landscape and
-the gradient profile are not chunked: their work limits keep them near a second.
+regularization comparisons (epochs), network landscapes (training steps, then grid rows), gradient
+profiles (training steps). Results are identical to one call: each chunk is the same kernel on a
+slice, or the same steps in order. Without a deadline the work runs in one call, as before. After a
+first chunk of one unit, chunks are sized to take about ``CHUNK_S`` seconds, so a stop comes at most
+one chunk late. What is not chunked is bounded well under a second by its limits (a 1000x1000 grid
+sweep: 0.08 s; 10,000 Newton runs of critical points; one trajectory of 100,000 steps).
 
 ``extend`` lets the caller decide, when the deadline passes, whether the work may go on: it returns
 a later deadline or ``None``. The service uses it to let a request that turned out to be long continue

@@ -63,6 +63,7 @@ from ._jit import as_int, kernel
 from .clipping import clip_grad_norm, clip_grad_value
 from .errors import EngineInputError
 from .init import resolve_init
+from .deadlines import run_chunked
 from .limits import LIMITS, check_max, check_int
 from .losses import loss_value_grad, resolve_loss
 from .mlp import TRAIN, as_batch, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
@@ -121,19 +122,20 @@ def _clip(kind, value, g):
 
 @kernel
 def _train_profile(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, record,
-                   opt_code, hp, state, scal, lr, steps, every, clip_kind, clip_value, norms, losses):
-    """Train on one batch for ``steps`` steps; record norms and loss at t = 0, every, 2·every, ..., steps.
+                   opt_code, hp, state, scal, lr, steps, every, clip_kind, clip_value, norms, losses, t0, t1, rec):
+    """Passes t = t0 .. t1-1 of training on one batch for ``steps`` steps (t = 0 .. steps, one pass each);
+    record norms and loss at t = 0, every, 2·every, ..., steps, from record number ``rec`` on.
 
-    Returns the number of records written (fewer when the loss stops being finite).
+    Returns the records written so far, or -(records + 1) once the loss stops being finite (training over).
+    Passes [0, steps + 1) in one call, or in consecutive pieces, give the same numbers.
     """
     n = X.shape[0]
-    rec = 0
-    for t in range(steps + 1):
+    for t in range(t0, t1):
         keep = t % every == 0 or t == steps
         loss = _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work,
                      record if keep else record[:0])
         if not math.isfinite(loss):
-            return rec
+            return -(rec + 1)
         if keep:
             _layer_norms(layout, n, grad, record, norms[rec])
             losses[rec] = loss
@@ -267,7 +269,8 @@ def run_gradient_profile(
     norms3, losses = np.zeros((1, depth, 4)), np.zeros(1)
     state0, scal0 = np.zeros((4, 1)), np.zeros(2)
     k = _train_profile(net.layout, net.fparams, params, X, Y, r.code, r.lparams, running, grad, work, record,
-                       0, np.zeros(8), state0, scal0, 0.0, 0, 1, CLIP_NONE, 0.0, norms3, losses)
+                       0, np.zeros(8), state0, scal0, 0.0, 0, 1, CLIP_NONE, 0.0, norms3, losses, 0, 1, 0)
+    k = k if k >= 0 else -k - 1
     loss = float(losses[0]) if k == 1 else math.inf
     norms = norms3[0]
     if k == 0:  # the loss itself was not finite: the norms of that pass, for the overflow report
@@ -328,9 +331,17 @@ def _train(net, params, X, Y, r, running, work, record, grad, clip_kind, clip_va
     n_rec = steps // every + 2
     norms = np.zeros((n_rec, net.n_layers, 4))
     losses = np.zeros(n_rec)
-    k = int(_train_profile(net.layout, net.fparams, p, X, Y, r.code, r.lparams, running, grad, work, record,
-                           opt.code, opt.hp, state, scal, opt.lr, steps, every, clip_kind, float(clip_value),
-                           norms, losses))
+    k = 0
+
+    def passes(a, b):  # passes [a, b) of t = 0..steps (deadline checks between chunks)
+        nonlocal k
+        got = int(_train_profile(net.layout, net.fparams, p, X, Y, r.code, r.lparams, running, grad, work, record,
+                                 opt.code, opt.hp, state, scal, opt.lr, steps, every, clip_kind, float(clip_value),
+                                 norms, losses, a, b, k))
+        k = got if got >= 0 else -got - 1
+        return got < 0
+
+    run_chunked(steps + 1, passes, "gradient profile training")
     recorded = [t for t in range(steps + 1) if t % every == 0 or t == steps][:k]
     norms = norms[:k]
     ok = np.isfinite(norms).all(axis=(1, 2))

@@ -93,10 +93,11 @@ LOSS_FITS: dict[tuple[str, str], tuple[str, ...]] = {
 # ---------------------------------------------------------------------------------------------
 @kernel
 def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, last,
-           opt_code, hp, state, scal, lr, steps, losses):
-    """Full-batch training; returns the steps taken (fewer when the loss or parameters stop being finite)."""
+           opt_code, hp, state, scal, lr, t0, t1, losses):
+    """Full-batch training steps t0 .. t1-1; returns the steps taken so far: t1, or fewer when the loss or
+    parameters stop being finite. Steps [0, S) in one call or in consecutive pieces give the same numbers."""
     P = params.shape[0]
-    for t in range(steps):
+    for t in range(t0, t1):
         loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, as_int(TRAIN), as_int(0), t,
                              running, grad, work)
         if not math.isfinite(loss):
@@ -112,7 +113,7 @@ def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, wor
                 for q in range(P):
                     params[q] = last[q]
                 return t + 1
-    return steps
+    return t1
 
 
 @parallel_kernel
@@ -290,8 +291,15 @@ def run_network_landscape(
         grad = np.zeros(net.n_params)
         state, scal = new_state(opt, net.n_params)
         train_loss = np.zeros(train_steps)
-        taken = int(_train(net.layout, net.fparams, center, X, Y, r.code, r.lparams, running, grad, work,
-                           center.copy(), opt.code, opt.hp, state, scal, opt.lr, train_steps, train_loss))
+        last = center.copy()
+
+        def steps_(a, b):  # training steps [a, b) (deadline checks between chunks)
+            nonlocal taken
+            taken = int(_train(net.layout, net.fparams, center, X, Y, r.code, r.lparams, running, grad, work,
+                               last, opt.code, opt.hp, state, scal, opt.lr, a, b, train_loss))
+            return taken < b
+
+        run_chunked(train_steps, steps_, "network landscape training")
         train_loss = train_loss[:taken].copy()
         train_status = "ok" if taken == train_steps and np.isfinite(center).all() else "diverged"
     d1 = filter_normalized_direction(net, center, rng_dir)

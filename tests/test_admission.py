@@ -60,8 +60,10 @@ CHUNKED = [
                                        dataset={"name": "sine", "n_train": 20, "n_val": 10}, model={"layers": [1, 8, 1]},
                                        epochs=30, batch_size=4),
      lambda r: [v.result.history.val_loss for v in r.runs] + [v.result.params for v in r.runs]),
-    ("network landscape", lambda: engine.run_network_landscape(layers=[2, 4, 1], resolution=15, train_steps=5),
-     lambda r: r.loss),
+    ("network landscape", lambda: engine.run_network_landscape(layers=[2, 4, 1], resolution=15, train_steps=40),
+     lambda r: (r.loss, r.train_loss)),
+    ("gradient profile", lambda: engine.run_gradient_profile(depth=4, width=8, training={"steps": 30, "every": 7}),
+     lambda r: (r.training.loss, r.training.weight_grad_norm, r.weight_grad_norm)),
 ]
 
 
