@@ -4,7 +4,8 @@
 
 Three requests, each repeated with one body (what an explorer page sends on every visit):
 ``GET /api/v1/catalog``, ``POST /api/v1/losses/evaluate`` (3 numbers), ``POST /api/v1/descent/trajectory``
-(1000 Adam steps on Rosenbrock). Three servers, one after the other, in one run:
+(1000 Adam steps on Rosenbrock). Three servers, all running, measured in turns (each request
+``WRK_REPEATS`` times per server, median reported), in one run:
 
 * ``sync, no cache``: the earlier topology (gunicorn sync workers, one request per process, no keep-alive);
 * ``gevent, no cache``: the event-loop workers with compute threads, response cache off;
@@ -16,10 +17,12 @@ share the machine: figures are of the pair. The load average is printed with eac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 
@@ -28,6 +31,7 @@ from bench.server import serving
 CONNECTIONS = int(os.environ.get("WRK_CONNECTIONS", "8"))
 SECONDS = int(os.environ.get("WRK_SECONDS", "10"))
 THREADS = int(os.environ.get("WRK_THREADS", "2"))
+REPEATS = int(os.environ.get("WRK_REPEATS", "3"))
 
 REQUESTS = [
     ("GET /api/v1/catalog", "/api/v1/catalog", None),
@@ -71,17 +75,28 @@ def main() -> list[dict]:
         print("throughput: SKIPPED: wrk is not installed (Debian: apt-get install -y wrk)")
         return []
     rows = []
-    for label, env in SERVERS:
-        with serving(**env) as base:
-            for name, path, body in REQUESTS:
+    with contextlib.ExitStack() as stack:
+        # all three servers at once, measured in turns (A B C A B C): the machine's load drifts, and
+        # alternating spreads the drift over every server instead of favouring the first one measured
+        bases = [(label, stack.enter_context(serving(**env))) for label, env in SERVERS]
+        for name, path, body in REQUESTS:
+            for _, base in bases:
                 _wrk(base + path, body)  # warm: first touch, cache filled
-                load = os.getloadavg()[0]
-                r = _wrk(base + path, body)
-                rows.append({"server": label, "request": name, **r, "load_avg_1m": load})
-                print(f"  {label:18s} {name:44s} {r['rps']:9.0f} req/s  p50 {r['p50']:>8s}  "
-                      f"non-2xx {r['non_2xx']}  (load {load:.2f})", flush=True)
+            got: dict[str, list] = {label: [] for label, _ in bases}
+            for _ in range(REPEATS):
+                for label, base in bases:
+                    load = os.getloadavg()[0]
+                    got[label].append((_wrk(base + path, body), load))
+            for label, runs in got.items():
+                rps = statistics.median(r["rps"] for r, _ in runs)
+                row = {"server": label, "request": name, "rps": rps, "runs": [round(r["rps"]) for r, _ in runs],
+                       "non_2xx": sum(r["non_2xx"] for r, _ in runs), "p50": runs[-1][0]["p50"],
+                       "load_avg_1m": [round(load, 2) for _, load in runs]}
+                rows.append(row)
+                print(f"  {label:18s} {name:44s} {rps:9.0f} req/s (median of {row['runs']})  p50 {row['p50']:>8s}  "
+                      f"non-2xx {row['non_2xx']}  (load {row['load_avg_1m']})", flush=True)
     base_rps = {r["request"]: r["rps"] for r in rows if r["server"] == "sync, no cache"}
-    print("  ratio of 'gevent, cache' to 'sync, no cache':")
+    print("  ratio of 'gevent, cache' to 'sync, no cache' (medians):")
     for r in rows:
         if r["server"] == "gevent, cache":
             print(f"    {r['request']:44s} {r['rps'] / base_rps[r['request']]:.1f}x")
