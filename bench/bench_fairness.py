@@ -5,7 +5,9 @@
 
 1. **Heavy flood**: four clients each keep one of the heaviest allowed requests in flight (the basin
    map 500x500 x 200 Adam steps on Rastrigin, ``bench_deadline``'s heaviest), resending the moment an
-   answer comes back, Retry-After ignored. Meanwhile two probes send ``GET /healthz`` and a small
+   answer comes back, each body new (another learning rate), so that neither the response cache nor the
+   memory of heavy bodies answers for the service. Twice: ``hostile`` (Retry-After ignored) and
+   ``polite`` (each client waits as Retry-After says). Meanwhile two probes send ``GET /healthz`` and a small
    ``POST /losses/evaluate`` (distinct bodies, so the response cache does not answer) every 50 ms.
    Reported: the probes' p50/p95/max, and every heavy answer by status with the longest time any
    took, against ``DEADLINE_S`` (each must complete or get 503 within 1.1 x DEADLINE_S).
@@ -29,6 +31,8 @@ from bench.bench_deadline import WORST
 from bench.server import serving
 
 DURATION = float(os.environ.get("DURATION", "30"))
+# hostile: resend at once, whatever Retry-After says; polite: wait as Retry-After says
+MODES = os.environ.get("MODES", "hostile,polite").split(",")
 HEAVY = next(body for label, path, body in WORST if path == "/api/v1/descent/basins")
 HEAVY_PATH = "/api/v1/descent/basins"
 
@@ -51,20 +55,24 @@ def _pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
-def heavy_flood(base: str, deadline_s: float) -> dict:
+def heavy_flood(base: str, deadline_s: float, polite: bool) -> dict:
     stop = time.monotonic() + DURATION
     heavy, probes = [], {"/healthz": [], "/api/v1/losses/evaluate": []}
-    body = json.dumps(HEAVY).encode()
+    counter = iter(range(1, 10**9))  # 0 would repeat the warm-up body (a cache hit)
 
     def flooder():
         conn = _conn(base)
         while time.monotonic() < stop:
+            # a new body each time (another learning rate): the response cache must not answer
+            body = json.dumps({**HEAVY, "optimizer": {**HEAVY["optimizer"], "lr": 0.01 + 1e-9 * next(counter)}})
             try:
-                status, dt, _, retry = _send(conn, "POST", HEAVY_PATH, body)
+                status, dt, _, retry = _send(conn, "POST", HEAVY_PATH, body.encode())
             except (OSError, http.client.HTTPException):
                 conn = _conn(base)
                 continue
             heavy.append((status, dt, retry))
+            if polite and status == 503 and retry:
+                time.sleep(min(float(retry), max(0.0, stop - time.monotonic())))
 
     def prober(path):
         conn = _conn(base, 30)
@@ -137,11 +145,13 @@ def main() -> dict:
     with serving() as base:
         # one untimed heavy request: first-touch costs out of the way
         _send(_conn(base, 120), "POST", HEAVY_PATH, json.dumps(HEAVY).encode())
+        report = {}
+        for mode in MODES:
+            load0 = os.getloadavg()
+            flood = heavy_flood(base, Config.DEADLINE_S, polite=mode == "polite")
+            report[f"heavy_flood_{mode}"] = {"load_avg_before": load0, "load_avg_after": os.getloadavg(), **flood}
         load0 = os.getloadavg()
-        flood = heavy_flood(base, Config.DEADLINE_S)
-        cost = validation_cost(base)
-        load1 = os.getloadavg()
-    report = {"load_avg_before": load0, "load_avg_after": load1, "heavy_flood": flood, "validation": cost}
+        report["validation"] = {"load_avg_before": load0, **validation_cost(base)}
     print(json.dumps(report, indent=1, default=list))
     return report
 

@@ -9,8 +9,8 @@ not queued behind a 5 s basin map: it gets its time slice next to it.
 
 What is bounded, and how:
 
-* **heavy work**: a request still computing ``heavy_after_s`` after it started must hold one of the
-  replica's ``heavy_slots`` to go on. The check is the engine deadline's ``extend`` hook, asked between
+* **heavy work**: a request still computing ``heavy_after_s`` after it started (a quarter of that while
+  every slot is taken) must hold one of the replica's ``heavy_slots`` to go on. The check is the engine deadline's ``extend`` hook, asked between
   kernel chunks (``engine.deadlines``); with no slot free the computation stops and the client gets
   503 with ``Retry-After`` (when the earliest slot's holder must be done). A body seen to be heavy
   before (``costs``, keyed by method, path and body) asks for its slot before any work, and is refused
@@ -120,6 +120,11 @@ class Admission:
         with self._lock:
             self._slots[i] = 0.0
 
+    def free_slots(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for held in self._slots if held == 0.0 or held + 1.0 < now)
+
     def retry_after(self) -> int:
         """Whole seconds until a heavy slot must be free (its holder's deadline), at least 1."""
         now = time.monotonic()
@@ -166,7 +171,10 @@ class Admission:
                 ticket.slot = self.acquire_heavy(ticket.hard)
             return ticket.hard if ticket.slot is not None else None
 
-        soft = ticket.hard if ticket.slot is not None else min(ticket.hard, ticket.started + self.heavy_after_s)
+        # while every slot is taken, a request without one must prove light sooner: a doomed heavy request
+        # then wastes a quarter of the time (the replica is busy; a light one is done well before)
+        leash = self.heavy_after_s if self.free_slots() else self.heavy_after_s / 4
+        soft = ticket.hard if ticket.slot is not None else min(ticket.hard, ticket.started + leash)
         token = _ticket.set(ticket)
         with self._lock:
             self._computing.value += 1
