@@ -310,7 +310,7 @@ def test_kernels_run_inside_another_jitted_loop():
     state, scal = new_state(opt, net.n_params)
     losses = np.zeros(20)
     taken = _train(net.layout, net.fparams, p1, X, Y, r.code, r.lparams, new_running(net), np.empty(net.n_params),
-                   new_workspace(net, 16), p1.copy(), opt.code, opt.hp, state, scal, opt.lr, 20, losses)
+                   new_workspace(net, 16), p1.copy(), opt.code, opt.hp, state, scal, opt.lr, 0, 20, losses)
     assert taken == 20
     state, scal = new_state(opt, net.n_params)
     for t in range(20):  # the kernel trains in mode TRAIN with seed 0 and step t
