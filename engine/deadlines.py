@@ -29,6 +29,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .errors import DeadlineExceeded
+from .registry import ParamSpec
+
+__all__ = ["DeadlineExceeded", "deadline"]
 
 # Target seconds of one chunk: how late a stop may come. Each chunk of a parallel kernel is a new
 # launch: free with the TBB layer the service uses (a 500x500 basin map took 17.7 s chunked against
@@ -103,3 +106,35 @@ def run_chunked(n: int, run: Callable[[int, int], object], what: str) -> None:
         # the next chunk takes about CHUNK_S (growing at most 8x a step: the first units may be cheap)
         size = max(1, min(size * 8, int(CHUNK_S / per_unit) if per_unit > 0 else size * 8))
     check(what)
+
+
+# the computations that run in chunks under a deadline (the ``what`` a DeadlineExceeded names)
+CHUNKED = {
+    "basins": "basin maps, by grid rows",
+    "descent runs": "races and learning-rate sweeps, by runs",
+    "training epochs": "training runs and regularization comparisons, by epochs",
+    "network landscape training": "the network landscape's training, by steps",
+    "network landscape": "the network landscape's grid, by rows",
+    "gradient profile training": "the gradient profile's training, by steps",
+}
+
+
+def describe() -> list[dict]:
+    """Catalog entry for ``"deadlines"``: what stops at a deadline, and how late a stop may come."""
+    return [{
+        "name": "deadline",
+        "title": "Deadlines for long computations",
+        "parameters": [ParamSpec("seconds", None, 0.0, None,
+                                 doc="engine.deadline(seconds): chunked computations inside stop this long from "
+                                     "now with DeadlineExceeded (the service: 503 with Retry-After)").to_dict()],
+        "chunked": [{"what": k, "split": v} for k, v in CHUNKED.items()],
+        "chunk_seconds": CHUNK_S,
+        "rule": "kernels are never interrupted: the deadline is checked between chunks of about chunk_seconds, "
+                "so a stop comes at most one chunk late; chunked or not, the numbers are the same",
+    }]
+
+
+def _warmup() -> None:
+    """No kernels here; cover a range in chunks once under a deadline so the path is exercised at startup."""
+    with deadline(60):
+        run_chunked(2, lambda a, b: None, "warm-up")

@@ -31,9 +31,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_float, check_int
+
+__all__ = ["SCHEDULES", "ScheduleValues", "lr_schedule", "schedule_values"]
 
 _MAX_COUNT = 1_000_000_000  # bound on step-count parameters (keeps float conversions exact)
 
@@ -289,22 +292,6 @@ class ScheduleValues:
     lr: np.ndarray  # float64 (steps,): lr[e] for e = 0..steps-1; step t uses lr[t-1]
 
 
-def _check_base(base_lr) -> float:
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float, np.floating, np.integer)):
-        raise EngineInputError("base_lr", "must be a number")
-    b = float(base_lr)
-    if not math.isfinite(b) or b < 0.0:
-        raise EngineInputError("base_lr", "must be a finite number >= 0")
-    return b
-
-
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise EngineInputError("steps", "must be an integer >= 1")
-    check_max("steps", int(steps), "max_steps")
-    return int(steps)
-
-
 def _resolve(s: ScheduleSpec, given: dict, base: float, steps: int) -> dict:
     f = "schedule"
     p = resolve_params(s.params, given, f)
@@ -338,12 +325,15 @@ def _resolve(s: ScheduleSpec, given: dict, base: float, steps: int) -> dict:
     return p
 
 
-def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> ScheduleValues:
-    """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1."""
+def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int, lr_field: str = "base_lr") -> ScheduleValues:
+    """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1.
+
+    ``lr_field`` names the base rate in refusals: a caller whose base rate is an optimizer's ``lr`` gets a
+    base rate too large for the schedule (its values overflow) blamed on that ``lr``, not on the schedule."""
     if not isinstance(spec, Mapping):
         raise EngineInputError("schedule", "must be an object with a name, e.g. {'name': 'cosine'}")
-    base = _check_base(base_lr)
-    n = _check_steps(steps)
+    base = check_float(lr_field, base_lr, 0.0)
+    n = check_int("steps", steps, 1, "max_steps", integral_floats=False)
     name = spec.get("name")
     if name is None:
         raise EngineInputError("schedule.name", "required; choose one of: " + ", ".join(SCHEDULES))
@@ -357,7 +347,7 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
         with np.errstate(over="ignore", invalid="ignore"):
             unit = s.fn(e, 1.0, {**p, "max_lr": 1.0} if s.name == "onecycle" and "max_lr" not in given else p)
         if np.all(np.isfinite(unit)):  # finite for base 1: the base itself is too large
-            raise EngineInputError("base_lr", f"too large: the schedule's learning rates overflow float64 within {n} steps")
+            raise EngineInputError(lr_field, f"too large: the schedule's learning rates overflow float64 within {n} steps")
         raise EngineInputError("schedule", f"its learning rates overflow float64 within {n} steps")
     return ScheduleValues(s.name, p, lr)
 
@@ -365,6 +355,17 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
 def lr_schedule(spec: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarray:
     """float64 (steps,): ``lr[e]`` for e = 0..steps−1, as torch's scheduler gives (step t uses lr[t−1])."""
     return schedule_values(spec, base_lr, steps).lr
+
+
+def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule",
+                lr_field: str = "optimizer.lr") -> np.ndarray:
+    """The learning rate of each step: ``lr_schedule`` of ``spec``, or ``base_lr`` throughout when there is
+    none. Refusals are named under ``field`` (a racer's own schedule: ``optimizers.2.schedule.T_max``); a
+    base rate too large for the schedule is blamed on ``lr_field`` (a racer's ``optimizers.2.lr``)."""
+    if spec is None:
+        return np.full(int(steps), float(base_lr), dtype=np.float64)
+    with field_prefix(field, strip="schedule", only=("schedule", "steps")):
+        return schedule_values(spec, base_lr, steps, lr_field=lr_field).lr
 
 
 def describe() -> list[dict]:
