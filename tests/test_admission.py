@@ -5,13 +5,15 @@ heavy slot gets 503 + Retry-After, and cached answers are the computed ones, byt
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import engine
-from engine.deadlines import check, deadline, run_chunked
+from engine.deadlines import CHUNKED as LISTED, check, deadline, run_chunked
 from service import create_app
 from service.config import TestConfig
 
@@ -81,8 +83,24 @@ def test_chunked_under_a_deadline_gives_the_same_numbers(name, run, arrays, monk
 @pytest.mark.parametrize("name, run, arrays", CHUNKED, ids=[c[0] for c in CHUNKED])
 def test_a_passed_deadline_stops_the_long_computations(name, run, arrays):
     with deadline(at=time.monotonic() - 1):
-        with pytest.raises(engine.DeadlineExceeded):
+        with pytest.raises(engine.DeadlineExceeded) as stopped:
             run()
+    assert stopped.value.what in LISTED  # the catalog's 'deadlines' entry names it
+
+
+def test_the_catalog_lists_every_chunked_computation():
+    """Every ``run_chunked(n, run, what)`` in the engine names a ``what`` from ``engine.deadlines.CHUNKED``
+    (the catalog's list of what stops at a deadline), and every listed one is used somewhere."""
+    used = set()
+    for path in Path(engine.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_chunked":
+                what = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "what")
+                assert isinstance(what, ast.Constant), f"{path.name}:{node.lineno}: name the computation literally"
+                used.add(what.value)
+    assert used - {"warm-up"} == set(LISTED)
+    entry, = engine.build_catalog()["deadlines"]
+    assert [c["what"] for c in entry["chunked"]] == list(LISTED)
 
 
 # -- admission --------------------------------------------------------------------------------------
@@ -113,7 +131,11 @@ def test_a_long_request_without_a_heavy_slot_gets_503_then_is_refused_before_wor
 
 def test_a_request_past_the_deadline_gets_503_with_retry_after():
     app = _app(DEADLINE_S=0.05, HEAVY_AFTER_S=0.01)
-    r = app.test_client().post("/api/v1/descent/basins", json=BASINS)
+    client = app.test_client()
+    # the first request of a process sets things up (~0.3 s): alone, it would wait past this deadline before
+    # computing and get the other 503 ("waited ... for a compute thread"); this test is about stopping mid-work
+    client.post("/api/v1/descent/basins", json={**BASINS, "resolution": [2, 2], "steps": 1})
+    r = client.post("/api/v1/descent/basins", json=BASINS)
     assert r.status_code == 503
     assert "deadline" in r.get_json()["message"] and r.headers["Retry-After"] == "1"
     assert r.headers["Cache-Control"] == "no-store"
