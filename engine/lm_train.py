@@ -46,6 +46,7 @@ import numpy as np
 
 from ._jit import as_int, kernel
 from .corpora import Corpus, count_baselines, make_corpus
+from .deadlines import run_chunked
 from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
 from .lm_inspect import decode_parameters, encode_parameters
@@ -158,13 +159,20 @@ def _train_chunk(s: "LMSetup", params, grad, s0: int, s1: int, buf, starts, rec)
     """Steps s0+1 .. s1. On entry ``grad`` holds step s0+1's gradient and rec[s0+1] = (its loss, its
     norm); on exit grad holds step s1+1's (the next batch at the new parameters). Returns the last step
     completed (< s1 when a loss or gradient stopped being finite)."""
-    for t in range(s0 + 1, s1 + 1):
-        if not (math.isfinite(rec[t, 0]) and math.isfinite(rec[t, 1])):
-            return t - 1
-        lm_step(s.opt, params, grad, t, s.lrs[t - 1])
-        rec[t + 1, 0] = _batch_grad(s, params, grad, t + 1, buf, starts)
-        rec[t + 1, 1] = lm_grad_norm(grad)
-    return s1
+    done = [s1]
+
+    def steps(a: int, b: int) -> bool:  # steps s0+1+a .. s0+b; true: diverged, stop
+        for t in range(s0 + 1 + a, s0 + 1 + b):
+            if not (math.isfinite(rec[t, 0]) and math.isfinite(rec[t, 1])):
+                done[0] = t - 1
+                return True
+            lm_step(s.opt, params, grad, t, s.lrs[t - 1])
+            rec[t + 1, 0] = _batch_grad(s, params, grad, t + 1, buf, starts)
+            rec[t + 1, 1] = lm_grad_norm(grad)
+        return False
+
+    run_chunked(s1 - s0, steps, "language-model training")  # under engine.deadline: stops between chunks
+    return done[0]
 
 
 def _evaluate(m: LMModel, params, stream, weights, starts, T: int, B: int, buf, need, stride: int) -> float:

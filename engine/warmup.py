@@ -40,7 +40,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
       "engine.lm_models", "engine.lm_sample", "engine.lm_train", "engine.lm_inspect"), 47.0),
     (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
-      "engine.init"), 0.5),
+      "engine.init", "engine.deadlines"), 0.5),
 )
 
 

@@ -8,6 +8,7 @@ from engine.corpora import corpus_summary, make_corpus
 from engine.lm_inspect import inspect_lm
 from engine.lm_train import lm_stream, train_lm
 
+from ..cache import uncached
 from ..schemas.lm import (
     LMDatasetRequest, LMDatasetResponse, LMInspectRequest, LMInspectResponse, LMTrainRequest, LMTrainResponse,
 )
@@ -47,6 +48,7 @@ def train(body):
             "block_grad_norm, sample, tokens), then `summary` (the /lm/train response). Disconnecting stops the "
             "training.",
     "eval: one evaluation's record; summary: the /lm/train response"))
+@uncached("a stream: each evaluation is sent as it completes")
 def stream(body):
     """The /lm/train run streamed evaluation by evaluation (text/event-stream); same numbers as /lm/train."""
     return event_stream(lm_stream(**body), "eval", _TRAIN_DUMP.dump)  # lm_stream validates first: a 422

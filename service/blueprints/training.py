@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from engine import datasets, doctor, regularization, training
 
+from ..cache import uncached
 from ..schemas.training import (
     CompareRequest, CompareResponse, DatasetResponse, DatasetSchema, DiagnoseRequest, DiagnoseResponse,
     RunRequest, RunResponse,
@@ -54,6 +55,7 @@ def compare(body):
     "epoch", "Server-sent events: one `epoch` event per epoch (that epoch's record, JSON), then `summary` "
              "(the /run response). Disconnecting stops the training.",
     "epoch: {epoch, train_loss, val_loss, ...}; summary: the /run response"))
+@uncached("a stream: each epoch is sent as it completes")
 def stream(body):
     """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
     return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump)  # validates first: a 422
