@@ -164,9 +164,11 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
         if not isinstance(value, str):
             errors.add(path, field.error_messages["invalid"])
             return
-        cap, _ = _max_length(field)
-        if cap is not None and len(value) > cap:
-            errors.add(path, f"at most {cap} characters ({len(value)} given)")
+        cap, lengths = _max_length(field)
+        if cap is not None:  # a declared maximum replaces the default cap (user text: 100,000 characters)
+            if len(value) > cap:
+                own = _own_message([v for v in lengths if v.error], value)  # a message of the schema's own
+                errors.add(path, own or f"at most {cap} characters ({len(value)} given)")
         elif len(value) > b.max_string_chars:
             errors.add(path, f"{len(value)} characters exceed limit max_string_chars={b.max_string_chars}")
     elif isinstance(field, fields.Boolean):
@@ -182,18 +184,27 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
         _raw(field, value, path, errors)
 
 
+def _own_message(lengths: list, value) -> str | None:
+    """The first of the field's own Length validators' messages for ``value`` (e.g. "... (limit
+    max_race_runs)"): they only take len(), so this costs nothing whatever the size."""
+    for v in lengths:
+        try:
+            v(value)
+        except ValidationError as e:
+            return e.messages[0] if isinstance(e.messages, list) else str(e.messages)
+    return None
+
+
 def _list_ok(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> bool:
     """Check a list's length against the field's own Length validators (O(1)) and the global cap."""
     if not isinstance(value, list):
         return False  # marshmallow: "Not a valid list."
     cap, lengths = _max_length(field)
     if cap is not None and len(value) > cap:
-        for v in lengths:
-            try:
-                v(value)  # the schema's own message (e.g. "... (limit max_race_runs)"); len() only
-            except ValidationError as e:
-                errors.add(path, e.messages[0] if isinstance(e.messages, list) else str(e.messages))
-                return False
+        message = _own_message(lengths, value)
+        if message is not None:
+            errors.add(path, message)
+            return False
     if len(value) > errors.budget.max_list_items:
         errors.add(path, f"{len(value)} items exceed limit max_list_items={errors.budget.max_list_items}")
         return False
