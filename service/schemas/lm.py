@@ -19,6 +19,7 @@ from ..fields import FiniteFloat, NumberArray, limit_range
 from .common import ClipSchema, OptimizerSchema, ScheduleSchema, refuse_foreign, registry_schema
 
 _RUN = {p.name: p for p in RUN_PARAMS}
+_B64_MAX = 4 * -(-8 * LIMITS["max_lm_parameters"] // 3)  # base64 characters of the largest parameter vector
 _SAMPLING = {p.name: p for p in SAMPLING_PARAMS}
 
 
@@ -57,8 +58,11 @@ class LMModelSchema(registry_schema("LMModelBase", LM_MODELS, "model", bound_sha
 class LMParametersIn(Schema):
     """A parameter blob as a run returned it."""
 
-    data = fields.String(required=True, metadata={"description": "base64 of the little-endian float64 parameter "
-                                                                 "vector"})
+    data = fields.String(required=True, validate=validate.Length(
+        max=_B64_MAX, error="at most {max} characters: the base64 of max_lm_parameters float64 values "
+                            "(limit max_lm_parameters)"),
+        metadata={"description": "base64 of the little-endian float64 parameter vector (the request body's own "
+                                 "limit, max_body_bytes, applies too)"})
     layout = fields.List(fields.Dict(), metadata={"description": "optional: the layout returned with it, checked "
                                                                  "against the model's"})
     n_params = fields.Integer(metadata={"description": "ignored (informational)"})
