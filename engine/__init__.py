@@ -12,6 +12,8 @@ from .catalog import build_catalog
 from .warmup import warm_kernels
 from .losses import LOSS_CODES, LOSSES, CurvesResult, LossCurve, LossResult, ResolvedLoss, evaluate_loss, loss_curves, loss_value_grad, resolve_loss
 from .surfaces import SURFACES, Surface, SurfaceSpec, resolve_surface, surface_grad, surface_hessian, surface_value
+from .expression import FUNCTIONS as FORMULA_FUNCTIONS, ExpressionError, Formula, Program, compile_expression, resolve_formula
+from .formula import formula_grad, formula_hessian, formula_value, formula_value_grad_hess
 from .landscape import CriticalPoints, LandscapeGrid, LandscapeSlice, critical_points, landscape_grid, landscape_slice
 from .datasets import DATASETS, Dataset, make_dataset
 from .doctor import Diagnosis, diagnose
@@ -37,6 +39,8 @@ __all__ += ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "
 __all__ += ["DATASETS", "Dataset", "make_dataset", "Diagnosis", "diagnose"]
 __all__ += ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_stream", "REGULARIZERS", "Comparison", "compare"]
 __all__ += ["SURFACES", "Surface", "SurfaceSpec", "resolve_surface", "surface_grad", "surface_hessian", "surface_value"]
+__all__ += ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression", "resolve_formula"]
+__all__ += ["formula_grad", "formula_hessian", "formula_value", "formula_value_grad_hess"]
 __all__ += ["CriticalPoints", "LandscapeGrid", "LandscapeSlice", "critical_points", "landscape_grid", "landscape_slice"]
 __all__ += ["OPTIMIZERS", "Optimizer", "new_state", "optimizer_step", "reset_state", "resolve_optimizer"]
 __all__ += ["SCHEDULES", "ScheduleValues", "lr_schedule", "schedule_values"]

@@ -22,6 +22,11 @@ LIMITS: dict[str, int] = {
     "max_slice_points": 10_001,
     "max_critical_seeds_axis": 100,  # Newton seeds per axis: 10k Newton runs at most
     "max_surface_samples": 10_000,  # linear_regression surface: every kernel call loops over all samples
+    # formula surfaces (engine.expression): refused before any parsing work, whatever the size sent
+    "max_expression_length": 8_000,  # characters: linear_regression written out (64 samples, full digits) is ~5,000
+    "max_expression_nodes": 1_000,  # operands + operators: each costs every grid cell and step (1000² grid ≈ 1 s)
+    "max_expression_depth": 64,  # nested (), calls, unary signs and exponents: bounds parser recursion and stack
+    "max_expression_params": 16,  # named parameters of one formula (a slider each)
     # descent: steps of one trajectory, and steps x runs for a request
     "max_steps": 100_000,
     "max_schedule_milestones": 1_000,  # MultiStepLR milestones in one schedule (a sort + search per request)

@@ -172,4 +172,9 @@ CASES += [
 ]
 
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
-UNREACHABLE: dict[str, str] = {}
+UNREACHABLE: dict[str, str] = {
+    # engine.expression's limits: formulas reach the request schemas in part 2 of issue 15, which
+    # replaces these entries by LimitCase rows; until then tests/test_expression.py checks each bound
+    **{name: "no endpoint takes a formula yet (issue 15 part 2); checked in tests/test_expression.py"
+       for name in ("max_expression_length", "max_expression_nodes", "max_expression_depth", "max_expression_params")},
+}
