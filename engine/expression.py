@@ -88,6 +88,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.name: f for f in (
                  "at a tie each argument gets half (as torch.maximum)"),
 )}
 
+# names users reach for from numpy, math or other tools, and what the grammar calls them
+ALIASES = {"atan": "arctan", "ln": "log", "logistic": "sigmoid", "expit": "sigmoid", "fabs": "abs",
+           "absolute": "abs", "minimum": "min", "maximum": "max", "pow": "**", "power": "**"}
+
 RESERVED = frozenset({"x", "y"}) | frozenset(CONSTANTS) | frozenset(FUNCTIONS)
 PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}", re.ASCII)
 
@@ -246,6 +250,57 @@ def _compile_cached(expression: str, param_names: tuple[str, ...]) -> Program:
     return _Parser(expression, param_names).compile()
 
 
+def describe() -> dict:
+    """The formula section of the catalog: grammar, precedence, functions with their derivative
+    rules (kinks included), the conventions of the evaluator and the limits."""
+    return {
+        "grammar": GRAMMAR,
+        "precedence": [
+            "+ - (left-associative, loosest)",
+            "* / (left-associative)",
+            "unary - and + ",
+            "** (right-associative; binds tighter than a unary minus on its left: -x**2 is -(x**2), "
+            "and its exponent may carry a sign: 2**-x)",
+        ],
+        "names": {"x": "first plane coordinate", "y": "second plane coordinate",
+                  "pi": CONSTANTS["pi"], "e": CONSTANTS["e"],
+                  "parameters": "any other name given in params (a letter, then up to 31 letters, digits or _)"},
+        "functions": [{"name": f.name, "arguments": f.arity, "derivative": f.derivative, "at_kinks": f.at_kinks}
+                      for f in FUNCTIONS.values()],
+        "powers": f"u**n with a constant integer n (|n| <= {vm.POWI_MAX}) is exact repeated multiplication, "
+                  "defined for every u; other exponents use pow: NaN for a negative base with a non-integer "
+                  "exponent; a variable exponent's derivative u**w·log u is 0 where u = 0 and w >= 0 (as torch)",
+        "derivatives": "exact (forward-mode second-order jets, no finite differences); a derivative factor "
+                       "multiplies only non-zero tangents (0·inf = 0), so sqrt(x**2 + y**2) has gradient 0 at "
+                       "the origin; where the value is not finite neither are its derivatives",
+        "non_finite": "log of a negative number, overflow and the like give NaN or infinity, never an error: "
+                      "descents report them as a diverged status, grids as masked cells",
+        "constants": "sub-expressions without x, y or a parameter are folded when parsed; a non-finite one "
+                     "(log(-1), 10**400) is refused",
+        "errors": "a refused formula names the field expression, the 1-based column and what was expected, "
+                  "e.g. 'column 3: expected an operand after '*', found the end of the expression'",
+        "limits": {k: LIMITS[k] for k in ("max_expression_length", "max_expression_nodes",
+                                          "max_expression_depth", "max_expression_params")},
+        "example": {"expression": "(a - x)**2 + b*(y - x**2)**2", "params": {"a": 1, "b": 100}},
+    }
+
+
+GRAMMAR = """expr  := term (('+' | '-') term)*
+term  := unary (('*' | '/') unary)*
+unary := ('-' | '+') unary | power
+power := atom ['**' unary]
+atom  := number | name | function '(' expr [',' expr] ')' | '(' expr ')'"""
+
+
+def _warmup() -> None:
+    f = resolve_formula("min(a*x, y)**2 / sqrt(2 + x**2) + sin(2*pi)*y**a", {"a": 1.5})  # folds: formula_value
+    f.value(0.5, 0.5)
+    f.grad(0.5, 0.5)
+    f.hessian(0.5, 0.5)
+    f.value_grad_hess(0.5, 0.5)
+    f.grid(np.zeros(2), np.zeros(2), gradient=True)  # one compiled grid kernel serves both modes
+
+
 # ---------------------------------------------------------------------------------------------
 # Parser and code generator (one pass: postfix code is emitted as the grammar is recognised)
 # ---------------------------------------------------------------------------------------------
@@ -323,11 +378,11 @@ class _Parser:
         if self.depth > limit:
             self._fail(f"nesting deeper than {limit} levels exceeds limit max_expression_depth={limit}")
 
-    def _count(self) -> None:
+    def _count(self, at: int) -> None:
         self.nodes += 1
         limit = LIMITS["max_expression_nodes"]
         if self.nodes > limit:
-            self._fail(f"more than {limit} operands and operators exceeds limit max_expression_nodes={limit}")
+            self._fail(f"more than {limit} operands and operators exceeds limit max_expression_nodes={limit}", at)
 
     # --- grammar ----------------------------------------------------------------------------
     def compile(self) -> Program:
@@ -432,7 +487,7 @@ class _Parser:
         if spec is None:
             if name in ("x", "y") or name in CONSTANTS or name in self.param_names:
                 self._fail(f"{name!r} is not a function (products need *, e.g. {name}*(...))", start)
-            close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
+            close = [ALIASES[name]] if name in ALIASES else difflib.get_close_matches(name, list(FUNCTIONS), n=1)
             self._fail(f"unknown function {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                        + f"; functions: {', '.join(FUNCTIONS)}", start)
         self._enter()
@@ -458,13 +513,13 @@ class _Parser:
 
     # --- code generation with constant folding ------------------------------------------------
     def _push(self, op: int, operand, start: int) -> _Value:
-        self._count()
+        self._count(start)
         self.code.append([op, operand])
         return _Value(start, self.prev_end, float(operand) if op == vm.CONST else None)
 
     def _apply(self, op: int, operand: int, v: _Value) -> _Value:
         """A unary instruction on ``v``; folded when ``v`` is a constant."""
-        self._count()
+        self._count(v.start)
         if v.const is None:
             self.code.append([op, operand])
             return v
@@ -472,7 +527,7 @@ class _Parser:
         return self._folded([[vm.CONST, 0], [op, operand]], [v.const], v)
 
     def _binary(self, op: int, u: _Value, w: _Value, span: _Value | None = None) -> _Value:
-        self._count()
+        self._count(w.start)
         span = span or _Value(u.start, w.end, None)
         if u.const is None or w.const is None:
             self.code.append([op, 0])
