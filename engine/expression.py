@@ -184,17 +184,33 @@ class Formula:
         """(f, f_x, f_y, f_xx, f_xy, f_yy) from one pass."""
         return tuple(float(v) for v in vm.formula_value_grad_hess(self.ops, self.consts, self.p, float(x), float(y)))
 
-    def grid(self, xs, ys, gradient: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """``z[i, j] = f(xs[j], ys[i])`` and, with ``gradient``, ‖∇f‖ on the same grid (NaN/inf kept:
-        the caller masks them). Sizes are the caller's to bound (``engine.landscape`` checks them)."""
+    def grid(self, xs, ys, gradient: bool = False) -> FormulaGrid:
+        """The formula on the grid ``xs × ys`` (row i ↔ ys[i]), with ‖∇f‖ when ``gradient``.
+        Sizes are the caller's to bound (``engine.landscape`` checks them)."""
         xs = np.ascontiguousarray(xs, dtype=np.float64)
         ys = np.ascontiguousarray(ys, dtype=np.float64)
-        if xs.ndim != 1 or ys.ndim != 1:
-            raise EngineInputError("xs" if xs.ndim != 1 else "ys", "must be a 1-D array")
+        if xs.ndim != 1 or ys.ndim != 1 or xs.size == 0 or ys.size == 0:
+            raise EngineInputError("xs" if xs.ndim != 1 or xs.size == 0 else "ys", "must be a non-empty 1-D array")
         z = np.empty((ys.size, xs.size))
         gn = np.empty((ys.size, xs.size) if gradient else (1, 1))
-        vm.formula_grid_kernel(self.ops, self.consts, self.p, xs, ys, z, gn, bool(gradient))
-        return z, (gn if gradient else None)
+        stats = np.empty((ys.size, 6))
+        vm.formula_grid_kernel(self.ops, self.consts, self.p, xs, ys, z, gn, stats, bool(gradient))
+        bad = int(stats[:, 2].sum() + (stats[:, 5].sum() if gradient else 0))
+        lo, hi = float(stats[:, 0].min()), float(stats[:, 1].max())
+        return FormulaGrid(z, gn if gradient else None, (lo, hi) if lo <= hi else (math.nan, math.nan),
+                           float(stats[:, 4].max()) if gradient else None, bad)
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaGrid:
+    """A formula sampled on a grid: ``z[i, j] = f(xs[j], ys[i])``. Non-finite cells are kept as they
+    are (NaN, ±inf) and counted; the ranges are over finite cells only."""
+
+    z: np.ndarray  # (ny, nx)
+    grad_norm: np.ndarray | None  # (ny, nx) ‖∇f‖ when asked for
+    z_range: tuple[float, float]  # finite min and max (NaN, NaN if no cell is finite)
+    grad_norm_max: float | None  # largest finite ‖∇f‖ (-inf if none)
+    n_nonfinite: int  # cells whose value or ‖∇f‖ is NaN or infinite
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,6 +583,8 @@ class _Parser:
             size += 1 if op < vm.FIRST_UNARY else (0 if op < vm.FIRST_BINARY else -1)
             depth = max(depth, size)
             words += (op, operand)
+        if depth > vm.STACK_ROWS:  # unreachable within max_expression_depth (tests/test_expression.py)
+            raise ExpressionError(f"evaluating it needs {depth} stack slots, more than the {vm.STACK_ROWS} there are")
         ops = np.array([len(self.code), depth, *words], dtype=np.int64)
         cs = np.array(consts or [0.0], dtype=np.float64)
         ops.flags.writeable = False

@@ -43,6 +43,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from ._jit import as_int, kernel, parallel_kernel, prange
 
@@ -59,8 +63,11 @@ ABS, SQRT, EXP, LOG, LOG1P, SIN, COS, TAN, TANH, SINH, COSH, ARCTAN, SIGMOID, SO
 ADD, SUB, MUL, DIV, POW, MIN, MAX = range(32, 39)
 
 FIRST_UNARY, FIRST_BINARY = NEG, ADD
+# The point machine's stack slots. One nesting level can add 3 (x + x*min(x, <next level>)), so
+# max_expression_depth = 64 needs at most 3·64 + 2; engine.expression refuses programs needing more.
+STACK_ROWS = 200
 POWI_MAX = 1024  # larger integer exponents go through pow (repeated squaring stays <= 11 steps)
-BLOCK = 256  # grid columns evaluated together: a block of the stack stays in L1
+BLOCK = 512  # grid columns evaluated together: a block of the stack stays in L1
 
 OP_NAMES = {X: "x", Y: "y", CONST: "const", PARAM: "param", NEG: "neg", POWI: "powi", ABS: "abs",
             SQRT: "sqrt", EXP: "exp", LOG: "log", LOG1P: "log1p", SIN: "sin", COS: "cos", TAN: "tan",
@@ -290,8 +297,8 @@ def binary_jet(op, u, w):
 @kernel
 def formula_jet(ops, consts, params, x, y, order, stack):
     """Run the program at (x, y): (f, f_x, f_y, f_xx, f_xy, f_yy), derivatives up to ``order``
-    (0, 1 or 2; higher ones are 0). ``stack`` is scratch of shape (>= ops[1], 6), so a loop can
-    allocate it once; ``formula_value_grad_hess`` and friends allocate it themselves.
+    (0, 1 or 2; higher ones are 0). ``stack`` is scratch of shape (>= ops[1], 6);
+    ``formula_value_grad_hess`` and friends bring their own (``_scratch``, on the call stack).
 
     The top of the stack is kept in six locals (registers) and only the slots below it live in
     ``stack``: a push spills the top, a binary operator reads one slot.
@@ -326,6 +333,8 @@ def formula_jet(ops, consts, params, x, y, order, stack):
         elif op < FIRST_BINARY:
             if op == NEG:
                 f, fa, fb, faa, fab, fbb = -f, -fa, -fb, -faa, -fab, -fbb
+            elif op == POWI and arg == 2:  # u², the commonest power, without a call: (2u, 2)
+                f, fa, fb, faa, fab, fbb = _chain(f * f, 2.0 * f, 2.0, fa, fb, faa, fab, fbb)
             else:
                 g0, g1, g2 = unary_derivs(op, f, arg, order)
                 f, fa, fb, faa, fab, fbb = _chain(g0, g1, g2, fa, fb, faa, fab, fbb)
@@ -337,6 +346,8 @@ def formula_jet(ops, consts, params, x, y, order, stack):
                 f, fa, fb, faa, fab, fbb = u0 + f, ua + fa, ub + fb, uaa + faa, uab + fab, ubb + fbb
             elif op == SUB:
                 f, fa, fb, faa, fab, fbb = u0 - f, ua - fa, ub - fb, uaa - faa, uab - fab, ubb - fbb
+            elif op == MUL:
+                f, fa, fb, faa, fab, fbb = _mul(u0, ua, ub, uaa, uab, ubb, f, fa, fb, faa, fab, fbb)
             else:
                 f, fa, fb, faa, fab, fbb = binary_jet(op, (u0, ua, ub, uaa, uab, ubb), (f, fa, fb, faa, fab, fbb))
     if order < 2:
@@ -346,29 +357,49 @@ def formula_jet(ops, consts, params, x, y, order, stack):
     return f, fa, fb, faa, fab, fbb
 
 
+_SCRATCH_TYPE = types.Array(types.float64, 2, "C")
+
+
+@intrinsic
+def _scratch(typingctx):
+    """A (STACK_ROWS, 6) float64 array in the caller's stack frame (LLVM ``alloca``), so the point
+    machine allocates nothing per call: a heap array cost ~45 ns, as much as a whole Adam step.
+    It must not outlive the function that makes it: only pass it down, never return it."""
+
+    def codegen(context, builder, signature, args):
+        intp = lambda v: context.get_constant(types.intp, v)  # noqa: E731
+        data = cgutils.alloca_once(builder, context.get_value_type(types.float64), size=intp(STACK_ROWS * 6))
+        ary = make_array(_SCRATCH_TYPE)(context, builder)
+        populate_array(ary, data=data, shape=cgutils.pack_array(builder, [intp(STACK_ROWS), intp(6)]),
+                       strides=cgutils.pack_array(builder, [intp(48), intp(8)]), itemsize=intp(8), meminfo=None)
+        return ary._getvalue()
+
+    return _SCRATCH_TYPE(), codegen
+
+
 @kernel
 def formula_value_grad_hess(ops, consts, params, x, y):
     """(f, ∂f/∂x, ∂f/∂y, ∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) of the program at (x, y)."""
-    return formula_jet(ops, consts, params, x, y, as_int(2), np.empty((max(ops[1], 1), 6)))
+    return formula_jet(ops, consts, params, x, y, as_int(2), _scratch())
 
 
 @kernel
 def formula_value(ops, consts, params, x, y):
     """f(x, y) of the program (the value lane only)."""
-    return formula_jet(ops, consts, params, x, y, as_int(0), np.empty((max(ops[1], 1), 6)))[0]
+    return formula_jet(ops, consts, params, x, y, as_int(0), _scratch())[0]
 
 
 @kernel
 def formula_grad(ops, consts, params, x, y):
     """(f, ∂f/∂x, ∂f/∂y): the shape of ``engine.surfaces.surface_grad``."""
-    r = formula_jet(ops, consts, params, x, y, as_int(1), np.empty((max(ops[1], 1), 6)))
+    r = formula_jet(ops, consts, params, x, y, as_int(1), _scratch())
     return r[0], r[1], r[2]
 
 
 @kernel
 def formula_hessian(ops, consts, params, x, y):
     """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²): the shape of ``engine.surfaces.surface_hessian``."""
-    r = formula_jet(ops, consts, params, x, y, as_int(2), np.empty((max(ops[1], 1), 6)))
+    r = formula_jet(ops, consts, params, x, y, as_int(2), _scratch())
     return r[3], r[4], r[5]
 
 
@@ -379,9 +410,16 @@ def formula_hessian(ops, consts, params, x, y):
 
 
 @kernel
-def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
+def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad, stats):
     """zrow[j] = f(xs[j], y) and, if ``want_grad``, grow[j] = ‖∇f(xs[j], y)‖ (value and first
-    derivatives only: three lanes per slot). Allocates its own (depth, 3, BLOCK) scratch."""
+    derivatives only: three lanes per slot). Allocates its own (depth, 3, BLOCK) scratch.
+
+    ``stats`` (6,) receives, over the row, the finite min and max of z and how many z are not
+    finite, then the same for ‖∇f‖ (±inf and 0 when there is none): a grid needs no second pass.
+    """
+    zlo = glo = math.inf
+    zhi = ghi = -math.inf
+    zbad = gbad = 0
     n = ops[0]
     st = np.empty((max(ops[1], 1), 3, BLOCK))
     order = 1 if want_grad else 0
@@ -411,9 +449,28 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
                 _row_binary(st, sp - 2, m, op, want_grad)
                 sp -= 1
         for j in range(m):
-            zrow[j0 + j] = st[0, 0, j]
-            if want_grad:
-                grow[j0 + j] = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
+            v = st[0, 0, j]
+            zrow[j0 + j] = v
+            if math.isfinite(v):
+                zlo = min(zlo, v)
+                zhi = max(zhi, v)
+            else:
+                zbad += 1
+        if want_grad:
+            for j in range(m):
+                g = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
+                grow[j0 + j] = g
+                if math.isfinite(g):
+                    glo = min(glo, g)
+                    ghi = max(ghi, g)
+                else:
+                    gbad += 1
+    stats[0] = zlo
+    stats[1] = zhi
+    stats[2] = zbad
+    stats[3] = glo
+    stats[4] = ghi
+    stats[5] = gbad
 
 
 @kernel
@@ -498,8 +555,9 @@ def _row_binary(st, t, m, op, want_grad):
 
 
 @parallel_kernel
-def formula_grid_kernel(ops, consts, params, xs, ys, z, gn, want_grad):
-    """z[i, j] = f(xs[j], ys[i]) and, if ``want_grad``, gn[i, j] = ‖∇f‖ (gn may be (1, 1) otherwise)."""
+def formula_grid_kernel(ops, consts, params, xs, ys, z, gn, stats, want_grad):
+    """z[i, j] = f(xs[j], ys[i]) and, if ``want_grad``, gn[i, j] = ‖∇f‖ (gn may be (1, 1) otherwise);
+    stats[i] = row i's ``formula_fill_row`` stats."""
     for i in prange(ys.size):
         grow = gn[i] if want_grad else gn[0]
-        formula_fill_row(ops, consts, params, xs, ys[i], z[i], grow, want_grad)
+        formula_fill_row(ops, consts, params, xs, ys[i], z[i], grow, want_grad, stats[i])

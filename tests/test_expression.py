@@ -260,6 +260,26 @@ def test_depth_limit():
         assert _refused(deep, "max_expression_depth").column is not None
 
 
+@pytest.mark.parametrize("level", ["x + x*min(x, {})", "x + x*({})", "x + x*x**({})", "x + x*x**min(x, {})",
+                                   "-({}) + x", "max({}, x) * x"])
+def test_deepest_stacks_within_the_depth_limit_fit_the_point_machine(level):
+    # the nesting that adds the most stack slots per level allowed, repeated up to the depth limit
+    text = "x"
+    while True:
+        deeper = level.format(text)
+        try:
+            compile_expression(deeper)
+        except ExpressionError as e:
+            assert "max_expression_depth" in str(e)
+            break
+        text = deeper
+    program = compile_expression(text)
+    assert program.depth <= vm.STACK_ROWS
+    f = resolve_formula(text)
+    assert np.isfinite(f.value_grad_hess(0.5, 0.25)).all()
+    assert f.value(0.5, 0.25) == pytest.approx(py_value(text, 0.5, 0.25), rel=1e-12)
+
+
 def test_parameter_count_limit():
     n = LIMITS["max_expression_params"]
     names = [f"p{i}" for i in range(n + 1)]

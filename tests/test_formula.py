@@ -172,11 +172,14 @@ def _formulas():
 def _disagreements(got, want) -> list[str]:
     """The value relative to itself; the gradient and the Hessian norm-wise (max norm) relative to
     their largest entry, so an entry that is exactly 0 next to large ones (f = x/(15y): f_xx = 0,
-    f_xy ≈ 0.08, ours −2.5e-17 from the quotient rule's rounding) is judged on the matrix's scale."""
+    f_xy ≈ 0.08, ours −2.5e-17 from the quotient rule's rounding) is judged on the matrix's scale.
+    A block that is exactly 0 is judged on the scale of the order below it (sqrt(x)**2 = x: the
+    Hessian is 0, ours 5.6e-17 = 2·√x·(−¼x^{−3/2}) + 2·(1/(4x)) rounded, terms of size |f_x|/x)."""
     names = ("f", "f_x", "f_y", "f_xx", "f_xy", "f_yy")
     out = []
+    scale = 0
     for lanes in ((0,), (1, 2), (3, 4, 5)):
-        scale = max(abs(want[i]) for i in lanes)
+        scale = max(abs(want[i]) for i in lanes) or scale
         for i in lanes:
             if abs(mpmath.mpf(got[i]) - want[i]) > RTOL * scale:
                 out.append(f"{names[i]}: got {got[i]!r}, exact {mpmath.nstr(want[i], 20)}")
@@ -365,15 +368,29 @@ def test_grid_kernel_matches_the_scalar_machine_cell_by_cell(text):
     f = resolve_formula(text, {"a": 2.0, "b": -1.0})
     xs = np.linspace(-2.0, 2.0, 300)  # more than one column block (engine.formula.BLOCK)
     ys = np.linspace(-1.5, 2.5, 7)
-    z, gn = f.grid(xs, ys, gradient=True)
-    z_only, none = f.grid(xs, ys)
-    assert none is None
-    np.testing.assert_array_equal(z_only, z)
+    g = f.grid(xs, ys, gradient=True)
+    z, gn = g.z, g.grad_norm
+    value_only = f.grid(xs, ys)
+    assert value_only.grad_norm is None and value_only.grad_norm_max is None
+    np.testing.assert_array_equal(value_only.z, z)
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
             v, gx, gy = f.grad(x, y)
             assert z[i, j] == v or (math.isnan(v) and math.isnan(z[i, j]))
             np.testing.assert_allclose(gn[i, j], math.hypot(gx, gy), rtol=1e-15)
+    finite = np.isfinite(z)
+    assert g.z_range == (z[finite].min(), z[finite].max())
+    assert g.grad_norm_max == gn[np.isfinite(gn)].max()
+    assert g.n_nonfinite == (~finite).sum() + (~np.isfinite(gn)).sum()
+
+
+def test_grid_counts_non_finite_cells_instead_of_failing():
+    g = resolve_formula("log(x) + 1/y").grid(np.array([-1.0, 0.0, 1.0, 2.0]), np.array([0.0, 1.0]), gradient=True)
+    assert np.isnan(g.z[1, 0]) and g.z[1, 1] == -math.inf and g.z[0, 2] == math.inf
+    assert g.z_range == (pytest.approx(1.0), pytest.approx(1.0 + math.log(2.0)))
+    # values: all of row y = 0 and x = -1, 0 of row y = 1; norms: row y = 0 and (0, 1) (at x = -1, y = 1
+    # the value is NaN but the slopes (-1, -1) are finite)
+    assert g.n_nonfinite == 6 + 5
 
 
 @numba.njit(cache=False)
