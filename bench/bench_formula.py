@@ -1,0 +1,250 @@
+"""Formula surfaces (engine.expression + engine.formula) against the built-in kernels and numpy.
+
+    python -m bench formula
+
+1. Grid 1000×1000 of Rosenbrock typed as a formula (``Formula.grid``: the stack machine, row-blocked,
+   finite min/max and non-finite count per row in the kernel) against the built-in grid
+   (``engine.landscape_grid``: validation, allocation, kernel, the same statistics) and numpy
+   evaluating the same formula on a meshgrid (plus finite min/max). Value only, then with ‖∇f‖.
+   Targets: formula ≤ 3× built-in, and faster than numpy.
+2. 10,000 Adam steps on 2-D Rosenbrock inside one jitted loop: the built-in ``surface_grad`` against
+   the formula's ``formula_jet`` (scratch allocated once per run) and ``formula_grad`` (allocates its
+   scratch each call, as a one-line dispatch would). Target: ≤ 3× built-in.
+3. A new formula, start to answer, in a process whose kernels are loaded: parse + compile (a cache
+   miss every time), the first value/gradient/Hessian, a 200×200 grid with ‖∇f‖, 1,000 Adam steps.
+   Target: < 100 ms (all but HTTP).
+4. Why a stack machine rather than a kernel generated per formula: numba's compile time of the
+   generated grid kernel for the same formula (what every new formula would wait for).
+5. Cold start the evaluator adds: ``engine.expression._warmup()`` in a fresh process with an empty
+   NUMBA_CACHE_DIR (compiles) and then with the cache that run left (loads).
+
+Medians of REPEAT runs after one untimed call. The machine is shared: rerun before believing a ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import engine
+from engine import formula as vm
+from engine.expression import resolve_formula
+from engine.optimizers import new_state, optimizer_step, resolve_optimizer
+from engine.surfaces import surface_grad
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 1000
+REPEAT = 11
+STEPS = 10_000
+ROSENBROCK = "(1 - x)**2 + 100*(y - x**2)**2"
+TARGET_RATIO = 3.0
+
+
+def _median(fn, repeat: int = REPEAT) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _finite_range(z: np.ndarray) -> tuple[float, float]:
+    finite = z[np.isfinite(z)]
+    return float(finite.min()), float(finite.max())
+
+
+def grid() -> list[dict]:
+    f = resolve_formula(ROSENBROCK)
+    (x0, x1), (y0, y1) = (-2.0, 2.0), (-1.0, 3.0)
+    xs, ys = np.linspace(x0, x1, N), np.linspace(y0, y1, N)
+    print(f"1) grid {N}x{N} of Rosenbrock, median of {REPEAT}; numba threads={numba.get_num_threads()}")
+    rows = []
+    for gradient in (False, True):
+        def formula():  # finite ranges and the non-finite count come from the kernel, as built-in's
+            return f.grid(xs, ys, gradient=gradient)
+
+        def builtin():
+            return engine.landscape_grid("rosenbrock", (x0, x1), (y0, y1), resolution=N, gradient=gradient)
+
+        def numpy_meshgrid():
+            X, Y = np.meshgrid(xs, ys)
+            z = (1 - X) ** 2 + 100 * (Y - X**2) ** 2
+            if gradient:  # ∇f = (−2(1 − x) − 400x(y − x²), 200(y − x²))
+                v = Y - X**2
+                gn = np.hypot(-2 * (1 - X) - 400 * X * v, 200 * v)
+                return _finite_range(z), _finite_range(gn)
+            return _finite_range(z)
+
+        t_f, t_b, t_n = _median(formula), _median(builtin), _median(numpy_meshgrid)
+        diff = float(np.max(np.abs(f.grid(xs, ys).z - builtin().z)) / np.abs(builtin().z).max())
+        ok = t_f <= TARGET_RATIO * t_b and t_f < t_n
+        label = "value + |grad|" if gradient else "value"
+        print(f"   {label:15s} formula {t_f * 1e3:6.2f} ms | built-in {t_b * 1e3:6.2f} ms (x{t_f / t_b:4.2f}) | "
+              f"numpy {t_n * 1e3:6.2f} ms (formula {t_n / t_f:4.2f}x faster) | max rel diff {diff:.0e} | "
+              f"{'OK' if ok else 'BELOW TARGET'}")
+        rows.append({"gradient": gradient, "formula_ms": t_f * 1e3, "builtin_ms": t_b * 1e3, "numpy_ms": t_n * 1e3})
+    return rows
+
+
+@numba.njit(cache=False)
+def _adam_builtin(code, p, opt, hp, w, g, state, scal, steps, lr):
+    for t in range(1, steps + 1):
+        _, g[0], g[1] = surface_grad(code, p, w[0], w[1])
+        optimizer_step(opt, hp, w, g, state, scal, t, lr)
+
+
+@numba.njit(cache=False)
+def _adam_formula_jet(ops, consts, params, opt, hp, w, g, state, scal, steps, lr):
+    stack = np.empty((max(ops[1], 1), 6))  # scratch once per run
+    for t in range(1, steps + 1):
+        r = vm.formula_jet(ops, consts, params, w[0], w[1], np.int64(1), stack)  # not a literal: no specialization
+        g[0] = r[1]
+        g[1] = r[2]
+        optimizer_step(opt, hp, w, g, state, scal, t, lr)
+
+
+@numba.njit(cache=False)
+def _adam_formula_grad(ops, consts, params, opt, hp, w, g, state, scal, steps, lr):
+    for t in range(1, steps + 1):
+        _, g[0], g[1] = vm.formula_grad(ops, consts, params, w[0], w[1])  # allocates its scratch
+        optimizer_step(opt, hp, w, g, state, scal, t, lr)
+
+
+def adam() -> dict:
+    su = engine.resolve_surface("rosenbrock")
+    f = resolve_formula(ROSENBROCK)
+    opt = resolve_optimizer({"name": "adam", "lr": 0.01})
+    w, g = np.zeros(2), np.zeros(2)
+    state, scal = new_state(opt, 2)
+    ends = {}
+
+    def run(kernel, *args):
+        def go():
+            w[:] = (-1.5, 2.0)
+            state[:] = 0.0
+            scal[:] = 0.0
+            kernel(*args, opt.code, opt.hp, w, g, state, scal, STEPS, opt.lr)
+            ends[kernel] = w.copy()
+        return go
+
+    t_b = _median(run(_adam_builtin, su.code, su.p))
+    t_j = _median(run(_adam_formula_jet, f.ops, f.consts, f.p))
+    t_g = _median(run(_adam_formula_grad, f.ops, f.consts, f.p))
+    same = np.allclose(ends[_adam_formula_jet], ends[_adam_builtin], rtol=1e-9, atol=0)
+    print(f"2) {STEPS:,} Adam steps on Rosenbrock in one jitted loop, median of {REPEAT}")
+    print(f"   built-in {t_b * 1e3:6.2f} ms | formula_jet {t_j * 1e3:6.2f} ms (x{t_j / t_b:4.2f}) | "
+          f"formula_grad {t_g * 1e3:6.2f} ms (x{t_g / t_b:4.2f}) | same end point: {same} | "
+          f"{'OK' if t_j <= TARGET_RATIO * t_b else 'BELOW TARGET'}")
+    return {"builtin_ms": t_b * 1e3, "formula_jet_ms": t_j * 1e3, "formula_grad_ms": t_g * 1e3}
+
+
+def first_formula() -> dict:
+    """A formula never seen before, from text to the first answers, kernels already loaded."""
+    opt = resolve_optimizer({"name": "adam", "lr": 0.01})
+    xs, ys = np.linspace(-2, 2, 200), np.linspace(-1, 3, 200)
+    parts = {"parse+compile": [], "first value/grad/hessian": [], "grid 200x200 + |grad|": [], "1000 Adam steps": []}
+    totals = []
+    for k in range(REPEAT + 1):
+        text = f"(1 - x)**2 + {100 + k}*(y - x**2)**2 + sin(x*y)/{k + 2}"  # new each time: a cache miss
+        t0 = time.perf_counter()
+        f = resolve_formula(text)
+        t1 = time.perf_counter()
+        f.value_grad_hess(0.5, 0.5)
+        t2 = time.perf_counter()
+        f.grid(xs, ys, gradient=True)
+        t3 = time.perf_counter()
+        w, g = np.array([-1.5, 2.0]), np.zeros(2)
+        state, scal = new_state(opt, 2)
+        _adam_formula_jet(f.ops, f.consts, f.p, opt.code, opt.hp, w, g, state, scal, 1000, opt.lr)
+        t4 = time.perf_counter()
+        if k == 0:
+            continue  # the first round also compiles this bench's own jitted loop
+        for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            parts[name].append(dt)
+        totals.append(t4 - t0)
+    med = {name: statistics.median(v) * 1e3 for name, v in parts.items()}
+    total = statistics.median(totals) * 1e3
+    print(f"3) a new formula from text to answers (kernels loaded), median of {REPEAT}: "
+          + " | ".join(f"{k} {v:.2f} ms" for k, v in med.items())
+          + f" | total {total:.1f} ms | {'OK' if total < 100 else 'ABOVE 100 ms'}")
+    return {**med, "total_ms": total}
+
+
+_GENERATED = """
+import math, numba
+@numba.njit(parallel=True, cache=False)
+def grid(xs, ys, z):
+    for i in numba.prange(ys.size):
+        y = ys[i]
+        for j in range(xs.size):
+            x = xs[j]
+            z[i, j] = {expr}
+"""
+
+
+def generated_kernel() -> float:
+    """The alternative: numba compiles a grid kernel written out for this one formula."""
+    times = []
+    for k in range(3):
+        scope: dict = {}
+        exec(_GENERATED.format(expr=f"(1 - x)**2 + {100 + k}*(y - x**2)**2"), scope)  # bench-only codegen
+        t0 = time.perf_counter()
+        scope["grid"](np.zeros(2), np.zeros(2), np.zeros((2, 2)))
+        times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    print(f"4) a grid kernel generated per formula: numba compile + first call {t * 1e3:.0f} ms (median of 3) "
+          f"for the value alone; the stack machine needs none per formula")
+    return t * 1e3
+
+
+_CHILD = r"""
+import json, time
+t0 = time.perf_counter(); c0 = time.process_time()
+import engine.expression as E
+t1 = time.perf_counter(); c1 = time.process_time()
+E._warmup()
+t2 = time.perf_counter(); c2 = time.process_time()
+print(json.dumps({"import": t1 - t0, "warmup": t2 - t1, "warmup_cpu": c2 - c1}))
+"""
+
+
+def _child(cache: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start() -> dict:
+    cache = tempfile.mkdtemp(prefix="numba-cache-formula-")
+    try:
+        empty = _child(cache)
+        warm = [_child(cache) for _ in range(3)]
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    w = {k: statistics.median(d[k] for d in warm) for k in warm[0]}
+    print("5) engine.expression._warmup() in a fresh process (s): import | warm-up wall | warm-up CPU")
+    for label, d in (("empty cache", empty), ("warm cache ", w)):
+        print(f"   {label}  {d['import']:5.2f} | {d['warmup']:6.2f} | {d['warmup_cpu']:6.2f}")
+    return {"empty": empty, "warm": w}
+
+
+def main() -> dict:
+    return {"grid": grid(), "adam": adam(), "first_formula": first_formula(),
+            "generated_kernel_ms": generated_kernel(), "cold_start": cold_start()}
+
+
+if __name__ == "__main__":
+    main()
