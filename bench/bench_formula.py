@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 import numba
@@ -51,13 +51,8 @@ TARGET_RATIO = 3.0
 
 
 def _median(fn, repeat: int = REPEAT) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    fn()  # untimed: compilation, first touch
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeat))
 
 
 def _finite_range(z: np.ndarray) -> tuple[float, float]:
@@ -220,25 +215,21 @@ print(json.dumps({"import": t1 - t0, "warmup": t2 - t1, "warmup_cpu": c2 - c1}))
 """
 
 
-def _child(cache: str) -> dict:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _fresh_warmup(cache: str) -> dict:
+    """``_CHILD`` in a new interpreter whose numba cache is ``cache``: its timings."""
+    out = subprocess.check_output([sys.executable, "-c", _CHILD], cwd=ROOT, text=True,
+                                  env=dict(os.environ, NUMBA_CACHE_DIR=cache))
+    return json.loads(out.split("\n")[-2])
 
 
 def cold_start() -> dict:
-    cache = tempfile.mkdtemp(prefix="numba-cache-formula-")
-    try:
-        empty = _child(cache)
-        warm = [_child(cache) for _ in range(3)]
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
-    w = {k: statistics.median(d[k] for d in warm) for k in warm[0]}
+    with tempfile.TemporaryDirectory(prefix="numba-cache-formula-") as cache:
+        runs = [_fresh_warmup(cache) for _ in range(4)]  # the first compiles into the empty cache, the others load
+    empty, loaded = runs[0], {k: statistics.median(r[k] for r in runs[1:]) for k in runs[0]}
     print("5) engine.expression._warmup() in a fresh process (s): import | warm-up wall | warm-up CPU")
-    for label, d in (("empty cache", empty), ("warm cache ", w)):
+    for label, d in (("empty cache", empty), ("warm cache ", loaded)):
         print(f"   {label}  {d['import']:5.2f} | {d['warmup']:6.2f} | {d['warmup_cpu']:6.2f}")
-    return {"empty": empty, "warm": w}
+    return {"empty": empty, "warm": loaded}
 
 
 def main() -> dict:

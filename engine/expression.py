@@ -413,19 +413,18 @@ class _Parser:
         return self._assemble()
 
     def _expr(self) -> _Value:
-        v = self._term()
-        while self._is("+") or self._is("-"):
-            op = vm.ADD if self.tok[1] == "+" else vm.SUB
-            self._advance()
-            v = self._binary(op, v, self._term())
-        return v
+        return self._left_assoc({"+": vm.ADD, "-": vm.SUB}, self._term)
 
     def _term(self) -> _Value:
-        v = self._unary()
-        while self._is("*") or self._is("/"):
-            op = vm.MUL if self.tok[1] == "*" else vm.DIV
+        return self._left_assoc({"*": vm.MUL, "/": vm.DIV}, self._unary)
+
+    def _left_assoc(self, ops: dict, operand) -> _Value:
+        """operand (op operand)* for the left-associative operators ``ops``, folded left to right."""
+        v = operand()
+        while self.tok[0] == "op" and self.tok[1] in ops:
+            op = ops[self.tok[1]]
             self._advance()
-            v = self._binary(op, v, self._unary())
+            v = self._binary(op, v, operand())
         return v
 
     def _unary(self) -> _Value:

@@ -449,28 +449,27 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad, stats):
                 _row_binary(st, sp - 2, m, op, want_grad)
                 sp -= 1
         for j in range(m):
-            v = st[0, 0, j]
-            zrow[j0 + j] = v
-            if math.isfinite(v):
-                zlo = min(zlo, v)
-                zhi = max(zhi, v)
-            else:
-                zbad += 1
+            zrow[j0 + j] = st[0, 0, j]
+            zlo, zhi, zbad = _track(st[0, 0, j], zlo, zhi, zbad)
         if want_grad:
             for j in range(m):
                 g = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
                 grow[j0 + j] = g
-                if math.isfinite(g):
-                    glo = min(glo, g)
-                    ghi = max(ghi, g)
-                else:
-                    gbad += 1
+                glo, ghi, gbad = _track(g, glo, ghi, gbad)
     stats[0] = zlo
     stats[1] = zhi
     stats[2] = zbad
     stats[3] = glo
     stats[4] = ghi
     stats[5] = gbad
+
+
+@kernel
+def _track(v, lo, hi, bad):
+    """The running finite range and non-finite count after one more value."""
+    if math.isfinite(v):
+        return min(lo, v), max(hi, v), bad
+    return lo, hi, bad + 1
 
 
 @kernel
