@@ -31,6 +31,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
+    (("engine.expression",), 8.0),  # formula surfaces: parser folding, point machine, grid rows
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
       "engine.rng", "engine.activations", "engine.init"), 0.5),
 )

@@ -398,7 +398,7 @@ def _descend(ops, consts, params, x, y, lr, steps):
     """Plain gradient descent on a formula, inside a jitted loop (as the trajectory kernels will)."""
     stack = np.empty((max(ops[1], 1), 6))
     for _ in range(steps):
-        r = vm.formula_jet(ops, consts, params, x, y, 1, stack)
+        r = vm.formula_jet(ops, consts, params, x, y, np.int64(1), stack)  # a plain int64: no literal specialization
         x -= lr * r[1]
         y -= lr * r[2]
     return x, y, vm.formula_value_grad_hess(ops, consts, params, x, y)
