@@ -18,7 +18,8 @@
 5. Cold start the evaluator adds: ``engine.expression._warmup()`` in a fresh process with an empty
    NUMBA_CACHE_DIR (compiles) and then with the cache that run left (loads).
 
-Medians of REPEAT runs after one untimed call. The machine is shared: rerun before believing a ratio.
+Medians over interleaved rounds (one call of each contender per round) after one untimed call each.
+The machine is shared: rerun before believing a ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from pathlib import Path
 
 import numba
@@ -45,14 +45,26 @@ from engine.surfaces import surface_grad
 ROOT = Path(__file__).resolve().parent.parent
 N = 1000
 REPEAT = 11
+ADAM_REPEAT = 51  # ~1 ms runs: more rounds for a stable median on a shared machine
 STEPS = 10_000
 ROSENBROCK = "(1 - x)**2 + 100*(y - x**2)**2"
 TARGET_RATIO = 3.0
 
 
-def _median(fn, repeat: int = REPEAT) -> float:
-    fn()  # untimed: compilation, first touch
-    return statistics.median(timeit.repeat(fn, number=1, repeat=repeat))
+def _medians(*fns, repeat: int = REPEAT, clock=time.perf_counter) -> list[float]:
+    """Median seconds of each function, timed in interleaved rounds (one call of each per round), so
+    that the load of a shared machine weighs on all of them alike; one untimed call each first.
+    ``clock=time.process_time`` counts this process's CPU time only (with one thread: the work)."""
+    for fn in fns:
+        fn()
+    rounds = [[_elapsed(fn, clock) for fn in fns] for _ in range(repeat)]
+    return [statistics.median(r[i] for r in rounds) for i in range(len(fns))]
+
+
+def _elapsed(fn, clock) -> float:
+    t0 = clock()
+    fn()
+    return clock() - t0
 
 
 def _finite_range(z: np.ndarray) -> tuple[float, float]:
@@ -64,14 +76,25 @@ def grid() -> list[dict]:
     f = resolve_formula(ROSENBROCK)
     (x0, x1), (y0, y1) = (-2.0, 2.0), (-1.0, 3.0)
     xs, ys = np.linspace(x0, x1, N), np.linspace(y0, y1, N)
-    print(f"1) grid {N}x{N} of Rosenbrock, median of {REPEAT}; numba threads={numba.get_num_threads()}")
+    threads = numba.get_num_threads()
+    rows = []
+    for n_threads, clock in ((threads, time.perf_counter), (1, time.process_time)):
+        numba.set_num_threads(n_threads)
+        what = "wall" if clock is time.perf_counter else "CPU time (insensitive to other processes' load)"
+        print(f"1) grid {N}x{N} of Rosenbrock, median of {REPEAT}; numba threads={n_threads}, {what}")
+        rows += _grid_rows(f, xs, ys, (x0, x1), (y0, y1), clock)
+    numba.set_num_threads(threads)
+    return rows
+
+
+def _grid_rows(f, xs, ys, x_range, y_range, clock) -> list[dict]:
     rows = []
     for gradient in (False, True):
         def formula():  # finite ranges and the non-finite count come from the kernel, as built-in's
             return f.grid(xs, ys, gradient=gradient)
 
         def builtin():
-            return engine.landscape_grid("rosenbrock", (x0, x1), (y0, y1), resolution=N, gradient=gradient)
+            return engine.landscape_grid("rosenbrock", x_range, y_range, resolution=N, gradient=gradient)
 
         def numpy_meshgrid():
             X, Y = np.meshgrid(xs, ys)
@@ -82,14 +105,15 @@ def grid() -> list[dict]:
                 return _finite_range(z), _finite_range(gn)
             return _finite_range(z)
 
-        t_f, t_b, t_n = _median(formula), _median(builtin), _median(numpy_meshgrid)
+        t_f, t_b, t_n = _medians(formula, builtin, numpy_meshgrid, clock=clock)
         diff = float(np.max(np.abs(f.grid(xs, ys).z - builtin().z)) / np.abs(builtin().z).max())
         ok = t_f <= TARGET_RATIO * t_b and t_f < t_n
         label = "value + |grad|" if gradient else "value"
         print(f"   {label:15s} formula {t_f * 1e3:6.2f} ms | built-in {t_b * 1e3:6.2f} ms (x{t_f / t_b:4.2f}) | "
               f"numpy {t_n * 1e3:6.2f} ms (formula {t_n / t_f:4.2f}x faster) | max rel diff {diff:.0e} | "
               f"{'OK' if ok else 'BELOW TARGET'}")
-        rows.append({"gradient": gradient, "formula_ms": t_f * 1e3, "builtin_ms": t_b * 1e3, "numpy_ms": t_n * 1e3})
+        rows.append({"gradient": gradient, "clock": clock.__name__, "formula_ms": t_f * 1e3, "builtin_ms": t_b * 1e3,
+                     "numpy_ms": t_n * 1e3})
     return rows
 
 
@@ -134,11 +158,10 @@ def adam() -> dict:
             ends[kernel] = w.copy()
         return go
 
-    t_b = _median(run(_adam_builtin, su.code, su.p))
-    t_j = _median(run(_adam_formula_jet, f.ops, f.consts, f.p))
-    t_g = _median(run(_adam_formula_grad, f.ops, f.consts, f.p))
+    t_b, t_j, t_g = _medians(run(_adam_builtin, su.code, su.p), run(_adam_formula_jet, f.ops, f.consts, f.p),
+                             run(_adam_formula_grad, f.ops, f.consts, f.p), repeat=ADAM_REPEAT, clock=time.process_time)
     same = np.allclose(ends[_adam_formula_jet], ends[_adam_builtin], rtol=1e-9, atol=0)
-    print(f"2) {STEPS:,} Adam steps on Rosenbrock in one jitted loop, median of {REPEAT}")
+    print(f"2) {STEPS:,} Adam steps on Rosenbrock in one jitted loop, CPU time, median of {ADAM_REPEAT}")
     print(f"   built-in {t_b * 1e3:6.2f} ms | formula_jet {t_j * 1e3:6.2f} ms (x{t_j / t_b:4.2f}) | "
           f"formula_grad {t_g * 1e3:6.2f} ms (x{t_g / t_b:4.2f}) | same end point: {same} | "
           f"{'OK' if t_j <= TARGET_RATIO * t_b else 'BELOW TARGET'}")
