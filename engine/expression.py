@@ -48,7 +48,11 @@ import numpy as np
 
 from . import formula as vm
 from .errors import EngineInputError
+from .formula import formula_grad, formula_hessian, formula_value, formula_value_grad_hess
 from .limits import LIMITS
+
+__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "FormulaGrid", "Program", "compile_expression",
+           "resolve_formula", "formula_grad", "formula_hessian", "formula_value", "formula_value_grad_hess"]
 
 PROGRAM_CACHE_SIZE = 512  # compiled programs kept (each < 20 kB); keyed by (expression, parameter names)
 
@@ -91,6 +95,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {f.name: f for f in (
 # names users reach for from numpy, math or other tools, and what the grammar calls them
 ALIASES = {"atan": "arctan", "ln": "log", "logistic": "sigmoid", "expit": "sigmoid", "fabs": "abs",
            "absolute": "abs", "minimum": "min", "maximum": "max", "pow": "**", "power": "**"}
+FORMULA_FUNCTIONS = FUNCTIONS  # engine.FORMULA_FUNCTIONS
 
 RESERVED = frozenset({"x", "y"}) | frozenset(CONSTANTS) | frozenset(FUNCTIONS)
 PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}", re.ASCII)
@@ -266,10 +271,13 @@ def _compile_cached(expression: str, param_names: tuple[str, ...]) -> Program:
     return _Parser(expression, param_names).compile()
 
 
-def describe() -> dict:
-    """The formula section of the catalog: grammar, precedence, functions with their derivative
+def describe() -> list[dict]:
+    """The ``formulas`` catalog section (one entry): grammar, precedence, functions with their derivative
     rules (kinks included), the conventions of the evaluator and the limits."""
-    return {
+    return [{
+        "name": "formula",
+        "title": "A formula surface typed by the user",
+        "parameters": [],
         "grammar": GRAMMAR,
         "precedence": [
             "+ - (left-associative, loosest)",
@@ -298,7 +306,7 @@ def describe() -> dict:
         "limits": {k: LIMITS[k] for k in ("max_expression_length", "max_expression_nodes",
                                           "max_expression_depth", "max_expression_params")},
         "example": {"expression": "(a - x)**2 + b*(y - x**2)**2", "params": {"a": 1, "b": 100}},
-    }
+    }]
 
 
 GRAMMAR = """expr  := term (('+' | '-') term)*

@@ -433,7 +433,7 @@ def test_programs_are_cached_by_expression_and_parameter_names_and_cannot_be_cor
 
 
 def test_catalog_section_documents_every_function_and_its_kink_rule():
-    d = describe()
+    (d,) = describe()
     assert [f["name"] for f in d["functions"]] == list(FUNCTIONS)
     rules = {f["name"]: f["at_kinks"] for f in d["functions"]}
     assert "sign(0) = 0" in rules["abs"] and "half" in rules["min"] and "half" in rules["max"]
