@@ -51,7 +51,7 @@ from .errors import EngineInputError
 from .formula import formula_grad, formula_hessian, formula_value, formula_value_grad_hess
 from .limits import LIMITS
 
-__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "FormulaGrid", "Program", "compile_expression",
+__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression",
            "resolve_formula", "formula_grad", "formula_hessian", "formula_value", "formula_value_grad_hess"]
 
 PROGRAM_CACHE_SIZE = 512  # compiled programs kept (each < 20 kB); keyed by (expression, parameter names)
@@ -189,34 +189,6 @@ class Formula:
         """(f, f_x, f_y, f_xx, f_xy, f_yy) from one pass."""
         return tuple(float(v) for v in vm.formula_value_grad_hess(self.ops, self.consts, self.p, float(x), float(y)))
 
-    def grid(self, xs, ys, gradient: bool = False) -> FormulaGrid:
-        """The formula on the grid ``xs × ys`` (row i ↔ ys[i]), with ‖∇f‖ when ``gradient``.
-        Sizes are the caller's to bound (``engine.landscape`` checks them)."""
-        xs = np.ascontiguousarray(xs, dtype=np.float64)
-        ys = np.ascontiguousarray(ys, dtype=np.float64)
-        if xs.ndim != 1 or ys.ndim != 1 or xs.size == 0 or ys.size == 0:
-            raise EngineInputError("xs" if xs.ndim != 1 or xs.size == 0 else "ys", "must be a non-empty 1-D array")
-        z = np.empty((ys.size, xs.size))
-        gn = np.empty((ys.size, xs.size) if gradient else (1, 1))
-        stats = np.empty((ys.size, 6))
-        vm.formula_grid_kernel(self.ops, self.consts, self.p, xs, ys, z, gn, stats, bool(gradient))
-        bad = int(stats[:, 2].sum() + (stats[:, 5].sum() if gradient else 0))
-        lo, hi = float(stats[:, 0].min()), float(stats[:, 1].max())
-        return FormulaGrid(z, gn if gradient else None, (lo, hi) if lo <= hi else (math.nan, math.nan),
-                           float(stats[:, 4].max()) if gradient else None, bad)
-
-
-@dataclass(frozen=True, eq=False)
-class FormulaGrid:
-    """A formula sampled on a grid: ``z[i, j] = f(xs[j], ys[i])``. Non-finite cells are kept as they
-    are (NaN, ±inf) and counted; the ranges are over finite cells only."""
-
-    z: np.ndarray  # (ny, nx)
-    grad_norm: np.ndarray | None  # (ny, nx) ‖∇f‖ when asked for
-    z_range: tuple[float, float]  # finite min and max (NaN, NaN if no cell is finite)
-    grad_norm_max: float | None  # largest finite ‖∇f‖ (-inf if none)
-    n_nonfinite: int  # cells whose value or ‖∇f‖ is NaN or infinite
-
 
 # ---------------------------------------------------------------------------------------------
 # Public functions
@@ -322,7 +294,6 @@ def _warmup() -> None:
     f.grad(0.5, 0.5)
     f.hessian(0.5, 0.5)
     f.value_grad_hess(0.5, 0.5)
-    f.grid(np.zeros(2), np.zeros(2), gradient=True)  # one compiled grid kernel serves both modes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ._jit import as_int, kernel, parallel_kernel, prange
+from ._jit import as_int, kernel
 
 # ---------------------------------------------------------------------------------------------
 # Instruction set (stable: compiled programs and the kernels below share it)
@@ -410,16 +410,10 @@ def formula_hessian(ops, consts, params, x, y):
 
 
 @kernel
-def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad, stats):
+def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
     """zrow[j] = f(xs[j], y) and, if ``want_grad``, grow[j] = ‖∇f(xs[j], y)‖ (value and first
     derivatives only: three lanes per slot). Allocates its own (depth, 3, BLOCK) scratch.
-
-    ``stats`` (6,) receives, over the row, the finite min and max of z and how many z are not
-    finite, then the same for ‖∇f‖ (±inf and 0 when there is none): a grid needs no second pass.
-    """
-    zlo = glo = math.inf
-    zhi = ghi = -math.inf
-    zbad = gbad = 0
+    ``engine.landscape``'s grid calls it for a formula's rows (non-finite cells are left as they are)."""
     n = ops[0]
     st = np.empty((max(ops[1], 1), 3, BLOCK))
     order = 1 if want_grad else 0
@@ -450,26 +444,9 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad, stats):
                 sp -= 1
         for j in range(m):
             zrow[j0 + j] = st[0, 0, j]
-            zlo, zhi, zbad = _track(st[0, 0, j], zlo, zhi, zbad)
         if want_grad:
             for j in range(m):
-                g = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
-                grow[j0 + j] = g
-                glo, ghi, gbad = _track(g, glo, ghi, gbad)
-    stats[0] = zlo
-    stats[1] = zhi
-    stats[2] = zbad
-    stats[3] = glo
-    stats[4] = ghi
-    stats[5] = gbad
-
-
-@kernel
-def _track(v, lo, hi, bad):
-    """The running finite range and non-finite count after one more value."""
-    if math.isfinite(v):
-        return min(lo, v), max(hi, v), bad
-    return lo, hi, bad + 1
+                grow[j0 + j] = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
 
 
 @kernel
@@ -551,12 +528,3 @@ def _row_binary(st, t, m, op, want_grad):
             if want_grad:
                 st[t, 1, j] = fa
                 st[t, 2, j] = fb
-
-
-@parallel_kernel
-def formula_grid_kernel(ops, consts, params, xs, ys, z, gn, stats, want_grad):
-    """z[i, j] = f(xs[j], ys[i]) and, if ``want_grad``, gn[i, j] = ‖∇f‖ (gn may be (1, 1) otherwise);
-    stats[i] = row i's ``formula_fill_row`` stats."""
-    for i in prange(ys.size):
-        grow = gn[i] if want_grad else gn[0]
-        formula_fill_row(ops, consts, params, xs, ys[i], z[i], grow, want_grad, stats[i])

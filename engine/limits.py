@@ -25,6 +25,9 @@ LIMITS: dict[str, int] = {
     "max_expression_nodes": 1_000,  # operands + operators: each costs every grid cell and step (1000² grid ≈ 1 s)
     "max_expression_depth": 64,  # nested (), calls, unary signs and exponents: bounds parser recursion and stack
     "max_expression_params": 16,  # named parameters of one formula (a slider each)
+    # formula nodes x point evaluations of a grid (cells), slice (points) or critical-point search (seeds² x 100
+    # Newton iterations); descents count a formula's nodes into max_descent_work instead (engine.descent.step_cost)
+    "max_formula_work": 250_000_000,
     # descent: steps of one trajectory, and steps x runs for a request
     "max_steps": 100_000,
     "max_schedule_milestones": 1_000,  # MultiStepLR milestones in one schedule (a sort + search per request)

@@ -36,8 +36,8 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"), 17.0),
-    (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
-    (("engine.expression",), 8.0),  # formula surfaces: parser folding, point machine, grid rows
+    # the surface dispatch calls the formula evaluator (engine.expression's kernels): one process compiles both
+    (("engine.expression", "engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 18.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
       "engine.init"), 0.5),
 )

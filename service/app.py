@@ -13,6 +13,7 @@ from flask_smorest import Api
 from . import errors
 from .config import Config
 from .jsonio import OrjsonProvider
+from .schemas.common import surface_field2properties
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
 MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks")
@@ -29,6 +30,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     CORS(app, origins=app.config["CORS_ORIGINS"])
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(surface_field2properties)  # before any schema is documented
     for name in MODULES:
         api.register_blueprint(importlib.import_module(f"service.blueprints.{name}").blp)
     errors.register(app)

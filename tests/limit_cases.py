@@ -171,10 +171,27 @@ CASES += [
                          "dataset": {"n": 10}}, scale=960),
 ]
 
+# formula surfaces: the limits of engine.expression reach every surface field through {"expression", ...}
+def _formula_nodes(n: int) -> str:
+    """A formula of exactly n nodes (operands + operators): -x (2) then +x pairs; x (1) then pairs when n is odd."""
+    return ("-x" if n % 2 == 0 else "x") + "+x" * ((n - 2) // 2 if n % 2 == 0 else (n - 1) // 2)
+
+
+CASES += [
+    LimitCase("max_expression_length", "/api/v1/landscapes/grid", "surface.expression",
+              lambda n: {"surface": {"expression": "x" + " " * (n - 1)}, "resolution": [2, 2]}),
+    LimitCase("max_expression_nodes", "/api/v1/landscapes/grid", "surface.expression",
+              lambda n: {"surface": {"expression": _formula_nodes(n)}, "resolution": [2, 2]}),
+    LimitCase("max_expression_depth", "/api/v1/descent/trajectory", "surface.expression",
+              lambda n: {"surface": {"expression": "(" * n + "x" + ")" * n}, "start": [1.0, 1.0], "steps": 2}),
+    LimitCase("max_expression_params", "/api/v1/landscapes/critical-points", "surface.params",
+              lambda n: {"surface": {"expression": "x**2 + y**2", "params": {f"p{i}": 1.0 for i in range(n)}},
+                         "seeds": 2}),
+    # a 1000-node formula on 1000 columns: rows = ceil(n / 1e6) (scaled: 2 rows at, 3 over)
+    LimitCase("max_formula_work", "/api/v1/landscapes/grid", "resolution",
+              lambda n: {"surface": {"expression": _formula_nodes(1000)}, "resolution": [1000, -(-n // 1_000_000)]},
+              scale=2_000_000),
+]
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
-UNREACHABLE: dict[str, str] = {
-    # engine.expression's limits: formulas reach the request schemas in part 2 of issue 15, which
-    # replaces these entries by LimitCase rows; until then tests/test_expression.py checks each bound
-    **{name: "no endpoint takes a formula yet (issue 15 part 2); checked in tests/test_expression.py"
-       for name in ("max_expression_length", "max_expression_nodes", "max_expression_depth", "max_expression_params")},
-}
+UNREACHABLE: dict[str, str] = {}

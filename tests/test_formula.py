@@ -7,8 +7,8 @@
    value to itself, the gradient and the Hessian norm-wise (see ``_disagreements``).
 2. Every built-in surface typed as a formula (its catalog formula, default parameters) gives the
    built-in kernels' value, gradient and Hessian to 1e-12 relative.
-3. The documented rules at kinks and domain edges, the grid kernel against the scalar machine, and the
-   kernels called from inside another jitted function.
+3. The documented rules at kinks and domain edges, the grid rows (``engine.landscape_grid`` of a formula)
+   against the scalar machine, and the kernels called from inside another jitted function.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 
 from engine import formula as vm
 from engine.expression import ExpressionError, resolve_formula
+from engine.landscape import landscape_grid
 from engine.surfaces import SURFACES, resolve_surface, surface_grad, surface_hessian
 
 sp = pytest.importorskip("sympy")
@@ -266,7 +267,7 @@ def test_builtin_surface_typed_as_formula_matches_the_builtin(name):
     (x0, x1), (y0, y1) = su.domain
     points = np.column_stack([rng.uniform(x0, x1, 40), rng.uniform(y0, y1, 40)])
     for x, y in points:
-        want = np.array([*surface_grad(su.code, su.p, x, y), *surface_hessian(su.code, su.p, x, y)])
+        want = np.array([*surface_grad(su.args, x, y), *surface_hessian(su.args, x, y)])
         got = np.array(f.value_grad_hess(x, y))
         # value relative to itself; gradient and Hessian norm-wise, as in the sympy test
         for lanes in (slice(0, 1), slice(1, 3), slice(3, 6)):
@@ -281,7 +282,7 @@ def test_ackley_formula_at_its_cone_point_has_the_builtins_subgradient():
     # sqrt(x² + y²) at the origin: the tangent of x² + y² is 0 there, and 0·∞ counts as 0
     su = resolve_surface("ackley")
     f = resolve_formula(AS_FORMULA["ackley"][0])
-    assert f.grad(0.0, 0.0) == pytest.approx(tuple(surface_grad(su.code, su.p, 0.0, 0.0)), abs=1e-15)
+    assert f.grad(0.0, 0.0) == pytest.approx(tuple(surface_grad(su.args, 0.0, 0.0)), abs=1e-15)
     assert f.grad(0.0, 0.0)[1:] == (0.0, 0.0)
 
 
@@ -364,33 +365,33 @@ GRID_FORMULAS = [
 
 
 @pytest.mark.parametrize("text", GRID_FORMULAS)
-def test_grid_kernel_matches_the_scalar_machine_cell_by_cell(text):
-    f = resolve_formula(text, {"a": 2.0, "b": -1.0})
-    xs = np.linspace(-2.0, 2.0, 300)  # more than one column block (engine.formula.BLOCK)
-    ys = np.linspace(-1.5, 2.5, 7)
-    g = f.grid(xs, ys, gradient=True)
+def test_grid_rows_match_the_scalar_machine_cell_by_cell(text):
+    params = {"a": 2.0, "b": -1.0}
+    f = resolve_formula(text, params)
+    # 300 columns: more than one column block (engine.formula.BLOCK)
+    g = landscape_grid(text, (-2.0, 2.0), (-1.5, 2.5), (300, 7), params, gradient=True)
     z, gn = g.z, g.grad_norm
-    value_only = f.grid(xs, ys)
+    value_only = landscape_grid(text, (-2.0, 2.0), (-1.5, 2.5), (300, 7), params)
     assert value_only.grad_norm is None and value_only.grad_norm_max is None
     np.testing.assert_array_equal(value_only.z, z)
-    for i, y in enumerate(ys):
-        for j, x in enumerate(xs):
+    for i, y in enumerate(g.y):
+        for j, x in enumerate(g.x):
             v, gx, gy = f.grad(x, y)
             assert z[i, j] == v or (math.isnan(v) and math.isnan(z[i, j]))
             np.testing.assert_allclose(gn[i, j], math.hypot(gx, gy), rtol=1e-15)
     finite = np.isfinite(z)
-    assert g.z_range == (z[finite].min(), z[finite].max())
+    assert (g.z_min, g.z_max) == (z[finite].min(), z[finite].max())
     assert g.grad_norm_max == gn[np.isfinite(gn)].max()
-    assert g.n_nonfinite == (~finite).sum() + (~np.isfinite(gn)).sum()
+    assert g.n_overflow == (~finite).sum() + (~np.isfinite(gn)).sum()
 
 
-def test_grid_counts_non_finite_cells_instead_of_failing():
-    g = resolve_formula("log(x) + 1/y").grid(np.array([-1.0, 0.0, 1.0, 2.0]), np.array([0.0, 1.0]), gradient=True)
+def test_grid_keeps_non_finite_cells_and_counts_them():
+    g = landscape_grid("log(x) + 1/y", (-1.0, 2.0), (0.0, 1.0), (4, 2), gradient=True)
     assert np.isnan(g.z[1, 0]) and g.z[1, 1] == -math.inf and g.z[0, 2] == math.inf
-    assert g.z_range == (pytest.approx(1.0), pytest.approx(1.0 + math.log(2.0)))
+    assert (g.z_min, g.z_max) == (pytest.approx(1.0), pytest.approx(1.0 + math.log(2.0)))
     # values: all of row y = 0 and x = -1, 0 of row y = 1; norms: row y = 0 and (0, 1) (at x = -1, y = 1
     # the value is NaN but the slopes (-1, -1) are finite)
-    assert g.n_nonfinite == 6 + 5
+    assert g.n_overflow == 6 + 5
 
 
 @numba.njit(cache=False)

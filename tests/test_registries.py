@@ -33,6 +33,7 @@ ENGINE = Path(engine.__file__).parent
 def _choices(schema_cls, name: str) -> list:
     f = schema_cls().fields[name]
     f = getattr(f, "inner", f)  # a List of names
+    f = getattr(f, "name_field", f)  # a name or a formula (common.SurfaceField)
     return sorted(next(v.choices for v in f.validators if isinstance(v, validate.OneOf)))
 
 
