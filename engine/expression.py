@@ -276,7 +276,22 @@ def describe() -> list[dict]:
         "errors": "a refused formula names the field expression, the 1-based column and what was expected, "
                   "e.g. 'column 3: expected an operand after '*', found the end of the expression'",
         "limits": {k: LIMITS[k] for k in ("max_expression_length", "max_expression_nodes",
-                                          "max_expression_depth", "max_expression_params")},
+                                          "max_expression_depth", "max_expression_params", "max_formula_work")},
+        "work": "a grid, slice or critical-point search evaluates the formula at most cells (points, seeds² x 100) "
+                "times: nodes x that <= max_formula_work; a descent step counts ceil(nodes / 16) toward "
+                "max_descent_work",
+        "request": {
+            "surface": {"expression": "(a - x)**2 + b*(y - x**2)**2", "domain": {"x": [-2, 2], "y": [-1, 3]},
+                        "params": {"a": 1, "b": 100}},
+            "where": "in place of a surface name in every landscape and descent request",
+            "domain": "optional, default {'x': [-5, 5], 'y': [-5, 5]}: the default grid and basin rectangle, where "
+                      "descents start by default, and (scaled 100x) the box that bounds them",
+            "params": "optional; may also be the request's top-level params (not both)",
+            "response": "the response's surface field echoes the expression",
+        },
+        "python": "engine functions take a formula wherever they take a surface name: a name in the surfaces "
+                  "registry is that surface, any other string is parsed as a formula (domain= and params= "
+                  "alongside), and {'expression', 'domain', 'params'} works as over HTTP",
         "example": {"expression": "(a - x)**2 + b*(y - x**2)**2", "params": {"a": 1, "b": 100}},
     }]
 
