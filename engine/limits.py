@@ -41,6 +41,10 @@ LIMITS: dict[str, int] = {
     # training (engine.datasets, engine.training, engine.regularization, engine.doctor)
     "max_train_samples": 10_000,  # points in a training split
     "max_val_samples": 10_000,  # points in a validation split
+    "max_user_rows": 20_000,  # rows of the user's own data before its validation split (engine.user_data)
+    "max_data_features": 256,  # feature columns of the user's own data
+    "max_data_classes": 64,  # classes of the user's own labels (the output layer's width)
+    "max_csv_chars": 4_000_000,  # characters of a CSV dataset (the body limit is 8 MB)
     "max_epochs": 10_000,
     "max_training_work": 5_000_000_000,  # parameter-samples of a run or comparison (engine.training_setup.work): ~2 s here
     "max_compare_variants": 8,  # regularization variants trained side by side

@@ -193,5 +193,27 @@ CASES += [
               scale=2_000_000),
 ]
 
+# the user's own data (engine.user_data): a tiny run on n rows, features, classes or characters
+def _own(dataset: dict, layers: list[int]) -> dict:
+    return {"dataset": {"name": "inline", **dataset} if "csv" not in dataset else {"name": "csv", **dataset},
+            "model": {"layers": layers}, "optimizer": {"name": "sgd", "lr": 0.01}, "epochs": 1, "batch_size": 1024,
+            "prediction": {"points": 2, "grid": 2}}
+
+
+_CSV = "a,b\n0,1\n1,0\n2,1\n3,0"
+
+CASES += [
+    # half of the rows validate, so at the limit both splits are at theirs too
+    LimitCase("max_user_rows", "/api/v1/training/run", "dataset.x",
+              lambda n: _own({"x": [0.0] * n, "y": [0.0] * n, "val_fraction": 0.5}, [1, 1])),
+    LimitCase("max_data_features", "/api/v1/training/run", "dataset.x",
+              lambda n: _own({"x": [[0.5] * n] * 4, "y": [0.0, 1.0, 2.0, 3.0]}, [n, 1])),
+    LimitCase("max_data_classes", "/api/v1/training/run", "dataset.labels",
+              lambda n: _own({"x": [float(i) for i in range(n)], "labels": list(range(n)), "val_fraction": 0.5},
+                             [1, n])),
+    LimitCase("max_csv_chars", "/api/v1/training/run", "dataset.csv",
+              lambda n: _own({"csv": _CSV + " " * (n - len(_CSV))}, [1, 1]), scale=1_000),
+]
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
 UNREACHABLE: dict[str, str] = {}
