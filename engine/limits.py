@@ -30,6 +30,8 @@ LIMITS: dict[str, int] = {
     "max_formula_work": 250_000_000,
     # descent: steps of one trajectory, and steps x runs for a request
     "max_steps": 100_000,
+    # numbers a Python function descent records: runs x (steps + 1) x dimensions (engine.user_function; ~8 bytes each)
+    "max_function_record": 50_000_000,
     "max_schedule_milestones": 1_000,  # MultiStepLR milestones in one schedule (a sort + search per request)
     "max_race_runs": 16,
     "max_sweep_lrs": 64,

@@ -35,7 +35,8 @@ __all__ = ["warm_kernels"]
 GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
-    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"), 17.0),
+    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins",
+      "engine.user_function"), 17.0),
     # the surface dispatch calls the formula evaluator (engine.expression's kernels): one process compiles both
     (("engine.expression", "engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 18.0),
     (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
