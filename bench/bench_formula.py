@@ -2,19 +2,21 @@
 
     python -m bench formula
 
-1. Grid 1000×1000 of Rosenbrock typed as a formula (``Formula.grid``: the stack machine, row-blocked,
-   finite min/max and non-finite count per row in the kernel) against the built-in grid
-   (``engine.landscape_grid``: validation, allocation, kernel, the same statistics) and numpy
+1. Grid 1000×1000 of Rosenbrock typed as a formula through the public path (``engine.landscape_grid`` given
+   the formula object: validation, allocation, the landscape's row kernel running the stack machine per row)
+   against the built-in grid (the same call given ``"rosenbrock"``) and numpy
    evaluating the same formula on a meshgrid (plus finite min/max). Value only, then with ‖∇f‖.
    Targets: formula ≤ 3× built-in, and faster than numpy.
-2. 10,000 Adam steps on 2-D Rosenbrock inside one jitted loop: the built-in ``surface_grad`` against
-   the formula's ``formula_jet`` (scratch allocated once per run) and ``formula_grad`` (allocates its
-   scratch each call, as a one-line dispatch would). Target: ≤ 3× built-in.
+2. (6.) 10,000 Adam steps: see 6, the public path.
 3. A new formula, start to answer, in a process whose kernels are loaded: parse + compile (a cache
    miss every time), the first value/gradient/Hessian, a 200×200 grid with ‖∇f‖, 1,000 Adam steps.
    Target: < 100 ms (all but HTTP).
 4. Why a stack machine rather than a kernel generated per formula: numba's compile time of the
    generated grid kernel for the same formula (what every new formula would wait for).
+6. 10,000 Adam steps through the public path: ``engine.run_trajectory`` given the formula object against the
+   same call given ``"rosenbrock"`` (validation, allocation, records, the descent kernel's surface dispatch).
+7. The first HTTP request with a new formula, end to end over a real socket (a werkzeug server in this
+   process, urllib client: JSON both ways): a 200x200 grid with ‖∇f‖, and a 1,000-step trajectory.
 5. Cold start the evaluator adds: ``engine.expression._warmup()`` in a fresh process with an empty
    NUMBA_CACHE_DIR (compiles) and then with the cache that run left (loads).
 
@@ -25,6 +27,7 @@ The machine is shared: rerun before believing a ratio.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -37,10 +40,7 @@ import numba
 import numpy as np
 
 import engine
-from engine import formula as vm
 from engine.expression import resolve_formula
-from engine.optimizers import new_state, optimizer_step, resolve_optimizer
-from engine.surfaces import surface_grad
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 1000
@@ -49,6 +49,7 @@ ADAM_REPEAT = 51  # ~1 ms runs: more rounds for a stable median on a shared mach
 STEPS = 10_000
 ROSENBROCK = "(1 - x)**2 + 100*(y - x**2)**2"
 TARGET_RATIO = 3.0
+ROSEN_OBJ = {"expression": ROSENBROCK, "domain": {"x": [-2, 2], "y": [-1, 3]}}
 
 
 def _medians(*fns, repeat: int = REPEAT, clock=time.perf_counter) -> list[float]:
@@ -90,8 +91,8 @@ def grid() -> list[dict]:
 def _grid_rows(f, xs, ys, x_range, y_range, clock) -> list[dict]:
     rows = []
     for gradient in (False, True):
-        def formula():  # finite ranges and the non-finite count come from the kernel, as built-in's
-            return f.grid(xs, ys, gradient=gradient)
+        def formula():  # the public path, as a user calls it: the landscape's row kernel runs the stack machine
+            return engine.landscape_grid(ROSEN_OBJ, x_range, y_range, resolution=N, gradient=gradient)
 
         def builtin():
             return engine.landscape_grid("rosenbrock", x_range, y_range, resolution=N, gradient=gradient)
@@ -106,7 +107,7 @@ def _grid_rows(f, xs, ys, x_range, y_range, clock) -> list[dict]:
             return _finite_range(z)
 
         t_f, t_b, t_n = _medians(formula, builtin, numpy_meshgrid, clock=clock)
-        diff = float(np.max(np.abs(f.grid(xs, ys).z - builtin().z)) / np.abs(builtin().z).max())
+        diff = float(np.max(np.abs(formula().z - builtin().z)) / np.abs(builtin().z).max())
         ok = t_f <= TARGET_RATIO * t_b and t_f < t_n
         label = "value + |grad|" if gradient else "value"
         print(f"   {label:15s} formula {t_f * 1e3:6.2f} ms | built-in {t_b * 1e3:6.2f} ms (x{t_f / t_b:4.2f}) | "
@@ -117,61 +118,8 @@ def _grid_rows(f, xs, ys, x_range, y_range, clock) -> list[dict]:
     return rows
 
 
-@numba.njit(cache=False)
-def _adam_builtin(code, p, opt, hp, w, g, state, scal, steps, lr):
-    for t in range(1, steps + 1):
-        _, g[0], g[1] = surface_grad(code, p, w[0], w[1])
-        optimizer_step(opt, hp, w, g, state, scal, t, lr)
-
-
-@numba.njit(cache=False)
-def _adam_formula_jet(ops, consts, params, opt, hp, w, g, state, scal, steps, lr):
-    stack = np.empty((max(ops[1], 1), 6))  # scratch once per run
-    for t in range(1, steps + 1):
-        r = vm.formula_jet(ops, consts, params, w[0], w[1], np.int64(1), stack)  # not a literal: no specialization
-        g[0] = r[1]
-        g[1] = r[2]
-        optimizer_step(opt, hp, w, g, state, scal, t, lr)
-
-
-@numba.njit(cache=False)
-def _adam_formula_grad(ops, consts, params, opt, hp, w, g, state, scal, steps, lr):
-    for t in range(1, steps + 1):
-        _, g[0], g[1] = vm.formula_grad(ops, consts, params, w[0], w[1])  # allocates its scratch
-        optimizer_step(opt, hp, w, g, state, scal, t, lr)
-
-
-def adam() -> dict:
-    su = engine.resolve_surface("rosenbrock")
-    f = resolve_formula(ROSENBROCK)
-    opt = resolve_optimizer({"name": "adam", "lr": 0.01})
-    w, g = np.zeros(2), np.zeros(2)
-    state, scal = new_state(opt, 2)
-    ends = {}
-
-    def run(kernel, *args):
-        def go():
-            w[:] = (-1.5, 2.0)
-            state[:] = 0.0
-            scal[:] = 0.0
-            kernel(*args, opt.code, opt.hp, w, g, state, scal, STEPS, opt.lr)
-            ends[kernel] = w.copy()
-        return go
-
-    t_b, t_j, t_g = _medians(run(_adam_builtin, su.code, su.p), run(_adam_formula_jet, f.ops, f.consts, f.p),
-                             run(_adam_formula_grad, f.ops, f.consts, f.p), repeat=ADAM_REPEAT, clock=time.process_time)
-    same = np.allclose(ends[_adam_formula_jet], ends[_adam_builtin], rtol=1e-9, atol=0)
-    print(f"2) {STEPS:,} Adam steps on Rosenbrock in one jitted loop, CPU time, median of {ADAM_REPEAT}")
-    print(f"   built-in {t_b * 1e3:6.2f} ms | formula_jet {t_j * 1e3:6.2f} ms (x{t_j / t_b:4.2f}) | "
-          f"formula_grad {t_g * 1e3:6.2f} ms (x{t_g / t_b:4.2f}) | same end point: {same} | "
-          f"{'OK' if t_j <= TARGET_RATIO * t_b else 'BELOW TARGET'}")
-    return {"builtin_ms": t_b * 1e3, "formula_jet_ms": t_j * 1e3, "formula_grad_ms": t_g * 1e3}
-
-
 def first_formula() -> dict:
     """A formula never seen before, from text to the first answers, kernels already loaded."""
-    opt = resolve_optimizer({"name": "adam", "lr": 0.01})
-    xs, ys = np.linspace(-2, 2, 200), np.linspace(-1, 3, 200)
     parts = {"parse+compile": [], "first value/grad/hessian": [], "grid 200x200 + |grad|": [], "1000 Adam steps": []}
     totals = []
     for k in range(REPEAT + 1):
@@ -181,14 +129,12 @@ def first_formula() -> dict:
         t1 = time.perf_counter()
         f.value_grad_hess(0.5, 0.5)
         t2 = time.perf_counter()
-        f.grid(xs, ys, gradient=True)
+        engine.landscape_grid({"expression": text}, (-2, 2), (-1, 3), resolution=200, gradient=True)
         t3 = time.perf_counter()
-        w, g = np.array([-1.5, 2.0]), np.zeros(2)
-        state, scal = new_state(opt, 2)
-        _adam_formula_jet(f.ops, f.consts, f.p, opt.code, opt.hp, w, g, state, scal, 1000, opt.lr)
+        engine.run_trajectory({"expression": text}, (-1.5, 2.0), 1000, {"name": "adam", "lr": 0.01}, tolerance=0.0)
         t4 = time.perf_counter()
         if k == 0:
-            continue  # the first round also compiles this bench's own jitted loop
+            continue  # a first round pays whatever is still lazy in this process
         for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
             parts[name].append(dt)
         totals.append(t4 - t0)
@@ -255,9 +201,66 @@ def cold_start() -> dict:
     return {"empty": empty, "warm": loaded}
 
 
+def public_path() -> dict:
+    """10k Adam steps through engine.run_trajectory: the formula object against the built-in's name."""
+    kw = dict(start=(-1.5, 2.0), steps=STEPS, optimizer={"name": "adam", "lr": 0.01}, tolerance=0.0)
+    t_f, t_b = _medians(lambda: engine.run_trajectory(ROSEN_OBJ, **kw), lambda: engine.run_trajectory("rosenbrock", **kw),
+                        repeat=ADAM_REPEAT, clock=time.process_time)
+    print(f"6) {STEPS:,} Adam steps through engine.run_trajectory, CPU time, median of {ADAM_REPEAT}: formula "
+          f"{t_f * 1e3:6.2f} ms | built-in {t_b * 1e3:6.2f} ms (x{t_f / t_b:4.2f}) | "
+          f"{'OK' if t_f <= TARGET_RATIO * t_b else 'BELOW TARGET'}")
+    return {"formula_ms": t_f * 1e3, "builtin_ms": t_b * 1e3}
+
+
+def first_request_http() -> dict:
+    """A formula the server has never seen, over HTTP: a 200x200 grid with |grad|, and 1,000 Adam steps."""
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from service import create_app
+    from service.config import TestConfig
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per request
+    srv = make_server("127.0.0.1", 0, create_app(TestConfig), threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}/api/v1"
+
+    def post(path, body):
+        req = urllib.request.Request(f"{base}/{path}", json.dumps(body).encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 200
+            return r.read()
+
+    times = {"grid": [], "trajectory": []}
+    try:
+        for k in range(REPEAT + 1):
+            text = f"(1 - x)**2 + {200 + k}*(y - x**2)**2 + cos(x - y)/{k + 3}"  # new each time: a cache miss
+            surface = {"expression": text, "domain": {"x": [-2, 2], "y": [-1, 3]}}
+            t0 = time.perf_counter()
+            post("landscapes/grid", {"surface": surface, "resolution": [200, 200], "gradient": True})
+            t1 = time.perf_counter()
+            surface["expression"] += " + 0"  # new again
+            post("descent/trajectory", {"surface": surface, "start": [-1.5, 2], "steps": 1000,
+                                        "optimizer": {"name": "adam", "lr": 0.01}})
+            t2 = time.perf_counter()
+            if k:  # round 0 pays the server's first request (routes, schemas)
+                times["grid"].append(t1 - t0)
+                times["trajectory"].append(t2 - t1)
+    finally:
+        srv.shutdown()
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    print(f"7) the first HTTP request with a new formula, end to end over a socket, median of {REPEAT}: "
+          f"grid 200x200 + |grad| {med['grid']:.1f} ms | trajectory 1,000 Adam steps {med['trajectory']:.1f} ms | "
+          f"{'OK' if max(med.values()) < 100 else 'ABOVE 100 ms'}")
+    return med
+
+
 def main() -> dict:
-    return {"grid": grid(), "adam": adam(), "first_formula": first_formula(),
-            "generated_kernel_ms": generated_kernel(), "cold_start": cold_start()}
+    return {"grid": grid(), "first_formula": first_formula(), "adam_public_path": public_path(),
+            "first_request_http": first_request_http(), "generated_kernel_ms": generated_kernel(),
+            "cold_start": cold_start()}
 
 
 if __name__ == "__main__":

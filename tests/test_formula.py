@@ -336,6 +336,9 @@ GRID_FORMULAS = [
     "sqrt(abs(x)) + log(y**2 + 1) + log1p(x**2) + exp(-x**2)*tan(y/4)",
     "min(x, y)**2 + max(x**2, y) + abs(x)**1.5 + (y**2 + 1)**x + 2**-x",
     "a*x + b",
+    # along a row y is a scalar: scalar-only subexpressions of every kind, then meeting x from either side
+    "-y**2 + sin(y)*x + exp(-a) - min(y, b)/(1 + y**2) + max(b, y)**2 - (2 - y)/x + y**x - a**(y/3)",
+    "y + 1",  # no x at all: the row is one scalar
 ]
 
 
