@@ -60,6 +60,8 @@ SECTIONS: tuple[Section, ...] = (
             "training conventions: schedule stepping, penalties, early stopping, losses per task, history columns"),
     Section("regularizers", ("engine.regularization",), "regularizers a training comparison can vary"),
     Section("doctor", ("engine.doctor",), "the convergence doctor's decision tree: nodes, thresholds, diagnoses"),
+    Section("deadlines", ("engine.deadlines",),
+            "deadlines: which long computations stop at one (chunked), and how late a stop may come"),
 )
 
 SUPPORT: tuple[str, ...] = ("engine.rng",)  # kernels and a _warmup, no catalog section

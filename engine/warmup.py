@@ -39,8 +39,8 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
       "engine.user_function"), 17.0),
     # the surface dispatch calls the formula evaluator (engine.expression's kernels): one process compiles both
     (("engine.expression", "engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 18.0),
-    (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
-      "engine.init"), 0.5),
+    (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng",
+      "engine.activations", "engine.init", "engine.deadlines"), 0.5),
 )
 
 

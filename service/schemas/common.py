@@ -17,8 +17,8 @@ not take; ``params_schema`` does the same for a bare parameter set.
 * ``LossParamsSchema``: every loss parameter (``engine.losses.PARAMS``) with its range.
 * ``ClipSchema``: exactly one of ``max_norm`` (torch ``clip_grad_norm_``) or ``max_value``
   (``clip_grad_value_``), each > 0.
-* ``SurfaceRequest``: the ``surface`` and its ``params``, the base of every landscape and descent
-  request. ``surface`` is a registry name (``"rosenbrock"``) or a formula object ``FormulaSchema``
+* ``SurfaceRequest``: the ``surface`` and its ``params`` (a ``ParamMap``), the base of every landscape and
+  descent request. ``surface`` is a registry name (``"rosenbrock"``) or a formula object ``FormulaSchema``
   (``{"expression": "(1 - x)**2 + 100*(y - x**2)**2", "domain": {"x": [-2, 2], "y": [-1, 3]},
   "params": {"a": 1}}``), one ``SurfaceField``; the engine parses the formula and names a refusal
   ``surface.expression`` (with the column and what was expected), ``surface.params.<name>`` or
@@ -42,7 +42,7 @@ from engine.registry import ParamSpec
 from engine.schedules import SCHEDULES
 from engine.surfaces import DEFAULT_FORMULA_DOMAIN, SURFACES
 
-from ..fields import FiniteFloat, Interval, limit_range
+from ..fields import FiniteFloat, Interval, ParamMap, Seed, limit_range
 
 
 def _merged(registry) -> dict[str, ParamSpec]:
@@ -62,8 +62,11 @@ def _merged(registry) -> dict[str, ParamSpec]:
 
 def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False, limit: str | None = None,
            strict_int: bool = True) -> fields.Field:
-    """A field for one parameter; ``limit`` (a LIMITS key) is its upper bound, named in the error."""
+    """A field for one parameter; ``limit`` (a LIMITS key) is its upper bound, named in the error. A ``seed``
+    is a ``Seed`` like every other seed (strict, whatever ``strict_int`` says for the other integers)."""
     meta = {"description": p.doc}
+    if p.name == "seed" and p.kind == "int":
+        return Seed(metadata=meta)
     rng = None
     if limit is not None:
         rng = limit_range(limit, p.low, LIMITS[limit])
@@ -213,7 +216,7 @@ class FormulaSchema(Schema):
                                  "max_expression_depth)", "example": "(1 - x)**2 + 100*(y - x**2)**2"})
     domain = fields.Nested(DomainSchema, load_default=None, allow_none=True, metadata={
         "description": f"the formula's rectangle; default {_DEFAULT_DOMAIN}"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True, metadata={
+    params = ParamMap(load_default=None, allow_none=True, metadata={
         "description": "values of the named parameters the expression uses, e.g. {\"a\": 1} "
                        "(limit max_expression_params)"})
 
@@ -250,7 +253,7 @@ class SurfaceRequest(Schema):
     surface = SurfaceField(required=True, metadata={
         "description": "a surface name from the catalog's 'surfaces', or a formula object {expression, domain, "
                        "params} (grammar: the catalog's 'formulas')"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True, metadata={
+    params = ParamMap(load_default=None, allow_none=True, metadata={
         "description": "surface parameters (see the catalog); defaults fill the rest. A formula's may go here or "
                        "in surface.params (not both)"})
 

@@ -16,7 +16,7 @@ from engine.tasks import TASKS, all_fitting_losses
 from engine.user_data import USER_DATASETS
 from engine.training_epochs import COLUMNS
 
-from ..fields import FiniteFloat, NumberArray, limit_range
+from ..fields import FiniteFloat, NumberArray, Seed, limit_range
 from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, registry_schema
 
 ALL_LOSSES = list(all_fitting_losses())
@@ -53,8 +53,7 @@ class UserDatasetSchema(Schema):
         "description": "csv: default classification when every target is an integer >= 0, else regression"})
     val_fraction = FiniteFloat(validate=validate.Range(0.0, 1.0, min_inclusive=False, max_inclusive=False),
                                metadata={"description": "share of the rows held out for validation; default 0.25"})
-    seed = fields.Integer(strict=True, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the validation split; default 0"})
+    seed = Seed(metadata={"description": "seeds the validation split; default 0"})
 
 
 class DatasetField(fields.Field):
@@ -218,8 +217,7 @@ class RunRequest(Schema):
                          metadata={"description": "default: mse, bce_with_logits (1 output) or cross_entropy_with_logits"})
     loss_params = fields.Nested(LossParamsSchema,
                                 metadata={"description": "parameters of the loss; defaults fill the rest"})
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
+    seed = Seed(load_default=0, metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
     prediction = fields.Nested(PredictionRequest, metadata={"description": "resolution of the drawn prediction"})
 
 
