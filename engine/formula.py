@@ -48,7 +48,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ._jit import as_int, kernel
+from ._jit import as_bool, as_int, kernel
 
 # ---------------------------------------------------------------------------------------------
 # Instruction set (stable: compiled programs and the kernels below share it)
@@ -481,13 +481,13 @@ def _fill_row_values(ops, consts, params, xs, y, zrow):
             elif op < FIRST_BINARY:
                 t = sp - 1
                 if vec[t]:
-                    _row_unary(st, t, m, op, arg, 0)
+                    _row_unary(st, t, m, op, arg, as_int(0))
                 elif op == NEG:
                     sc[t] = -sc[t]
                 elif op == POWI and arg == 2:
                     sc[t] = sc[t] * sc[t]
                 else:
-                    sc[t] = unary_derivs(op, sc[t], arg, 0)[0]
+                    sc[t] = unary_derivs(op, sc[t], arg, as_int(0))[0]
             else:
                 t = sp - 2
                 w = t + 1
@@ -495,7 +495,7 @@ def _fill_row_values(ops, consts, params, xs, y, zrow):
                 if not vec[t] and not vec[w]:
                     sc[t] = binary_jet(op, (sc[t], 0.0, 0.0, 0.0, 0.0, 0.0), (sc[w], 0.0, 0.0, 0.0, 0.0, 0.0))[0]
                 elif vec[t] and vec[w]:
-                    _row_binary(st, t, m, op, False)
+                    _row_binary(st, t, m, op, as_bool(False))
                 elif op <= DIV and vec[t]:  # column ∘ scalar
                     c = sc[w]
                     if op == ADD:
@@ -529,7 +529,7 @@ def _fill_row_values(ops, consts, params, xs, y, zrow):
                     s_ = w if vec[t] else t
                     for j in range(m):
                         st[s_, 0, j] = sc[s_]
-                    _row_binary(st, t, m, op, False)
+                    _row_binary(st, t, m, op, as_bool(False))
                     vec[t] = True
         if vec[0]:
             for j in range(m):

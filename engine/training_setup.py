@@ -149,7 +149,7 @@ def resolve_dataset(dataset) -> Dataset:
     ds = check_mapping("dataset", dataset)
     if "name" not in ds:
         raise EngineInputError("dataset.name", "required")
-    if ds["name"] in USER_DATASETS:
+    if isinstance(ds["name"], str) and ds["name"] in USER_DATASETS:
         return user_dataset(ds)
     name = ds.pop("name")
     return make_dataset(name, ds)

@@ -243,6 +243,8 @@ def _csv_rows(field: str, text) -> tuple[list[str] | None, list[tuple[int, list[
     if not isinstance(text, str):
         raise EngineInputError(field, f"must be CSV text, got {_what(text)}")
     _count(field, "characters", len(text), "max_csv_chars")
+    _count(field, "lines beyond a header and a last newline (blank ones included)", max(0, text.count("\n") - 1),
+           "max_user_rows")  # counted before any parsing
     rows = [(k + 1, r) for k, r in enumerate(csvlib.reader(io.StringIO(text))) if any(c.strip() for c in r)]
     if not rows:
         raise EngineInputError(field, "holds no rows")
@@ -308,7 +310,7 @@ def user_dataset(spec: Mapping, field: str = "dataset") -> Dataset:
     """``{"name": "inline" | "csv", ...}`` (a request's dataset object) as a ``Dataset``."""
     spec = check_mapping(field, spec)
     name = spec.get("name")
-    if name not in USER_DATASETS:
+    if not (isinstance(name, str) and name in USER_DATASETS):
         raise EngineInputError(f"{field}.name", f"must be one of: {', '.join(USER_DATASETS)}")
     _refuse_unknown(field, spec, USER_DATASETS[name])
     if name == "csv":

@@ -133,6 +133,11 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
     b = errors.budget
     if value is None:
         return  # allow_none is marshmallow's to judge, cheaply
+    choose = getattr(field, "choose", None)
+    if choose is not None:  # a field of several shapes (a surface name or formula; a named or own dataset)
+        field = choose(value)
+        if field is None:
+            return  # neither shape: the field's own message, at no cost
     if isinstance(field, fields.Nested):
         schema = field.schema
         if field.many:

@@ -229,13 +229,18 @@ class SurfaceField(fields.Field):
         self.formula_field = fields.Nested(FormulaSchema)
         super().__init__(**kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def choose(self, value) -> fields.Field | None:
+        """The field that reads ``value`` (also what ``service.precheck`` walks); None: neither shape."""
         if isinstance(value, dict):
-            return self.formula_field.deserialize(value, attr, data, **kwargs)
-        if isinstance(value, str):
-            return self.name_field.deserialize(value, attr, data, **kwargs)
-        raise ValidationError('must be a surface name from the catalog or a formula object '
-                              '{"expression": ..., "domain": {"x": [..], "y": [..]}, "params": {..}}')
+            return self.formula_field
+        return self.name_field if isinstance(value, str) else None
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        field = self.choose(value)
+        if field is None:
+            raise ValidationError('must be a surface name from the catalog or a formula object '
+                                  '{"expression": ..., "domain": {"x": [..], "y": [..]}, "params": {..}}')
+        return field.deserialize(value, attr, data, **kwargs)
 
 
 def surface_field2properties(self, field, **kwargs) -> dict:

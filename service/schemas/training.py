@@ -45,8 +45,10 @@ class UserDatasetSchema(Schema):
                                                  "(limit max_data_classes)", "type": "array", "items": {}})
     validation = fields.Dict(metadata={"description": "inline: an explicit validation set {x, y} or {x, labels} "
                                                       "(instead of val_fraction; limit max_val_samples)"})
-    csv = fields.String(metadata={"description": "csv: the text, comma-separated, header optional "
-                                                 "(limit max_csv_chars)"})
+    csv = fields.String(validate=validate.Length(max=LIMITS["max_csv_chars"],
+                                                 error="at most {max} characters (limit max_csv_chars)"),
+                        metadata={"description": "csv: the text, comma-separated, header optional "
+                                                 "(limits max_csv_chars, max_user_rows + 1 lines)"})
     target = fields.Raw(metadata={"description": "csv: the target column, a header name or 0-based index; "
                                                  "default the last column"})
     task = fields.String(validate=validate.OneOf(list(TASKS)), metadata={
@@ -64,10 +66,13 @@ class DatasetField(fields.Field):
         self.own = fields.Nested(UserDatasetSchema)
         super().__init__(**kwargs)
 
+    def choose(self, value) -> fields.Field:
+        """The field that reads ``value`` (also what ``service.precheck`` walks)."""
+        own = isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"] in USER_DATASETS
+        return self.own if own else self.synthetic
+
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, dict) and value.get("name") in USER_DATASETS:
-            return self.own.deserialize(value, attr, data, **kwargs)
-        return self.synthetic.deserialize(value, attr, data, **kwargs)
+        return self.choose(value).deserialize(value, attr, data, **kwargs)
 
 
 def dataset_field2properties(self, field, **kwargs) -> dict:
