@@ -169,10 +169,18 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
         if not isinstance(value, str):
             errors.add(path, field.error_messages["invalid"])
             return
-        cap, _ = _max_length(field)
+        cap, lengths = _max_length(field)
         if cap is not None and len(value) > cap:
-            errors.add(path, f"at most {cap} characters ({len(value)} given)")
-        elif len(value) > b.max_string_chars:
+            named = [v for v in lengths if v.error is not None]  # a schema's own message names its limit
+            message = f"at most {cap} characters ({len(value)} given)"
+            for v in named:
+                try:
+                    v(value)  # len() only
+                except ValidationError as e:
+                    message = f"{e.messages[0]} ({len(value)} given)"
+                    break
+            errors.add(path, message)
+        elif cap is None and len(value) > b.max_string_chars:  # the global cap only where none is declared
             errors.add(path, f"{len(value)} characters exceed limit max_string_chars={b.max_string_chars}")
     elif isinstance(field, fields.Boolean):
         if not isinstance(value, bool):
