@@ -87,6 +87,7 @@ def basin_map(
     clip: dict | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
+    domain=None,
 ) -> Basins:
     """Label every start of an ``nx x ny`` grid with the minimum ``optimizer`` takes it to."""
     try:
@@ -96,7 +97,7 @@ def basin_map(
     nx = check_int("resolution.0", nx, 2, "max_basin_axis")
     ny = check_int("resolution.1", ny, 2, "max_basin_axis")
     su = setup(surface, params, steps, runs=nx * ny, clip=clip, tolerance=tolerance, work_field="resolution",
-               minimum_tolerance=minimum_tolerance)
+               minimum_tolerance=minimum_tolerance, domain=domain)
     min_tol = su.rules.min_tol
     opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     lrs = lr_per_step(schedule, opt.lr, su.steps)

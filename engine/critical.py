@@ -8,8 +8,12 @@ runs discover with it too)::
     degenerate  min |λ| ≤ EIGEN_TOL·max(1, |λ|max)     (EIGEN_TOL = 1e-6)
     minimum     both > 0;   maximum  both < 0;   saddle  opposite signs
 
-``surface`` is a registry name with ``params``, or a resolved ``engine.surfaces.Surface``;
-``linear_regression`` is evaluated as the exact quadratic it is (``engine.surfaces.exact_args``).
+``surface`` is anything ``engine.surfaces.resolve_surface`` reads (a registry name with ``params``, a
+formula with ``params`` and ``domain``, a resolved ``Surface``); ``linear_regression`` is evaluated as the
+exact quadratic it is (``engine.surfaces.exact_args``). A formula's Hessian comes from the stack machine's
+exact second-order jets; an infinite entry (a cone point: sqrt(x² + y²) at 0) counts as the largest float,
+and a point whose value or Hessian is NaN is left out (nothing to classify). A formula's search costs at
+most nodes x seeds² x MAX_NEWTON_ITER evaluations, bounded by ``max_formula_work``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
-from .landscape import rectangle, surface_of
-from .surfaces import Surface, exact_args, resolve_surface, surface_grad, surface_hessian
+from .landscape import rectangle
+from .surfaces import Surface, check_formula_work, exact_args, resolve_surface, surface_grad, surface_hessian
 from .validate import check_int
 
 __all__ = ["CriticalPoints", "critical_points", "classify_hessian"]
@@ -38,18 +42,26 @@ STALL_TOL = 1e-7
 MAX_NEWTON_ITER = 100
 # two converged points closer than DEDUP_TOL·max(width, height) of the rectangle are one point
 DEDUP_TOL = 1e-6
+_FMAX = float(np.finfo(np.float64).max)
 
 
 def classify_hessian(hxx, hxy, hyy) -> tuple[np.ndarray, np.ndarray]:
     """``(kind codes into KINDS, eigenvalues [..., 2] ascending)`` of the Hessians [[hxx, hxy], [hxy, hyy]]
-    (numbers or arrays of them), by the rule in the module docstring."""
-    a, b, c = (np.asarray(v, dtype=np.float64) for v in (hxx, hxy, hyy))
+    (numbers or arrays of them), by the rule in the module docstring.
+
+    An infinite entry counts as ±1.797e308 (the eigenvalues stay finite: a cone point of a formula is a
+    minimum with huge curvature); Hessians with entries beyond 1e150 are scaled down for the eigenvalues
+    and back, so nothing overflows; a NaN entry gives NaN eigenvalues and ``degenerate``."""
+    a, b, c = (np.clip(np.asarray(v, dtype=np.float64), -_FMAX, _FMAX) for v in (hxx, hxy, hyy))
+    s = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.abs(c))
+    scale = np.where(s > 1e150, s, 1.0)  # 1.0 elsewhere: the usual path is exactly the plain formula
+    a, b, c = a / scale, b / scale, c / scale
     mid = 0.5 * (a + c)
     rad = np.hypot(0.5 * (a - c), b)
-    eig = np.stack([mid - rad, mid + rad], axis=-1)
+    eig = np.clip(np.stack([mid - rad, mid + rad], axis=-1) * scale[..., None], -_FMAX, _FMAX)
     absmax = np.abs(eig).max(axis=-1, initial=0.0)
     tol = EIGEN_TOL * np.maximum(1.0, absmax)
-    kind = np.where(np.abs(eig).min(axis=-1, initial=np.inf) <= tol, DEGENERATE,
+    kind = np.where(np.isnan(eig).any(axis=-1) | (np.abs(eig).min(axis=-1, initial=np.inf) <= tol), DEGENERATE,
                     np.where(eig[..., 0] > 0, MINIMUM, np.where(eig[..., 1] < 0, MAXIMUM, SADDLE)))
     return kind.astype(np.int64), eig
 
@@ -107,6 +119,7 @@ def critical_points(
     y_range=None,
     seeds: int = 41,
     params: dict | None = None,
+    domain=None,
 ) -> CriticalPoints:
     """Every critical point (∇f = 0) found in the rectangle, classified by Hessian eigenvalues.
 
@@ -126,9 +139,10 @@ def critical_points(
     else minimum (both > 0), maximum (both < 0) or saddle. Minima within 1e-9·max(1, |f|)
     of the lowest minimum found are flagged global.
     """
-    su = surface_of(surface, params)
+    su = resolve_surface(surface, params, domain)
     (x0, x1), (y0, y1) = rectangle(su, x_range, y_range)
     n = check_int("seeds", seeds, 1, "max_critical_seeds_axis")
+    check_formula_work("seeds", su, n * n * MAX_NEWTON_ITER, f"seeds² x {MAX_NEWTON_ITER} Newton iterations")
     sx = np.linspace(x0, x1, n) if n > 1 else np.array([0.5 * (x0 + x1)])
     sy = np.linspace(y0, y1, n) if n > 1 else np.array([0.5 * (y0 + y1)])
     seed_x = np.tile(sx, n)  # row-major seed grid: seed (i, j) = (sx[j], sy[i])
@@ -156,8 +170,11 @@ def critical_points(
     k = pts.shape[0]
     info = np.empty((k, 4))  # value, hxx, hxy, hyy
     _classify_kernel(s, pts, info)
-    value = info[:, 0]
     kind, eig = classify_hessian(info[:, 1], info[:, 2], info[:, 3])
+    keep = np.isfinite(info[:, 0]) & ~np.isnan(eig).any(axis=1)  # a NaN value or Hessian: nothing to classify
+    pts, info, kind, eig = pts[keep], info[keep], kind[keep], eig[keep]
+    k = pts.shape[0]
+    value = info[:, 0]
     is_global = np.zeros(k, dtype=bool)
     mins = kind == MINIMUM
     if mins.any():
@@ -299,9 +316,12 @@ def describe() -> list[dict]:
         "method": "safeguarded Newton (Levenberg–Marquardt on ∇f) from a seeds × seeds grid; de-duplicated "
                   f"within {DEDUP_TOL:g} × the rectangle's larger side; known kinks added as candidates",
         "classification": f"eigenvalues λ1 <= λ2 of the Hessian; degenerate if min|λ| <= {EIGEN_TOL:g}·max(1, "
-                          "|λ|max), else minimum (both > 0), maximum (both < 0) or saddle",
+                          "|λ|max), else minimum (both > 0), maximum (both < 0) or saddle; an infinite Hessian "
+                          "entry (a formula's cone point) counts as ±1.797e308, a point with a NaN value or "
+                          "Hessian is left out",
         "kinds": list(KINDS),
-        "limits": ["max_critical_seeds_axis"],
+        "limits": ["max_critical_seeds_axis", "max_formula_work"],
+        "formula_work": f"formula nodes x seeds² x {MAX_NEWTON_ITER} (the Newton iteration cap)",
     }]
 
 

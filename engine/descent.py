@@ -40,7 +40,10 @@ from .deadlines import run_chunked
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .optimizers import OptimizerArgs, new_state, optimizer_step_inline
-from .surfaces import LINEAR_REGRESSION, Surface, resolve_surface, surface_grad, surface_value
+from .surfaces import (
+    FORMULA, LINEAR_REGRESSION, NODES_PER_WORK_UNIT, Surface, formula_nodes, resolve_surface, surface_grad,
+    surface_value,
+)
 from .validate import check_float, check_int, check_point
 
 # -- run outcomes (kernel codes) ----------------------------------------------------------------
@@ -137,10 +140,21 @@ class Setup:
 def step_cost(surface: Surface) -> int:
     """Work units of one descent step: 1 on the analytic surfaces; ``ceil(n / SAMPLES_PER_WORK_UNIT)`` on
     ``linear_regression``, whose every loss and gradient evaluation loops over its n samples (~1 ns
-    each, against ~60-100 ns for an analytic surface plus an optimizer step)."""
+    each, against ~60-100 ns for an analytic surface plus an optimizer step); ``ceil(nodes /
+    NODES_PER_WORK_UNIT)`` on a formula, whose every evaluation runs its program's instructions."""
     if surface.code == LINEAR_REGRESSION:
         return -(-(surface.p.size // 2) // SAMPLES_PER_WORK_UNIT)
+    if surface.code == FORMULA:
+        return -(-formula_nodes(surface) // NODES_PER_WORK_UNIT)
     return 1
+
+
+def _cost_reason(surface: Surface) -> tuple[str, str]:
+    """(the step cost's formula, why) for the work limit's message."""
+    if surface.code == FORMULA:
+        return f"ceil(nodes/{NODES_PER_WORK_UNIT})", f"each step runs the formula's {formula_nodes(surface)} nodes"
+    return (f"ceil(n/{SAMPLES_PER_WORK_UNIT})",
+            f"each linear_regression step loops over its n={surface.p.size // 2} samples")
 
 
 def bound_box(surface: Surface) -> np.ndarray:
@@ -172,23 +186,24 @@ def batch_indices(order: np.ndarray, n: int, batch_size: int, t: int) -> np.ndar
 _NO_MINIMA = np.zeros((0, 3))
 
 
-def setup(surface: str, params, steps: int, *, runs: int = 1, noise_scale: float = 0.0, seed: int = 0,
+def setup(surface, params, steps: int, *, runs: int = 1, noise_scale: float = 0.0, seed: int = 0,
           batch_size: int | None = None, clip=None, tolerance: float = DEFAULT_TOLERANCE,
-          work_field: str = "steps", minimum_tolerance: float | None = None) -> Setup:
+          work_field: str = "steps", minimum_tolerance: float | None = None, domain=None) -> Setup:
     """Validate and resolve the inputs every descent shares; check limits before any kernel runs.
 
+    ``surface`` is anything ``engine.surfaces.resolve_surface`` reads (a name, a formula, ``domain`` with it).
     ``minimum_tolerance`` (not None): stop a run at the first of the surface's known minima it comes
     within that distance of (the basin map's rule)."""
     steps = check_int("steps", steps, 1, "max_steps")
     check_max(work_field, runs * steps, "max_descent_work")
-    surf = resolve_surface(surface, params)
+    surf = resolve_surface(surface, params, domain)
     cost = step_cost(surf)
     if cost > 1 and runs * steps * cost > LIMITS["max_descent_work"]:
+        what, why = _cost_reason(surf)
         raise EngineInputError(
             work_field,
             f"{runs * steps * cost} exceeds limit max_descent_work={LIMITS['max_descent_work']} (runs x steps x "
-            f"ceil(n/{SAMPLES_PER_WORK_UNIT}) = {runs} x {steps} x {cost}: each linear_regression step loops over "
-            f"its n={surf.p.size // 2} samples)",
+            f"{what} = {runs} x {steps} x {cost}: {why})",
         )
     noise_scale = check_float("noise.scale", noise_scale, 0.0)
     seed = check_int("noise.seed", seed, 0)

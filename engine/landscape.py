@@ -7,8 +7,13 @@ Two public functions, each returning a frozen dataclass of numpy arrays::
     g.z[row, col]                                  # row ↔ y[row], column ↔ x[col]
     s = engine.landscape_slice("valley", point=(-1, 0.5), direction=(1, 0), t_range=(0, 2))
 
-``surface`` is a registry name (see ``engine.surfaces.SURFACES``) with ``params``, or an
-already resolved ``engine.surfaces.Surface``.
+``surface`` is anything ``engine.surfaces.resolve_surface`` reads: a registry name (see
+``engine.surfaces.SURFACES``) with ``params``, a formula in x and y (with ``params`` and ``domain``),
+or an already resolved ``engine.surfaces.Surface``.
+
+Cells where f (or ‖∇f‖) is not a finite number (overflow; outside a formula's domain: log of a
+negative, 0/0) keep their value in the arrays (±inf, NaN), are counted in ``n_overflow`` and left out
+of ``z_min``/``z_max``; JSON writes them as ``null`` (a gap in a plot).
 
 Evaluation of ``linear_regression``: its value is a mean over n ≤ 10⁴ samples, which would
 make a 1000×1000 grid cost 10¹⁰ operations. The MSE is exactly quadratic in (w, b), so
@@ -16,7 +21,10 @@ every function here evaluates it as f* + ½ dᵀ H d with d = (w − w*, b − b
 squares solution (w*, b*), its MSE f* (computed from the residuals, so no cancellation) and
 the constant Hessian H = 2 [[mean x², mean x], [mean x, 1]], all computed once per call in
 O(n) (``engine.surfaces.exact_args``). The two expressions agree to rounding (tested against the per-sample
-mean). ``surface_of`` and ``rectangle`` resolve the arguments every landscape function shares.
+mean). ``rectangle`` resolves the ranges every landscape function shares.
+
+A formula's grid rows run ``engine.formula.formula_fill_row`` (the stack machine over blocks of columns);
+its work, formula nodes x cells, is bounded by ``max_formula_work``.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
+from .formula import formula_fill_row
 from .surfaces import (
-    ACKLEY, BEALE, BOOTH, GOLDSTEIN_PRICE, HIMMELBLAU, MATYAS, MONKEY_SADDLE, QUADRATIC, QUADRATIC_FORM, RASTRIGIN,
-    ROSENBROCK, SADDLE, SIX_HUMP_CAMEL, VALLEY, Surface, ackley_fg_trig, beale_fg, booth_fg, exact_args,
-    goldstein_price_fg, himmelblau_fg, matyas_fg, monkey_saddle_fg, quadratic_fg, quadratic_form_fg, rastrigin_fg_trig,
-    resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad, valley_fg,
+    ACKLEY, BEALE, BOOTH, FORMULA, GOLDSTEIN_PRICE, HIMMELBLAU, MATYAS, MONKEY_SADDLE, QUADRATIC, QUADRATIC_FORM,
+    RASTRIGIN, ROSENBROCK, SADDLE, SIX_HUMP_CAMEL, VALLEY, Surface, ackley_fg_trig, beale_fg, booth_fg,
+    check_formula_work, exact_args, goldstein_price_fg, himmelblau_fg, matyas_fg, monkey_saddle_fg, quadratic_fg,
+    quadratic_form_fg, rastrigin_fg_trig, resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad,
+    valley_fg,
 )
 from .validate import check_int, check_interval, check_pair
 
@@ -51,10 +61,10 @@ _TWO_PI = 2.0 * math.pi
 class LandscapeGrid:
     """f sampled on a rectangle: ``z[i, j] = f(x[j], y[i])`` (row = y, column = x).
 
-    ``z_min``/``z_max`` are over finite cells only. A cell whose value overflows float64
-    (only reachable with huge ranges, e.g. Goldstein–Price beyond ~1e38) is clamped to
-    ±1.7976931348623157e308 (NaN to +max) and counted in ``n_overflow``, so the arrays hold
-    only finite numbers; the same applies to ``grad_norm``.
+    ``z_min``/``z_max`` are over finite cells only (±1.7976931348623157e308 if none is). A cell whose
+    value is not finite (overflow, e.g. Goldstein–Price beyond ~1e38; outside a formula's domain) keeps
+    it (±inf or NaN: a mask for numpy, ``null`` in JSON) and is counted in ``n_overflow``; the same
+    applies to ``grad_norm``.
     """
 
     surface: str
@@ -66,7 +76,7 @@ class LandscapeGrid:
     z_max: float
     grad_norm: np.ndarray | None  # (ny, nx) ‖∇f‖ when asked for, else None
     grad_norm_max: float | None
-    n_overflow: int
+    n_overflow: int  # cells of z and grad_norm that are not finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +96,7 @@ class LandscapeSlice:
     y: np.ndarray
     value: np.ndarray
     derivative: np.ndarray
-    n_overflow: int
+    n_overflow: int  # entries of value and derivative that are not finite (kept: ±inf, NaN; null in JSON)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,15 +111,18 @@ def landscape_grid(
     resolution=(200, 200),
     params: dict | None = None,
     gradient: bool = False,
+    domain=None,
 ) -> LandscapeGrid:
-    """Sample ``surface`` on an ``nx × ny`` grid over ``x_range × y_range`` (default: its domain).
+    """Sample ``surface`` (a name, or a formula with ``params`` and ``domain``) on an ``nx × ny`` grid over
+    ``x_range × y_range`` (default: its domain).
 
-    ``resolution`` is ``(nx, ny)`` or one int for both; each axis 2..max_grid_axis.
-    With ``gradient=True`` also returns ‖∇f‖ per cell.
+    ``resolution`` is ``(nx, ny)`` or one int for both; each axis 2..max_grid_axis (a formula: nodes x
+    nx x ny <= max_formula_work). With ``gradient=True`` also returns ‖∇f‖ per cell.
     """
-    su = surface_of(surface, params)
+    su = resolve_surface(surface, params, domain)
     (x0, x1), (y0, y1) = rectangle(su, x_range, y_range)
     nx, ny = _resolution(resolution)
+    check_formula_work("resolution", su, nx * ny, "cells")
     if not isinstance(gradient, bool):
         raise EngineInputError("gradient", "must be true or false")
     xs = np.linspace(x0, x1, nx)
@@ -120,10 +133,10 @@ def landscape_grid(
     gstats = np.empty((ny if gradient else 1, 3))
     trig = np.empty((3, nx))  # cos 2πx, sin 2πx, exp(½ cos 2πx) per column (trigonometric surfaces)
     _grid_kernel(exact_args(su), xs, ys, trig, z, gn, zstats, gstats, gradient)
-    n_over, z_min, z_max = _reduce_stats(z, zstats)
+    n_over, z_min, z_max = _reduce_stats(zstats)
     gmax = None
     if gradient:
-        g_over, _, gmax = _reduce_stats(gn, gstats)
+        g_over, _, gmax = _reduce_stats(gstats)
         n_over += g_over
     return LandscapeGrid(su.name, su.params, xs, ys, z, z_min, z_max, gn if gradient else None, gmax, n_over)
 
@@ -135,37 +148,30 @@ def landscape_slice(
     t_range=(-1.0, 1.0),
     points: int = 201,
     params: dict | None = None,
+    domain=None,
 ) -> LandscapeSlice:
     """f and d f/d t along (x, y) = point + t·direction for ``points`` values of t spanning ``t_range``."""
-    su = surface_of(surface, params)
+    su = resolve_surface(surface, params, domain)
     px, py = check_pair("point", point)
     dx, dy = check_pair("direction", direction)
     if dx == 0.0 and dy == 0.0:
         raise EngineInputError("direction", "must not be the zero vector")
     t0, t1 = check_interval("t_range", t_range)
     n = check_int("points", points, 2, "max_slice_points")
+    check_formula_work("points", su, n, "points")
     t = np.linspace(t0, t1, n)
     xs = px + t * dx
     ys = py + t * dy
     value = np.empty(n)
     deriv = np.empty(n)
     _slice_kernel(exact_args(su), xs, ys, dx, dy, value, deriv)
-    n_over = _clamp(value) + _clamp(deriv)
+    n_over = int(np.count_nonzero(~np.isfinite(value)) + np.count_nonzero(~np.isfinite(deriv)))
     return LandscapeSlice(su.name, su.params, (px, py), (dx, dy), t, xs, ys, value, deriv, n_over)
 
 
 # ---------------------------------------------------------------------------------------------
 # Validation helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def surface_of(surface, params) -> Surface:
-    """A registry name with ``params``, or an already resolved ``Surface`` (then no ``params``)."""
-    if isinstance(surface, Surface):
-        if params:
-            raise EngineInputError("params", "pass parameters to resolve_surface, not with a resolved Surface")
-        return surface
-    return resolve_surface(surface, params)
 
 
 def rectangle(su: Surface, x_range, y_range):
@@ -183,22 +189,11 @@ def _resolution(v) -> tuple[int, int]:
     return check_int("resolution", v[0], 2, "max_grid_axis"), check_int("resolution", v[1], 2, "max_grid_axis")
 
 
-def _clamp(a: np.ndarray) -> int:
-    """Replace non-finite entries in place (±inf → ±max float, NaN → +max float); return how many."""
-    if np.isfinite(a).all():
-        return 0
-    bad = int(np.count_nonzero(~np.isfinite(a)))
-    np.nan_to_num(a, copy=False, nan=_FMAX, posinf=_FMAX, neginf=-_FMAX)
-    return bad
-
-
-def _reduce_stats(a: np.ndarray, stats: np.ndarray) -> tuple[int, float, float]:
-    """Combine per-row stats; clamp non-finite cells in place. Returns (non-finite count, min, max)."""
+def _reduce_stats(stats: np.ndarray) -> tuple[int, float, float]:
+    """Combine per-row stats: (non-finite count, finite min, finite max; ±max float if none is finite)."""
     bad = int(stats[:, 2].sum())
-    if bad:
-        _clamp(a)
     lo, hi = float(stats[:, 0].min()), float(stats[:, 1].max())
-    if not math.isfinite(lo):  # every cell overflowed
+    if not math.isfinite(lo):  # no finite cell
         lo, hi = -_FMAX, _FMAX
     return bad, lo, hi
 
@@ -310,6 +305,8 @@ def _fill_row(s, xs, trig, y, zrow, grow, want_grad):
             zrow[j] = f
             if want_grad:
                 grow[j] = math.sqrt(gx * gx + gy * gy)
+    elif code == FORMULA:  # the stack machine over blocks of columns (value and first derivatives only)
+        formula_fill_row(s.ops, s.consts, p, xs, y, zrow, grow, want_grad)
     else:
         for j in range(nx):
             f, gx, gy = surface_grad(s, xs[j], y)
@@ -367,11 +364,15 @@ def describe() -> list[dict]:
     """The ``landscapes`` catalog entries of the grid and the slice."""
     return [
         {"name": "grid", "title": "A surface on a grid", "parameters": [],
-         "layout": "z[row][col] = f(x[col], y[row]); cells that overflow float64 are clamped and counted",
-         "limits": ["max_grid_axis"]},
+         "layout": "z[row][col] = f(x[col], y[row])",
+         "non_finite": "a cell whose value or ‖∇f‖ is not finite (overflow; outside a formula's domain, e.g. "
+                       "log of a negative) is null in z / grad_norm (NaN or ±inf in numpy), counted in n_overflow "
+                       "and left out of z_min / z_max",
+         "limits": ["max_grid_axis", "max_formula_work"]},
         {"name": "slice", "title": "A surface along a line", "parameters": [],
-         "layout": "value[i] = f(point + t[i]·direction), derivative[i] = ∇f · direction (not normalized)",
-         "limits": ["max_slice_points"]},
+         "layout": "value[i] = f(point + t[i]·direction), derivative[i] = ∇f · direction (not normalized); "
+                   "non-finite entries null, counted in n_overflow",
+         "limits": ["max_slice_points", "max_formula_work"]},
     ]
 
 
@@ -380,3 +381,4 @@ def _warmup() -> None:
     landscape_grid("booth", resolution=(2, 2), gradient=True)
     landscape_grid("linear_regression", resolution=(2, 2), gradient=True)
     landscape_slice("booth", (0.0, 0.0), (1.0, 0.0), points=2)
+    landscape_grid("x*y", resolution=(2, 2), gradient=True)  # a formula's rows (one compiled version, both modes)

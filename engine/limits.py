@@ -20,8 +20,18 @@ LIMITS: dict[str, int] = {
     "max_slice_points": 10_001,
     "max_critical_seeds_axis": 100,  # Newton seeds per axis: 10k Newton runs at most
     "max_surface_samples": 10_000,  # linear_regression surface: every kernel call loops over all samples
+    # formula surfaces (engine.expression): refused before any parsing work, whatever the size sent
+    "max_expression_length": 8_000,  # characters: linear_regression written out (64 samples, full digits) is ~5,000
+    "max_expression_nodes": 1_000,  # operands + operators: each costs every grid cell and step (1000² grid ≈ 1 s)
+    "max_expression_depth": 64,  # nested (), calls, unary signs and exponents: bounds parser recursion and stack
+    "max_expression_params": 16,  # named parameters of one formula (a slider each)
+    # formula nodes x point evaluations of a grid (cells), slice (points) or critical-point search (seeds² x 100
+    # Newton iterations); descents count a formula's nodes into max_descent_work instead (engine.descent.step_cost)
+    "max_formula_work": 250_000_000,
     # descent: steps of one trajectory, and steps x runs for a request
     "max_steps": 100_000,
+    # numbers a Python function descent records: runs x (steps + 1) x dimensions (engine.user_function; ~8 bytes each)
+    "max_function_record": 50_000_000,
     "max_schedule_milestones": 1_000,  # MultiStepLR milestones in one schedule (a sort + search per request)
     "max_race_runs": 16,
     "max_sweep_lrs": 64,
@@ -33,6 +43,10 @@ LIMITS: dict[str, int] = {
     # training (engine.datasets, engine.training, engine.regularization, engine.doctor)
     "max_train_samples": 10_000,  # points in a training split
     "max_val_samples": 10_000,  # points in a validation split
+    "max_user_rows": 20_000,  # rows of the user's own data before its validation split (engine.user_data)
+    "max_data_features": 256,  # feature columns of the user's own data
+    "max_data_classes": 64,  # classes of the user's own labels (the output layer's width)
+    "max_csv_chars": 4_000_000,  # characters of a CSV dataset (the body limit is 8 MB)
     "max_epochs": 10_000,
     "max_training_work": 5_000_000_000,  # parameter-samples of a run or comparison (engine.training_setup.work): ~2 s here
     "max_compare_variants": 8,  # regularization variants trained side by side

@@ -166,6 +166,7 @@ def run_lr_sweep(
     batch_size: int | None = None,
     clip: dict | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    domain=None,
 ) -> LRSweep:
     """Run ``optimizer`` (its own lr is replaced) with each base lr in ``lrs``; judge each curve."""
     try:
@@ -178,7 +179,7 @@ def run_lr_sweep(
     check_max("lrs", R, "max_sweep_lrs")
     lr_list = [check_float(f"lrs.{i}", v, 0.0, strict=True) for i, v in enumerate(lr_list)]
     su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps")
+               clip=clip, tolerance=tolerance, work_field="steps", domain=domain)
     check_max("steps", R * su.steps, "max_sweep_work")
     opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     start = check_start(su, default_start(su.surface) if start is None else start)
@@ -211,6 +212,7 @@ def lr_range_test(
     clip: dict | None = None,
     beta: float = RANGE_BETA,
     divergence_factor: float = RANGE_DIVERGENCE,
+    domain=None,
 ) -> LRRangeTest:
     """The learning-rate range test (module docstring). The optimizer's own lr is ignored."""
     steps = check_int("steps", steps, 2, "max_steps")
@@ -222,7 +224,7 @@ def lr_range_test(
     divergence_factor = check_float("divergence_factor", divergence_factor, 1.0, strict=True)
     ramp = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
     su = setup(surface, params, steps, noise_scale=noise_scale, seed=seed, batch_size=batch_size, clip=clip,
-               tolerance=0.0)  # the ramp never stops for a small gradient
+               tolerance=0.0, domain=domain)  # the ramp never stops for a small gradient
     opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     start = check_start(su, default_start(su.surface) if start is None else start)
     runs = run_many(su, [opt], ramp[None, :], start, record=False)

@@ -78,6 +78,7 @@ def run_race(
     clip: dict | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
+    domain=None,
 ) -> Race:
     """Run each optimizer spec from ``start`` (default: ``default_start``) in parallel.
 
@@ -88,7 +89,7 @@ def run_race(
     R = len(optimizers)
     check_max("optimizers", R, "max_race_runs")
     su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps")
+               clip=clip, tolerance=tolerance, work_field="steps", domain=domain)
     check_max("steps", R * su.steps, "max_race_work")
     min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
     opts, lrs = [], np.empty((R, su.steps))

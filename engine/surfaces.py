@@ -40,16 +40,21 @@ Conventions
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
 from ._jit import inline_kernel, kernel
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
+from .expression import Formula, resolve_formula
+from .formula import formula_grad, formula_hessian, formula_value
 from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_interval
 
 __all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface", "surface_grad", "surface_hessian",
            "surface_value"]
@@ -74,6 +79,9 @@ LINEAR_REGRESSION = 13
 # Not in the registry: f* + ½ dᵀHd with d = (x − x*, y − y*), p = [hxx, hxy, hyy, x*, y*, f*]. The landscape
 # evaluates linear_regression through it (exact, O(1) per point instead of O(n): see engine.landscape).
 QUADRATIC_FORM = 14
+# A formula typed by the user (``resolve_surface`` with any string that is not a registry name): ``ops`` and
+# ``consts`` hold its program (``engine.expression``), ``p`` its parameter values; ``engine.formula`` runs it.
+FORMULA = 15
 
 
 class SurfaceArgs(NamedTuple):
@@ -81,8 +89,8 @@ class SurfaceArgs(NamedTuple):
 
     code: int  # which formula: one of the codes above
     p: np.ndarray  # float64 packed parameters, C-contiguous, size >= 1 (table below)
-    ops: np.ndarray  # int64 bytecode of a formula surface (a later kind); empty for the built-ins
-    consts: np.ndarray  # float64 constants of that program; empty for the built-ins
+    ops: np.ndarray  # int64 program of a FORMULA surface (engine.formula's layout); empty for the built-ins
+    consts: np.ndarray  # float64 literals of that program; empty for the built-ins
 
 
 _NO_OPS = np.zeros(0, dtype=np.int64)
@@ -471,6 +479,8 @@ def surface_grad(s, x, y):
         return linear_regression_fg(p, x, y)
     if code == QUADRATIC_FORM:
         return quadratic_form_fg(p, x, y)
+    if code == FORMULA:  # one call into the stack machine (not inlined: it is compiled once, in engine.formula)
+        return formula_grad(s.ops, s.consts, p, x, y)
     return math.nan, math.nan, math.nan
 
 
@@ -509,6 +519,8 @@ def surface_value(s, x, y):
         return linear_regression_fg(p, x, y)[0]
     if code == QUADRATIC_FORM:
         return quadratic_form_fg(p, x, y)[0]
+    if code == FORMULA:
+        return formula_value(s.ops, s.consts, p, x, y)
     return math.nan
 
 
@@ -547,6 +559,8 @@ def surface_hessian(s, x, y):
         return linear_regression_h(p, x, y)
     if code == QUADRATIC_FORM:
         return quadratic_form_h(p, x, y)
+    if code == FORMULA:
+        return formula_hessian(s.ops, s.consts, p, x, y)
     return math.nan, math.nan, math.nan
 
 
@@ -599,6 +613,7 @@ class Surface:
     params: dict  # resolved parameters (defaults filled in)
     spec: SurfaceSpec
     args: SurfaceArgs  # what kernels take: (code, p, ops, consts)
+    formula: Formula | None = None  # a FORMULA surface's parsed formula (its program, parameters, node count)
 
     def value(self, x: float, y: float) -> float:
         return float(surface_value(self.args, float(x), float(y)))
@@ -903,11 +918,36 @@ def _fill_defaults() -> None:
 _fill_defaults()
 
 
-def resolve_surface(name: str, params: dict | None = None) -> Surface:
-    """Look up ``name`` in SURFACES and resolve ``params`` (defaults filled, ranges checked).
+def resolve_surface(surface, params: dict | None = None, domain=None) -> Surface:
+    """A built-in surface by name, or a formula. How ``surface`` is read:
 
-    Raises EngineInputError naming ``surface`` (with the choices) or ``params.<name>``.
+    1. a name in SURFACES: that surface, ``params`` resolved against its parameters (defaults filled,
+       ranges checked); ``domain`` is refused (a built-in has its own; draw another rectangle with
+       ``x_range``/``y_range``);
+    2. any other string: a formula in x and y (``engine.expression``'s grammar; ``"(1 - x)**2 + y**2"``)
+       with ``params`` as its named parameters and ``domain`` (``{"x": [lo, hi], "y": [lo, hi]}`` or
+       ``((lo, hi), (lo, hi))``; default ``DEFAULT_FORMULA_DOMAIN``) as its plotting rectangle, the
+       rectangle descents start in and whose 100x box bounds them;
+    3. a mapping ``{"expression": ..., "domain": ..., "params": ...}``: the same formula (the service's
+       request shape); refusals are named under ``surface.`` (``surface.expression``, ``surface.domain.x``);
+    4. an already resolved ``Surface``: itself (then no ``params`` or ``domain``).
+
+    Raises EngineInputError naming ``surface`` (an unknown name lists the choices; a formula that does not
+    parse gives the column and what was expected), ``params.<name>`` or ``domain``.
     """
+    if isinstance(surface, Surface):
+        if params or domain is not None:
+            raise EngineInputError("params" if params else "domain",
+                                   "pass it to resolve_surface, not with an already resolved Surface")
+        return surface
+    if isinstance(surface, Mapping):
+        return _formula_object(surface, params, domain)
+    if isinstance(surface, str) and surface not in SURFACES:
+        return _named_or_formula(surface, params, domain)
+    if domain is not None:
+        raise EngineInputError("domain", "only a formula takes a domain (a built-in surface has its own; "
+                                         "use x_range / y_range to draw another rectangle)")
+    name = surface
     spec = lookup(SURFACES, name, "surface")
     if params is not None and not isinstance(params, dict):
         raise EngineInputError("params", "must be an object of parameter values")
@@ -925,6 +965,97 @@ def resolve_surface(name: str, params: dict | None = None) -> Surface:
         minima, n_global = spec.minima, spec.n_global
     minima_arr = np.asarray(minima, dtype=np.float64).reshape(-1, 3)
     return Surface(spec.name, spec.code, p, domain, minima_arr, int(n_global), resolved, spec, builtin_args(spec.code, p))
+
+
+DEFAULT_FORMULA_DOMAIN: Domain = ((-5.0, 5.0), (-5.0, 5.0))
+FORMULA_KEYS = ("expression", "domain", "params")
+COORDINATE_BOUND = 1e6  # a domain's ends, as the service's intervals: its 100x bound box stays far from overflow
+NODES_PER_WORK_UNIT = 16  # a formula's point evaluation costs ~ its instructions; 16 of them ~ one built-in step
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def formula_surface(expression: str, params: dict | None = None, domain=None) -> Surface:
+    """A ``Surface`` of a formula (``resolve_surface`` rule 2): refusals name ``expression``, ``params.<name>``
+    and ``domain.x`` / ``domain.y``."""
+    dom = check_domain("domain", domain)
+    f = resolve_formula(expression, params)
+    spec = SurfaceSpec(name=expression, code=FORMULA, title="Formula", formula=expression, params=(), domain=dom,
+                       minima=(), n_global=0, notes="typed by the user")
+    args = SurfaceArgs(FORMULA, f.p, f.ops, f.consts)
+    return Surface(expression, FORMULA, f.p, dom, np.zeros((0, 3)), 0, dict(f.params), spec, args, f)
+
+
+def check_domain(field: str, domain) -> Domain:
+    """``{"x": [lo, hi], "y": [lo, hi]}`` or ``((lo, hi), (lo, hi))``, ends within ±COORDINATE_BOUND
+    (``None``: ``DEFAULT_FORMULA_DOMAIN``); a bad side is named ``field.x`` / ``field.y``."""
+    if domain is None:
+        return DEFAULT_FORMULA_DOMAIN
+    if isinstance(domain, Mapping):
+        extra = sorted(set(domain) - {"x", "y"})
+        if extra or len(domain) != 2:
+            raise EngineInputError(f"{field}.{extra[0]}" if extra else field,
+                                   "must be {\"x\": [xmin, xmax], \"y\": [ymin, ymax]}")
+        sides = (domain["x"], domain["y"])
+    elif isinstance(domain, (list, tuple)) and len(domain) == 2:
+        sides = tuple(domain)
+    else:
+        raise EngineInputError(field, "must be {\"x\": [xmin, xmax], \"y\": [ymin, ymax]}")
+    out = []
+    for axis, side in zip("xy", sides):
+        lo, hi = check_interval(f"{field}.{axis}", side)
+        if max(abs(lo), abs(hi)) > COORDINATE_BOUND:
+            raise EngineInputError(f"{field}.{axis}", f"each value must lie within [-{COORDINATE_BOUND:g}, "
+                                                      f"{COORDINATE_BOUND:g}]")
+        out.append((lo, hi))
+    return out[0], out[1]
+
+
+def formula_nodes(surface: Surface) -> int:
+    """Instructions of a formula surface's program (what each of its evaluations costs); 0 for a built-in."""
+    return surface.formula.program.nodes if surface.formula is not None else 0
+
+
+def check_formula_work(field: str, surface: Surface, evaluations: int, what: str) -> None:
+    """Refuse ``evaluations`` of a formula surface when nodes x evaluations exceeds max_formula_work."""
+    nodes = formula_nodes(surface)
+    limit = LIMITS["max_formula_work"]
+    if nodes * evaluations > limit:
+        raise EngineInputError(field, f"{nodes * evaluations} exceeds limit max_formula_work={limit} (formula nodes "
+                                      f"x {what} = {nodes} x {evaluations})")
+
+
+def _named_or_formula(text: str, params, domain) -> Surface:
+    """Rule 2, with an unknown registry name told apart from a formula that failed: a bare word that does
+    not parse (``"rosenbrok"``) is reported as an unknown surface, with the closest name."""
+    try:
+        with field_prefix("surface", strip="expression", only=("expression",)):
+            return formula_surface(text, params, domain)
+    except EngineInputError as err:
+        if err.field == "surface" and _NAME.fullmatch(text.strip()):
+            close = difflib.get_close_matches(text.strip(), list(SURFACES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise EngineInputError("surface", f"unknown name {text!r}{hint}; choose one of: "
+                                              f"{', '.join(sorted(SURFACES))}; or write a formula in x and y "
+                                              f"(as a formula: {err.message})") from None
+        raise
+
+
+def _formula_object(obj: Mapping, params, domain) -> Surface:
+    """Rule 3: ``{"expression", "domain", "params"}``, refusals named ``surface.<key>``."""
+    extra = sorted(set(obj) - set(FORMULA_KEYS))
+    if extra:
+        raise EngineInputError(f"surface.{extra[0]}", f"unknown field; accepted: {', '.join(FORMULA_KEYS)}")
+    if "expression" not in obj:
+        raise EngineInputError("surface.expression", "required: the formula, e.g. \"(1 - x)**2 + y**2\"")
+    inner = obj.get("params")
+    if inner is not None and params:
+        raise EngineInputError("params", "give a formula's parameters in one place: surface.params or params")
+    if obj.get("domain") is not None and domain is not None:
+        raise EngineInputError("domain", "give a formula's domain in one place: surface.domain or domain")
+    own = tuple(k for k in FORMULA_KEYS if obj.get(k) is not None)  # refusals of these are named surface.<key>
+    with field_prefix("surface", only=own):
+        return formula_surface(obj["expression"], inner if inner is not None else params,
+                               obj.get("domain") if obj.get("domain") is not None else domain)
 
 
 def exact_args(surface: Surface) -> SurfaceArgs:

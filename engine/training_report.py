@@ -58,7 +58,8 @@ class Prediction:
     domain). ``kind == "grid"``: ``x`` [nx], ``y`` [ny] axes and, on the grid [ny, nx] (row = y),
     ``label`` (predicted class) and ``confidence``: the predicted class's probability (softmax for
     cross-entropy, sigmoid of the logit for bce_with_logits) or, for hinge, ``0.5 + 0.5·min(|s|, 1)``
-    (1 at or beyond the margin). Values are finite (a non-finite output would be flagged by
+    (1 at or beyond the margin). ``kind == "none"`` (empty arrays): the user's own data has more inputs
+    than a line (regression, 1) or a plane (classification, 2) can show. Values are finite (a non-finite output would be flagged by
     ``finite = False`` and zeroed).
     """
 
@@ -115,6 +116,8 @@ def _predict(s: TrainingSetup, fparams: np.ndarray, params: np.ndarray, running:
              work: np.ndarray) -> Prediction:
     d = s.data
     lo, hi = d.domain[:, 0], d.domain[:, 1]
+    if d.n_inputs != (2 if d.task == CLASSIFICATION else 1):  # the user's own data: nothing to draw on a plane
+        return Prediction("none", np.zeros(0), np.zeros(0))
     if d.task != CLASSIFICATION:
         x = np.linspace(lo[0], hi[0], s.prediction["points"])
         out = np.empty((x.size, 1))

@@ -6,7 +6,8 @@ weight-decay override, the per-epoch schedule, regularization, early stopping, c
 (``engine.clipping``), the drawn prediction's resolution, and the request's work against
 ``max_training_work``. Refusals name the request's fields (``model.layers``, ``loss_params.delta``,
 ``regularization.dropout``): callee errors are re-rooted with ``engine.errors.field_prefix``.
-A new kind of dataset (a user's own points) plugs in at ``make_dataset``.
+The dataset is a synthetic one by name (``engine.datasets``), the user's own points
+(``engine.user_data``: inline rows or CSV), or a ready ``Dataset``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .optimizers import resolve_optimizer
 from .registry import ParamSpec, resolve_params
 from .schedules import schedule_values
 from .tasks import fitting_losses, format_targets, head
+from .user_data import USER_DATASETS, user_dataset
 from .validate import check_float, check_int, check_mapping
 
 WORK_SAMPLE_FLOOR = 256  # a sample costs at least this many "parameters" of work (loop overheads)
@@ -140,7 +142,20 @@ def work(net: MLP, n_train: int, n_val: int, epochs: int, batch_size: int, pred_
     return int(variants) * (int(epochs) * per_epoch + int(pred_points) * per)
 
 
-def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, schedule: Mapping | None = None,
+def resolve_dataset(dataset) -> Dataset:
+    """A request's dataset: a synthetic one by name, the user's own (``engine.user_data``), or a ``Dataset``."""
+    if isinstance(dataset, Dataset):
+        return dataset
+    ds = check_mapping("dataset", dataset)
+    if "name" not in ds:
+        raise EngineInputError("dataset.name", "required")
+    if isinstance(ds["name"], str) and ds["name"] in USER_DATASETS:
+        return user_dataset(ds)
+    name = ds.pop("name")
+    return make_dataset(name, ds)
+
+
+def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | None = None, schedule: Mapping | None = None,
             regularization: Mapping | None = None, epochs: int = 100, batch_size: int = 32,
             early_stopping: Mapping | None = None, clip: Mapping | None = None, loss: str | None = None,
             loss_params: Mapping | None = None, seed: int = 0, prediction: Mapping | None = None,
@@ -152,11 +167,7 @@ def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, 
     Refuses: unknown names, out-of-range values, a loss that does not fit the task, batch norm with a
     1-row last batch, and work above ``max_training_work``.
     """
-    ds = check_mapping("dataset", dataset)
-    if "name" not in ds:
-        raise EngineInputError("dataset.name", "required")
-    name = ds.pop("name")
-    data = make_dataset(name, ds)
+    data = resolve_dataset(dataset)
     epochs = check_int("epochs", epochs, 1, "max_epochs")
     seed = check_int("seed", seed, 0)
     if seed > 2**32 - 1:

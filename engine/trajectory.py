@@ -104,6 +104,7 @@ def run_trajectory(
     batch_size: int | None = None,
     clip: dict | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    domain=None,
 ) -> Trajectory:
     """Descend ``surface`` from ``start`` with ``optimizer`` (a spec dict, e.g. ``{"name": "adam", "lr": 0.01}``).
 
@@ -113,7 +114,7 @@ def run_trajectory(
     for ``converged`` (0 disables it).
     """
     su = setup(surface, params, steps, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance)
+               clip=clip, tolerance=tolerance, domain=domain)
     opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     lrs = lr_per_step(schedule, opt.lr, su.steps)
     start = check_start(su, start)

@@ -36,11 +36,13 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     # the language models step with engine.optimizers' optimizer_step: one group, so it compiles once
-    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins", "engine.corpora",
-      "engine.lm_models", "engine.lm_sample", "engine.lm_train", "engine.lm_inspect"), 47.0),
-    (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
-    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
-      "engine.init", "engine.deadlines"), 0.5),
+    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins",
+      "engine.user_function", "engine.corpora", "engine.lm_models", "engine.lm_sample", "engine.lm_train",
+      "engine.lm_inspect"), 47.0),
+    # the surface dispatch calls the formula evaluator (engine.expression's kernels): one process compiles both
+    (("engine.expression", "engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 18.0),
+    (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng",
+      "engine.activations", "engine.init", "engine.deadlines"), 0.5),
 )
 
 

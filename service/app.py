@@ -17,6 +17,8 @@ from .cache import ResponseCache, service_version
 from .config import Config
 from .front import Front
 from .jsonio import OrjsonProvider
+from .schemas.common import surface_field2properties
+from .schemas.training import dataset_field2properties
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
 MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks", "lm")
@@ -34,6 +36,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.after_request(_preflight_lists_real_methods)  # registered before CORS: runs after flask-cors
     CORS(app, origins=app.config["CORS_ORIGINS"])
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(surface_field2properties)  # before any schema is documented
+    api.ma_plugin.converter.add_attribute_function(dataset_field2properties)
     for name in MODULES:
         api.register_blueprint(importlib.import_module(f"service.blueprints.{name}").blp)
     errors.register(app)

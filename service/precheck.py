@@ -133,6 +133,11 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
     b = errors.budget
     if value is None:
         return  # allow_none is marshmallow's to judge, cheaply
+    choose = getattr(field, "choose", None)
+    if choose is not None:  # a field of several shapes (a surface name or formula; a named or own dataset)
+        field = choose(value)
+        if field is None:
+            return  # neither shape: the field's own message, at no cost
     if isinstance(field, fields.Nested):
         schema = field.schema
         if field.many:
@@ -168,7 +173,7 @@ def _value(field: fields.Field, value: Any, path: tuple, errors: _Errors) -> Non
         if cap is not None:  # a declared maximum replaces the default cap (user text: 100,000 characters)
             if len(value) > cap:
                 own = _own_message([v for v in lengths if v.error], value)  # a message of the schema's own
-                errors.add(path, own or f"at most {cap} characters ({len(value)} given)")
+                errors.add(path, f"{own} ({len(value)} given)" if own else f"at most {cap} characters ({len(value)} given)")
         elif len(value) > b.max_string_chars:
             errors.add(path, f"{len(value)} characters exceed limit max_string_chars={b.max_string_chars}")
     elif isinstance(field, fields.Boolean):

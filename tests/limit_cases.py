@@ -171,8 +171,55 @@ CASES += [
                          "dataset": {"n": 10}}, scale=960),
 ]
 
+# formula surfaces: the limits of engine.expression reach every surface field through {"expression", ...}
+def _formula_nodes(n: int) -> str:
+    """A formula of exactly n nodes (operands + operators): -x (2) then +x pairs; x (1) then pairs when n is odd."""
+    return ("-x" if n % 2 == 0 else "x") + "+x" * ((n - 2) // 2 if n % 2 == 0 else (n - 1) // 2)
+
+
+CASES += [
+    LimitCase("max_expression_length", "/api/v1/landscapes/grid", "surface.expression",
+              lambda n: {"surface": {"expression": "x" + " " * (n - 1)}, "resolution": [2, 2]}),
+    LimitCase("max_expression_nodes", "/api/v1/landscapes/grid", "surface.expression",
+              lambda n: {"surface": {"expression": _formula_nodes(n)}, "resolution": [2, 2]}),
+    LimitCase("max_expression_depth", "/api/v1/descent/trajectory", "surface.expression",
+              lambda n: {"surface": {"expression": "(" * n + "x" + ")" * n}, "start": [1.0, 1.0], "steps": 2}),
+    LimitCase("max_expression_params", "/api/v1/landscapes/critical-points", "surface.params",
+              lambda n: {"surface": {"expression": "x**2 + y**2", "params": {f"p{i}": 1.0 for i in range(n)}},
+                         "seeds": 2}),
+    # a 1000-node formula on 1000 columns: rows = ceil(n / 1e6) (scaled: 2 rows at, 3 over)
+    LimitCase("max_formula_work", "/api/v1/landscapes/grid", "resolution",
+              lambda n: {"surface": {"expression": _formula_nodes(1000)}, "resolution": [1000, -(-n // 1_000_000)]},
+              scale=2_000_000),
+]
+
+# the user's own data (engine.user_data): a tiny run on n rows, features, classes or characters
+def _own(dataset: dict, layers: list[int]) -> dict:
+    return {"dataset": {"name": "inline", **dataset} if "csv" not in dataset else {"name": "csv", **dataset},
+            "model": {"layers": layers}, "optimizer": {"name": "sgd", "lr": 0.01}, "epochs": 1, "batch_size": 1024,
+            "prediction": {"points": 2, "grid": 2}}
+
+
+_CSV = "a,b\n0,1\n1,0\n2,1\n3,0"
+
+CASES += [
+    # half of the rows validate, so at the limit both splits are at theirs too
+    LimitCase("max_user_rows", "/api/v1/training/run", "dataset.x",
+              lambda n: _own({"x": [0.0] * n, "y": [0.0] * n, "val_fraction": 0.5}, [1, 1])),
+    LimitCase("max_data_features", "/api/v1/training/run", "dataset.x",
+              lambda n: _own({"x": [[0.5] * n] * 4, "y": [0.0, 1.0, 2.0, 3.0]}, [n, 1])),
+    LimitCase("max_data_classes", "/api/v1/training/run", "dataset.labels",
+              lambda n: _own({"x": [float(i) for i in range(n)], "labels": list(range(n)), "val_fraction": 0.5},
+                             [1, n])),
+    LimitCase("max_csv_chars", "/api/v1/training/run", "dataset.csv",
+              lambda n: _own({"csv": _CSV + " " * (n - len(_CSV))}, [1, 1]), scale=1_000),
+]
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
-UNREACHABLE: dict[str, str] = {}
+UNREACHABLE: dict[str, str] = {
+    "max_function_record": "Python only (engine.descend_function / race_function): no request carries a callable; "
+                           "tests/test_user_function.py refuses one over it",
+}
 
 # language models: their rows live in tests/limit_cases_lm.py
 from limit_cases_lm import LM_ROWS, LM_UNREACHABLE  # noqa: E402

@@ -64,3 +64,32 @@ def regression_data(params: dict):
     xs = rng.uniform(0.0, 2.0, params["n"])
     eps = rng.standard_normal(params["n"])
     return xs, params["true_w"] * xs + params["true_b"] + params["noise"] * eps
+
+
+# Each built-in surface typed as a formula a user would write (engine.expression's grammar): the text and
+# how its parameters come from the resolved surface (None: none; the entry None: written out sample by sample).
+def regression_formula(su) -> tuple[str, dict]:
+    """linear_regression's MSE written out sample by sample, as a user would paste it."""
+    n = su.p.size // 2
+    terms = " + ".join(f"(x*{float(su.p[i])!r} + y - {float(su.p[n + i])!r})**2" for i in range(n))
+    return f"({terms})/{n}", {}
+
+
+AS_FORMULA = {
+    "quadratic": ("0.5*(hxx*x**2 + 2*hxy*x*y + hyy*y**2)", lambda su: dict(zip(("hxx", "hxy", "hyy"), su.p))),
+    "rosenbrock": ("(a - x)**2 + b*(y - x**2)**2", lambda su: {"a": su.params["a"], "b": su.params["b"]}),
+    "beale": ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", None),
+    "booth": ("(x + 2*y - 7)**2 + (2*x + y - 5)**2", None),
+    "matyas": ("0.26*(x**2 + y**2) - 0.48*x*y", None),
+    "himmelblau": ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", None),
+    "rastrigin": ("2*A + x**2 - A*cos(2*pi*x) + y**2 - A*cos(2*pi*y)", lambda su: {"A": su.params["A"]}),
+    "ackley": ("-20*exp(-0.2*sqrt(0.5*(x**2 + y**2))) - exp(0.5*(cos(2*pi*x) + cos(2*pi*y))) + e + 20", None),
+    "goldstein_price": ("(1 + (x + y + 1)**2*(19 - 14*x + 3*x**2 - 14*y + 6*x*y + 3*y**2))"
+                        "*(30 + (2*x - 3*y)**2*(18 - 32*x + 12*x**2 + 48*y - 36*x*y + 27*y**2))", None),
+    "six_hump_camel": ("(4 - 2.1*x**2 + x**4/3)*x**2 + x*y + (-4 + 4*y**2)*y**2", None),
+    "saddle": ("x**2 - y**2", None),
+    "monkey_saddle": ("x**3 - 3*x*y**2", None),
+    "valley": ("(x**2 - 1)**2 - tilt*x + width*(y - bend*x**2)**2",
+               lambda su: {k: su.params[k] for k in ("tilt", "width", "bend")}),
+    "linear_regression": None,
+}

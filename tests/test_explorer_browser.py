@@ -470,3 +470,115 @@ def test_api_errors_show_in_place(session):
     err.wait_for()
     text = err.inner_text()
     assert "422" in text and "lrs" in text
+
+
+# --- the user's own function and data (after test_no_console_errors: a formula being typed gets 422s) ---------
+
+
+def _posted(page, path: str, want):
+    """A predicate for page.expect_request: a POST to ``path`` whose JSON body satisfies ``want``."""
+    return lambda r: (r.method == "POST" and r.url.split("?")[0].endswith(path)
+                      and want(json.loads(r.post_data or "{}")))
+
+
+def _is_formula(expression, resolution=None):
+    def want(b):
+        sf = b.get("surface")
+        return isinstance(sf, dict) and sf.get("expression") == expression and (
+            resolution is None or b.get("resolution") != [2, 2])
+    return want
+
+
+def test_formula_box_draws_shows_parse_errors_in_place_and_links(session, server):
+    s = session
+    s.require("/api/v1/landscapes/grid", "/api/v1/landscapes/critical-points")
+    page = s.page
+    s.wait_ready("landscape", "plot-landscape")
+    before = s.plot_data("plot-landscape")
+    page.locator("#landscape select[name='surface']").select_option("__formula")
+    box = page.locator("#landscape input[name='surface-formula']")
+    assert box.is_visible() and box.input_value() == "(1 - x)**2 + 100*(y - x**2)**2"
+    with page.expect_response(lambda r: _posted(page, "/api/v1/landscapes/grid", _is_formula("x**2 + 3*y", True))(
+            r.request)) as resp:
+        box.fill("x**2 + 3*y")
+    grid = resp.value.json()
+    # the map shows that grid (its hover text holds the real values whatever the colour scale)
+    page.wait_for_function("(z) => { const d = document.getElementById('plot-landscape').data;"
+                           " return d && d[0].text && JSON.stringify(d[0].text[0]) === JSON.stringify(z); }", arg=grid["z"][0])
+    x, y, z = grid["x"], grid["y"], grid["z"]
+    assert z[0][0] == pytest.approx(x[0] ** 2 + 3 * y[0]) and z[-1][-1] == pytest.approx(x[-1] ** 2 + 3 * y[-1])
+    assert s.plot_data("plot-landscape") != before
+    cp = s.sent("/api/v1/landscapes/critical-points")[-1]
+    assert cp["surface"]["expression"] == "x**2 + 3*y"
+    assert "formula=x" in page.url and "domain=-2%2C2%2C-1%2C3" in page.url
+    # a parse error appears under the box, with the column and what was expected; the map keeps the last good formula
+    n = len(s.sent("/api/v1/landscapes/grid"))
+    box.fill("(x + y")
+    problem = page.locator("#landscape .formula-error:not([hidden])")
+    problem.wait_for()
+    assert "surface.expression" in problem.inner_text() and "column 7: expected ')'" in problem.inner_text()
+    assert box.get_attribute("aria-invalid") == "true"
+    page.wait_for_timeout(500)
+    assert all(b["resolution"] == [2, 2] for b in s.sent("/api/v1/landscapes/grid")[n:])
+    _shot(s, "landscape", "section-03-landscape-formula-error")
+    box.fill("x**2 + 3*y")
+    problem.wait_for(state="hidden")
+
+    # the link opens every surface menu on the formula: the landscape, descent and race sections ask for it
+    link = f"{server}/?formula=sin(x)*cos(y)&domain=-3,3,-3,3"
+    other = page.context.new_page()
+    seen = []
+    other.on("requestfinished", lambda r: seen.append(r))
+    try:
+        other.goto(link, wait_until="load")
+        for section, path in (("landscape", "/api/v1/landscapes/grid"), ("descent", "/api/v1/descent/trajectory"),
+                              ("optimizers", "/api/v1/descent/race")):
+            other.locator(f"#{section}").scroll_into_view_if_needed()
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while not (hits := [r for r in seen if _posted(other, path, _is_formula("sin(x)*cos(y)"))(r)]):
+                assert time.monotonic() < deadline, f"{section} never asked for the linked formula"
+                other.wait_for_timeout(100)
+            assert hits[-1].response().status == 200, hits[-1].response().text()[:300]
+            body = json.loads(hits[-1].post_data)
+            if "start" in body:
+                assert -3 <= body["start"][0] <= 3 and -3 <= body["start"][1] <= 3
+            else:
+                assert body["x_range"] == [-3, 3] and body["y_range"] == [-3, 3]
+        assert other.locator("#descent select[name='descent-surface']").input_value() == "__formula"
+    finally:
+        other.close()
+
+
+def test_csv_box_trains_on_pasted_rows_and_names_bad_ones(session):
+    s = session
+    s.require("/api/v1/training/stream", "/api/v1/training/compare")
+    page = s.page
+    s.wait_ready("convergence", "plot-convergence")
+    stop = page.locator("#convergence button[data-action='stop']")
+    if stop.is_enabled():  # a run still going (alone; in the whole file the stream test has stopped it)
+        stop.click()
+    own = lambda b: b.get("dataset", {}).get("name") == "csv"  # noqa: E731
+    with page.expect_request(_posted(page, "/api/v1/training/stream", own)) as req:
+        page.locator("#convergence select[name='conv-dataset']").select_option("__csv")
+    body = json.loads(req.value.post_data)
+    assert body["dataset"]["csv"].startswith("x,y\n-1.5,-1.875") and body["model"]["layers"][0] == 1
+    page.wait_for_function("() => document.getElementById('plot-convergence').data[0].x.length >= 3")
+    # two features: the model's input width follows the pasted columns
+    rows = "a,b,t\n" + "\n".join(f"{i / 10},{(i % 7) / 7},{(i / 10) ** 2}" for i in range(24))
+    with page.expect_request(_posted(page, "/api/v1/training/stream", lambda b: own(b) and b["dataset"]["csv"] == rows)) as req:
+        page.locator("#convergence textarea[name='conv-csv']").fill(rows)
+    assert json.loads(req.value.post_data)["model"]["layers"][0] == 2
+    # a bad row: the 422 names the field, the line and the column in the section
+    page.locator("#convergence textarea[name='conv-csv']").fill("x,y\n0.1,0.2\n0.3,oops\n0.5,0.6\n0.7,0.8")
+    err = page.locator("#convergence .error:not([hidden])")
+    err.wait_for()
+    assert "dataset.csv" in err.inner_text() and "line 3, column 2 ('y'): 'oops' is not a number" in err.inner_text()
+    # the regularization comparison trains on pasted rows too
+    s.wait_ready("regularization", "plot-regularization-fit")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/training/compare") and own(json.loads(r.request.post_data))) as resp:
+        page.locator("#regularization select[name='reg-dataset']").select_option("__csv")
+    assert resp.value.status == 200
+    page.wait_for_function("() => document.getElementById('regularization').dataset.state === 'ready'")
+    fit = s.plot_data("plot-regularization-fit")
+    assert fit[1]["x"][:2] == [-1.5, -1.3]  # the pasted points, as typed
+    _shot(s, "regularization", "section-09-regularization-csv")

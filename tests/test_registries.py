@@ -24,6 +24,7 @@ from engine.regularization import REGULARIZERS
 from engine.schedules import SCHEDULES
 from engine.surfaces import SURFACES
 from engine.tasks import all_fitting_losses
+from engine.user_data import USER_DATASETS
 from service.blueprints.catalog import CatalogSchema
 from service.schemas import common, losses, networks, training
 
@@ -33,6 +34,7 @@ ENGINE = Path(engine.__file__).parent
 def _choices(schema_cls, name: str) -> list:
     f = schema_cls().fields[name]
     f = getattr(f, "inner", f)  # a List of names
+    f = getattr(f, "name_field", f)  # a name or a formula (common.SurfaceField)
     return sorted(next(v.choices for v in f.validators if isinstance(v, validate.OneOf)))
 
 
@@ -51,7 +53,10 @@ REGISTRIES = [
                                                  (training.ModelSchema, "output_activation"),
                                                  (networks.ProfileRequest, "activation")]),
     ("initializations", INITS, "initializations", [(common.InitSchema, "name")]),
-    ("datasets", DATASETS, "datasets", [(training.DatasetSchema, "name")]),
+    # the section lists the synthetic datasets, then the user's own kinds; each schema takes its own names
+    ("datasets", {**DATASETS, **USER_DATASETS}, "datasets", []),
+    ("synthetic datasets", DATASETS, "datasets", [(training.DatasetSchema, "name")]),
+    ("user data", USER_DATASETS, "datasets", [(training.UserDatasetSchema, "name")]),
     ("regularizers", REGULARIZERS, "regularizers", []),
     ("clipping", CLIP_KEYS, "clipping", []),
 ]
@@ -59,7 +64,8 @@ REGISTRIES = [
 
 @pytest.mark.parametrize("key,registry,section,enums", REGISTRIES, ids=[r[0] for r in REGISTRIES])
 def test_every_registry_entry_reaches_the_catalog_and_the_schemas(key, registry, section, enums):
-    assert _names(section) == list(registry)
+    assert [n for n in _names(section) if n in registry] == list(registry)
+    assert key in ("synthetic datasets", "user data") or _names(section) == list(registry)
     for schema_cls, name in enums:
         assert _choices(schema_cls, name) == sorted(registry), f"{schema_cls.__name__}.{name}"
 

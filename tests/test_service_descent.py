@@ -118,7 +118,7 @@ def test_basins(client):
 def test_catalog_has_the_descent_section(client):
     cat = client.get("/api/v1/catalog").get_json()
     names = [e["name"] for e in cat["descent"]]
-    assert names == ["trajectory", "race", "lr_sweep", "lr_range_test", "basins"]
+    assert names == ["trajectory", "race", "lr_sweep", "lr_range_test", "basins", "function"]
     assert set(cat["descent"][0]["statuses"]) == {"converged", "diverged", "max_steps"}
     for key in ("max_steps", "max_race_runs", "max_sweep_lrs", "max_basin_axis", "max_descent_work"):
         assert key in cat["limits"]

@@ -282,6 +282,7 @@ def test_compare_bad_input(client, change, field):
 
 def test_catalog_has_datasets_and_regularizers(client):
     body = client.get("/api/v1/catalog").get_json()
-    assert {d["name"] for d in body["datasets"]} == {"sine", "polynomial", "moons", "circles", "spirals", "xor", "blobs"}
+    assert {d["name"] for d in body["datasets"]} == {"sine", "polynomial", "moons", "circles", "spirals", "xor", "blobs",
+                                                    "inline", "csv"}
     assert {d["name"] for d in body["regularizers"]} >= {"none", "l1", "l2", "dropout"}
     assert body["limits"]["max_training_work"] == LIMITS["max_training_work"]

@@ -17,8 +17,12 @@ not take; ``params_schema`` does the same for a bare parameter set.
 * ``LossParamsSchema``: every loss parameter (``engine.losses.PARAMS``) with its range.
 * ``ClipSchema``: exactly one of ``max_norm`` (torch ``clip_grad_norm_``) or ``max_value``
   (``clip_grad_value_``), each > 0.
-* ``SurfaceRequest``: the ``surface`` (a registry name) and its ``params`` (a ``ParamMap``), the base of every
-  landscape and descent request; ``MinimumSchema``: one row of a response's ``minima``.
+* ``SurfaceRequest``: the ``surface`` and its ``params`` (a ``ParamMap``), the base of every landscape and
+  descent request. ``surface`` is a registry name (``"rosenbrock"``) or a formula object ``FormulaSchema``
+  (``{"expression": "(1 - x)**2 + 100*(y - x**2)**2", "domain": {"x": [-2, 2], "y": [-1, 3]},
+  "params": {"a": 1}}``), one ``SurfaceField``; the engine parses the formula and names a refusal
+  ``surface.expression`` (with the column and what was expected), ``surface.params.<name>`` or
+  ``surface.domain.x``. ``MinimumSchema``: one row of a response's ``minima``.
 
 Unknown keys are refused (marshmallow's RAISE). Omitted hyperparameters take torch's defaults
 in the engine, and the engine echoes the resolved set back.
@@ -36,9 +40,9 @@ from engine.losses import LOSSES, PARAMS
 from engine.optimizers import OPTIMIZERS
 from engine.registry import ParamSpec
 from engine.schedules import SCHEDULES
-from engine.surfaces import SURFACES
+from engine.surfaces import DEFAULT_FORMULA_DOMAIN, SURFACES
 
-from ..fields import FiniteFloat, ParamMap, Seed, limit_range
+from ..fields import FiniteFloat, Interval, ParamMap, Seed, limit_range
 
 
 def _merged(registry) -> dict[str, ParamSpec]:
@@ -190,13 +194,73 @@ class ClipSchema(Schema):
             raise ValidationError("give exactly one of max_norm or max_value", "_schema")
 
 
+class DomainSchema(Schema):
+    """A formula's rectangle: where grids and basin maps default to, descents start, and whose 100x box bounds them."""
+
+    x = Interval(required=True, metadata={"description": "[xmin, xmax]"})
+    y = Interval(required=True, metadata={"description": "[ymin, ymax]"})
+
+
+_DEFAULT_DOMAIN = {"x": list(DEFAULT_FORMULA_DOMAIN[0]), "y": list(DEFAULT_FORMULA_DOMAIN[1])}
+
+
+class FormulaSchema(Schema):
+    """A surface typed as a formula in x and y (the catalog's ``formulas`` section has the grammar)."""
+
+    expression = fields.String(required=True, validate=validate.Length(
+        min=1, max=LIMITS["max_expression_length"],
+        error="must be between {min} and {max} characters (limit max_expression_length)"),
+        metadata={"description": "e.g. (1 - x)**2 + 100*(y - x**2)**2: numbers, x, y, pi, e, named params, "
+                                 "+ - * / **, parentheses, abs sqrt exp log log1p sin cos tan tanh sinh cosh arctan "
+                                 "sigmoid softplus min max (limits max_expression_length, max_expression_nodes, "
+                                 "max_expression_depth)", "example": "(1 - x)**2 + 100*(y - x**2)**2"})
+    domain = fields.Nested(DomainSchema, load_default=None, allow_none=True, metadata={
+        "description": f"the formula's rectangle; default {_DEFAULT_DOMAIN}"})
+    params = ParamMap(load_default=None, allow_none=True, metadata={
+        "description": "values of the named parameters the expression uses, e.g. {\"a\": 1} "
+                       "(limit max_expression_params)"})
+
+
+class SurfaceField(fields.Field):
+    """A registry name (a string) or a formula object (``FormulaSchema``): one field, both shapes."""
+
+    def __init__(self, **kwargs):
+        self.name_field = fields.String(validate=validate.OneOf(sorted(SURFACES)))
+        self.formula_field = fields.Nested(FormulaSchema)
+        super().__init__(**kwargs)
+
+    def choose(self, value) -> fields.Field | None:
+        """The field that reads ``value`` (also what ``service.precheck`` walks); None: neither shape."""
+        if isinstance(value, dict):
+            return self.formula_field
+        return self.name_field if isinstance(value, str) else None
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        field = self.choose(value)
+        if field is None:
+            raise ValidationError('must be a surface name from the catalog or a formula object '
+                                  '{"expression": ..., "domain": {"x": [..], "y": [..]}, "params": {..}}')
+        return field.deserialize(value, attr, data, **kwargs)
+
+
+def surface_field2properties(self, field, **kwargs) -> dict:
+    """OpenAPI for ``SurfaceField`` (an apispec attribute function: ``self`` is the converter): oneOf the
+    registry's names and the ``Formula`` schema."""
+    if not isinstance(field, SurfaceField):
+        return {}
+    return {"oneOf": [{"type": "string", "enum": sorted(SURFACES), "description": "a surface name from the catalog"},
+                      self.resolve_nested_schema(FormulaSchema)]}
+
+
 class SurfaceRequest(Schema):
     """The surface every landscape and descent request works on."""
 
-    surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
-                            metadata={"description": "a surface name from the catalog's 'surfaces'"})
-    params = ParamMap(load_default=None, allow_none=True,
-                      metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
+    surface = SurfaceField(required=True, metadata={
+        "description": "a surface name from the catalog's 'surfaces', or a formula object {expression, domain, "
+                       "params} (grammar: the catalog's 'formulas')"})
+    params = ParamMap(load_default=None, allow_none=True, metadata={
+        "description": "surface parameters (see the catalog); defaults fill the rest. A formula's may go here or "
+                       "in surface.params (not both)"})
 
 
 class MinimumSchema(Schema):

@@ -12,7 +12,8 @@ from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.doctor import DIAGNOSES, MIN_EPOCHS
 from engine.limits import LIMITS
-from engine.tasks import all_fitting_losses
+from engine.tasks import TASKS, all_fitting_losses
+from engine.user_data import USER_DATASETS
 from engine.training_epochs import COLUMNS
 
 from ..fields import FiniteFloat, NumberArray, Seed, limit_range
@@ -27,6 +28,58 @@ ALL_LOSSES = list(all_fitting_losses())
 # (which extras apply depends on ``name``: the engine refuses one the named dataset does not take).
 DatasetSchema = registry_schema("Dataset", DATASETS, "dataset", strict_int=False, bound_shared_only=True,
                                 limits={"n_train": "max_train_samples", "n_val": "max_val_samples"})
+
+
+class UserDatasetSchema(Schema):
+    """The user's own data (engine.user_data): inline rows or CSV text. Shapes, values and sizes are checked by
+    the engine, which names the 0-based row and column (CSV: line and column) of the first bad value."""
+
+    name = fields.String(required=True, validate=validate.OneOf(list(USER_DATASETS)),
+                         metadata={"description": "inline (rows in JSON) | csv (text)"})
+    x = fields.Raw(metadata={"description": "inline: rows of features [[x1, x2, ...], ...] (a flat list: one feature) "
+                                            "(limits max_user_rows, max_data_features)", "type": "array",
+                             "items": {}})
+    y = fields.Raw(metadata={"description": "inline regression: one target per row, [[y], ...] or [y, ...]",
+                             "type": "array", "items": {}})
+    labels = fields.Raw(metadata={"description": "inline classification: class indices 0..n_classes-1 "
+                                                 "(limit max_data_classes)", "type": "array", "items": {}})
+    validation = fields.Dict(metadata={"description": "inline: an explicit validation set {x, y} or {x, labels} "
+                                                      "(instead of val_fraction; limit max_val_samples)"})
+    csv = fields.String(validate=validate.Length(max=LIMITS["max_csv_chars"],
+                                                 error="at most {max} characters (limit max_csv_chars)"),
+                        metadata={"description": "csv: the text, comma-separated, header optional "
+                                                 "(limits max_csv_chars, max_user_rows + 1 lines)"})
+    target = fields.Raw(metadata={"description": "csv: the target column, a header name or 0-based index; "
+                                                 "default the last column"})
+    task = fields.String(validate=validate.OneOf(list(TASKS)), metadata={
+        "description": "csv: default classification when every target is an integer >= 0, else regression"})
+    val_fraction = FiniteFloat(validate=validate.Range(0.0, 1.0, min_inclusive=False, max_inclusive=False),
+                               metadata={"description": "share of the rows held out for validation; default 0.25"})
+    seed = Seed(metadata={"description": "seeds the validation split; default 0"})
+
+
+class DatasetField(fields.Field):
+    """A synthetic dataset (``DatasetSchema``) or the user's own (``UserDatasetSchema``), chosen by ``name``."""
+
+    def __init__(self, **kwargs):
+        self.synthetic = fields.Nested(DatasetSchema)
+        self.own = fields.Nested(UserDatasetSchema)
+        super().__init__(**kwargs)
+
+    def choose(self, value) -> fields.Field:
+        """The field that reads ``value`` (also what ``service.precheck`` walks)."""
+        own = isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"] in USER_DATASETS
+        return self.own if own else self.synthetic
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return self.choose(value).deserialize(value, attr, data, **kwargs)
+
+
+def dataset_field2properties(self, field, **kwargs) -> dict:
+    """OpenAPI for ``DatasetField`` (an apispec attribute function): oneOf the two schemas."""
+    if not isinstance(field, DatasetField):
+        return {}
+    return {"oneOf": [self.resolve_nested_schema(DatasetSchema), self.resolve_nested_schema(UserDatasetSchema)]}
 
 
 class DatasetResponse(Schema):
@@ -143,8 +196,9 @@ class PredictionRequest(Schema):
 class RunRequest(Schema):
     """One training run (also the body of /stream, and the shared part of /compare)."""
 
-    dataset = fields.Nested(DatasetSchema, required=True,
-                            metadata={"description": "the synthetic dataset to train and validate on"})
+    dataset = DatasetField(required=True, metadata={
+        "description": "a synthetic dataset by name, or the user's own: {name: inline, x, y | labels, validation | "
+                       "val_fraction, seed} or {name: csv, csv, target, task, val_fraction, seed}"})
     model = fields.Nested(ModelSchema, required=True, metadata={"description": "the MLP to train"})
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
                               metadata={"description": "default Adam with torch's defaults (lr 1e-3)"})
@@ -177,7 +231,8 @@ HistorySchema = Schema.from_dict(
 
 
 class PredictionSchema(Schema):
-    kind = fields.String(metadata={"description": "line (regression) | grid (classification)"})
+    kind = fields.String(metadata={"description": "line (regression) | grid (classification) | none (the user's own "
+                                                  "data with more inputs than a line or plane shows)"})
     x = NumberArray(ndim=1, metadata={"description": "line: inputs; grid: x axis"})
     y = NumberArray(ndim=1, metadata={"description": "line: the network's output; grid: y axis"})
     label = NumberArray(ndim=2, allow_none=True, metadata={"description": "grid [ny, nx]: predicted class"})

@@ -79,5 +79,5 @@ export function finiteValues(a) {
 // floor three decades below the range. Only the colours change; hover text shows the real z.
 export function logShift(z, zmin, zmax) {
   const floor = Math.max((zmax - zmin) * 1e-3, 1e-12);
-  return z.map((row) => row.map((v) => Math.log10(v - zmin + floor)));
+  return z.map((row) => row.map((v) => (v === null ? null : Math.log10(v - zmin + floor)))); // null: undefined there (a formula)
 }

@@ -1,18 +1,77 @@
 // Shared by the landscape, descent and race sections: a surface menu and the contour map behind the paths.
 
-import { postJSON } from "./api.js";
-import { select, paramControls, el } from "./ui.js";
+import { postJSON, latest, isAbort, describeError } from "./api.js";
+import { select, paramControls, el, textInput, debounce, parseNumbers } from "./ui.js";
 import { entries, options, find, pick, domain as domainOf, params } from "./catalog.js";
 import { logShift } from "./plots.js";
 
 
+const FORMULA = "__formula"; // the menu entry that opens the formula box
+const DEFAULT_FORMULA = "(1 - x)**2 + 100*(y - x**2)**2";
+
+// The formula linked in the page's URL (?formula=...&domain=x0,x1,y0,y1), shared by every surface menu.
+function linkedFormula() {
+  const q = new URLSearchParams(location.search);
+  const expression = q.get("formula");
+  if (!expression) return null;
+  const d = (q.get("domain") || "").split(",").map(Number);
+  const domain = d.length === 4 && d.every(Number.isFinite) ? [[d[0], d[1]], [d[2], d[3]]] : [[-2, 2], [-1, 3]];
+  return { expression, domain };
+}
+
+function linkFormula(expression, domain) {
+  const q = new URLSearchParams(location.search);
+  q.set("formula", expression);
+  q.set("domain", domain.flat().join(","));
+  history.replaceState(null, "", `${location.pathname}?${q}${location.hash}`);
+}
+
+// A request's surface: a catalog name, or a formula object {expression, domain}.
 export function surfaceMenu(catalog, { preferred = [], onChange, label = "Surface", name = "surface" }) {
   const list = entries(catalog, "surfaces");
-  const sel = select({ label, name, options: options(list), value: pick(list, ...preferred), onChange: () => { rebuild(); onChange(); } });
+  const linked = linkedFormula();
+  const choices = [...options(list), { value: FORMULA, label: "Your formula…" }];
+  const sel = select({ label, name, options: choices, value: linked ? FORMULA : pick(list, ...preferred), onChange: () => { rebuild(); onChange(); } });
   const holder = el("div", {});
   const formula = el("p", { class: "note formula" });
+  // the formula box: checked by the API as you type (a 2 x 2 grid), its parse errors shown right under it
+  let current = linked || { expression: DEFAULT_FORMULA, domain: [[-2, 2], [-1, 3]] };
+  const expr = textInput({ label: "f(x, y) =", name: `${name}-formula`, value: current.expression,
+    hint: "x, y, numbers, + - * / **, abs sqrt exp log sin cos tanh sigmoid min max … (the catalog's formulas)", onChange: () => check() });
+  const xr = textInput({ label: "x from, to", name: `${name}-formula-x`, value: current.domain[0].join(", "), onChange: () => check() });
+  const yr = textInput({ label: "y from, to", name: `${name}-formula-y`, value: current.domain[1].join(", "), onChange: () => check() });
+  const problem = el("p", { class: "formula-error", role: "alert", hidden: true });
+  const box = el("div", { class: "ctl-stack formula-box", hidden: true }, expr.root, problem, xr.root, yr.root);
+  const run = latest();
+  const check = debounce(async () => {
+    const domain = [parseNumbers(xr.value), parseNumbers(yr.value)];
+    const draft = { expression: expr.value, domain: { x: domain[0] || xr.value, y: domain[1] || yr.value } };
+    try {
+      await run((signal) => postJSON("api/v1/landscapes/grid", { surface: draft, resolution: [2, 2] }, { signal }));
+    } catch (err) {
+      if (isAbort(err)) return;
+      const d = describeError(err);
+      problem.textContent = d.fields.length ? d.fields.map(([f, m]) => `${f}: ${m}`).join("; ") : d.title;
+      problem.hidden = false;
+      expr.input.setAttribute("aria-invalid", "true");
+      return;
+    }
+    problem.hidden = true;
+    expr.input.removeAttribute("aria-invalid");
+    current = { expression: expr.value, domain };
+    linkFormula(current.expression, current.domain);
+    onChange();
+  }, 300);
   let pc = null;
+  const isFormula = () => sel.value === FORMULA;
   function rebuild() {
+    box.hidden = !isFormula();
+    if (isFormula()) {
+      holder.replaceChildren();
+      pc = null;
+      formula.textContent = "";
+      return;
+    }
     const entry = find(list, sel.value);
     pc = paramControls(params(entry), () => onChange());
     holder.replaceChildren(pc.root);
@@ -20,11 +79,18 @@ export function surfaceMenu(catalog, { preferred = [], onChange, label = "Surfac
   }
   rebuild();
   return {
-    root: el("div", { class: "ctl-stack" }, sel.root, formula, holder),
+    root: el("div", { class: "ctl-stack" }, sel.root, box, formula, holder),
     select: sel,
-    get name() { return sel.value; },
-    entry() { return find(list, sel.value); },
+    get name() {
+      if (!isFormula()) return sel.value;
+      return { expression: current.expression, domain: { x: current.domain[0], y: current.domain[1] } };
+    },
+    entry() {
+      if (isFormula()) return { name: "formula", title: `f(x, y) = ${current.expression}`, formula: current.expression };
+      return find(list, sel.value);
+    },
     domain() {
+      if (isFormula()) return current.domain;
       return domainOf(find(list, sel.value)) || [[-2, 2], [-2, 2]];
     },
     params() { return pc ? pc.values() : {}; },

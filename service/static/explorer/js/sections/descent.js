@@ -86,7 +86,7 @@ export async function init(section, { catalog, status }) {
     ], {
       title: "Click to choose the start",
       xaxis: { title: "x", range: [x0, x1], constrain: "domain", automargin: false }, yaxis: { title: "y", range: [y0, y1], scaleanchor: "x", constrain: "domain", automargin: false },
-      dragmode: false, hovermode: "closest", showlegend: false, uirevision: menu.name,
+      dragmode: false, hovermode: "closest", showlegend: false, uirevision: JSON.stringify(menu.name),
     }, { scrollZoom: false });
     draw(lossDiv, [
       { type: "scatter", mode: "lines", name: "loss", y: traj.loss, line: { color: colorAt(0) } },

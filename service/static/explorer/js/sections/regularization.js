@@ -4,7 +4,7 @@
 import { postJSON, latest } from "../api.js";
 import { el, slider, checkbox, debounce, layoutBody, track, fmt, group, table, titleCase } from "../ui.js";
 import { entries } from "../catalog.js";
-import { trainingControls } from "../training.js";
+import { trainingControls, csvPoints } from "../training.js";
 import { draw, colorAt } from "../plots.js";
 
 // Slider ranges for the strengths (the catalog allows 0..10; useful values span decades).
@@ -54,12 +54,16 @@ export async function init(section, { catalog, status }) {
     }
     const base = tc.body();
     const body = { ...base, variants: list, prediction: { points: 200 } };
+    // the user's pasted points are drawn as they were typed (all of them); a synthetic set is asked of the API
+    const own = tc.own();
     const out = await track(status, () => run((signal) => Promise.all([
       postJSON("api/v1/training/compare", body, { signal }),
-      postJSON("api/v1/training/dataset", base.dataset, { signal }),
+      own ? null : postJSON("api/v1/training/dataset", base.dataset, { signal }),
     ])), "training/compare");
     if (!out) return;
-    const [res, data] = out;
+    const [res, fetched] = out;
+    const pts = own ? csvPoints(tc.csvText()) : [];
+    const data = fetched || { x_train: pts.map((r) => r[0]), y_train: pts.map((r) => r[r.length - 1]), x_val: [], y_val: [] };
     // one log scale for every small plot so the variants compare at a glance
     const all = res.runs.flatMap((r) => [...r.history.train_loss, ...r.history.val_loss]).filter((v) => v > 0);
     const yr = all.length ? [Math.log10(Math.min(...all)) - 0.05, Math.log10(Math.max(...all)) + 0.05] : undefined;
