@@ -59,6 +59,8 @@ LIMITS: dict[str, int] = {
     "max_hessian_top_k": 20,  # eigenpairs per end of the spectrum: eigsh keeps ~2k+1 Lanczos vectors of P
     "max_lanczos_steps": 200,  # SLQ Lanczos steps per probe: full reorthogonalization is steps^2 x P
     "max_slq_probes": 32,  # SLQ start vectors
+    "max_lanczos_memory": 20_000_000,  # steps x P floats kept for full reorthogonalization: 160 MB
+    "max_density_points": 2_001,  # grid points of a smoothed spectral density
     "max_hutchinson_samples": 1_000,  # Rademacher probes of the trace estimate
     "max_hessian_work": 20_000_000_000,  # HVPs x rows x parameters of one request (~8 multiply-adds each): ~30 s worst
     "max_goe_dim": 100,  # matrix size N of the GOE experiment (P(min) ~ exp(-N^2/4): 0 in any sample beyond ~12)
