@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -53,7 +52,7 @@ from scipy.stats import beta as beta_dist
 
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
-from .full_batch import Batch, OptState, full_batch_steps, resolve_opt, resolve_problem
+from .full_batch import OptState, full_batch_steps, new_batch, resolve_opt, resolve_problem
 from .hvp import MLPPoint, hvp_workspace_size, mlp_hvp, prepare_point
 from .limits import LIMITS, check_int, check_max
 from .mlp import init_params
@@ -106,15 +105,13 @@ def _positive_definite(d, A):
 
 
 @parallel_kernel
-def _count_minima(draws, bufs):
-    """Matrices (rows of draws) that are positive definite; thread c owns bufs[c] and a partial count."""
+def _count_minima(draws, bufs, counts):
+    """Matrices (rows of draws) that are positive definite; thread c owns bufs[c] and adds to counts[c]."""
     chunks = bufs.shape[0]
-    counts = np.zeros(chunks, dtype=np.int64)
     for c in prange(chunks):
         for s in range(c, draws.shape[0], chunks):
             if _positive_definite(draws[s], bufs[c]):
                 counts[c] += 1
-    return counts.sum()
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,12 +148,13 @@ def goe_minimum_probability(dims=tuple(range(1, 11)), samples: int = 100_000, se
         m = N * (N + 1) // 2
         rng = np.random.default_rng([seed, N])
         bufs = np.zeros((threads, N, N))
-        count, left = 0, samples
+        per_thread = np.zeros(threads, dtype=np.int64)
+        left = samples
         while left:
             take = min(left, max(1, DRAW_CHUNK // m))
-            count += int(_count_minima(rng.standard_normal((take, m)), bufs))
+            _count_minima(rng.standard_normal((take, m)), bufs, per_thread)
             left -= take
-        counts.append(count)
+        counts.append(int(per_thread.sum()))
     k = np.array(counts, dtype=np.int64)
     p = k / samples
     upper = np.where(k < samples, beta_dist.ppf(0.95, k + 1, np.maximum(samples - k, 1)), 1.0)
@@ -256,66 +254,6 @@ def _search_one(pt, trial_pt, running, wd, grad, gtrial, v, H, rwork, iterations
     return used, objective - wd * _half_sq(theta), objective
 
 
-class SearchBuffers(NamedTuple):
-    """Per-thread scratch of the search (row c belongs to thread c)."""
-
-    trial: np.ndarray  # [T, P] trial parameters
-    grad: np.ndarray  # [T, P] ∇L at the current point
-    gtrial: np.ndarray  # [T, P] ∇L at the trial point
-    v: np.ndarray  # [T, P] basis vector (all zero between uses)
-    H: np.ndarray  # [T, P, P]
-    rwork: np.ndarray  # [T, hvp_workspace_size]
-    work: np.ndarray  # [T, workspace_size]
-    record: np.ndarray  # [T, record_size]
-    dy: np.ndarray  # [T, n, outputs]
-
-
-@parallel_kernel
-def _search(base, thetas, bufs, running, wd, iterations, eigs, out):
-    """Every start (row of thetas, moved in place) in parallel;
-    out[s] = (iterations, data loss, objective, ‖∇L‖, ‖H∇L‖).
-
-    ``base`` carries the network, the batch and the loss (its own arrays are not used as buffers)."""
-    chunks = bufs.v.shape[0]
-    S = thetas.shape[0]
-    for c in prange(chunks):
-        for s in range(c, S, chunks):
-            pt = MLPPoint(base.layout, base.fparams, thetas[s], base.X, base.Y, base.loss_code, base.lparams,
-                          bufs.work[c], bufs.record[c], bufs.dy[c])
-            trial = MLPPoint(base.layout, base.fparams, bufs.trial[c], base.X, base.Y, base.loss_code,
-                             base.lparams, bufs.work[c], bufs.record[c], bufs.dy[c])
-            g = bufs.grad[c]
-            H = bufs.H[c]
-            used, loss, objective = _search_one(pt, trial, running, wd, g, bufs.gtrial[c], bufs.v[c], H,
-                                                bufs.rwork[c], iterations, eigs[s])
-            hg = 0.0
-            for i in range(g.shape[0]):
-                r = 0.0
-                for j in range(g.shape[0]):
-                    r += H[i, j] * g[j]
-                hg += r * r
-            out[s, 0] = used
-            out[s, 1] = loss
-            out[s, 2] = objective
-            out[s, 3] = math.sqrt(2.0 * _half_sq(g))
-            out[s, 4] = math.sqrt(hg)
-
-
-@parallel_kernel
-def _pretrain(base, opt, thetas, steps, lr, bufs, states):
-    """Plain full-batch steps for every start in parallel: row s of thetas takes steps[s] steps at ``lr``."""
-    chunks = bufs.v.shape[0]
-    S = thetas.shape[0]
-    for c in prange(chunks):
-        b = Batch(base.layout, base.fparams, base.X, base.Y, base.loss_code, base.lparams, bufs.v[c, :0],
-                  bufs.grad[c], bufs.work[c], bufs.gtrial[c])
-        o = OptState(opt.code, opt.hp, states[c], opt.scal)
-        lrs = np.full(steps.max(), lr)
-        losses = np.zeros(steps.max())
-        for s in range(c, S, chunks):
-            full_batch_steps(b, o, thetas[s], 0, lrs[:steps[s]], 0, losses)
-
-
 @dataclass(frozen=True, eq=False)
 class NetworkCriticalPoints:
     """One row per start (arrays of length starts), ordered by start."""
@@ -360,12 +298,14 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
                             starts: int = 24, train_steps: int = 20_000, lr: float = 0.1, iterations: int = 200,
                             weight_decay: float = WEIGHT_DECAY, grad_tol: float | None = None,
                             flat_tol: float | None = None, eig_tol: float | None = None, seed: int = 0, init=None,
-                            output_activation: str = "identity") -> NetworkCriticalPoints:
+                            output_activation: str = "identity",
+                            activation_params: dict | None = None) -> NetworkCriticalPoints:
     """Critical points of a small network's full-batch objective L + (weight_decay/2)‖θ‖² from ``starts``
     starts (see the module docstring). Default: 1-4-1 tanh on 20 points of sin x + N(0, 0.3²), MSE."""
     if dataset is None:
         dataset = dict(DEFAULT_DATASET)
-    problem = resolve_problem(layers, activation, loss, dataset, output_activation)
+    problem = resolve_problem(layers, activation, loss, dataset, output_activation,
+                              activation_params=activation_params)
     net = problem.net
     P, n = net.n_params, problem.X.shape[0]
     check_max("layers", P, "max_saddle_parameters")
@@ -384,25 +324,28 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
     steps = [int(round(train_steps * s / (starts - 1))) if starts > 1 else 0 for s in range(starts)]
     thetas = np.stack([init_params(net, init, int(np.random.default_rng([seed, s]).integers(2**32)))
                        for s in range(starts)])
-    T = max(1, min(numba.get_num_threads(), starts))
-    k = problem.Y.shape[1]
-    bufs = SearchBuffers(np.zeros((T, P)), np.zeros((T, P)), np.zeros((T, P)), np.zeros((T, P)), np.zeros((T, P, P)),
-                         np.zeros((T, int(hvp_workspace_size(net.layout, n)))), np.zeros((T, net.workspace_size(n))),
-                         np.zeros((T, net.record_size(n))), np.zeros((T, n, k)))
-    base = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
-                    problem.loss.lparams, bufs.work[0], bufs.record[0], bufs.dy[0])
+    batch = new_batch(problem)
     gd = resolve_opt({"name": "sgd", "lr": float(lr), "weight_decay": wd})  # plain GD on the same objective
     state, scal = new_state(gd, P)
-    _pretrain(base, OptState(int(gd.code), gd.hp, state, scal), thetas, np.array(steps, dtype=np.int64),
-              float(lr), bufs, np.zeros((T,) + state.shape))
+    for s in range(starts):  # one kernel call per start: a parallel kernel here compiled for ~80 s cold
+        full_batch_steps(batch, OptState(int(gd.code), gd.hp, state, scal), thetas[s], 0, np.full(steps[s], float(lr)),
+                         0, np.zeros(steps[s]))
     if not np.isfinite(thetas).all():
         raise EngineInputError("lr", "gradient descent before the search diverged; use a smaller lr")
-    running = np.zeros(net.n_running)
-    start_loss = np.array([float(_objective(base._replace(params=thetas[s]), running, wd, bufs.grad[0]))
-                           for s in range(starts)])
-    eigs = np.zeros((starts, P))
-    out = np.zeros((starts, 5))
-    _search(base, thetas, bufs, running, wd, iterations, eigs, out)
+    k = problem.Y.shape[1]
+    pt = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
+                  problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
+                  np.zeros((n, k)))
+    trial = pt._replace(params=np.zeros(P))
+    running, grad, gtrial, v = np.zeros(net.n_running), np.zeros(P), np.zeros(P), np.zeros(P)
+    H, rwork = np.zeros((P, P)), np.zeros(int(hvp_workspace_size(net.layout, n)))
+    start_loss, eigs, out = np.zeros(starts), np.zeros((starts, P)), np.zeros((starts, 5))
+    for s in range(starts):
+        here = pt._replace(params=thetas[s])
+        start_loss[s] = _objective(here, running, wd, grad)
+        used, data_loss, objective = _search_one(here, trial, running, wd, grad, gtrial, v, H, rwork, iterations,
+                                                 eigs[s])
+        out[s] = used, data_loss, objective, np.linalg.norm(grad), np.linalg.norm(H @ grad)
     if not (np.isfinite(out).all() and np.isfinite(eigs).all()):
         raise EngineInputError("lr", "training or the search overflowed; use a smaller lr")
     scale = np.abs(eigs).max(axis=1)

@@ -31,6 +31,8 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
+    (("engine.hvp", "engine.full_batch", "engine.network_hessian", "engine.saddles", "engine.edge_of_stability"),
+     30.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
       "engine.rng", "engine.activations", "engine.init"), 0.5),
 )
