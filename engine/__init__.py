@@ -31,6 +31,11 @@ from .mlp import MLP, build_mlp, init_params, loss_and_grad, mlp_backward, mlp_f
 from .backprop import BackpropResult, run_backprop
 from .gradient_profile import GradientProfile, run_gradient_profile
 from .network_landscape import NetworkLandscape, run_network_landscape
+from .hvp import HessianMatrix, MLPHessian, mlp_hessian
+from .spectrum import Eigenpairs, SpectralDensity, TraceEstimate, eigenpairs, hessian_operator, hutchinson_trace, lanczos, scaled_operator, spectral_density
+from .network_hessian import NetworkHessian, run_network_hessian
+from .saddles import GOEStatistics, NetworkCriticalPoints, goe_minimum_probability, network_critical_points
+from .edge_of_stability import SharpnessTrace, run_edge_of_stability
 
 __all__ = ["EngineInputError", "LIMITS", "build_catalog", "warm_kernels"]
 __all__ += ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss", "loss_curves", "loss_value_grad", "resolve_loss"]
@@ -47,3 +52,6 @@ __all__ += ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_act
 __all__ += ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
 __all__ += ["MLP", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss", "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack", "workspace_size"]
 __all__ += ["BackpropResult", "run_backprop", "GradientProfile", "run_gradient_profile", "NetworkLandscape", "run_network_landscape"]
+__all__ += ["HessianMatrix", "MLPHessian", "mlp_hessian", "NetworkHessian", "run_network_hessian", "SharpnessTrace", "run_edge_of_stability"]
+__all__ += ["Eigenpairs", "SpectralDensity", "TraceEstimate", "eigenpairs", "hessian_operator", "hutchinson_trace", "lanczos", "scaled_operator", "spectral_density"]
+__all__ += ["GOEStatistics", "NetworkCriticalPoints", "goe_minimum_probability", "network_critical_points"]

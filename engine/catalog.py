@@ -25,6 +25,9 @@ SECTIONS: dict[str, str] = {
     "backprop": "engine.backprop",
     "gradient_profile": "engine.gradient_profile",
     "network_landscape": "engine.network_landscape",  # trajectory, race, lr_sweep, lr_range_test, basins: rules and statuses
+    "hessian": "engine.network_hessian",  # /networks/hessian: defaults, estimators
+    "saddle_statistics": "engine.saddles",  # /landscapes/saddle-statistics: both experiments
+    "edge_of_stability": "engine.edge_of_stability",  # the curvature option (part 2) and its preset
 }
 
 

@@ -194,6 +194,8 @@ def describe() -> dict:
         "thresholds": {"sgd": "2/lr; momentum: (2 + 2·momentum)/lr; nesterov: 2(1 + momentum)/(lr(1 + 2·momentum))",
                        "adam": "(2 + 2·beta1)/((1 − beta1)·lr) on λ_max(P⁻¹H), P = diag(√v̂ + eps)"},
         "preset": PRESET,
+        "available": "from Python today: engine.run_edge_of_stability(**preset); the training/run option "
+                     "'curvature' lands with the training refactor (issue 17 part 2)",
         "limits": {k: LIMITS[k] for k in ("max_sharpness_evaluations", "max_hessian_work")},
     }
 

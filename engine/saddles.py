@@ -273,6 +273,7 @@ class NetworkCriticalPoints:
     start_loss: np.ndarray  # the objective where the search started
     start_steps: np.ndarray  # GD steps before the search
     eigenvalues: np.ndarray  # [starts, P], ascending
+    params: np.ndarray  # [starts, P]: the points found (engine.mlp's flat layout)
     fit: dict  # index ≈ slope·loss + intercept over the critical points: {slope, intercept, r, points}
     n_params: int
     settings: dict
@@ -298,10 +299,12 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
                             starts: int = 24, train_steps: int = 20_000, lr: float = 0.1, iterations: int = 200,
                             weight_decay: float = WEIGHT_DECAY, grad_tol: float | None = None,
                             flat_tol: float | None = None, eig_tol: float | None = None, seed: int = 0, init=None,
-                            output_activation: str = "identity",
-                            activation_params: dict | None = None) -> NetworkCriticalPoints:
+                            output_activation: str = "identity", activation_params: dict | None = None,
+                            start_params=None) -> NetworkCriticalPoints:
     """Critical points of a small network's full-batch objective L + (weight_decay/2)‖θ‖² from ``starts``
-    starts (see the module docstring). Default: 1-4-1 tanh on 20 points of sin x + N(0, 0.3²), MSE."""
+    starts (see the module docstring). Default: 1-4-1 tanh on 20 points of sin x + N(0, 0.3²), MSE.
+
+    ``start_params`` (Python only; float64 [starts, P], finite) replaces the drawn initial points."""
     if dataset is None:
         dataset = dict(DEFAULT_DATASET)
     problem = resolve_problem(layers, activation, loss, dataset, output_activation,
@@ -322,8 +325,13 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
     check_max("starts", starts * (train_steps + (iterations + 1) * (P + 8)) * n * P, "max_saddle_work")
     wd = float(weight_decay)
     steps = [int(round(train_steps * s / (starts - 1))) if starts > 1 else 0 for s in range(starts)]
-    thetas = np.stack([init_params(net, init, int(np.random.default_rng([seed, s]).integers(2**32)))
-                       for s in range(starts)])
+    if start_params is None:
+        thetas = np.stack([init_params(net, init, int(np.random.default_rng([seed, s]).integers(2**32)))
+                           for s in range(starts)])
+    else:
+        thetas = np.array(start_params, dtype=np.float64)
+        if thetas.shape != (starts, P) or not np.isfinite(thetas).all():
+            raise EngineInputError("start_params", f"must be {starts} rows of {P} finite numbers")
     batch = new_batch(problem)
     gd = resolve_opt({"name": "sgd", "lr": float(lr), "weight_decay": wd})  # plain GD on the same objective
     state, scal = new_state(gd, P)
@@ -366,7 +374,7 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
                 "method": "Newton-MR (pseudo-inverse step, Armijo backtracking) on ½‖∇L‖² with exact Hessians"}
     return NetworkCriticalPoints(objective, out[:, 1].copy(), index, gnorm.copy(), critical, kind, flat, n_neg,
                                  n_zero, eigs[:, 0].copy(), eigs[:, -1].copy(), out[:, 0].astype(np.int64),
-                                 start_loss, np.array(steps, dtype=np.int64), eigs,
+                                 start_loss, np.array(steps, dtype=np.int64), eigs, thetas,
                                  _fit(objective, index, critical), P, settings)
 
 
