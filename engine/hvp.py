@@ -45,7 +45,6 @@ import numba
 import numpy as np
 
 from ._jit import as_int, kernel, parallel_kernel, prange
-from .activations import activate_backward
 from .errors import EngineInputError
 from .limits import check_max
 from .losses import loss_value_grad, resolve_loss
@@ -53,7 +52,7 @@ from .mlp import (
     ACT, B_OFF, BETA_OFF, EVAL_BATCH, F_ACT, G_OFF, IN, MLP, OUT, SKIP, W_OFF, as_batch, layer_state_size,
     mlp_backward, mlp_forward, new_running, record_size,
 )
-from .second_order import add_second_term, loss_hvp
+from .second_order import activation_derivs, loss_hvp
 
 
 class MLPPoint(NamedTuple):
@@ -69,6 +68,7 @@ class MLPPoint(NamedTuple):
     work: np.ndarray  # mlp_forward's state (mode EVAL_BATCH), filled by prepare_point
     record: np.ndarray  # mlp_backward's ∂L/∂z_ℓ and ∂L/∂a_ℓ per layer, filled by prepare_point
     dy: np.ndarray  # ∂L/∂ŷ [n, w_L]
+    derivs: np.ndarray  # act'(s_ℓ) and act''(s_ℓ), [n, w_ℓ] each, per layer: filled by prepare_point
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,11 +107,25 @@ def hvp_workspace_size(layout, n):
 
 @kernel
 def prepare_point(pt, running, grad):
-    """Forward and backward at ``pt.params`` in mode EVAL_BATCH, keeping the state; returns L, writes ∇L."""
-    yhat = mlp_forward(pt.layout, pt.fparams, pt.params, pt.X, as_int(EVAL_BATCH), as_int(0), as_int(0), running,
+    """Forward and backward at ``pt.params`` in mode EVAL_BATCH, keeping the state (and every layer's
+    act' and act'' for the HVPs); returns L, writes ∇L."""
+    layout, fparams = pt.layout, pt.fparams
+    yhat = mlp_forward(layout, fparams, pt.params, pt.X, as_int(EVAL_BATCH), as_int(0), as_int(0), running,
                        pt.work)
     loss = loss_value_grad(pt.loss_code, yhat, pt.Y, pt.lparams, pt.dy)
-    mlp_backward(pt.layout, pt.fparams, pt.params, pt.X, pt.dy, as_int(EVAL_BATCH), grad, pt.work, pt.record)
+    mlp_backward(layout, fparams, pt.params, pt.X, pt.dy, as_int(EVAL_BATCH), grad, pt.work, pt.record)
+    n = pt.X.shape[0]
+    off = 0
+    doff = 0
+    for l in range(layout.shape[0]):
+        w = layout[l, OUT]
+        s = pt.work[off:off + n * w].reshape((n, w))
+        if layout[l, G_OFF] >= 0:
+            s = pt.work[off + 2 * n * w:off + 3 * n * w].reshape((n, w))
+        activation_derivs(layout[l, ACT], fparams[l, F_ACT], s, pt.derivs[doff:doff + n * w].reshape((n, w)),
+                          pt.derivs[doff + n * w:doff + 2 * n * w].reshape((n, w)))
+        off += layer_state_size(layout, fparams, l, n)
+        doff += 2 * n * w
     return loss
 
 
@@ -195,6 +209,7 @@ def mlp_hvp(pt, v, out, rwork):
     # ---- R-forward: Rs, Ra per layer (and Rx̂, Rinvstd with batch norm) -------------------------------
     off = 0
     roff = 0
+    doff = 0
     prev = X
     rprev = rwork[:0].reshape((n, 0))  # no R for the data (never read)
     for l in range(L):
@@ -220,22 +235,24 @@ def mlp_hvp(pt, v, out, rwork):
         for i in range(n):
             for j in range(fo):
                 RZ[i, j] += v[bo + j]
-        S = Z
         if go >= 0:
-            S = work[off + 2 * n * fo:off + 3 * n * fo].reshape((n, fo))
             mean = work[off + 3 * n * fo:off + 3 * n * fo + fo]
             invstd = work[off + 3 * n * fo + fo:off + 3 * n * fo + 2 * fo]
             bo2 = layout[l, BETA_OFF]
             rinv = rwork[roff + 3 * n * fo:roff + 3 * n * fo + fo]
             _bn_r_forward(Z, mean, invstd, RZ, params[go:go + fo], v[bo2:bo2 + fo], v[go:go + fo], tmp[:fo], RZ,
                           rinv, RS)
-        activate_backward(layout[l, ACT], fparams[l, F_ACT], S, RS, RA)  # Ra = act'(s)·Rs
+        d1 = pt.derivs[doff:doff + n * fo].reshape((n, fo))
+        for i in range(n):
+            for j in range(fo):
+                RA[i, j] = d1[i, j] * RS[i, j]  # Ra = act'(s)·Rs
         if layout[l, SKIP] == 1:
             _add(RA, rprev)
         prev = A
         rprev = RA
         off += layer_state_size(layout, fparams, l, n)
         roff += _r_block(layout, l, n)
+        doff += 2 * n * fo
 
     # ---- the loss: Rg_L = ∇²_ŷ L · Ra_L -------------------------------------------------------------
     k = layout[L - 1, OUT]
@@ -253,15 +270,13 @@ def mlp_hvp(pt, v, out, rwork):
         wo = layout[l, W_OFF]
         bo = layout[l, B_OFF]
         go = layout[l, G_OFF]
-        code = layout[l, ACT]
-        a = fparams[l, F_ACT]
         start = end - layer_state_size(layout, fparams, l, n)
         rstart = rend - _r_block(layout, l, n)
         rec = rec_end - 2 * n * fo
         Z = pt.work[start:start + n * fo].reshape((n, fo))
-        S = Z
-        if go >= 0:
-            S = work[start + 2 * n * fo:start + 3 * n * fo].reshape((n, fo))
+        doff -= 2 * n * fo
+        d1 = pt.derivs[doff:doff + n * fo].reshape((n, fo))
+        d2 = pt.derivs[doff + n * fo:doff + 2 * n * fo].reshape((n, fo))
         RS = rwork[rstart:rstart + n * fo].reshape((n, fo))
         dz = pt.record[rec:rec + n * fo].reshape((n, fo))
         g = pt.record[rec + n * fo:rec + 2 * n * fo].reshape((n, fo))
@@ -275,8 +290,9 @@ def mlp_hvp(pt, v, out, rwork):
             prev = X
             rprev = rwork[:0].reshape((n, 0))
         rds = rdsb[:n * fo].reshape((n, fo))
-        activate_backward(code, a, S, rg, rds)  # Rg·act'(s)
-        add_second_term(code, a, S, g, RS, rds)  # + g·act''(s)·Rs
+        for i in range(n):
+            for j in range(fo):
+                rds[i, j] = rg[i, j] * d1[i, j] + g[i, j] * d2[i, j] * RS[i, j]  # Rg·act' + g·act''·Rs
         if go >= 0:
             bo2 = layout[l, BETA_OFF]
             mean = work[start + 3 * n * fo:start + 3 * n * fo + fo]
@@ -284,7 +300,9 @@ def mlp_hvp(pt, v, out, rwork):
             RX = rwork[rstart + 2 * n * fo:rstart + 3 * n * fo].reshape((n, fo))
             rinv = rwork[rstart + 3 * n * fo:rstart + 3 * n * fo + fo]
             ds = dsb[:n * fo].reshape((n, fo))
-            activate_backward(code, a, S, g, ds)
+            for i in range(n):
+                for j in range(fo):
+                    ds[i, j] = g[i, j] * d1[i, j]
             _bn_r_backward(Z, mean, invstd, params[go:go + fo], v[go:go + fo], ds, RX, rinv, tmp, rds,
                            out[go:go + fo], out[bo2:bo2 + fo])
         W = params[wo:wo + fi * fo].reshape((fi, fo))
@@ -416,7 +434,8 @@ def mlp_hessian(net: MLP, params, X, Y, loss: str = "mse", loss_params: dict | N
     r = resolve_loss(loss, loss_params)
     n, k = y.shape
     point = MLPPoint(net.layout, net.fparams, p.copy(), x, y, int(r.code), r.lparams,
-                     np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)), np.zeros((n, k)))
+                     np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)), np.zeros((n, k)),
+                     np.zeros(net.record_size(n)))
     grad = np.zeros(net.n_params)
     value = float(prepare_point(point, new_running(net), grad))
     if not (math.isfinite(value) and np.isfinite(grad).all()):

@@ -343,7 +343,7 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
     k = problem.Y.shape[1]
     pt = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
                   problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
-                  np.zeros((n, k)))
+                  np.zeros((n, k)), np.zeros(net.record_size(n)))
     trial = pt._replace(params=np.zeros(P))
     running, grad, gtrial, v = np.zeros(net.n_running), np.zeros(P), np.zeros(P), np.zeros(P)
     H, rwork = np.zeros((P, P)), np.zeros(int(hvp_workspace_size(net.layout, n)))

@@ -37,8 +37,7 @@ from __future__ import annotations
 import math
 
 from ._jit import kernel
-from .activations import ELU, GELU, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTPLUS, SOFTPLUS_BETA, \
-    SOFTPLUS_THRESHOLD, TANH
+from .activations import ELU, GELU, SIGMOID, SOFTPLUS, SOFTPLUS_BETA, SOFTPLUS_THRESHOLD, TANH, activation_deriv
 from .losses import (
     BCE, BCE_EPS, BCE_WITH_LOGITS, CROSS_ENTROPY, CROSS_ENTROPY_WITH_LOGITS, HUBER, KL_DIV, LOG_COSH, MSE,
     SMOOTH_L1,
@@ -49,12 +48,6 @@ from .vecmath import tanh as vec_tanh
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 TORCH_BCE_DOUBLE_EPS = 1e-12  # torch's binary_cross_entropy_double_backward adds this (a double) to x and 1 − x
-
-
-@kernel
-def has_curvature(code):
-    """False for the piecewise-linear activations (f'' = 0 everywhere they are differentiable)."""
-    return not (code == IDENTITY or code == RELU or code == LEAKY_RELU)
 
 
 @kernel
@@ -80,14 +73,26 @@ def activation_second(code, x, a):
 
 
 @kernel
-def add_second_term(code, a, s, g, rs, out):
-    """out += g·f''(s)·rs over 2-D blocks: the term the R-operator adds to ∂L/∂s = g·f'(s)."""
-    if not has_curvature(code):
-        return
+def activation_derivs(code, a, s, d1, d2):
+    """d1 = f'(s) and d2 = f''(s) over 2-D blocks: computed once per point, read by every HVP there."""
     n, m = s.shape
-    for i in range(n):
-        for j in range(m):
-            out[i, j] += g[i, j] * activation_second(code, s[i, j], a) * rs[i, j]
+    if code == TANH:
+        for i in range(n):
+            for j in range(m):
+                t = vec_tanh(s[i, j])
+                d1[i, j] = 1.0 - t * t
+                d2[i, j] = -2.0 * t * d1[i, j]
+    elif code == SIGMOID:
+        for i in range(n):
+            for j in range(m):
+                t = vec_sigmoid(s[i, j])
+                d1[i, j] = t * (1.0 - t)
+                d2[i, j] = d1[i, j] * (1.0 - 2.0 * t)
+    else:
+        for i in range(n):
+            for j in range(m):
+                d1[i, j] = activation_deriv(code, s[i, j], a)
+                d2[i, j] = activation_second(code, s[i, j], a)
 
 
 @kernel
