@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import EngineInputError
 from .full_batch import Batch, OptState, full_batch_steps
-from .hvp import mlp_hessian
+from .hvp import hvp_work, mlp_hessian
 from .limits import LIMITS, check_max
 from .optimizers import ADAM, ADAMW, SGD, new_state
 from .registry import ParamSpec, resolve_params
@@ -65,6 +65,7 @@ PRESET = {
     "seed": 0,
     "curvature": {"every": 100},
 }
+EIGSH_MAXITER = 10  # restarts per sharpness (warm-started: 1 or 2 are used)
 PRESET_LRS = (0.08, 0.07, 0.06)  # each ends within 15% of 2/η; 0.006 (10× smaller) stays far below
 
 
@@ -136,9 +137,10 @@ def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
     every, tol, epochs = cv["every"], float(cv["tol"]), s.epochs
     records = epochs // every + 1 + (epochs % every > 0)
     check_max("curvature.every", records, "max_sharpness_evaluations")
-    check_max("epochs", records * 100 * n * net.n_params, "max_hessian_work")  # ≤ ~100 HVPs per eigsh
     opt = s.optimizer
     (rule, kind), thr = _threshold(opt.name, opt.hp, opt.params)
+    per_record = EIGSH_MAXITER * 20 * hvp_work(n, net.n_params) * (2 if kind == "preconditioned" else 1)
+    check_max("epochs", records * per_record, "max_hessian_work")  # every eigsh at its cap
     state, scal = new_state(opt, net.n_params)
     batch = Batch(net.layout, net.fparams, s.data.X_train, s.Y, int(s.loss_code), s.lparams,
                   np.zeros(net.n_running), np.zeros(net.n_params), np.zeros(net.workspace_size(n)),
@@ -152,7 +154,7 @@ def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
     t, status = 0, "ok"
     while True:
         h = mlp_hessian(net, params, s.data.X_train, s.Y, s.loss_name, batch_limit="max_train_samples")
-        top = eigenpairs(h, 1, "LA", tol=tol, v0=v0, seed=s.seed)
+        top = eigenpairs(h, 1, "LA", tol=tol, v0=v0, seed=s.seed, maxiter=EIGSH_MAXITER)
         v0 = top.vectors[:, 0]
         calls = top.matvecs
         rec["step"].append(t)
@@ -161,7 +163,7 @@ def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
         rec["lr"].append(float(lrs[min(t, epochs - 1)]))
         if kind == "preconditioned":
             d = _preconditioner_scale(opt, state, scal, h.grad, params, t)
-            pre = eigenpairs(scaled_operator(h, d), 1, "LA", tol=tol, v0=v0p, seed=s.seed)
+            pre = eigenpairs(scaled_operator(h, d), 1, "LA", tol=tol, v0=v0p, seed=s.seed, maxiter=EIGSH_MAXITER)
             v0p = pre.vectors[:, 0]
             rec["pre"].append(float(pre.values[0]))
             calls += pre.matvecs
@@ -187,17 +189,19 @@ def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
     )
 
 
-def describe() -> dict:
+def describe() -> list[dict]:
     """The curvature option's parameters, thresholds and the preset (for the catalog)."""
-    return {
+    return [{
+        "name": "edge_of_stability",
         "params": [p.to_dict() for p in CURVATURE_PARAMS],
         "thresholds": {"sgd": "2/lr; momentum: (2 + 2·momentum)/lr; nesterov: 2(1 + momentum)/(lr(1 + 2·momentum))",
                        "adam": "(2 + 2·beta1)/((1 − beta1)·lr) on λ_max(P⁻¹H), P = diag(√v̂ + eps)"},
         "preset": PRESET,
         "available": "from Python today: engine.run_edge_of_stability(**preset); the training/run option "
                      "'curvature' lands with the training refactor (issue 17 part 2)",
+        "preset_learning_rates": list(PRESET_LRS),
         "limits": {k: LIMITS[k] for k in ("max_sharpness_evaluations", "max_hessian_work")},
-    }
+    }]
 
 
 def _warmup() -> None:

@@ -54,7 +54,6 @@ LIMITS: dict[str, int] = {
     "max_landscape_samples": 2_000,  # points of its synthetic dataset
     "max_landscape_work": 1_000_000_000,  # (grid points + 3 x training steps) x samples x parameters
     # curvature (engine.hvp, engine.spectrum, engine.saddles, engine.edge_of_stability)
-    "max_hessian_samples": 10_000,  # rows of the batch a Hessian is of (a training split; rows x P: max_network_work)
     "max_dense_hessian_parameters": 3_000,  # the full P x P Hessian: 72 MB and P HVPs (~1 s at 3000 here)
     "max_hessian_top_k": 20,  # eigenpairs per end of the spectrum: eigsh keeps ~2k+1 Lanczos vectors of P
     "max_lanczos_steps": 200,  # SLQ Lanczos steps per probe: full reorthogonalization is steps^2 x P
@@ -62,14 +61,16 @@ LIMITS: dict[str, int] = {
     "max_lanczos_memory": 20_000_000,  # steps x P floats kept for full reorthogonalization: 160 MB
     "max_density_points": 2_001,  # grid points of a smoothed spectral density
     "max_hutchinson_samples": 1_000,  # Rademacher probes of the trace estimate
-    "max_hessian_work": 20_000_000_000,  # HVPs x rows x parameters of one request (~8 multiply-adds each): ~30 s worst
+    "max_hessian_work": 8_000_000_000,  # estimated multiply-adds of one request (an HVP: 8 x rows x P): ~10 s at the
+    # slowest rate measured here (a 1M-parameter net, 49 rows, multi-threaded BLAS under load: 1.2 ns each)
     "max_goe_dim": 100,  # matrix size N of the GOE experiment (P(min) ~ exp(-N^2/4): 0 in any sample beyond ~12)
     "max_goe_samples": 1_000_000,  # Monte Carlo matrices per N
     "max_goe_work": 100_000_000,  # normal draws of one request (samples x sum N(N+1)/2): ~1 s
     "max_saddle_parameters": 200,  # network of the critical-point search: a full Hessian + eigh per Newton step
     "max_saddle_starts": 128,  # starts of the critical-point search
     "max_saddle_iterations": 500,  # Newton steps per start
-    "max_saddle_work": 20_000_000_000,  # starts x (train steps + iterations x P) x rows x P: the HVPs' multiply-adds
+    "max_saddle_work": 10_000_000_000,  # engine.saddles._work (~1 ns units: GD steps, Newton-MR's Hessians, eigh,
+    # line search): ~10 s; the default search is 2.5e9
     "max_sharpness_evaluations": 1_000,  # sharpness (eigsh) evaluations along one training run
 }
 

@@ -14,9 +14,9 @@ one batch, a loss that fits), draws the weights (``init``, seed ``seed``), optio
 * ``exact``: for at most ``EXACT_MAX`` parameters, the full matrix's eigenvalues and trace (P more
   HVPs and LAPACK's eigh), so a page can set the estimates beside the truth.
 
-Work: every HVP costs ~8 multiply-adds per (row, parameter); the request's HVP budget (both eigsh
-calls at their cap, the trace probes, the Lanczos steps, the exact spectrum) × rows × parameters must
-stay within ``max_hessian_work``.
+Work (``_work``, in estimated multiply-adds, within ``max_hessian_work``): every HVP costs ~8 per
+(row, parameter) — both eigsh calls at their cap, the trace probes, the Lanczos steps, the exact
+spectrum's P columns; a training step ~4; the Lanczos reorthogonalization 4·steps²·P per probe.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from .errors import EngineInputError
 from .full_batch import resolve_problem, train_full_batch
-from .hvp import mlp_hessian
+from .hvp import hvp_work, mlp_hessian, single_threaded_blas
 from .limits import LIMITS, check_int, check_max
 from .mlp import init_params
 from .spectrum import DEFAULT_SIGMA, DEFAULT_TOL, eigenpairs, hutchinson_trace, spectral_density
 
 EXACT_MAX = 500  # parameters up to which the exact spectrum comes along
-MAXITER = 50  # eigsh restarts per end of the spectrum (each ≤ ncv HVPs)
+MAXITER = 10  # eigsh restarts per end of the spectrum (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
 NCV = 20
 
 
@@ -55,6 +56,11 @@ class NetworkHessian:
     settings: dict
     top_vectors: np.ndarray  # [n_params, len(top)] (Python only: not sent over HTTP)
     params: np.ndarray  # the parameters analysed (Python only)
+
+
+def _work(rows: int, P: int, hvps: int, train_steps: int, lanczos_steps2: int) -> int:
+    """Estimated multiply-adds of a request (see the module docstring)."""
+    return hvps * hvp_work(rows, P) + 4 * train_steps * rows * P + 4 * lanczos_steps2 * P
 
 
 def _k(value, field: str, n: int) -> int:
@@ -95,31 +101,36 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
                               activation_params, loss_params)
     net = problem.net
     P, n = net.n_params, problem.X.shape[0]
-    check_max("dataset.n_train", n, "max_hessian_samples")
+    check_max("layers", n * P, "max_network_work")  # rows x parameters of one pass, before any training
     top_k = _k(top_k, "top_k", P)
     bottom_k = top_k if bottom_k is None else _k(bottom_k, "bottom_k", P)
-    ncv = min(P, NCV)
-    hvps = (top_k > 0) * MAXITER * ncv + (bottom_k > 0) * MAXITER * ncv + trace_samples \
-        + (d_probes * min(d_steps, P) if density else 0) + (P if P <= EXACT_MAX else 0)
-    check_max("layers", hvps * n * P, "max_hessian_work")
-    check_max("train_steps", 3 * train_steps * n * P, "max_hessian_work")
-    check_max("layers", P * min(d_steps, P) if density else 0, "max_lanczos_memory")
+    ncvs = {k: min(P, max(NCV, 2 * k + 1)) for k in (top_k, bottom_k)}  # eigsh's default rule
+    steps = min(d_steps, P) if density else 0
+    check_max("layers", P * steps, "max_lanczos_memory")
+    hvps = sum(MAXITER * ncvs[k] for k in (top_k, bottom_k) if k > 0) + trace_samples + d_probes * steps \
+        + (P if P <= EXACT_MAX else 0)
+    work = _work(n, P, hvps, train_steps, d_probes * steps * steps)
+    if work > LIMITS["max_hessian_work"]:
+        raise EngineInputError("layers", f"the request's work {work:,} (estimated multiply-adds: {hvps} HVPs of "
+                                         f"8 x {n} rows x {P} parameters, {train_steps} training steps, the Lanczos "
+                                         f"reorthogonalization) exceeds limit max_hessian_work="
+                                         f"{LIMITS['max_hessian_work']:,}; use fewer rows, parameters, probes or "
+                                         "eigenvalues")
     try:
         params = init_params(net, init, seed)
     except EngineInputError as err:
         raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
     run = train_full_batch(problem, params, train_steps, optimizer, seed)
-    h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params,
-                    batch_limit="max_hessian_samples")
+    h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
     method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)",
-              "tolerance": float(tol), "ncv": ncv, "maxiter": MAXITER, "iterations": 0}
+              "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": MAXITER, "iterations": 0}
     top = bottom = np.zeros(0)
     top_vectors = np.zeros((P, 0))
     for key, k, which in (("top", top_k, "LA"), ("bottom", bottom_k, "SA")):
         if k == 0:
             method[f"{key}_matvecs"], method[f"{key}_converged"] = 0, 0
             continue
-        e = eigenpairs(h, k, which, tol=float(tol), maxiter=MAXITER, seed=seed, ncv=ncv)
+        e = eigenpairs(h, k, which, tol=float(tol), maxiter=MAXITER, seed=seed, ncv=ncvs[k])
         method[f"{key}_matvecs"], method[f"{key}_converged"] = e.matvecs, e.converged
         method["iterations"] += e.matvecs
         method[f"{key}_method"] = e.method
@@ -137,7 +148,8 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
     exact = None
     if P <= EXACT_MAX:
         hm = h.matrix()
-        w = np.linalg.eigvalsh(hm.matrix)
+        with single_threaded_blas():  # scipy's LAPACK, one thread: a ≤ 500 matrix gains nothing from more
+            w = scipy.linalg.eigvalsh(hm.matrix)
         exact = {"eigenvalues": w, "trace": float(np.trace(hm.matrix)), "asymmetry": hm.asymmetry,
                  "negative_fraction": float((w < -1e-9 * np.abs(w).max()).mean()) if w.size else 0.0}
     numbers = [top, bottom, np.array([tr.trace, tr.stderr, h.loss])]
@@ -154,9 +166,10 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
                           float(math.sqrt(float(h.grad @ h.grad))), training, settings, top_vectors, run.params)
 
 
-def describe() -> dict:
+def describe() -> list[dict]:
     """Defaults, estimators and limits of the Hessian endpoint (for the catalog)."""
-    return {
+    return [{
+        "name": "hessian",
         "defaults": {"layers": [2, 16, 1], "activation": "tanh", "dataset": {"name": "moons"}, "train_steps": 0,
                      "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5, "density": True, "tol": DEFAULT_TOL,
                      "trace_samples": 100, "density_steps": 64, "density_probes": 4, "sigma": DEFAULT_SIGMA},
@@ -165,9 +178,9 @@ def describe() -> dict:
                        "density": "stochastic Lanczos quadrature (nodes: Ritz values; weights: squared first "
                                   "components), Gaussian smoothing"},
         "exact_spectrum_max_parameters": EXACT_MAX,
-        "limits": {k: LIMITS[k] for k in ("max_hessian_samples", "max_hessian_top_k", "max_lanczos_steps",
+        "limits": {k: LIMITS[k] for k in ("max_train_samples", "max_hessian_top_k", "max_lanczos_steps",
                                           "max_slq_probes", "max_hutchinson_samples", "max_hessian_work")},
-    }
+    }]
 
 
 def _warmup() -> None:

@@ -53,7 +53,7 @@ from scipy.stats import beta as beta_dist
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .full_batch import OptState, full_batch_steps, new_batch, resolve_opt, resolve_problem
-from .hvp import MLPPoint, hvp_workspace_size, mlp_hvp, prepare_point
+from .hvp import MLPPoint, hvp_workspace_size, mlp_hvp, prepare_point, single_threaded_blas
 from .limits import LIMITS, check_int, check_max
 from .mlp import init_params
 from .optimizers import new_state
@@ -279,6 +279,16 @@ class NetworkCriticalPoints:
     settings: dict
 
 
+def _work(starts: int, train_steps: int, iterations: int, rows: int, P: int) -> int:
+    """Units of work of a search, ~1 ns each on this machine (loaded): the GD steps before it (half of
+    train_steps per start on average), then per Newton-MR iteration P HVPs, a dense eigh (~P³) and up to
+    ~10 gradients of the line search. A step or an HVP costs 8 units per (row, parameter) and never less
+    than its per-call overhead (8 µs a step, 2 µs an HVP: measured on the 1-4-1 default)."""
+    step = max(8 * rows * P, 8000)
+    hvp = max(8 * rows * P, 2000)
+    return starts * (train_steps // 2 * step + (iterations + 1) * (P * hvp + P ** 3 + 10 * step))
+
+
 def _fit(loss, index, critical) -> dict:
     x, y = loss[critical], index[critical]
     if x.size < 2 or np.ptp(x) == 0.0:
@@ -293,6 +303,33 @@ def _tol(value, field: str, default: float) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v < 1.0:
         raise EngineInputError(field, "must be a number in (0, 1)")
     return float(v)
+
+
+def _search_all(problem, thetas, steps, lr: float, wd: float, iterations: int, eigs, start_loss, out) -> None:
+    """GD from each start (rows of thetas, in place), then Newton-MR; one kernel call per start and phase
+    (a parallel kernel over the starts compiled for ~80 s cold, for a 2x on 2 shared cores)."""
+    net = problem.net
+    n, P = problem.X.shape[0], net.n_params
+    batch = new_batch(problem)
+    gd = resolve_opt({"name": "sgd", "lr": lr, "weight_decay": wd})  # plain GD on the same objective
+    state, scal = new_state(gd, P)
+    for s, k in enumerate(steps):
+        full_batch_steps(batch, OptState(int(gd.code), gd.hp, state, scal), thetas[s], 0, np.full(k, lr), 0,
+                         np.zeros(k))
+    pt = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
+                  problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
+                  np.zeros((n, problem.Y.shape[1])), np.zeros(net.record_size(n)))
+    trial = pt._replace(params=np.zeros(P))
+    running, grad, gtrial, v = np.zeros(net.n_running), np.zeros(P), np.zeros(P), np.zeros(P)
+    H, rwork = np.zeros((P, P)), np.zeros(int(hvp_workspace_size(net.layout, n)))
+    for s in range(thetas.shape[0]):
+        if not np.isfinite(thetas[s]).all():
+            return
+        here = pt._replace(params=thetas[s])
+        start_loss[s] = _objective(here, running, wd, grad)
+        used, data_loss, objective = _search_one(here, trial, running, wd, grad, gtrial, v, H, rwork, iterations,
+                                                 eigs[s])
+        out[s] = used, data_loss, objective, np.linalg.norm(grad), np.linalg.norm(H @ grad)
 
 
 def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
@@ -322,7 +359,11 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
         raise EngineInputError("weight_decay", "must be a number in [0, 1]")
     grad_tol, flat_tol = _tol(grad_tol, "grad_tol", GRAD_TOL), _tol(flat_tol, "flat_tol", FLAT_TOL)
     eig_tol = _tol(eig_tol, "eig_tol", EIG_TOL)
-    check_max("starts", starts * (train_steps + (iterations + 1) * (P + 8)) * n * P, "max_saddle_work")
+    work = _work(starts, train_steps, iterations, n, P)
+    if work > LIMITS["max_saddle_work"]:
+        raise EngineInputError("starts", f"the search's work {work:,} (engine.saddles._work: GD steps, then per Newton "
+                                         f"step P HVPs, an eigh and the line search) exceeds limit max_saddle_work="
+                                         f"{LIMITS['max_saddle_work']:,}; use fewer starts, iterations or steps")
     wd = float(weight_decay)
     steps = [int(round(train_steps * s / (starts - 1))) if starts > 1 else 0 for s in range(starts)]
     if start_params is None:
@@ -332,30 +373,11 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
         thetas = np.array(start_params, dtype=np.float64)
         if thetas.shape != (starts, P) or not np.isfinite(thetas).all():
             raise EngineInputError("start_params", f"must be {starts} rows of {P} finite numbers")
-    batch = new_batch(problem)
-    gd = resolve_opt({"name": "sgd", "lr": float(lr), "weight_decay": wd})  # plain GD on the same objective
-    state, scal = new_state(gd, P)
-    for s in range(starts):  # one kernel call per start: a parallel kernel here compiled for ~80 s cold
-        full_batch_steps(batch, OptState(int(gd.code), gd.hp, state, scal), thetas[s], 0, np.full(steps[s], float(lr)),
-                         0, np.zeros(steps[s]))
-    if not np.isfinite(thetas).all():
-        raise EngineInputError("lr", "gradient descent before the search diverged; use a smaller lr")
-    k = problem.Y.shape[1]
-    pt = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
-                  problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
-                  np.zeros((n, k)), np.zeros(net.record_size(n)))
-    trial = pt._replace(params=np.zeros(P))
-    running, grad, gtrial, v = np.zeros(net.n_running), np.zeros(P), np.zeros(P), np.zeros(P)
-    H, rwork = np.zeros((P, P)), np.zeros(int(hvp_workspace_size(net.layout, n)))
     start_loss, eigs, out = np.zeros(starts), np.zeros((starts, P)), np.zeros((starts, 5))
-    for s in range(starts):
-        here = pt._replace(params=thetas[s])
-        start_loss[s] = _objective(here, running, wd, grad)
-        used, data_loss, objective = _search_one(here, trial, running, wd, grad, gtrial, v, H, rwork, iterations,
-                                                 eigs[s])
-        out[s] = used, data_loss, objective, np.linalg.norm(grad), np.linalg.norm(H @ grad)
-    if not (np.isfinite(out).all() and np.isfinite(eigs).all()):
-        raise EngineInputError("lr", "training or the search overflowed; use a smaller lr")
+    with single_threaded_blas():  # small products and eigh: BLAS threads only contend (see engine.hvp)
+        _search_all(problem, thetas, steps, float(lr), wd, iterations, eigs, start_loss, out)
+    if not (np.isfinite(out).all() and np.isfinite(eigs).all() and np.isfinite(thetas).all()):
+        raise EngineInputError("lr", "gradient descent or the search overflowed; use a smaller lr")
     scale = np.abs(eigs).max(axis=1)
     tol = eig_tol * scale
     n_neg = (eigs < -tol[:, None]).sum(axis=1)
@@ -378,15 +400,20 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
                                  _fit(objective, index, critical), P, settings)
 
 
-def describe() -> dict:
-    return {
-        "goe": {"ensemble": "H_ij ~ N(0, 1), H_ii ~ N(0, 2) (GOE)", "test": "Cholesky: all eigenvalues > 0",
-                "exact": {str(k): v for k, v in EXACT.items()}, "asymptotic": "exp(-(ln 3 / 4) N^2)"},
-        "network": {"method": "Newton-MR on ½‖∇L‖² with exact Hessians", "weight_decay": WEIGHT_DECAY, "grad_tol": GRAD_TOL,
-                    "flat_tol": FLAT_TOL, "eig_tol": EIG_TOL, "kinds": list(KINDS)},
-        "limits": {k: LIMITS[k] for k in ("max_goe_dim", "max_goe_samples", "max_goe_work", "max_saddle_parameters",
-                                          "max_saddle_starts", "max_saddle_iterations", "max_saddle_work")},
-    }
+def describe() -> list[dict]:
+    """The two experiments of /landscapes/saddle-statistics (for the catalog)."""
+    return [
+        {"name": "goe", "ensemble": "H_ij ~ N(0, 1), H_ii ~ N(0, 2) (GOE)", "test": "Cholesky: all eigenvalues > 0",
+         "exact": {str(k): v for k, v in EXACT.items()}, "asymptotic": "exp(-(ln 3 / 4) N^2)",
+         "defaults": {"dims": list(range(1, 11)), "samples": 100_000},
+         "limits": {k: LIMITS[k] for k in ("max_goe_dim", "max_goe_samples", "max_goe_work")}},
+        {"name": "network", "method": "Newton-MR on ½‖∇L‖² with exact Hessians", "weight_decay": WEIGHT_DECAY,
+         "grad_tol": GRAD_TOL, "flat_tol": FLAT_TOL, "eig_tol": EIG_TOL, "kinds": list(KINDS),
+         "defaults": {"layers": [1, 4, 1], "activation": "tanh", "dataset": DEFAULT_DATASET, "starts": 24,
+                      "train_steps": 20_000, "lr": 0.1, "iterations": 200},
+         "limits": {k: LIMITS[k] for k in ("max_saddle_parameters", "max_saddle_starts", "max_saddle_iterations",
+                                           "max_saddle_work")}},
+    ]
 
 
 def _warmup() -> None:

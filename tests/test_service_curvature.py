@@ -136,8 +136,8 @@ def test_network_experiment_contract(client):
     ({"experiment": "goe", "dims": [101]}, "dims"),
     ({"experiment": "goe", "samples": 2_000_000}, "samples"),
     ({"experiment": "goe", "dims": list(range(1, 70)), "samples": 100_000}, "samples"),
-    ({"experiment": "goe", "layers": [1, 3, 1]}, "layers"),
-    ({"experiment": "network", "dims": [2]}, "dims"),
+    ({"experiment": "goe", "layers": [1, 0, 1]}, "layers"),
+    ({"experiment": "network", "dims": [0]}, "dims"),
     ({"experiment": "network", "layers": [1, 30, 30, 1]}, "layers"),
     ({"experiment": "network", "starts": 0}, "starts"),
     ({"experiment": "network", "grad_tol": 0}, "grad_tol"),
@@ -150,8 +150,18 @@ def test_saddle_bad_input_is_a_422_naming_the_field(client, body, field):
     assert field in errors, errors
 
 
+def test_the_other_experiments_fields_are_checked_then_ignored_and_listed(client):
+    b = client.post("/api/v1/landscapes/saddle-statistics", json={**GOE, "dims": [1], "samples": 1000,
+                                                                   "layers": [1, 3, 1], "starts": 2}).get_json()
+    assert b["ignored"] == ["layers", "starts"] and b["dims"] == [1]
+    b = client.post("/api/v1/landscapes/saddle-statistics",
+                    json={"experiment": "network", "starts": 2, "train_steps": 10, "samples": 5}).get_json()
+    assert b["ignored"] == ["samples"] and len(b["points"]) == 2
+
+
 def test_catalog_lists_the_curvature_sections(client):
     c = client.get("/api/v1/catalog").get_json()
-    assert c["edge_of_stability"]["preset"]["curvature"] == {"every": 100}
-    assert c["hessian"]["defaults"]["top_k"] == 5 and "goe" in c["saddle_statistics"]
+    assert c["edge_of_stability"][0]["preset"]["curvature"] == {"every": 100}
+    assert c["hessian"][0]["defaults"]["top_k"] == 5
+    assert [e["name"] for e in c["saddle_statistics"]] == ["goe", "network"]
     assert c["limits"]["max_hessian_top_k"] == 20

@@ -36,6 +36,12 @@ class CatalogSchema(Schema):
 
     network_landscape = fields.List(fields.Dict(), metadata={"description": "network landscape datasets, losses, normalization, defaults"})
 
+    hessian = fields.List(fields.Dict(), metadata={"description": "/networks/hessian: defaults, estimators, limits"})
+
+    saddle_statistics = fields.List(fields.Dict(), metadata={"description": "/landscapes/saddle-statistics: the GOE and network experiments"})
+
+    edge_of_stability = fields.List(fields.Dict(), metadata={"description": "sharpness during training: thresholds and the edge-of-stability preset (a training/run body)"})
+
     # one list of entries per engine registry (engine.catalog.SECTIONS); add a field per section
 
 

@@ -35,9 +35,9 @@ def post_hessian(body):
 @blp.response(200, SaddleResponse)
 def post_saddle_statistics(body):
     """P(all eigenvalues > 0) of random GOE matrices vs 2^-N, or a small network's critical points by index and loss."""
-    experiment = body.pop("experiment")
+    experiment, ignored = body.pop("experiment"), body.pop("ignored")
     if experiment == "goe":
-        return goe_minimum_probability(body["dims"], body["samples"], body["seed"])
+        return {"result": goe_minimum_probability(body["dims"], body["samples"], body["seed"]), "ignored": ignored}
     for key in ("dims", "samples"):
         body.pop(key)
-    return network_critical_points(**body)
+    return {"result": network_critical_points(**body), "ignored": ignored}

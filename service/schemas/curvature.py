@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
+from marshmallow import Schema, fields, post_load, pre_dump, validate
 
 from engine.activations import ACTIVATIONS
 from engine.limits import LIMITS
@@ -112,7 +112,7 @@ class MethodSchema(Schema):
     library = fields.String(metadata={"description": "the implementation used"})
     iterations = fields.Integer(metadata={"description": "Hessian-vector products of both eigsh calls"})
     tolerance = fields.Float(metadata={"description": "eigsh's relative tolerance per eigenvalue"})
-    ncv = fields.Integer(metadata={"description": "Lanczos vectors eigsh keeps"})
+    ncv = fields.Integer(metadata={"description": "Lanczos vectors eigsh keeps (top-k call): max(20, 2k + 1)"})
     maxiter = fields.Integer(metadata={"description": "eigsh restarts allowed per call"})
     top_matvecs = fields.Integer(metadata={"description": "HVPs of the top-k call"})
     bottom_matvecs = fields.Integer(metadata={"description": "HVPs of the bottom-k call"})
@@ -163,7 +163,7 @@ _NETWORK_ONLY = ("layers", "activation", "activation_params", "output_activation
 
 def _tol(default, description):
     return FiniteFloat(load_default=default, validate=validate.Range(0.0, 1.0, min_inclusive=False, max_inclusive=False),
-                       metadata={"description": description})
+                       metadata={"description": description, "exclusiveMinimum": True, "exclusiveMaximum": True})
 
 
 class SaddleRequest(_NetworkPart):
@@ -187,14 +187,12 @@ class SaddleRequest(_NetworkPart):
     flat_tol = _tol(FLAT_TOL, "network: gradient-flat when not critical and ‖H∇L‖/(max|λ|·‖∇L‖) <= flat_tol")
     eig_tol = _tol(EIG_TOL, "network: eigenvalues below -eig_tol·max|λ| count as negative")
 
-    @validates_schema(pass_original=True)
-    def _one_experiment(self, data, original, **kwargs):
-        if "experiment" not in data or not isinstance(original, dict):
-            return
+    @post_load(pass_original=True)
+    def _ignored(self, data, original, **kwargs):
+        """The other experiment's fields: range-checked above, then ignored and listed (as losses/evaluate does)."""
         foreign = _NETWORK_ONLY if data["experiment"] == "goe" else _GOE_ONLY
-        bad = sorted(k for k in foreign if k in original)
-        if bad:
-            raise ValidationError({k: [f"not a parameter of experiment {data['experiment']!r}"] for k in bad})
+        data["ignored"] = sorted(k for k in foreign if isinstance(original, dict) and k in original)
+        return data
 
 
 class PointSchema(Schema):
@@ -240,10 +238,14 @@ class SaddleResponse(Schema):
     kinds = fields.Dict(metadata={"description": "network: how many points of each kind"})
     n_params = fields.Integer(metadata={"description": "network: parameters of the network"})
     settings = fields.Dict(metadata={"description": "network: everything the search used"})
+    ignored = fields.List(fields.String(), metadata={
+        "description": "fields given that belong to the other experiment: checked, then ignored"})
 
     @pre_dump
-    def _rows(self, result, **kwargs):
+    def _rows(self, data, **kwargs):
+        result = data["result"]
         out = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        out["ignored"] = data["ignored"]
         if "kind" in out:  # network: columns -> one object per point
             cols = [f.name for f in dataclasses.fields(result) if f.name in PointSchema._declared_fields]
             out["points"] = [{c: (out[c][i] if c == "kind" else out[c][i].item()) for c in cols}
