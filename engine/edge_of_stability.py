@@ -28,8 +28,11 @@ dropout, clipping or early stopping are refused, and the batch must be the whole
 
 The documented configuration (``PRESET``; reproduce with ``python -m engine.edge_of_stability``):
 a 1-hidden-layer tanh net, 100 units, N(0, 0.3²) weights, fitting 20 noise-free points of the
-Chebyshev polynomial T_3 with MSE, GD for 10,000 steps, sharpness every 100 steps. Measured here:
-see ``RESULTS`` (λ_max at the end over 2/η) and the report printed by the module's ``__main__``.
+Chebyshev polynomial T_3 with MSE, GD for 10,000 steps, sharpness every 100 steps. Initial λ_max ≈ 23
+(seed 0). Measured here, λ_max at the end over 2/η: lr 0.08 → 0.989, 0.07 → 0.982, 0.06 → 0.983, and
+lr 0.006 (10× smaller) → 0.082: it sharpens only to ~27, far below 2/η = 333. Seeds 0–5 all end
+within 3% of 2/η for the three rates (0.06–0.09 of it for the small one). A wider or larger-init net
+(torch's default init here gives λ_max ≈ 46 at the start) begins above 2/η and only falls.
 """
 
 from __future__ import annotations
