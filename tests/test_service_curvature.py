@@ -11,28 +11,12 @@ import pytest
 from engine.full_batch import resolve_problem
 from engine.hvp import mlp_hessian
 from engine.mlp import init_params
+from test_service_networks import _errors, _finite  # the same 422 shape and no-NaN walk
 
 HESSIAN = {"layers": [2, 16, 1], "activation": "tanh", "loss": "mse",
            "dataset": {"name": "moons", "n_train": 200, "seed": 0}, "train_steps": 0,
            "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5, "density": True, "seed": 0}
 GOE = {"experiment": "goe", "dims": [1, 2, 3, 4, 5], "samples": 100000, "seed": 0}
-
-
-def _finite(obj) -> bool:
-    if isinstance(obj, dict):
-        return all(_finite(v) for v in obj.values())
-    if isinstance(obj, list):
-        return all(_finite(v) for v in obj)
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    return True
-
-
-def _errors(resp) -> dict:
-    body = resp.get_json()
-    assert resp.status_code == 422, body
-    assert set(body) >= {"code", "status", "message", "errors"}
-    return body["errors"]["json"]
 
 
 @pytest.fixture(scope="module")
