@@ -45,7 +45,7 @@ import numpy as np
 
 from .errors import EngineInputError
 from .full_batch import Batch, OptState, full_batch_steps
-from .hvp import hvp_work, mlp_hessian
+from .hvp import hvp_work, mlp_hessian, single_threaded_blas
 from .limits import LIMITS, check_max
 from .optimizers import ADAM, ADAMW, SGD, new_state
 from .registry import ParamSpec, resolve_params
@@ -122,6 +122,42 @@ def _preconditioner_scale(opt, state, scal, grad, params, t: int) -> np.ndarray:
     return 1.0 / np.sqrt(np.sqrt(vhat) + eps)
 
 
+def _track(s, batch, ostate, opt, kind, params, lrs, train_loss, every, tol, rec) -> tuple[int, str]:
+    """The run: λ_max (and λ_max(P⁻¹H)) at steps 0, k, 2k, ..., one kernel call for the steps between."""
+    net, epochs = s.net, s.epochs
+    state, scal = ostate.state, ostate.scal
+    v0 = v0p = None
+    t, status = 0, "ok"
+    while True:
+        try:
+            h = mlp_hessian(net, params, s.data.X_train, s.Y, s.loss_name, batch_limit="max_train_samples")
+        except EngineInputError:  # the loss or its gradient overflowed: a diverged run, reported as such
+            return t, "diverged"
+        top = eigenpairs(h, 1, "LA", tol=tol, v0=v0, seed=s.seed, maxiter=EIGSH_MAXITER)
+        v0 = top.vectors[:, 0]
+        calls = top.matvecs
+        rec["step"].append(t)
+        rec["loss"].append(h.loss)
+        rec["sharpness"].append(float(top.values[0]))
+        rec["lr"].append(float(lrs[min(t, epochs - 1)]))
+        if kind == "preconditioned":
+            d = _preconditioner_scale(opt, state, scal, h.grad, params, t)
+            pre = eigenpairs(scaled_operator(h, d), 1, "LA", tol=tol, v0=v0p, seed=s.seed, maxiter=EIGSH_MAXITER)
+            v0p = pre.vectors[:, 0]
+            rec["pre"].append(float(pre.values[0]))
+            calls += pre.matvecs
+        rec["matvecs"].append(calls)
+        if t >= epochs:
+            break
+        k = min(every, epochs - t)
+        taken = int(full_batch_steps(batch, ostate, params, t, lrs[t:t + k], s.dropout_seed, train_loss[t:t + k]))
+        t += taken
+        if taken < k:
+            status = "diverged"
+            break
+    return t, status
+
+
 def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
     """Train as the full-batch ``training/run`` body ``request`` says, measuring λ_max every k steps."""
     t_start = time.perf_counter()
@@ -153,32 +189,8 @@ def run_edge_of_stability(curvature=None, **request) -> SharpnessTrace:
     lrs = np.ascontiguousarray(s.lrs, dtype=np.float64)
     train_loss = np.zeros(epochs)
     rec = {k: [] for k in ("step", "loss", "sharpness", "pre", "lr", "matvecs")}
-    v0 = v0p = None
-    t, status = 0, "ok"
-    while True:
-        h = mlp_hessian(net, params, s.data.X_train, s.Y, s.loss_name, batch_limit="max_train_samples")
-        top = eigenpairs(h, 1, "LA", tol=tol, v0=v0, seed=s.seed, maxiter=EIGSH_MAXITER)
-        v0 = top.vectors[:, 0]
-        calls = top.matvecs
-        rec["step"].append(t)
-        rec["loss"].append(h.loss)
-        rec["sharpness"].append(float(top.values[0]))
-        rec["lr"].append(float(lrs[min(t, epochs - 1)]))
-        if kind == "preconditioned":
-            d = _preconditioner_scale(opt, state, scal, h.grad, params, t)
-            pre = eigenpairs(scaled_operator(h, d), 1, "LA", tol=tol, v0=v0p, seed=s.seed, maxiter=EIGSH_MAXITER)
-            v0p = pre.vectors[:, 0]
-            rec["pre"].append(float(pre.values[0]))
-            calls += pre.matvecs
-        rec["matvecs"].append(calls)
-        if t >= epochs:
-            break
-        k = min(every, epochs - t)
-        taken = int(full_batch_steps(batch, ostate, params, t, lrs[t:t + k], s.dropout_seed, train_loss[t:t + k]))
-        t += taken
-        if taken < k:
-            status = "diverged"
-            break
+    with single_threaded_blas():  # small products: BLAS threads only contend (engine.hvp.single_threaded_blas)
+        t, status = _track(s, batch, ostate, opt, kind, params, lrs, train_loss, every, tol, rec)
     lr = np.array(rec["lr"])
     threshold = np.array([thr(x) for x in lr]) if thr is not None else np.zeros(0)
     settings = {"dataset": {"name": s.data.name, **s.data.params}, "layers": list(net.widths),

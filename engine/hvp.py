@@ -351,23 +351,48 @@ def _hessian_rows(pt, vs, rworks, H):
 # ---------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------
+def _numpy_blas():
+    """(set, get) of numpy's own OpenBLAS (numpy.libs: numpy's matmul and linalg), or None when not found."""
+    import ctypes
+    import glob
+    import os
+
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    for path in sorted(glob.glob(os.path.join(site, "numpy.libs", "libscipy_openblas*.so*"))):
+        lib = ctypes.CDLL(path)
+        for setter, getter in (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                               ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+                               ("openblas_set_num_threads", "openblas_get_num_threads")):
+            if hasattr(lib, setter) and hasattr(lib, getter):
+                return getattr(lib, setter), getattr(lib, getter)
+    return None
+
+
 @contextmanager
 def single_threaded_blas():
-    """Run the block with scipy's OpenBLAS (numba's np.dot and LAPACK) on one thread, then restore it.
+    """Run the block with one BLAS thread — scipy's OpenBLAS (numba's np.dot and LAPACK) and numpy's own
+    (numpy's matmul: the Lanczos reorthogonalization) — then restore both.
 
-    For prange bodies and loops of small products: BLAS threads only contend there. Measured on this
-    machine under load: the 199-parameter Hessian by the row-parallel kernel took 34 s with the
-    default BLAS threads and 0.05 s with one; a 199×199 eigh 1.1 s against 0.014 s.
+    For loops of small and mid-size products (every curvature computation here): BLAS threads only
+    contend there, badly when other processes load the cores. Measured on this 2-core machine under
+    load: the 199-parameter Hessian by the row-parallel kernel 34 s with the default threads, 0.05 s
+    with one; a 199×199 eigh 1.1 s against 0.014 s; the /networks/hessian defaults on a 10k-parameter
+    net 87 s against 1.3 s.
     """
     before = set_blas_threads()
-    if before is None or before == 1:
-        yield
-        return
-    set_blas_threads(1)
+    np_blas = _numpy_blas()
+    np_before = int(np_blas[1]()) if np_blas else None
+    if before is not None:
+        set_blas_threads(1)
+    if np_blas:
+        np_blas[0](1)
     try:
         yield
     finally:
-        set_blas_threads(before)
+        if before is not None:
+            set_blas_threads(before)
+        if np_blas:
+            np_blas[0](np_before)
 
 
 def hvp_work(rows: int, n_params: int) -> int:

@@ -61,8 +61,8 @@ LIMITS: dict[str, int] = {
     "max_lanczos_memory": 20_000_000,  # steps x P floats kept for full reorthogonalization: 160 MB
     "max_density_points": 2_001,  # grid points of a smoothed spectral density
     "max_hutchinson_samples": 1_000,  # Rademacher probes of the trace estimate
-    "max_hessian_work": 8_000_000_000,  # estimated multiply-adds of one request (an HVP: 8 x rows x P): ~10 s at the
-    # slowest rate measured here (a 1M-parameter net, 49 rows, multi-threaded BLAS under load: 1.2 ns each)
+    "max_hessian_work": 20_000_000_000,  # estimated multiply-adds of one request (an HVP: 8 x rows x P): ~6 s at the
+    # slowest rate measured here with one BLAS thread (0.3 ns each; engine.network_hessian._work)
     "max_goe_dim": 100,  # matrix size N of the GOE experiment (P(min) ~ exp(-N^2/4): 0 in any sample beyond ~12)
     "max_goe_samples": 1_000_000,  # Monte Carlo matrices per N
     "max_goe_work": 100_000_000,  # normal draws of one request (samples x sum N(N+1)/2): ~1 s

@@ -6,8 +6,9 @@ one batch, a loss that fits), draws the weights (``init``, seed ``seed``), optio
 (engine.hvp: exact HVPs; no dropout, batch-norm batch statistics):
 
 * ``top`` / ``bottom``: the ``top_k`` largest and ``bottom_k`` smallest eigenvalues (eigsh, 'LA' and
-  'SA', tolerance ``tol``, at most ``MAXITER`` restarts each); ``method`` counts the HVPs each took
-  (``iterations``: both together) and how many eigenvalues converged;
+  'SA', tolerance ``tol``, at most ``MAXITER`` restarts each, fewer when the work budget leaves less:
+  ``method.maxiter`` says how many); ``method`` counts the HVPs each took (``iterations``: both together)
+  and how many eigenvalues converged (the converged ones are returned);
 * ``trace``: Hutchinson with ``trace_samples`` Rademacher probes, and its standard error;
 * ``density`` (when asked): SLQ with ``density_steps`` Lanczos steps × ``density_probes`` probes,
   Gaussian smoothing σ = ``sigma`` × the nodes' spread;
@@ -15,8 +16,11 @@ one batch, a loss that fits), draws the weights (``init``, seed ``seed``), optio
   HVPs and LAPACK's eigh), so a page can set the estimates beside the truth.
 
 Work (``_work``, in estimated multiply-adds, within ``max_hessian_work``): every HVP costs ~8 per
-(row, parameter) — both eigsh calls at their cap, the trace probes, the Lanczos steps, the exact
-spectrum's P columns; a training step ~4; the Lanczos reorthogonalization 4·steps²·P per probe.
+(row, parameter) — one Lanczos pass (ncv HVPs) per end of the spectrum, the trace probes, the SLQ
+steps, the exact spectrum's P columns; a training step ~4; the SLQ reorthogonalization 4·steps²·P per
+probe. Calibrated at the slowest rate measured here with one BLAS thread (0.3 ns a multiply-add; the
+computation runs under ``engine.hvp.single_threaded_blas``: with BLAS threads contending under load the
+same requests ran up to 65× slower).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .mlp import init_params
 from .spectrum import DEFAULT_SIGMA, DEFAULT_TOL, eigenpairs, hutchinson_trace, spectral_density
 
 EXACT_MAX = 500  # parameters up to which the exact spectrum comes along
-MAXITER = 10  # eigsh restarts per end of the spectrum (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
+MAXITER = 20  # eigsh restarts per end at most (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
 NCV = 20
 
 
@@ -79,6 +83,49 @@ def _density_args(steps, probes, sigma, points):
     return steps, probes, float(sigma), points
 
 
+def _compute(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, maxiter, ncvs, trace_samples,
+             density, slq):
+    """Everything after validation: train, prepare the HVPs, then the estimators (see the module docstring)."""
+    d_steps, d_probes, sigma, d_points = slq
+    net, P = problem.net, problem.net.n_params
+    try:
+        params = init_params(net, init, seed)
+    except EngineInputError as err:
+        raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
+    run = train_full_batch(problem, params, train_steps, optimizer, seed)
+    h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
+    method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)",
+              "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": maxiter, "iterations": 0}
+    top = bottom = np.zeros(0)
+    top_vectors = np.zeros((P, 0))
+    for key, k, which in (("top", top_k, "LA"), ("bottom", bottom_k, "SA")):
+        if k == 0:
+            method[f"{key}_matvecs"], method[f"{key}_converged"] = 0, 0
+            continue
+        e = eigenpairs(h, k, which, tol=float(tol), maxiter=maxiter, seed=seed, ncv=ncvs[k])
+        method[f"{key}_matvecs"], method[f"{key}_converged"] = e.matvecs, e.converged
+        method["iterations"] += e.matvecs
+        method[f"{key}_method"] = e.method
+        if key == "top":
+            top, top_vectors = e.values, e.vectors
+        else:
+            bottom = e.values
+    tr = hutchinson_trace(h, trace_samples, seed)
+    dens = None
+    if density:
+        sd = spectral_density(h, d_steps, d_probes, sigma, d_points, seed)
+        dens = {"x": sd.x, "y": sd.y, "sigma": sd.sigma, "steps": sd.steps, "probes": sd.probes,
+                "steps_taken": sd.steps_taken, "matvecs": sd.matvecs, "mean": sd.mean, "mean_stderr": sd.mean_stderr,
+                "method": "stochastic Lanczos quadrature, full reorthogonalization, Rademacher probes"}
+    exact = None
+    if P <= EXACT_MAX:
+        hm = h.matrix()
+        w = scipy.linalg.eigvalsh(hm.matrix)
+        exact = {"eigenvalues": w, "trace": float(np.trace(hm.matrix)), "asymmetry": hm.asymmetry,
+                 "negative_fraction": float((w < -1e-9 * np.abs(w).max()).mean()) if w.size else 0.0}
+    return params, run, h, top, bottom, top_vectors, tr, dens, exact, method
+
+
 def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
                         train_steps: int = 0, optimizer=None, top_k: int = 5, bottom_k: int | None = None,
                         density: bool = True, seed: int = 0, tol: float = DEFAULT_TOL, trace_samples: int = 100,
@@ -107,51 +154,24 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
     ncvs = {k: min(P, max(NCV, 2 * k + 1)) for k in (top_k, bottom_k)}  # eigsh's default rule
     steps = min(d_steps, P) if density else 0
     check_max("layers", P * steps, "max_lanczos_memory")
-    hvps = sum(MAXITER * ncvs[k] for k in (top_k, bottom_k) if k > 0) + trace_samples + d_probes * steps \
-        + (P if P <= EXACT_MAX else 0)
+    # one Lanczos pass per end is the least eigsh does; the restarts beyond it get what the budget leaves
+    per_pass = sum(ncvs[k] for k in (top_k, bottom_k) if k > 0)
+    hvps = per_pass + trace_samples + d_probes * steps + (P if P <= EXACT_MAX else 0)
     work = _work(n, P, hvps, train_steps, d_probes * steps * steps)
+    maxiter = MAXITER
+    if per_pass:
+        spare = (LIMITS["max_hessian_work"] - work) // (hvp_work(n, P) * per_pass)
+        maxiter = int(max(1, min(MAXITER, 1 + spare)))
     if work > LIMITS["max_hessian_work"]:
         raise EngineInputError("layers", f"the request's work {work:,} (estimated multiply-adds: {hvps} HVPs of "
                                          f"8 x {n} rows x {P} parameters, {train_steps} training steps, the Lanczos "
                                          f"reorthogonalization) exceeds limit max_hessian_work="
                                          f"{LIMITS['max_hessian_work']:,}; use fewer rows, parameters, probes or "
                                          "eigenvalues")
-    try:
-        params = init_params(net, init, seed)
-    except EngineInputError as err:
-        raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
-    run = train_full_batch(problem, params, train_steps, optimizer, seed)
-    h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
-    method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)",
-              "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": MAXITER, "iterations": 0}
-    top = bottom = np.zeros(0)
-    top_vectors = np.zeros((P, 0))
-    for key, k, which in (("top", top_k, "LA"), ("bottom", bottom_k, "SA")):
-        if k == 0:
-            method[f"{key}_matvecs"], method[f"{key}_converged"] = 0, 0
-            continue
-        e = eigenpairs(h, k, which, tol=float(tol), maxiter=MAXITER, seed=seed, ncv=ncvs[k])
-        method[f"{key}_matvecs"], method[f"{key}_converged"] = e.matvecs, e.converged
-        method["iterations"] += e.matvecs
-        method[f"{key}_method"] = e.method
-        if key == "top":
-            top, top_vectors = e.values, e.vectors
-        else:
-            bottom = e.values
-    tr = hutchinson_trace(h, trace_samples, seed)
-    dens = None
-    if density:
-        sd = spectral_density(h, d_steps, d_probes, sigma, d_points, seed)
-        dens = {"x": sd.x, "y": sd.y, "sigma": sd.sigma, "steps": sd.steps, "probes": sd.probes,
-                "steps_taken": sd.steps_taken, "matvecs": sd.matvecs, "mean": sd.mean, "mean_stderr": sd.mean_stderr,
-                "method": "stochastic Lanczos quadrature, full reorthogonalization, Rademacher probes"}
-    exact = None
-    if P <= EXACT_MAX:
-        hm = h.matrix()
-        with single_threaded_blas():  # scipy's LAPACK, one thread: a ≤ 500 matrix gains nothing from more
-            w = scipy.linalg.eigvalsh(hm.matrix)
-        exact = {"eigenvalues": w, "trace": float(np.trace(hm.matrix)), "asymmetry": hm.asymmetry,
-                 "negative_fraction": float((w < -1e-9 * np.abs(w).max()).mean()) if w.size else 0.0}
+    with single_threaded_blas():  # measured under load: BLAS threads made the 10k-parameter default 65x slower
+        params, run, h, top, bottom, top_vectors, tr, dens, exact, method = _compute(
+            problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, maxiter, ncvs, trace_samples, density,
+            (d_steps, d_probes, sigma, d_points))
     numbers = [top, bottom, np.array([tr.trace, tr.stderr, h.loss])]
     if dens is not None:
         numbers.append(dens["y"])

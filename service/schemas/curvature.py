@@ -113,7 +113,8 @@ class MethodSchema(Schema):
     iterations = fields.Integer(metadata={"description": "Hessian-vector products of both eigsh calls"})
     tolerance = fields.Float(metadata={"description": "eigsh's relative tolerance per eigenvalue"})
     ncv = fields.Integer(metadata={"description": "Lanczos vectors eigsh keeps (top-k call): max(20, 2k + 1)"})
-    maxiter = fields.Integer(metadata={"description": "eigsh restarts allowed per call"})
+    maxiter = fields.Integer(metadata={"description": "eigsh restarts allowed per call: 20, fewer when the work budget "
+                                                      "(max_hessian_work) leaves less"})
     top_matvecs = fields.Integer(metadata={"description": "HVPs of the top-k call"})
     bottom_matvecs = fields.Integer(metadata={"description": "HVPs of the bottom-k call"})
     top_converged = fields.Integer(metadata={"description": "top eigenvalues that met the tolerance"})
