@@ -28,11 +28,12 @@ from ._jit import cache_dir
 # cache in one process (development machine): the weights that share the groups out.
 GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
-    (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
+    # the curvature modules call the same network kernels (mlp_forward/backward, optimizer_step): one process
+    # compiles them once for all; their own kernels add ~36 s (108 s measured at load average 8 on 2 cores)
+    (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape", "engine.hvp",
+      "engine.full_batch", "engine.network_hessian", "engine.saddles", "engine.edge_of_stability"), 81.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
-    (("engine.hvp", "engine.full_batch", "engine.network_hessian", "engine.saddles", "engine.edge_of_stability"),
-     30.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
       "engine.rng", "engine.activations", "engine.init"), 0.5),
 )
