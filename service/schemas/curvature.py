@@ -27,11 +27,13 @@ _SEED = dict(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
              metadata={"description": "seeds the initial weights and every random probe"})
 
 
-def _layers(default):
+def _layers(default=None):
+    """Widths; required when there is no default (the Hessian request: what network is the point)."""
     n = LIMITS["max_layers"]
+    extra = {"required": True} if default is None else {"load_default": default}
     return fields.List(
         fields.Integer(strict=True, validate=limit_range("max_width", 1, LIMITS["max_width"])),
-        load_default=default,
+        **extra,
         validate=validate.Length(min=2, max=n + 1, error=f"must list between {{min}} and {{max}} widths (limit max_layers)"),
         metadata={"description": "widths from input to output; the first must match the dataset's inputs, the last "
                                  "1 (regression, binary) or n_classes (limits max_layers, max_width)"},
@@ -64,7 +66,7 @@ class _NetworkPart(Schema):
 
 
 class HessianRequest(_NetworkPart):
-    layers = _layers([2, 16, 1])
+    layers = _layers()
     loss_params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                               metadata={"description": "e.g. {'delta': 1.0} for huber"})
     residual = fields.Boolean(load_default=False, metadata={

@@ -4,7 +4,7 @@
 // directions), critical points apart from gradient-flat and unconverged ones (‖∇L‖ in the hover).
 
 import { postJSON, latest } from "../api.js";
-import { el, slider, select, debounce, layoutBody, track, fmt, metric } from "../ui.js";
+import { el, slider, select, debounce, track, fmt, metric } from "../ui.js";
 import { draw, colorAt } from "../plots.js";
 
 const KIND_STYLE = {
@@ -22,8 +22,10 @@ export async function init(section, { status }) {
       + "far less than the 2^-N of N coin flips. A real network shows the same: critical points high on the loss "
       + "have many descending directions (a large index); only near the bottom do minima appear." }));
   section.append(panel);
-  const { controls, figures } = layoutBody(panel);
-  figures.classList.add("two");
+  // the section's own layout is .body > .controls + .figures; this one is a second, nested picture
+  const controls = el("div", { class: "controls" });
+  const figures = el("div", { class: "figures two" });
+  panel.append(el("div", { class: "subbody" }, controls, figures));
 
   const maxN = slider({ label: "Largest matrix size N", name: "goe-max-n", min: 2, max: 12, step: 1, value: 10,
     format: (v) => String(Math.round(v)), onInput: () => refreshGoe() });
