@@ -50,7 +50,9 @@ from .limits import LIMITS, check_max
 from .optimizers import ADAM, ADAMW, SGD, new_state
 from .registry import ParamSpec, resolve_params
 from .spectrum import eigenpairs, scaled_operator
-from .training import prepare
+from .training_setup import prepare
+
+__all__ = ["SharpnessTrace", "run_edge_of_stability"]
 
 CURVATURE_PARAMS = (
     ParamSpec("every", 10, 1, 100_000, "int", "measure the sharpness every k steps (epochs), and after the last"),
@@ -208,7 +210,8 @@ def describe() -> list[dict]:
     """The curvature option's parameters, thresholds and the preset (for the catalog)."""
     return [{
         "name": "edge_of_stability",
-        "params": [p.to_dict() for p in CURVATURE_PARAMS],
+        "title": "Sharpness during training and the edge of stability",
+        "parameters": [p.to_dict() for p in CURVATURE_PARAMS],
         "thresholds": {"sgd": "2/lr; momentum: (2 + 2·momentum)/lr; nesterov: 2(1 + momentum)/(lr(1 + 2·momentum))",
                        "adam": "(2 + 2·beta1)/((1 − beta1)·lr) on λ_max(P⁻¹H), P = diag(√v̂ + eps)"},
         "preset": PRESET,

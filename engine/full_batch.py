@@ -35,9 +35,10 @@ import numpy as np
 from ._jit import as_int, kernel
 from .datasets import CLASSIFICATION, DATASETS, make_dataset
 from .errors import EngineInputError
-from .limits import check_int
+from .validate import check_int
 from .losses import ResolvedLoss, resolve_loss
-from .mlp import MLP, TRAIN, build_mlp, mlp_loss_grad
+from .mlp import MLP, build_mlp, init_params
+from .mlp_kernels import TRAIN, mlp_loss_grad
 from .optimizers import Optimizer, new_state, optimizer_step, resolve_optimizer
 from .registry import lookup
 
@@ -48,6 +49,8 @@ LOSS_FITS: dict[str, tuple[str, ...]] = {
     "multiclass": ("cross_entropy_with_logits", "mse", "cross_entropy"),  # one output unit per class
 }
 NEEDS_SIGMOID = ("bce", "cross_entropy")
+
+__all__: list[str] = []
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,7 +217,5 @@ def train_full_batch(problem: Problem, params, steps: int, optimizer=None, seed:
 
 
 def _warmup() -> None:
-    from .mlp import init_params
-
     pr = resolve_problem([2, 3, 1], "tanh", "mse", {"name": "moons", "n_train": 8})
     train_full_batch(pr, init_params(pr.net, None, 0), 2, {"name": "adam", "lr": 0.01})

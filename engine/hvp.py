@@ -50,11 +50,15 @@ from ._jit import as_int, kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .limits import check_max
 from .losses import loss_value_grad, resolve_loss
-from .mlp import (
-    ACT, B_OFF, BETA_OFF, EVAL_BATCH, F_ACT, G_OFF, IN, MLP, OUT, SKIP, W_OFF, as_batch, layer_state_size,
-    mlp_backward, mlp_forward, new_running, record_size, set_blas_threads,
+from .mlp import MLP, as_batch, build_mlp, init_params, new_running, set_blas_threads
+from .mlp_kernels import (
+    ACT, B_OFF, BETA_OFF, EVAL_BATCH, F_ACT, G_OFF, IN, OUT, SKIP, W_OFF, layer_state_size, mlp_backward,
+    mlp_forward, record_size,
 )
 from .second_order import activation_derivs, loss_hvp
+
+
+__all__ = ["HessianMatrix", "MLPHessian", "mlp_hessian"]
 
 
 class MLPPoint(NamedTuple):
@@ -499,8 +503,6 @@ def mlp_hessian(net: MLP, params, X, Y, loss: str = "mse", loss_params: dict | N
 
 
 def _warmup() -> None:
-    from .mlp import build_mlp, init_params
-
     X = np.array([[0.1, 0.2], [0.3, -0.4], [0.5, 0.0]])
     for bn, act, out_act, loss, Y in ((False, "tanh", "identity", "mse", [[1.0], [0.0], [0.5]]),
                                       (True, "gelu", "identity", "cross_entropy_with_logits",

@@ -34,13 +34,16 @@ import scipy.linalg
 from .errors import EngineInputError
 from .full_batch import resolve_problem, train_full_batch
 from .hvp import hvp_work, mlp_hessian, single_threaded_blas
-from .limits import LIMITS, check_int, check_max
+from .limits import LIMITS, check_max
+from .validate import check_int
 from .mlp import init_params
 from .spectrum import DEFAULT_SIGMA, DEFAULT_TOL, eigenpairs, hutchinson_trace, spectral_density
 
 EXACT_MAX = 500  # parameters up to which the exact spectrum comes along
 MAXITER = 20  # eigsh restarts per end at most (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
 NCV = 20
+
+__all__ = ["NetworkHessian", "run_network_hessian"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,6 +193,8 @@ def describe() -> list[dict]:
     """Defaults, estimators and limits of the Hessian endpoint (for the catalog)."""
     return [{
         "name": "hessian",
+        "title": "Hessian spectrum of a network's loss",
+        "parameters": [],
         "defaults": {"layers": [2, 16, 1], "activation": "tanh", "dataset": {"name": "moons"}, "train_steps": 0,
                      "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5, "density": True, "tol": DEFAULT_TOL,
                      "trace_samples": 100, "density_steps": 64, "density_probes": 4, "sigma": DEFAULT_SIGMA},

@@ -54,7 +54,8 @@ from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .full_batch import OptState, full_batch_steps, new_batch, resolve_opt, resolve_problem
 from .hvp import MLPPoint, hvp_workspace_size, mlp_hvp, prepare_point, single_threaded_blas
-from .limits import LIMITS, check_int, check_max
+from .limits import LIMITS, check_max
+from .validate import check_int
 from .mlp import init_params
 from .optimizers import new_state
 
@@ -70,6 +71,8 @@ EXACT = {1: 0.5, 2: (2.0 - math.sqrt(2.0)) / 4.0}
 DRAW_CHUNK = 4_000_000  # normal draws held at once (32 MB)
 KINDS = ("critical", "gradient_flat", "not_converged")
 DEFAULT_DATASET = {"name": "sine", "n_train": 20, "noise": 0.3, "seed": 0}
+
+__all__ = ["GOEStatistics", "NetworkCriticalPoints", "goe_minimum_probability", "network_critical_points"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,11 +406,13 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
 def describe() -> list[dict]:
     """The two experiments of /landscapes/saddle-statistics (for the catalog)."""
     return [
-        {"name": "goe", "ensemble": "H_ij ~ N(0, 1), H_ii ~ N(0, 2) (GOE)", "test": "Cholesky: all eigenvalues > 0",
+        {"name": "goe", "title": "Random symmetric matrices: the probability that a critical point is a minimum",
+         "parameters": [], "ensemble": "H_ij ~ N(0, 1), H_ii ~ N(0, 2) (GOE)", "test": "Cholesky: all eigenvalues > 0",
          "exact": {str(k): v for k, v in EXACT.items()}, "asymptotic": "exp(-(ln 3 / 4) N^2)",
          "defaults": {"dims": list(range(1, 11)), "samples": 100_000},
          "limits": {k: LIMITS[k] for k in ("max_goe_dim", "max_goe_samples", "max_goe_work")}},
-        {"name": "network", "method": "Newton-MR on ½‖∇L‖² with exact Hessians", "weight_decay": WEIGHT_DECAY,
+        {"name": "network", "title": "A small network's critical points: index vs loss", "parameters": [],
+         "method": "Newton-MR on ½‖∇L‖² with exact Hessians", "weight_decay": WEIGHT_DECAY,
          "grad_tol": GRAD_TOL, "flat_tol": FLAT_TOL, "eig_tol": EIG_TOL, "kinds": list(KINDS),
          "defaults": {"layers": [1, 4, 1], "activation": "tanh", "dataset": DEFAULT_DATASET, "starts": 24,
                       "train_steps": 20_000, "lr": 0.1, "iterations": 200},

@@ -31,11 +31,15 @@ import scipy.linalg
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from .errors import EngineInputError
-from .limits import check_int, check_max
+from .limits import check_max
+from .validate import check_int
 
 WHICH = {"LA": "largest (algebraic)", "SA": "smallest (algebraic)"}
 DEFAULT_TOL = 1e-6
 DEFAULT_SIGMA = 0.01  # density smoothing: σ = sigma × (largest node − smallest node)
+
+__all__ = ["Eigenpairs", "SpectralDensity", "TraceEstimate", "eigenpairs", "hessian_operator", "hutchinson_trace",
+           "lanczos", "scaled_operator", "spectral_density"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,3 +300,11 @@ def spectral_density(op, steps: int = 64, probes: int = 4, sigma: float = DEFAUL
     se = float(per_probe.std(ddof=1) / math.sqrt(probes)) if probes > 1 else 0.0
     return SpectralDensity(x, y, nodes, weights, s, m, taken, probes, int(taken.sum()), seed,
                            float(per_probe.mean()), se)
+
+
+def _warmup() -> None:
+    """No kernels of its own: eigsh, the trace and SLQ on a small diagonal operator (imports scipy's ARPACK)."""
+    op = hessian_operator(30, lambda v, out: np.multiply(np.arange(1.0, 31.0), v, out=out))
+    eigenpairs(op, 1)
+    hutchinson_trace(op, 2)
+    spectral_density(op, 4, 1)

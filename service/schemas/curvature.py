@@ -18,8 +18,7 @@ from engine.saddles import EIG_TOL, FLAT_TOL, GRAD_TOL, KINDS, WEIGHT_DECAY
 from engine.spectrum import DEFAULT_SIGMA, DEFAULT_TOL
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .networks import WeightInitSchema
-from .optim import OptimizerSchema
+from .common import InitSchema, OptimizerSchema
 from .training import DatasetSchema
 
 _ACTS = list(ACTIVATIONS)
@@ -60,7 +59,7 @@ class _NetworkPart(Schema):
                        "default the first"})
     dataset = fields.Nested(DatasetSchema, load_default=None, allow_none=True, metadata={
         "description": "the training split is the batch the Hessian is of; default moons (200 points)"})
-    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+    init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": "initial weights; default torch_default (nn.Linear's)"})
     seed = fields.Integer(**_SEED)
 
