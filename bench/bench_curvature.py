@@ -15,7 +15,9 @@ products of [batch, 100] × [100, 100] either way, so the ratio falls towards th
   ``scipy.sparse.linalg.eigsh(k=1, which='LA', tol=1e-6, ncv=20, v0)`` on a LinearOperator of each
   HVP; the two eigenvalues must agree to 1e-6 (relative).
 * **edge of stability**: the documented preset (``engine.edge_of_stability.PRESET``: 10,000 full-batch
-  GD steps with λ_max every 100), the explorer's default sharpness-tracked run (target: < 5 s).
+  GD epochs with λ_max every 100), the explorer's default sharpness-tracked run (target: < 5 s), both as
+  ``engine.train`` and as the explorer runs it: ``POST /api/v1/training/stream`` (10,000 epoch events) read
+  to the end through Flask's test client.
 
 Threads are matched: torch.set_num_threads(t) and scipy's OpenBLAS (numba's np.dot) at t, for t = 1
 and every core. The engine and torch are timed alternately (ABAB), each a median of repeats, so
@@ -128,17 +130,31 @@ def _case(torch, name: str, dataset: str, batch: int, threads: int) -> dict:
 
 
 def _eos() -> dict:
-    from engine.edge_of_stability import PRESET, run_edge_of_stability
+    from engine.edge_of_stability import PRESET
+    from engine.training import train
+    from service import create_app
 
-    run_edge_of_stability(**PRESET)  # compile / load
-    times, last = [], None
+    client = create_app().test_client()
+
+    def streamed():
+        r = client.post("/api/v1/training/stream", json=PRESET)
+        assert r.status_code == 200 and r.data.count(b"event: epoch") == PRESET["epochs"]
+
+    last = train(**PRESET)  # compile / load
+    streamed()
+    times, stream_times = [], []
     for _ in range(3):
         t0 = time.perf_counter()
-        last = run_edge_of_stability(**PRESET)
+        last = train(**PRESET)
         times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        streamed()
+        stream_times.append(time.perf_counter() - t0)
+    h = last.history
     lr = PRESET["optimizer"]["lr"]
-    return {"seconds": statistics.median(times), "hvps": int(last.matvecs.sum()), "records": len(last.step),
-            "final_over_threshold": float(last.sharpness[-1] * lr / 2.0)}
+    return {"seconds": statistics.median(times), "stream_seconds": statistics.median(stream_times),
+            "hvps": int(h.sharpness_matvecs.sum()), "records": len(h.sharpness),
+            "final_over_threshold": float(h.sharpness[-1] * lr / 2.0)}
 
 
 def main() -> None:
@@ -169,8 +185,9 @@ def main() -> None:
           f"{TARGETS['hvp']:.0f}x), top eigenvalue {head['top_ratio']:.1f}x (target {TARGETS['top']:.0f}x; "
           f"{head['top_naive_ratio']:.1f}x the per-product double backward)")
     e = _eos()
-    print(f"edge-of-stability preset: {e['seconds']:.2f} s median of 3 ({e['records']} sharpness records, "
-          f"{e['hvps']} HVPs; final λ_max = {e['final_over_threshold']:.3f} x 2/lr; target < {TARGETS['eos_s']:.0f} s)")
+    print(f"edge-of-stability preset: engine.train {e['seconds']:.2f} s, training/stream {e['stream_seconds']:.2f} s, "
+          f"medians of 3 ({e['records']} sharpness records, {e['hvps']} HVPs; final λ_max = "
+          f"{e['final_over_threshold']:.3f} x 2/lr; target < {TARGETS['eos_s']:.0f} s)")
 
 
 if __name__ == "__main__":

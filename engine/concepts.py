@@ -64,7 +64,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 # kernels (or operators) and a _warmup, no catalog section
-SUPPORT: tuple[str, ...] = ("engine.rng", "engine.hvp", "engine.spectrum", "engine.full_batch")
+SUPPORT: tuple[str, ...] = ("engine.rng", "engine.hvp", "engine.spectrum")
 
 CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
 MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT

@@ -29,8 +29,9 @@ Kernels (arrays and NamedTuples only; allocate nothing)::
 ``pt`` is an ``MLPPoint``: the net's layout, the parameters, the batch, the loss, and what
 ``prepare_point`` fills: the forward state (``work``), the backward record (``record``) and every
 layer's act'(s), act''(s) (``derivs``: they depend on the point, not on v, so each HVP only multiplies;
-1.45x one gradient on a 2-100-100-1 tanh net). ``rwork`` needs ``hvp_workspace_size(layout, n)`` entries. ``_hessian_rows`` fills the full Hessian row by
-row (row j = H e_j) in parallel over the threads, each with its own v and rwork.
+1.45x one gradient on a 2-100-100-1 tanh net). ``rwork`` needs ``hvp_workspace_size(layout, n)`` entries.
+``hessian_rows`` fills rows of the full Hessian (row j = H e_j); ``MLPHessian.matrix`` shares the rows out
+over Python threads (the kernels release the GIL), each with its own v and rwork.
 
 Any model gets the same spectra: engine.spectrum works on any object with ``n`` and ``hvp(v, out)``
 (``MLPHessian`` here; a language model's loss later).
@@ -38,7 +39,12 @@ Any model gets the same spectra: engine.spectrum works on any object with ``n`` 
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import glob
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -46,10 +52,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._jit import as_int, kernel, parallel_kernel, prange
+from ._jit import as_int, kernel
 from .errors import EngineInputError
 from .limits import check_max
-from .losses import loss_value_grad, resolve_loss
+from .losses import ResolvedLoss, loss_value_grad, resolve_loss
 from .mlp import MLP, as_batch, build_mlp, init_params, new_running, set_blas_threads
 from .mlp_kernels import (
     ACT, B_OFF, BETA_OFF, EVAL_BATCH, F_ACT, G_OFF, IN, OUT, SKIP, W_OFF, layer_state_size, mlp_backward,
@@ -340,28 +346,26 @@ def mlp_hvp(pt, v, out, rwork):
         rec_end = rec
 
 
-@parallel_kernel
-def _hessian_rows(pt, vs, rworks, H):
-    """H[j] = H e_j for every j; thread c owns vs[c] (kept all-zero between columns) and rworks[c]."""
-    chunks = vs.shape[0]
+@kernel
+def hessian_rows(pt, v, rwork, H, first, stride):
+    """H[j] = H e_j for j = first, first + stride, ... (``v`` all-zero in and out; one caller per ``rwork``).
+
+    Serial: ``MLPHessian.matrix`` runs one call per thread (kernels release the GIL), which costs no
+    ``parallel=True`` compilation (a prange version of this loop took ~9 s of CPU to compile)."""
     P = H.shape[0]
-    for c in prange(chunks):
-        v = vs[c]
-        for j in range(c, P, chunks):
-            v[j] = 1.0
-            mlp_hvp(pt, v, H[j], rworks[c])
-            v[j] = 0.0
+    for j in range(first, P, stride):
+        v[j] = 1.0
+        mlp_hvp(pt, v, H[j], rwork)
+        v[j] = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _numpy_blas():
-    """(set, get) of numpy's own OpenBLAS (numpy.libs: numpy's matmul and linalg), or None when not found."""
-    import ctypes
-    import glob
-    import os
-
+    """(set, get) of numpy's own OpenBLAS (numpy.libs: numpy's matmul and linalg), or None when not found;
+    looked up once (every sharpness record switches the threads)."""
     site = os.path.dirname(os.path.dirname(np.__file__))
     for path in sorted(glob.glob(os.path.join(site, "numpy.libs", "libscipy_openblas*.so*"))):
         lib = ctypes.CDLL(path)
@@ -452,15 +456,19 @@ class MLPHessian:
         return out
 
     def matrix(self, threads: int | None = None) -> HessianMatrix:
-        """The full P×P Hessian (limit max_dense_hessian_parameters), rows in parallel over the threads."""
+        """The full P×P Hessian (limit max_dense_hessian_parameters), rows shared out over ``threads``
+        (default: numba's thread count) Python threads, each with its own direction and workspace."""
         P = self.n
         check_max("layers", P, "max_dense_hessian_parameters")
         chunks = max(1, min(threads or numba.get_num_threads(), P))
         H = np.empty((P, P))
-        vs = np.zeros((chunks, P))
-        rworks = np.empty((chunks, self.rwork.shape[0]))
         with single_threaded_blas():
-            _hessian_rows(self.point, vs, rworks, H)
+            if chunks == 1:
+                hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H, 0, 1)
+            else:
+                with ThreadPoolExecutor(chunks) as pool:
+                    list(pool.map(lambda c: hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H, c,
+                                                         chunks), range(chunks)))
         scale = float(np.abs(H).max())
         asym = float(np.abs(H - H.T).max()) / scale if scale > 0 else 0.0
         return HessianMatrix(0.5 * (H + H.T), asym, P)
@@ -489,17 +497,27 @@ def mlp_hessian(net: MLP, params, X, Y, loss: str = "mse", loss_params: dict | N
     p = _flat(params, "params", net.n_params)
     x, y = as_batch(net, X, Y, batch_limit=batch_limit)
     r = resolve_loss(loss, loss_params)
-    n, k = y.shape
-    point = MLPPoint(net.layout, net.fparams, p.copy(), x, y, int(r.code), r.lparams,
+    h = hessian_of(net, p, x, y, r)
+    if h is None:
+        raise EngineInputError("params", f"the {r.name} loss or its gradient is not finite here (overflow, or "
+                                         "predictions outside the loss's domain)")
+    return h
+
+
+def hessian_of(net: MLP, params: np.ndarray, X: np.ndarray, Y: np.ndarray, loss: ResolvedLoss) -> MLPHessian | None:
+    """``mlp_hessian`` for inputs a caller has validated already (C-contiguous float64 ``params`` [P], X [n, w_0],
+    Y [n, w_L]; a resolved loss), such as a training run's split; None where the loss or its gradient is not
+    finite. ``params`` is copied."""
+    n, k = Y.shape
+    point = MLPPoint(net.layout, net.fparams, params.copy(), X, Y, int(loss.code), loss.lparams,
                      np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)), np.zeros((n, k)),
                      np.zeros(net.record_size(n)))
     grad = np.zeros(net.n_params)
     value = float(prepare_point(point, new_running(net), grad))
     if not (math.isfinite(value) and np.isfinite(grad).all()):
-        raise EngineInputError("params", f"the {r.name} loss or its gradient is not finite here (overflow, or "
-                                         "predictions outside the loss's domain)")
+        return None
     rwork = np.zeros(int(hvp_workspace_size(net.layout, n)))
-    return MLPHessian(net, r.name, value, grad, point, rwork)
+    return MLPHessian(net, loss.name, value, grad, point, rwork)
 
 
 def _warmup() -> None:

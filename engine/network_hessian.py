@@ -95,7 +95,7 @@ def _compute(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, 
         params = init_params(net, init, seed)
     except EngineInputError as err:
         raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
-    run = train_full_batch(problem, params, train_steps, optimizer, seed)
+    run = train_full_batch(problem, params, train_steps, optimizer)
     h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
     method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)",
               "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": maxiter, "iterations": 0}

@@ -44,20 +44,21 @@ correlation r (Dauphin et al. 2014: the index falls roughly linearly as the loss
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 from scipy.stats import beta as beta_dist
 
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import kernel
 from .errors import EngineInputError
-from .full_batch import OptState, full_batch_steps, new_batch, resolve_opt, resolve_problem
-from .hvp import MLPPoint, hvp_workspace_size, mlp_hvp, prepare_point, single_threaded_blas
+from .full_batch import full_batch_steps, resolve_problem
+from .hvp import MLPPoint, hessian_rows, hvp_workspace_size, prepare_point, single_threaded_blas
 from .limits import LIMITS, check_max
+from .mlp import init_params, new_running
+from .optimizers import new_state, resolve_optimizer
 from .validate import check_int
-from .mlp import init_params
-from .optimizers import new_state
 
 GRAD_TOL = 1e-8
 FLAT_TOL = 1e-3
@@ -107,14 +108,15 @@ def _positive_definite(d, A):
     return True
 
 
-@parallel_kernel
-def _count_minima(draws, bufs, counts):
-    """Matrices (rows of draws) that are positive definite; thread c owns bufs[c] and adds to counts[c]."""
-    chunks = bufs.shape[0]
-    for c in prange(chunks):
-        for s in range(c, draws.shape[0], chunks):
-            if _positive_definite(draws[s], bufs[c]):
-                counts[c] += 1
+@kernel
+def _count_minima(draws, buf):
+    """How many of the matrices (rows of draws) are positive definite. Serial: ``goe_minimum_probability``
+    runs one call per thread on its share of the rows (the kernels release the GIL)."""
+    count = 0
+    for s in range(draws.shape[0]):
+        if _positive_definite(draws[s], buf):
+            count += 1
+    return count
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,17 +149,19 @@ def goe_minimum_probability(dims=tuple(range(1, 11)), samples: int = 100_000, se
     check_max("samples", samples * sum(N * (N + 1) // 2 for N in dims), "max_goe_work")
     threads = numba.get_num_threads()
     counts = []
-    for N in dims:
-        m = N * (N + 1) // 2
-        rng = np.random.default_rng([seed, N])
-        bufs = np.zeros((threads, N, N))
-        per_thread = np.zeros(threads, dtype=np.int64)
-        left = samples
-        while left:
-            take = min(left, max(1, DRAW_CHUNK // m))
-            _count_minima(rng.standard_normal((take, m)), bufs, per_thread)
-            left -= take
-        counts.append(int(per_thread.sum()))
+    with ThreadPoolExecutor(threads) as pool:
+        for N in dims:
+            m = N * (N + 1) // 2
+            rng = np.random.default_rng([seed, N])
+            bufs = np.zeros((threads, N, N))
+            count = 0
+            left = samples
+            while left:
+                take = min(left, max(1, DRAW_CHUNK // m))
+                shares = np.array_split(rng.standard_normal((take, m)), threads)  # contiguous row blocks
+                count += sum(pool.map(lambda c: _count_minima(shares[c], bufs[c]), range(threads)))
+                left -= take
+            counts.append(int(count))
     k = np.array(counts, dtype=np.int64)
     p = k / samples
     upper = np.where(k < samples, beta_dist.ppf(0.95, k + 1, np.maximum(samples - k, 1)), 1.0)
@@ -168,93 +172,74 @@ def goe_minimum_probability(dims=tuple(range(1, 11)), samples: int = 100_000, se
 # ---------------------------------------------------------------------------------------------
 # Critical points of a network
 # ---------------------------------------------------------------------------------------------
-@kernel
-def _hessian(pt, v, H, rwork):
-    P = H.shape[0]
-    for j in range(P):
-        v[j] = 1.0
-        mlp_hvp(pt, v, H[j], rwork)
-        v[j] = 0.0
-    for i in range(P):
-        for j in range(i + 1, P):
-            s = 0.5 * (H[i, j] + H[j, i])
-            H[i, j] = s
-            H[j, i] = s
+class _Search:
+    """One network's objective L(θ) + (wd/2)‖θ‖² and its exact Hessian at a point, on reused buffers.
+
+    The Newton-MR loop below is Python around two kernels (``prepare_point``: L, ∇L and the state the HVPs
+    read; ``hessian_rows``: P HVPs) and LAPACK's eigh: a jitted loop cost ~8 s of CPU to compile (eigh's
+    bindings, the line search) for no measurable gain — each iteration is dominated by P HVPs and eigh."""
+
+    def __init__(self, problem, wd: float):
+        net = problem.net
+        n, P = problem.X.shape[0], net.n_params
+        self.wd = wd
+        self.pt = MLPPoint(net.layout, net.fparams, np.zeros(P), problem.X, problem.Y, int(problem.loss.code),
+                           problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
+                           np.zeros((n, problem.Y.shape[1])), np.zeros(net.record_size(n)))
+        self.running = np.zeros(net.n_running)
+        self.grad = np.zeros(P)
+        self.H = np.zeros((P, P))
+        self.v = np.zeros(P)
+        self.rwork = np.zeros(int(hvp_workspace_size(net.layout, n)))
+
+    def objective(self, theta: np.ndarray) -> tuple[float, float]:
+        """(objective, ½‖∇objective‖²) at ``theta``; ∇ in ``self.grad``; the HVPs' state prepared there."""
+        self.pt.params[:] = theta
+        loss = float(prepare_point(self.pt, self.running, self.grad))
+        self.grad += self.wd * theta
+        return loss + 0.5 * self.wd * float(theta @ theta), 0.5 * float(self.grad @ self.grad)
+
+    def hessian(self) -> np.ndarray:
+        """∇²(objective) at the last point ``objective`` prepared, symmetrized."""
+        H = self.H
+        hessian_rows(self.pt, self.v, self.rwork, H, 0, 1)
+        H += H.T
+        H *= 0.5
+        H[np.diag_indices_from(H)] += self.wd
+        return H
 
 
-@kernel
-def _half_sq(g):
-    s = 0.0
-    for i in range(g.shape[0]):
-        s += g[i] * g[i]
-    return 0.5 * s
-
-
-@kernel
-def _objective(pt, running, wd, grad):
-    """L(θ) + (wd/2)‖θ‖² at pt.params, its gradient into ``grad``, and the state the HVPs read."""
-    theta = pt.params
-    loss = prepare_point(pt, running, grad)
-    for i in range(theta.shape[0]):
-        grad[i] += wd * theta[i]
-    return loss + wd * _half_sq(theta)
-
-
-@kernel
-def _search_one(pt, trial_pt, running, wd, grad, gtrial, v, H, rwork, iterations, eig):
-    """Newton-MR on ½‖∇L‖² from pt.params (moved in place); returns (iterations used, data loss, objective).
-
-    Leaves ∇L in ``grad`` and H's eigenvalues (ascending) in ``eig``, both at the final point."""
-    theta = pt.params
-    trial = trial_pt.params
-    P = theta.shape[0]
-    _objective(pt, running, wd, grad)
-    phi = _half_sq(grad)
+def _search_one(search: _Search, theta: np.ndarray, iterations: int) -> tuple[int, float, float, np.ndarray]:
+    """Newton-MR on ½‖∇L‖² from ``theta`` (moved in place): (iterations used, data loss, objective, eigenvalues
+    of H ascending) at the final point; ∇ is left in ``search.grad``."""
+    _, phi = search.objective(theta)
     used = 0
     for it in range(iterations):
         if math.sqrt(2.0 * phi) <= STOP_TOL or not math.isfinite(phi):
             break
-        _hessian(pt, v, H, rwork)
-        for i in range(P):
-            H[i, i] += wd
-        lam, Q = np.linalg.eigh(H)
-        gq = Q.T @ grad
-        cut = RCOND * max(abs(lam[0]), abs(lam[P - 1]))
-        coef = np.zeros(P)
-        slope = 0.0  # d/dα ½‖∇L(θ + αd)‖² at α = 0: −‖∇L projected on H's range‖²
-        for i in range(P):
-            if abs(lam[i]) > cut:
-                coef[i] = gq[i] / lam[i]
-                slope -= gq[i] * gq[i]
+        lam, Q = np.linalg.eigh(search.hessian())
+        g = search.grad.copy()
+        gq = Q.T @ g
+        keep = np.abs(lam) > RCOND * max(abs(lam[0]), abs(lam[-1]))
+        slope = -float(gq[keep] @ gq[keep])  # d/dα ½‖∇L(θ + αd)‖² at α = 0: −‖∇L projected on H's range‖²
         if not slope < 0.0:
             break  # ∇L in H's null space: gradient-flat
-        d = Q @ coef
-        alpha = 1.0
-        accepted = False
+        d = Q[:, keep] @ (gq[keep] / lam[keep])
+        alpha, accepted = 1.0, False
         for _ in range(MAX_BACKTRACKS):
-            for i in range(P):
-                trial[i] = theta[i] - alpha * d[i]
-            _objective(trial_pt, running, wd, gtrial)
-            phit = _half_sq(gtrial)
+            trial = theta - alpha * d
+            _, phit = search.objective(trial)
             if math.isfinite(phit) and phit <= phi + ARMIJO * alpha * slope:
-                for i in range(P):
-                    theta[i] = trial[i]
-                    grad[i] = gtrial[i]
-                phi = phit
-                accepted = True
+                theta[:] = trial
+                phi, accepted = phit, True
                 break
             alpha *= 0.5
         used = it + 1
         if not accepted:
             break
-    objective = _objective(pt, running, wd, grad)  # the final point's state (a rejected trial overwrote it)
-    _hessian(pt, v, H, rwork)
-    for i in range(P):
-        H[i, i] += wd
-    lam = np.linalg.eigvalsh(H)
-    for i in range(P):
-        eig[i] = lam[i]
-    return used, objective - wd * _half_sq(theta), objective
+    objective, _ = search.objective(theta)  # the final point's state (a rejected trial overwrote it)
+    eig = np.linalg.eigvalsh(search.hessian())
+    return used, objective - 0.5 * search.wd * float(theta @ theta), objective, eig
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,30 +294,22 @@ def _tol(value, field: str, default: float) -> float:
 
 
 def _search_all(problem, thetas, steps, lr: float, wd: float, iterations: int, eigs, start_loss, out) -> None:
-    """GD from each start (rows of thetas, in place), then Newton-MR; one kernel call per start and phase
-    (a parallel kernel over the starts compiled for ~80 s cold, for a 2x on 2 shared cores)."""
+    """GD from each start (rows of thetas, in place), then Newton-MR, one start after the other."""
     net = problem.net
-    n, P = problem.X.shape[0], net.n_params
-    batch = new_batch(problem)
-    gd = resolve_opt({"name": "sgd", "lr": lr, "weight_decay": wd})  # plain GD on the same objective
-    state, scal = new_state(gd, P)
+    gd = resolve_optimizer({"name": "sgd", "lr": lr, "weight_decay": wd})  # plain GD on the same objective
+    pb, P = problem.kernel_args(), net.n_params
+    work = np.zeros(net.workspace_size(problem.X.shape[0]))
     for s, k in enumerate(steps):
-        full_batch_steps(batch, OptState(int(gd.code), gd.hp, state, scal), thetas[s], 0, np.full(k, lr), 0,
-                         np.zeros(k))
-    pt = MLPPoint(net.layout, net.fparams, thetas[0], problem.X, problem.Y, int(problem.loss.code),
-                  problem.loss.lparams, np.zeros(net.workspace_size(n)), np.zeros(net.record_size(n)),
-                  np.zeros((n, problem.Y.shape[1])), np.zeros(net.record_size(n)))
-    trial = pt._replace(params=np.zeros(P))
-    running, grad, gtrial, v = np.zeros(net.n_running), np.zeros(P), np.zeros(P), np.zeros(P)
-    H, rwork = np.zeros((P, P)), np.zeros(int(hvp_workspace_size(net.layout, n)))
+        full_batch_steps(pb, new_running(net), gd.args(np.full(k, lr)), new_state(gd, P), thetas[s], np.zeros(P),
+                         work, thetas[s].copy(), np.zeros(k))
+    search = _Search(problem, wd)
     for s in range(thetas.shape[0]):
         if not np.isfinite(thetas[s]).all():
             return
-        here = pt._replace(params=thetas[s])
-        start_loss[s] = _objective(here, running, wd, grad)
-        used, data_loss, objective = _search_one(here, trial, running, wd, grad, gtrial, v, H, rwork, iterations,
-                                                 eigs[s])
-        out[s] = used, data_loss, objective, np.linalg.norm(grad), np.linalg.norm(H @ grad)
+        start_loss[s], _ = search.objective(thetas[s])
+        used, data_loss, objective, eigs[s] = _search_one(search, thetas[s], iterations)
+        g = search.grad  # ∇ and H at the point found (its last evaluation)
+        out[s] = used, data_loss, objective, np.linalg.norm(g), np.linalg.norm(search.H @ g)
 
 
 def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: str | None = None, dataset=None,

@@ -36,7 +36,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
     # the curvature modules call the same network kernels (mlp_forward/backward, optimizer_step) and each other's
-    (("engine.hvp", "engine.spectrum", "engine.full_batch", "engine.network_hessian", "engine.saddles",
+    (("engine.hvp", "engine.spectrum", "engine.network_hessian", "engine.saddles",
       "engine.edge_of_stability"), 81.0),
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),

@@ -214,11 +214,14 @@ CASES += [
               lambda n: _saddle(train_steps=2 * _ceil((n - 176_128) / 8_000)), scale=176_128 + 100 * 8_000),
 ]
 
+CASES.append(
+    # one sharpness record per epoch: epochs = n records
+    LimitCase("max_sharpness_evaluations", "/api/v1/training/run", "curvature.every",
+              lambda n: {**_tiny_run(n), "curvature": {"every": 1}}, scale=20))
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
 UNREACHABLE: dict[str, str] = {
     "max_dense_hessian_parameters": "HTTP builds the full Hessian only up to 500 parameters "
                                     "(engine.network_hessian.EXACT_MAX); MLPHessian.matrix() refuses past it "
                                     "(tests/test_hvp.py)",
-    "max_sharpness_evaluations": "the training option 'curvature' lands with issue 17 part 2; "
-                                 "engine.run_edge_of_stability refuses past it (tests/test_edge_of_stability.py)",
 }

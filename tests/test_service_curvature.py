@@ -12,6 +12,7 @@ from engine.full_batch import resolve_problem
 from engine.hvp import mlp_hessian
 from engine.mlp import init_params
 from test_service_networks import _errors, _finite  # the same 422 shape and no-NaN walk
+from test_service_training import _sse
 
 HESSIAN = {"layers": [2, 16, 1], "activation": "tanh", "loss": "mse",
            "dataset": {"name": "moons", "n_train": 200, "seed": 0}, "train_steps": 0,
@@ -146,6 +147,65 @@ def test_the_other_experiments_fields_are_checked_then_ignored_and_listed(client
 def test_catalog_lists_the_curvature_sections(client):
     c = client.get("/api/v1/catalog").get_json()
     assert c["edge_of_stability"][0]["preset"]["curvature"] == {"every": 100}
+    assert c["presets"]["edge_of_stability"] == c["edge_of_stability"][0]["preset"]
     assert c["hessian"][0]["defaults"]["top_k"] == 5
     assert [e["name"] for e in c["saddle_statistics"]] == ["goe", "network"]
     assert c["limits"]["max_hessian_top_k"] == 20
+
+
+# -- the training option ------------------------------------------------------------------------------------
+SMALL_RUN = {"dataset": {"name": "polynomial", "degree": 3, "n_train": 12, "n_val": 4, "noise": 0.0},
+             "model": {"layers": [1, 8, 1], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.01},
+             "epochs": 12, "batch_size": 12, "curvature": {"every": 5}}
+
+
+def test_training_run_with_curvature_gains_the_history_fields(client):
+    r = client.post("/api/v1/training/run", json=SMALL_RUN)
+    assert r.status_code == 200, r.get_json()
+    b = r.get_json()
+    h = b["history"]
+    assert h["sharpness_epoch"] == [5, 10, 12] and len(h["sharpness"]) == len(h["preconditioned_sharpness"]) == 3
+    assert h["threshold"] == pytest.approx([38.0 / 0.01] * 3)  # (2 + 2·0.9)/((1 − 0.9)·lr)
+    assert b["settings"]["curvature"]["compare"] == "preconditioned_sharpness"
+    _finite(b)
+    # the engine's numbers (checked against dense Hessians in tests/test_edge_of_stability.py), unchanged by JSON
+    from engine.training import train
+
+    want = train(**SMALL_RUN).history
+    assert h["sharpness"] == want.sharpness.tolist() and h["preconditioned_sharpness"] == want.preconditioned_sharpness.tolist()
+    plain = client.post("/api/v1/training/run", json={**SMALL_RUN, "curvature": None}).get_json()
+    assert plain["history"]["sharpness"] == [] and plain["history"]["train_loss"] == h["train_loss"]
+
+
+def test_training_stream_sends_the_records_with_their_epochs(client):
+    run = client.post("/api/v1/training/run", json=SMALL_RUN).get_json()
+    events = _sse(client.post("/api/v1/training/stream", json=SMALL_RUN).data)
+    recs = {rec["epoch"]: rec for kind, rec in events if kind == "epoch"}
+    h = run["history"]
+    for i, e in enumerate(h["sharpness_epoch"]):
+        assert recs[e]["sharpness"] == h["sharpness"][i] and recs[e]["threshold"] == h["threshold"][i]
+        assert recs[e]["preconditioned_sharpness"] == h["preconditioned_sharpness"][i]
+    assert "sharpness" not in recs[1] and events[-1][1] == run
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"curvature": {"every": 0}}, "curvature.every"),
+    ({"curvature": {"every": 1.5}}, "curvature.every"),
+    ({"curvature": {"tol": 1.0}}, "curvature.tol"),
+    ({"curvature": {"often": 1}}, "curvature.often"),
+    ({"curvature": 5}, "curvature"),
+    ({"epochs": 2000, "curvature": {"every": 1}}, "curvature.every"),  # limit max_sharpness_evaluations
+])
+def test_training_curvature_bad_input_is_a_422_naming_the_field(client, over, field):
+    errors = _errors(client.post("/api/v1/training/run", json={**SMALL_RUN, **over}))
+    head, _, rest = field.partition(".")
+    assert field in errors or (rest and rest in errors.get(head, {})), errors  # engine: dotted; schema: nested
+
+
+def test_the_catalog_preset_replays_as_a_training_run(client):
+    preset = client.get("/api/v1/catalog").get_json()["presets"]["edge_of_stability"]
+    b = client.post("/api/v1/training/run", json=preset).get_json()
+    h = b["history"]
+    two_over_lr = 2.0 / preset["optimizer"]["lr"]
+    assert len(h["sharpness"]) == preset["epochs"] // preset["curvature"]["every"]
+    assert abs(h["sharpness"][-1] / two_over_lr - 1.0) < 0.15 and h["threshold"][-1] == pytest.approx(two_over_lr)
