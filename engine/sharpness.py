@@ -39,8 +39,9 @@ the stream give the same numbers.
 
 A record is only ever of the weights at the end of the epoch it names: after early stopping or
 completion with ``restore_best_weights``, the returned weights are another epoch's, so no record is
-taken at the stop (unless the best epoch is the last one). A Hessian that overflows ends the records
-(``settings.curvature.stopped``), not the run.
+taken at the stop (unless the best epoch is the last one); none at a divergence either (the weights go
+back to the last completed epoch's, the optimizer state does not). A Hessian that overflows ends the
+records (``settings.curvature.stopped``), not the run.
 
 Work: each record is budgeted at its cap, EIGSH_MAXITER × NCV HVPs of 8 × n_train × P multiply-adds
 (twice for the preconditioned one), against ``max_hessian_work``; records at most
