@@ -61,6 +61,8 @@ SECTIONS: tuple[Section, ...] = (
             "/landscapes/saddle-statistics: the GOE and network experiments"),
     Section("edge_of_stability", ("engine.edge_of_stability",),
             "sharpness during training: thresholds and the edge-of-stability preset (a training/run body)"),
+    Section("deadlines", ("engine.deadlines",),
+            "deadlines: which long computations stop at one (chunked), and how late a stop may come"),
 )
 
 # kernels (or operators) and a _warmup, no catalog section

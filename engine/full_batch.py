@@ -115,6 +115,6 @@ def train_full_batch(problem: Problem, params, steps: int, optimizer=None) -> Fu
     losses = np.zeros(steps)
     taken = int(full_batch_steps(problem.kernel_args(), new_running(net), opt.args(np.full(steps, opt.lr)),
                                  new_state(opt, net.n_params), p, np.zeros(net.n_params),
-                                 np.zeros(net.workspace_size(problem.X.shape[0])), p.copy(), losses))
+                                 np.zeros(net.workspace_size(problem.X.shape[0])), p.copy(), losses, 0, steps))
     ok = taken == steps and bool(np.isfinite(p).all())
     return FullBatchRun(p, losses[:taken].copy(), taken, "ok" if ok else "diverged", {"name": opt.name, **opt.params})

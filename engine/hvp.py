@@ -53,6 +53,7 @@ import numba
 import numpy as np
 
 from ._jit import as_int, kernel
+from .deadlines import check as check_deadline
 from .errors import EngineInputError
 from .limits import check_max
 from .losses import ResolvedLoss, loss_value_grad, resolve_loss
@@ -452,6 +453,7 @@ class MLPHessian:
             out = np.empty(self.n)
         elif out.shape != (self.n,) or out.dtype != np.float64 or not out.flags.c_contiguous or out is x:
             raise EngineInputError("out", f"must be a C-contiguous float64 array of {self.n} entries, not v")
+        check_deadline("hessian-vector products")  # spectra take up to thousands: each is a place to stop
         mlp_hvp(self.point, x, out, self.rwork)
         return out
 

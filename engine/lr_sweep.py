@@ -184,7 +184,7 @@ def run_lr_sweep(
     start = check_start(su, default_start(su.surface) if start is None else start)
     lr_rows = np.empty((R, su.steps))
     for r, lr in enumerate(lr_list):
-        lr_rows[r] = lr_per_step(schedule, lr, su.steps)
+        lr_rows[r] = lr_per_step(schedule, lr, su.steps, lr_field=f"lrs.{r}")
     out = run_many(su, [opt] * R, lr_rows, start, record=False)
     curves = [out.rec.loss[r, : out.n[r] + 1].copy() for r in range(R)]
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.stats import beta as beta_dist
 
 from ._jit import kernel
+from .deadlines import check as check_deadline
 from .errors import EngineInputError
 from .full_batch import full_batch_steps, resolve_problem
 from .hvp import MLPPoint, hessian_rows, hvp_workspace_size, prepare_point, single_threaded_blas
@@ -300,10 +301,12 @@ def _search_all(problem, thetas, steps, lr: float, wd: float, iterations: int, e
     pb, P = problem.kernel_args(), net.n_params
     work = np.zeros(net.workspace_size(problem.X.shape[0]))
     for s, k in enumerate(steps):
+        check_deadline("saddle search")
         full_batch_steps(pb, new_running(net), gd.args(np.full(k, lr)), new_state(gd, P), thetas[s], np.zeros(P),
-                         work, thetas[s].copy(), np.zeros(k))
+                         work, thetas[s].copy(), np.zeros(k), 0, k)
     search = _Search(problem, wd)
     for s in range(thetas.shape[0]):
+        check_deadline("saddle search")
         if not np.isfinite(thetas[s]).all():
             return
         start_loss[s], _ = search.objective(thetas[s])

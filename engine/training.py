@@ -77,8 +77,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .sharpness import SharpnessTracker
+from .deadlines import check as check_deadline, run_chunked
 from .registry import ParamSpec
+from .sharpness import SharpnessTracker
 from .tasks import TASK_LOSSES, fitting_losses
 from .training_epochs import (
     COLUMNS, DIVERGED, ES_BEST_EPOCH, ES_EPOCHS, ES_HAVE_BEST, ES_STATUS, RUNNING, SPARSITY_THRESHOLD, STOP_REASONS,
@@ -93,19 +94,27 @@ __all__ = ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_st
 
 
 def train(**request) -> TrainingResult:
-    """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call."""
+    """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call, or
+    under a deadline (``engine.deadline``) epochs [a, b) per call, as the stream does one by one."""
     s = prepare(**request)
     run, scratch = new_run(s)
     if s.curvature is None:
-        run_epochs(s, run, scratch, 0, s.epochs)
+        run_chunked(s.epochs, lambda a, b: _epochs(s, run, scratch, a, b), "training epochs")
         return result(s, run, scratch)
     tracker = SharpnessTracker(s, s.curvature)
     e = 0
     while e < s.epochs and run.es[ES_STATUS] == RUNNING:
-        run_epochs(s, run, scratch, e, tracker.next_stop(e))
+        run_chunked(tracker.next_stop(e) - e, lambda a, b, e0=e: _epochs(s, run, scratch, e0 + a, e0 + b),
+                    "training epochs")
         e = int(run.es[ES_EPOCHS])
+        check_deadline("training epochs")  # a record costs up to EIGSH_MAXITER x NCV HVPs
         _measure_if_due(s, run, tracker)
     return result(s, run, scratch, tracker=tracker)
+
+
+def _epochs(s: TrainingSetup, run: RunState, scratch, a: int, b: int) -> bool:
+    """Epochs [a, b) of the run; True when it has stopped (``run_chunked``'s early exit)."""
+    return run_epochs(s, run, scratch, a, b) == 0 or run.es[ES_STATUS] != RUNNING
 
 
 def _measure_if_due(s: TrainingSetup, run: RunState, tracker: SharpnessTracker) -> dict | None:

@@ -230,3 +230,23 @@ def test_refusals_name_the_field():
     with pytest.raises(EngineInputError) as err:
         compare(variants=[{"name": "a"}], **_small(epochs=2, curvature={"every": 1}))
     assert err.value.field == "curvature"
+
+
+def test_under_a_deadline_the_records_are_the_same_and_a_passed_one_stops_the_run(monkeypatch):
+    import engine.deadlines as dl
+    from engine.errors import DeadlineExceeded
+    from engine.network_hessian import run_network_hessian
+    from engine.saddles import network_critical_points
+
+    body = _small(optimizer={"name": "adam", "lr": 0.01}, epochs=40, curvature={"every": 7})
+    want = train(**body)
+    monkeypatch.setattr(dl, "CHUNK_S", 1e-9)  # chunks of one epoch: the most splitting there is
+    with dl.deadline(600):
+        got = train(**body)
+    for k in ("sharpness_epoch", "sharpness", "preconditioned_sharpness", "train_loss"):
+        np.testing.assert_array_equal(getattr(got.history, k), getattr(want.history, k))
+    for run in (lambda: train(**body),
+                lambda: run_network_hessian([1, 8, 1], "tanh", "mse", {"name": "sine", "n_train": 12}, top_k=1),
+                lambda: network_critical_points([1, 2, 1], starts=2, train_steps=2, iterations=2)):
+        with dl.deadline(at=0.0), pytest.raises(DeadlineExceeded):
+            run()
