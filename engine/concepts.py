@@ -61,6 +61,11 @@ SECTIONS: tuple[Section, ...] = (
             "training conventions: schedule stepping, penalties, early stopping, losses per task, history columns"),
     Section("regularizers", ("engine.regularization",), "regularizers a training comparison can vary"),
     Section("doctor", ("engine.doctor",), "the convergence doctor's decision tree: nodes, thresholds, diagnoses"),
+    Section("hessian", ("engine.network_hessian",), "/networks/hessian: defaults, estimators, limits"),
+    Section("saddle_statistics", ("engine.saddles",),
+            "/landscapes/saddle-statistics: the GOE and network experiments"),
+    Section("edge_of_stability", ("engine.edge_of_stability",),
+            "sharpness during training: thresholds and the edge-of-stability preset (a training/run body)"),
     Section("deadlines", ("engine.deadlines",),
             "deadlines: which long computations stop at one (chunked), and how late a stop may come"),
     Section("lm_corpora", ("engine.corpora",),
@@ -71,7 +76,8 @@ SECTIONS: tuple[Section, ...] = (
             "language-model training (run and sampling parameters, per-model defaults, conventions) and inspection"),
 )
 
-SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample")  # kernels and a _warmup, no catalog section
+# kernels (or operators) and a _warmup, no catalog section
+SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample", "engine.hvp", "engine.spectrum")
 
 CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
 MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT

@@ -7,7 +7,8 @@ Kernels are never interrupted. The computations that can run for seconds at the 
 their kernel call into chunks over an outer, independent axis and check the deadline between chunks
 (``run_chunked``): basin maps (grid rows), races and learning-rate sweeps (runs), training runs and
 regularization comparisons (epochs), network landscapes (training steps, then grid rows), gradient
-profiles (training steps). Results are identical to one call: each chunk is the same kernel on a
+profiles (training steps). The curvature computations check it between Hessian-vector products
+(engine.hvp) and between saddle-search starts (engine.saddles). Results are identical to one call: each chunk is the same kernel on a
 slice, or the same steps in order. Without a deadline the work runs in one call, as before. After a
 first chunk of one unit, chunks are sized to take about ``CHUNK_S`` seconds, so a stop comes at most
 one chunk late. What is not chunked is bounded well under a second by its limits (a 1000x1000 grid
@@ -117,6 +118,9 @@ CHUNKED = {
     "network landscape": "the network landscape's grid, by rows",
     "gradient profile training": "the gradient profile's training, by steps",
     "language-model training": "language-model runs (train and stream), by steps between evaluations",
+    # not run_chunked: checked between steps that are each short
+    "hessian-vector products": "Hessian spectra, traces, densities and sharpness records, between products",
+    "saddle search": "the network critical-point search, between starts",
 }
 
 

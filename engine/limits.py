@@ -85,6 +85,25 @@ LIMITS: dict[str, int] = {
     "max_lm_prompt_chars": 256,  # characters of an inspected prompt (a gpt's block_size at most)
     "max_lm_work": 300_000_000_000,  # operations of a run (engine.lm_train.run_flops), ~30 GFLOP/s here: the
     # default runs fit (the gpt's on a 16-token stream is the largest, 2.9e11), 50 steps of the largest gpt
+    # curvature (engine.hvp, engine.spectrum, engine.saddles, engine.edge_of_stability)
+    "max_dense_hessian_parameters": 3_000,  # the full P x P Hessian: 72 MB and P HVPs (~1 s at 3000 here)
+    "max_hessian_top_k": 20,  # eigenpairs per end of the spectrum: eigsh keeps ~2k+1 Lanczos vectors of P
+    "max_lanczos_steps": 200,  # SLQ Lanczos steps per probe: full reorthogonalization is steps^2 x P
+    "max_slq_probes": 32,  # SLQ start vectors
+    "max_lanczos_memory": 20_000_000,  # steps x P floats kept for full reorthogonalization: 160 MB
+    "max_density_points": 2_001,  # grid points of a smoothed spectral density
+    "max_hutchinson_samples": 1_000,  # Rademacher probes of the trace estimate
+    "max_hessian_work": 20_000_000_000,  # estimated multiply-adds of one request (an HVP: 8 x rows x P): ~6 s at the
+    # slowest rate measured here with one BLAS thread (0.3 ns each; engine.network_hessian._work)
+    "max_goe_dim": 100,  # matrix size N of the GOE experiment (P(min) ~ exp(-N^2/4): 0 in any sample beyond ~12)
+    "max_goe_samples": 1_000_000,  # Monte Carlo matrices per N
+    "max_goe_work": 100_000_000,  # normal draws of one request (samples x sum N(N+1)/2): ~1 s
+    "max_saddle_parameters": 200,  # network of the critical-point search: a full Hessian + eigh per Newton step
+    "max_saddle_starts": 128,  # starts of the critical-point search
+    "max_saddle_iterations": 500,  # Newton steps per start
+    "max_saddle_work": 10_000_000_000,  # engine.saddles._work (~1 ns units: GD steps, Newton-MR's Hessians, eigh,
+    # line search): ~10 s; the default search is 2.5e9
+    "max_sharpness_evaluations": 1_000,  # sharpness (eigsh) evaluations along one training run
 }
 
 

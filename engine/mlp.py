@@ -42,9 +42,14 @@ evaluates it from Python::
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import glob
+import os
 from dataclasses import dataclass
 
 import numpy as np
+import scipy
 
 from .activations import ACTIVATIONS, resolve_activation
 from .errors import EngineInputError
@@ -304,12 +309,18 @@ def set_blas_threads(n: int | None = None) -> int | None:
     8 ms with 2 BLAS threads, 0.8 ms with 1). ``OPENBLAS_NUM_THREADS`` in the environment sets the
     same before start-up. Returns None when that library is not found (then nothing is changed).
     """
-    import ctypes
-    import glob
-    import os
+    lib = _scipy_openblas()
+    if lib is None:
+        return None
+    if n is not None:
+        lib.scipy_openblas_set_num_threads(int(n))
+    return int(lib.scipy_openblas_get_num_threads())
 
-    import scipy
 
+@functools.lru_cache(maxsize=1)
+def _scipy_openblas():
+    """scipy's OpenBLAS, opened once (a sharpness-tracked run switches its threads around every record: the
+    lookup cost ~0.8 ms a call); None when it is not found or lacks the thread setters."""
     site = os.path.dirname(os.path.dirname(scipy.__file__))
     paths = sorted(glob.glob(os.path.join(site, "scipy.libs", "libscipy_openblas*.so*")))
     if not paths:
@@ -317,9 +328,7 @@ def set_blas_threads(n: int | None = None) -> int | None:
     lib = ctypes.CDLL(paths[0])
     if not (hasattr(lib, "scipy_openblas_set_num_threads") and hasattr(lib, "scipy_openblas_get_num_threads")):
         return None
-    if n is not None:
-        lib.scipy_openblas_set_num_threads(int(n))
-    return int(lib.scipy_openblas_get_num_threads())
+    return lib
 
 
 def _mode(mode: str) -> int:

@@ -85,6 +85,13 @@ def _block(layout, fparams, l, n):
 
 
 @kernel
+def layer_state_size(layout, fparams, l, n):
+    """Entries of ``work`` layer l's forward state takes (the block above), for kernels that read that
+    state after ``mlp_forward``: engine.hvp's R-operator walks the layers with it."""
+    return _block(layout, fparams, l, n)
+
+
+@kernel
 def _forward_size(layout, fparams, n):
     total = 0
     for l in range(layout.shape[0]):

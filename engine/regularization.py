@@ -156,6 +156,9 @@ def _gap(a, b) -> float | None:
 def compare(variants=None, **run) -> Comparison:
     """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
     is the base every variant's own ``regularization`` overrides key by key) in parallel."""
+    if run.get("curvature") is not None:
+        raise EngineInputError("curvature", "sharpness records are for single runs (training/run, training/stream), "
+                                            "not comparisons")
     vs = _variants(variants)
     base = dict(run.pop("regularization", None) or {})
     V = len(vs)

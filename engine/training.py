@@ -58,6 +58,13 @@ Randomness, all from ``seed``: ``np.random.SeedSequence(seed)`` gives three 32-b
 initial weights (``engine.mlp.init_params``), the shuffles (``epoch_order``) and dropout. Variants of
 a comparison (``engine.regularization``) share all three.
 
+**Sharpness** (``curvature={"every": k}``): λ_max of the training objective's Hessian after epochs k, 2k, ...
+and the last, with the optimizer's preconditioned sharpness and stability threshold (engine.edge_of_stability,
+whose docstring says what exactly is measured). ``train`` then runs the epochs in one kernel call per k
+epochs and measures between calls; the stream measures after the epochs that are due; the records join
+``history`` (``sharpness_epoch``, ``sharpness``, ``preconditioned_sharpness``, ``threshold``...) and the
+stream's epoch records. Without the option nothing changes.
+
 Modules, at the seams: ``engine.training_setup`` validates and resolves a request (``prepare``),
 ``engine.training_epochs`` holds the epoch kernel and its NamedTuple arguments, ``engine.training_report``
 turns a run's arrays into a ``TrainingResult``; this module runs them (``train``) and streams them
@@ -70,10 +77,14 @@ from typing import Iterator
 
 import numpy as np
 
-from .deadlines import run_chunked
+from .deadlines import check as check_deadline, run_chunked
 from .registry import ParamSpec
+from .sharpness import SharpnessTracker
 from .tasks import TASK_LOSSES, fitting_losses
-from .training_epochs import COLUMNS, ES_STATUS, RUNNING, SPARSITY_THRESHOLD, STOP_REASONS, new_run, run_epochs, shuffle
+from .training_epochs import (
+    COLUMNS, DIVERGED, ES_BEST_EPOCH, ES_EPOCHS, ES_HAVE_BEST, ES_STATUS, RUNNING, SPARSITY_THRESHOLD, STOP_REASONS,
+    RunState, new_run, run_epochs, shuffle,
+)
 from .training_report import TrainingResult, epoch_record, result
 from .training_setup import (
     EARLY_STOPPING_PARAMS, PREDICTION_PARAMS, REGULARIZATION_PARAMS, TrainingSetup, prepare, seeds,
@@ -87,9 +98,38 @@ def train(**request) -> TrainingResult:
     under a deadline (``engine.deadline``) epochs [a, b) per call, as the stream does one by one."""
     s = prepare(**request)
     run, scratch = new_run(s)
-    run_chunked(s.epochs, lambda a, b: run_epochs(s, run, scratch, a, b) == 0 or run.es[ES_STATUS] != RUNNING,
-                "training epochs")
-    return result(s, run, scratch)
+    if s.curvature is None:
+        run_chunked(s.epochs, lambda a, b: _epochs(s, run, scratch, a, b), "training epochs")
+        return result(s, run, scratch)
+    tracker = SharpnessTracker(s, s.curvature)
+    e = 0
+    while e < s.epochs and run.es[ES_STATUS] == RUNNING:
+        run_chunked(tracker.next_stop(e) - e, lambda a, b, e0=e: _epochs(s, run, scratch, e0 + a, e0 + b),
+                    "training epochs")
+        e = int(run.es[ES_EPOCHS])
+        check_deadline("training epochs")  # a record costs up to EIGSH_MAXITER x NCV HVPs
+        _measure_if_due(s, run, tracker)
+    return result(s, run, scratch, tracker=tracker)
+
+
+def _epochs(s: TrainingSetup, run: RunState, scratch, a: int, b: int) -> bool:
+    """Epochs [a, b) of the run; True when it has stopped (``run_chunked``'s early exit)."""
+    return run_epochs(s, run, scratch, a, b) == 0 or run.es[ES_STATUS] != RUNNING
+
+
+def _measure_if_due(s: TrainingSetup, run: RunState, tracker: SharpnessTracker) -> dict | None:
+    """The sharpness record due after the epochs ``run`` has completed (None if none is due)."""
+    es = run.es
+    done, status = int(es[ES_EPOCHS]), int(es[ES_STATUS])
+    if status == DIVERGED:  # the weights went back to the last completed epoch's, the optimizer state did not
+        return None
+    finished = status != RUNNING
+    restore = s.early_stopping is not None and bool(s.early_stopping["restore_best_weights"])
+    restored_other = finished and restore and es[ES_HAVE_BEST] == 1 and int(es[ES_BEST_EPOCH]) != done
+    if not tracker.due(done, finished, restored_other):
+        return None
+    steps = done * -(-s.data.X_train.shape[0] // s.batch_size)  # the optimizer's step count t
+    return tracker.measure(done, run.params, run.ostate, steps)
 
 
 class TrainingStream:
@@ -104,6 +144,7 @@ class TrainingStream:
     def __init__(self, setup: TrainingSetup):
         self.setup = setup
         self._run, self._scratch = new_run(setup)
+        self._tracker = None if setup.curvature is None else SharpnessTracker(setup, setup.curvature)
         self._e = 0
         self.epochs_computed = 0
         self.result: TrainingResult | None = None
@@ -121,9 +162,11 @@ class TrainingStream:
             done = run_epochs(s, run, self._scratch, e, e + 1)
             self._e += 1
             self.epochs_computed += 1
+            extra = None if self._tracker is None else _measure_if_due(s, run, self._tracker)
             if done == 1:
-                return epoch_record(s, run.hist[e], e)
-        self.result = result(s, run, self._scratch)
+                rec = epoch_record(s, run.hist[e], e)
+                return rec if extra is None else {**rec, **extra}
+        self.result = result(s, run, self._scratch, tracker=self._tracker)
         raise StopIteration
 
     def close(self) -> None:

@@ -36,6 +36,13 @@ class History:
     sparsity: np.ndarray
     batch_loss: np.ndarray
     penalty: np.ndarray
+    # the curvature option's records (engine.edge_of_stability.HISTORY), one entry per record; empty without it
+    sharpness_epoch: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 1-based epoch
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0))  # λ_max(H)
+    preconditioned_sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0))  # λ_max(P⁻¹H); adaptive only
+    threshold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # stability threshold (empty: none known)
+    sharpness_lr: np.ndarray = field(default_factory=lambda: np.zeros(0))  # lr of the step after the record
+    sharpness_matvecs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # HVPs per record
 
     def record(self, e: int) -> dict:
         """Epoch e's record (0-based row), as the stream sends it: ``{"epoch": e + 1, column: value}``."""
@@ -88,8 +95,8 @@ class TrainingResult:
     settings: dict = field(default_factory=dict)  # the resolved request, for echoing
 
 
-def history(s: TrainingSetup, hist: np.ndarray, n: int) -> History:
-    cols = {}
+def history(s: TrainingSetup, hist: np.ndarray, n: int, extra: dict | None = None) -> History:
+    cols = dict(extra or {})
     for k, c in enumerate(COLUMNS):
         col = np.ascontiguousarray(hist[:n, k])
         if c in ("train_accuracy", "val_accuracy") and s.acc_kind == ACC_NONE:
@@ -175,10 +182,12 @@ def _settings(s: TrainingSetup) -> dict:
     return out
 
 
-def result(s: TrainingSetup, st: RunState, scratch: Scratch, fparams: np.ndarray | None = None) -> TrainingResult:
+def result(s: TrainingSetup, st: RunState, scratch: Scratch, fparams: np.ndarray | None = None,
+           tracker=None) -> TrainingResult:
+    """``tracker``: the run's engine.edge_of_stability.SharpnessTracker, if it had the curvature option."""
     fp = s.net.fparams if fparams is None else fparams
     n = int(st.es[ES_EPOCHS])
-    hist = history(s, st.hist, n)
+    hist = history(s, st.hist, n, None if tracker is None else tracker.history())
     status = int(st.es[ES_STATUS])
     restore = s.early_stopping is not None and bool(s.early_stopping["restore_best_weights"])
     restored = bool(restore and st.es[ES_HAVE_BEST] == 1)
@@ -200,7 +209,7 @@ def result(s: TrainingSetup, st: RunState, scratch: Scratch, fparams: np.ndarray
         final_val_accuracy=_finite_or_none(vaa) if s.acc_kind != ACC_NONE else None,
         params=st.params.copy(),
         prediction=_predict(s, fp, st.params, st.running, scratch.work),
-        settings=_settings(s),
+        settings=_settings(s) if tracker is None else {**_settings(s), "curvature": tracker.echo()},
     )
 
 

@@ -19,9 +19,10 @@ import numpy as np
 
 from .clipping import resolve_clip
 from .datasets import CLASSIFICATION, Dataset, make_dataset
+from .sharpness import Curvature, resolve_curvature
 from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
-from .losses import resolve_loss
+from .losses import ResolvedLoss, resolve_loss
 from .mlp import MLP, build_mlp, init_params
 from .optimizers import resolve_optimizer
 from .registry import ParamSpec, resolve_params
@@ -66,6 +67,7 @@ class TrainingSetup:
 
     data: Dataset
     net: MLP
+    loss: ResolvedLoss
     loss_name: str
     loss_code: int
     lparams: np.ndarray
@@ -91,6 +93,7 @@ class TrainingSetup:
     params0: np.ndarray  # initial weights
     prediction: dict  # resolved prediction settings
     work: int  # the request's work, counted against max_training_work
+    curvature: Curvature | None = None  # sharpness records (engine.edge_of_stability); None: off
 
 
 def seeds(seed: int) -> tuple[int, int, int]:
@@ -159,13 +162,14 @@ def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | Non
             regularization: Mapping | None = None, epochs: int = 100, batch_size: int = 32,
             early_stopping: Mapping | None = None, clip: Mapping | None = None, loss: str | None = None,
             loss_params: Mapping | None = None, seed: int = 0, prediction: Mapping | None = None,
-            variants: int = 1, params0: np.ndarray | None = None) -> TrainingSetup:
+            variants: int = 1, params0: np.ndarray | None = None, curvature: Mapping | None = None) -> TrainingSetup:
     """Validate a training request and build everything a run needs (no epoch runs here).
 
     ``model``: ``{"layers": [...], "activation", "output_activation", "residual", "batch_norm", "init",
     "activation_params"}`` (engine.mlp.build_mlp; dropout comes from ``regularization``).
     Refuses: unknown names, out-of-range values, a loss that does not fit the task, batch norm with a
-    1-row last batch, and work above ``max_training_work``.
+    1-row last batch, and work above ``max_training_work``. ``curvature``: ``{"every": k, "tol": ...}``
+    records the sharpness every k epochs (engine.edge_of_stability; its work against ``max_hessian_work``).
     """
     data = resolve_dataset(dataset)
     epochs = check_int("epochs", epochs, 1, "max_epochs")
@@ -222,15 +226,16 @@ def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | Non
         raise EngineInputError("epochs", f"the request's work {w:,} (epochs x samples x parameters x variants, "
                                          f"engine.training_setup.work) exceeds limit max_training_work="
                                          f"{LIMITS['max_training_work']:,}; use fewer epochs, samples or parameters")
+    cv = resolve_curvature(curvature, opt, epochs, n_train, net.n_params)
     init_seed, shuffle_seed, dropout_seed = seeds(seed)
     if params0 is None:
         with field_prefix("model"):
             params0 = init_params(net, m.get("init"), init_seed, field="model.init")
     return TrainingSetup(
-        data=data, net=net, loss_name=r.name, loss_code=r.code, lparams=r.lparams, acc_kind=acc,
+        data=data, net=net, loss=r, loss_name=r.name, loss_code=r.code, lparams=r.lparams, acc_kind=acc,
         Y=Ytr, Yv=Yv, lab=lab, labv=labv, optimizer=opt, lrs=lrs,
         schedule=sched_echo, reg=reg, epochs=epochs, batch_size=batch_size,
         clip_kind=clip_kind, clip_arg=clip_arg, clip=dict(clip) if clip else None, early_stopping=es, seed=seed,
         init_seed=init_seed, shuffle_seed=shuffle_seed, dropout_seed=dropout_seed, params0=params0,
-        prediction=pred, work=w,
+        prediction=pred, work=w, curvature=cv,
     )

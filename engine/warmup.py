@@ -35,6 +35,9 @@ __all__ = ["warm_kernels"]
 GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
+    # the curvature modules call the same network kernels (mlp_forward/backward, optimizer_step) and each other's
+    (("engine.hvp", "engine.spectrum", "engine.network_hessian", "engine.saddles",
+      "engine.edge_of_stability"), 81.0),
     # the language models step with engine.optimizers' optimizer_step: one group, so it compiles once
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins",
       "engine.user_function", "engine.corpora", "engine.lm_models", "engine.lm_sample", "engine.lm_train",

@@ -344,6 +344,33 @@ def check_compare(names: tuple[str, ...], max_epochs: int):
     return check
 
 
+def check_hessian(n_params: int, k: int):
+    def check(b) -> str | None:
+        if b.get("n_params") != n_params or len(b.get("top", ())) != k or len(b.get("bottom", ())) != k:
+            return f"expected {k} top and bottom eigenvalues of a {n_params}-parameter Hessian"
+        if not (_all_finite(b["top"] + b["bottom"] + [b.get("trace")]) and b["top"][0] >= b["bottom"][0]):
+            return "eigenvalues not finite or out of order"
+        d = b.get("density") or {}
+        return None if len(d.get("x", ())) == len(d.get("y", ())) > 0 else "no density"
+
+    return check
+
+
+def check_saddles(experiment: str, rows: int):
+    def check(b) -> str | None:
+        if experiment == "goe":
+            if len(b.get("p_minimum", ())) != rows or not _all_finite(b["p_minimum"] + b.get("stderr", [])):
+                return f"expected {rows} finite probabilities"
+            return None if abs(b["p_minimum"][0] - 0.5) < 6 * b["stderr"][0] + 1e-12 else "N = 1 is not 1/2"
+        points = b.get("points")
+        if not isinstance(points, list) or len(points) != rows:
+            return f"expected {rows} points"
+        bad = [p for p in points if not _all_finite([p.get("loss"), p.get("index"), p.get("grad_norm")])]
+        return "a point without a finite loss, index or gradient norm" if bad else None
+
+    return check
+
+
 def _training_body(rng: random.Random, epochs: int) -> dict:
     return {"dataset": {"name": "sine", "n_train": 30, "n_val": 200, "noise": 0.3, "seed": rng.randrange(1000)},
             "model": {"layers": [1, 32, 32, 1], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.01},
@@ -529,6 +556,41 @@ SCENARIOS: list[Scenario] = [
         1,
         check_network_landscape(21),
         body=lambda rng: {"dims": 2, "resolution": 21, "train_steps": 100, "seed": rng.randrange(1000)},
+        p95_ms=HEAVY_P95_MS,
+    ),
+    # curvature: a network's Hessian spectrum; saddles vs minima (random matrices, a small network)
+    Scenario(
+        "/api/v1/networks/hessian 2-16-1 moons 200",
+        "POST",
+        "/api/v1/networks/hessian",
+        "landscape",
+        1,
+        check_hessian(65, 5),
+        body=lambda rng: {"layers": [2, 16, 1], "activation": "tanh", "loss": "mse",
+                          "dataset": {"name": "moons", "n_train": 200, "seed": rng.randrange(1000)},
+                          "train_steps": rng.choice([0, 100]), "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5,
+                          "density": True, "seed": rng.randrange(1000)},
+        p95_ms=HEAVY_P95_MS,
+    ),
+    Scenario(
+        "/api/v1/landscapes/saddle-statistics goe 1..10 x20000",
+        "POST",
+        "/api/v1/landscapes/saddle-statistics",
+        "landscape",
+        1,
+        check_saddles("goe", 10),
+        body=lambda rng: {"experiment": "goe", "dims": list(range(1, 11)), "samples": 20_000,
+                          "seed": rng.randrange(1000)},
+        p95_ms=HEAVY_P95_MS,
+    ),
+    Scenario(
+        "/api/v1/landscapes/saddle-statistics network 8 starts",
+        "POST",
+        "/api/v1/landscapes/saddle-statistics",
+        "landscape",
+        1,
+        check_saddles("network", 8),
+        body=lambda rng: {"experiment": "network", "starts": 8, "train_steps": 5000, "seed": rng.randrange(1000)},
         p95_ms=HEAVY_P95_MS,
     ),
     # training lab

@@ -21,7 +21,8 @@ from .schemas.common import surface_field2properties
 from .schemas.training import dataset_field2properties
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
-MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks", "lm")
+MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent",
+                            "networks", "curvature", "lm")
 
 
 def create_app(config: type | dict | None = None) -> Flask:

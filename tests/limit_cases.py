@@ -215,8 +215,59 @@ CASES += [
               lambda n: _own({"csv": _CSV + " " * (n - len(_CSV))}, [1, 1]), scale=1_000),
 ]
 
+# curvature: /networks/hessian on moons (20 rows); /landscapes/saddle-statistics (sine, 20 rows)
+def _hess(**over) -> dict:
+    return {"layers": [2, 8, 1], "dataset": {"name": "moons", "n_train": 20}, "density": False, "trace_samples": 2,
+            "top_k": 1, "bottom_k": 0, **over}
+
+
+def _saddle(**over) -> dict:
+    return {"experiment": "network", "layers": [1, 1, 1], "starts": 1, "iterations": 1, "train_steps": 0, **over}
+
+
+CASES += [
+    LimitCase("max_hessian_top_k", "/api/v1/networks/hessian", "top_k", lambda n: _hess(top_k=n)),
+    LimitCase("max_hutchinson_samples", "/api/v1/networks/hessian", "trace_samples", lambda n: _hess(trace_samples=n)),
+    LimitCase("max_lanczos_steps", "/api/v1/networks/hessian", "density_steps",
+              lambda n: _hess(density=True, density_steps=n, density_probes=1)),
+    LimitCase("max_slq_probes", "/api/v1/networks/hessian", "density_probes",
+              lambda n: _hess(density=True, density_steps=4, density_probes=n)),
+    LimitCase("max_density_points", "/api/v1/networks/hessian", "density_points",
+              lambda n: _hess(density=True, density_steps=4, density_probes=1, density_points=n)),
+    # 100 Lanczos steps x (4h + 1) parameters; h = 130: 521 parameters (no exact spectrum past 500)
+    LimitCase("max_lanczos_memory", "/api/v1/networks/hessian", "layers",
+              lambda n: _hess(density=True, density_steps=100, density_probes=1,
+                              layers=[2, _ceil((n / 100 - 1) / 4), 1]), scale=100 * 521),
+    # only the trace probes: each an HVP of 8 x 20 rows x 521 parameters = 83,360 multiply-adds
+    LimitCase("max_hessian_work", "/api/v1/networks/hessian", "layers",
+              lambda n: _hess(layers=[2, 130, 1], top_k=0, trace_samples=_ceil(n / 83_360)), scale=3 * 83_360),
+    LimitCase("max_goe_dim", "/api/v1/landscapes/saddle-statistics", "dims",
+              lambda n: {"experiment": "goe", "dims": [n], "samples": 10}),
+    LimitCase("max_goe_samples", "/api/v1/landscapes/saddle-statistics", "samples",
+              lambda n: {"experiment": "goe", "dims": [1], "samples": n}),
+    LimitCase("max_goe_work", "/api/v1/landscapes/saddle-statistics", "samples",
+              lambda n: {"experiment": "goe", "dims": [1], "samples": n}, scale=500_000),
+    # layers [1, h, 1]: 3h + 1 parameters
+    LimitCase("max_saddle_parameters", "/api/v1/landscapes/saddle-statistics", "layers",
+              lambda n: _saddle(layers=[1, _ceil((n - 1) / 3), 1]), scale=61),
+    LimitCase("max_saddle_starts", "/api/v1/landscapes/saddle-statistics", "starts", lambda n: _saddle(starts=n)),
+    LimitCase("max_saddle_iterations", "/api/v1/landscapes/saddle-statistics", "iterations",
+              lambda n: _saddle(iterations=n)),
+    # engine.saddles._work of 1-1-1 on 20 rows, 1 start, 1 iteration: 176,128 + 8,000 per 2 GD steps
+    LimitCase("max_saddle_work", "/api/v1/landscapes/saddle-statistics", "starts",
+              lambda n: _saddle(train_steps=2 * _ceil((n - 176_128) / 8_000)), scale=176_128 + 100 * 8_000),
+]
+
+CASES.append(
+    # one sharpness record per epoch: epochs = n records
+    LimitCase("max_sharpness_evaluations", "/api/v1/training/run", "curvature.every",
+              lambda n: {**_tiny_run(n), "curvature": {"every": 1}}, scale=20))
+
 # Limits no request can reach on its own, with the reason (kept short; each is a review item).
 UNREACHABLE: dict[str, str] = {
+    "max_dense_hessian_parameters": "HTTP builds the full Hessian only up to 500 parameters "
+                                    "(engine.network_hessian.EXACT_MAX); MLPHessian.matrix() refuses past it "
+                                    "(tests/test_hvp.py)",
     "max_function_record": "Python only (engine.descend_function / race_function): no request carries a callable; "
                            "tests/test_user_function.py refuses one over it",
 }

@@ -93,12 +93,18 @@ def test_a_passed_deadline_stops_the_long_computations(name, run, arrays):
 
 
 def test_the_catalog_lists_every_chunked_computation():
-    """Every ``run_chunked(n, run, what)`` in the engine names a ``what`` from ``engine.deadlines.CHUNKED``
-    (the catalog's list of what stops at a deadline), and every listed one is used somewhere."""
+    """Every ``run_chunked(n, run, what)`` and every deadline ``check(what)`` between short steps
+    (imported as ``check_deadline``) in the engine names a ``what`` from ``engine.deadlines.CHUNKED`` (the
+    catalog's list of what stops at a deadline), and every listed one is used somewhere."""
     used = set()
     for path in Path(engine.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_chunked":
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if name == "check_deadline":
+                what = node.args[0]
+                assert isinstance(what, ast.Constant), f"{path.name}:{node.lineno}: name the computation literally"
+                used.add(what.value)
+            if name == "run_chunked":
                 what = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "what")
                 assert isinstance(what, ast.Constant), f"{path.name}:{node.lineno}: name the computation literally"
                 used.add(what.value)

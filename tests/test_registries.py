@@ -133,7 +133,7 @@ def test_the_concept_index_is_what_the_catalog_the_warmup_and_engine_read():
     grouped = [m for modules, _ in warmup.GROUPS for m in modules]
     assert sorted(grouped) == sorted(set(grouped)) == sorted(concepts.MODULES), "place every module in one group"
     catalog = engine.build_catalog()
-    assert set(catalog) == {s.key for s in concepts.SECTIONS} | {"limits"}
+    assert set(catalog) == {s.key for s in concepts.SECTIONS} | {"limits", "presets"}
     assert set(CatalogSchema().fields) == set(catalog)
     for name in concepts.MODULES:
         mod = importlib.import_module(name)

@@ -46,7 +46,10 @@ class EvaluateRequest(LossParamsSchema):
 class EvaluateResponse(Schema):
     loss = fields.String(metadata={"description": "the loss's name, as requested"})
     value = fields.Float(metadata={"description": "the loss with torch's default reduction"})
-    gradient = NumberArray(ndim=1, metadata={"description": "d value / d predictions, in the predictions' shape"})
+    gradient = fields.Raw(metadata={  # 1-D or 2-D like the predictions (a numpy array, dumped as is)
+        "oneOf": [{"type": "array", "items": {"type": "number"}},
+                  {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}],
+        "description": "d value / d predictions, in the predictions' shape"})
     params = fields.Dict(metadata={"description": "the loss parameters used, defaults included"})
     ignored = fields.List(fields.String(), metadata={"description": "parameters given that this loss does not take"})
 

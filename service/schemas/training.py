@@ -11,13 +11,16 @@ from marshmallow import Schema, fields, validate
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.doctor import DIAGNOSES, MIN_EPOCHS
+from engine.sharpness import CURVATURE_PARAMS, HISTORY as CURVATURE_HISTORY
 from engine.limits import LIMITS
 from engine.tasks import TASKS, all_fitting_losses
 from engine.user_data import USER_DATASETS
 from engine.training_epochs import COLUMNS
 
 from ..fields import FiniteFloat, NumberArray, Seed, limit_range
-from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, registry_schema
+from .common import (
+    ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, params_schema, registry_schema,
+)
 
 ALL_LOSSES = list(all_fitting_losses())
 
@@ -193,6 +196,10 @@ class PredictionRequest(Schema):
                                                    "default 64 (limit max_prediction_axis)"})
 
 
+CurvatureSchema = params_schema("Curvature", {p.name: p for p in CURVATURE_PARAMS}, set(),
+                                {p.name: "training/run, training/stream" for p in CURVATURE_PARAMS})
+
+
 class RunRequest(Schema):
     """One training run (also the body of /stream, and the shared part of /compare)."""
 
@@ -224,10 +231,29 @@ class RunRequest(Schema):
                                 metadata={"description": "parameters of the loss; defaults fill the rest"})
     seed = Seed(load_default=0, metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
     prediction = fields.Nested(PredictionRequest, metadata={"description": "resolution of the drawn prediction"})
+    curvature = fields.Nested(CurvatureSchema, allow_none=True, metadata={
+        "description": "record the sharpness λ_max of the training loss's Hessian every k epochs (and after the "
+                       "last), the preconditioned sharpness for adaptive optimizers and the stability threshold "
+                       "(2/lr for GD): history gains sharpness_epoch, sharpness, preconditioned_sharpness, "
+                       "threshold, sharpness_lr, sharpness_matvecs; the stream's epoch records the measured values. "
+                       "Limits max_sharpness_evaluations, max_hessian_work. See the catalog's edge_of_stability"})
 
 
+_CURVATURE_DOC = {
+    "sharpness_epoch": "curvature option: the epoch (1-based) of each sharpness record",
+    "sharpness": "curvature option: λ_max of the training objective's Hessian (whole training split) per record",
+    "preconditioned_sharpness": "curvature option: λ_max(P⁻¹H) with the optimizer's preconditioner per record "
+                                "(adam, adamw, nadam, rmsprop; empty otherwise)",
+    "threshold": "curvature option: the stability threshold per record at the next step's lr (2/lr for GD; "
+                 "settings.curvature says what it bounds); empty when none is known",
+    "sharpness_lr": "curvature option: the learning rate the threshold is computed from, per record",
+    "sharpness_matvecs": "curvature option: Hessian-vector products each record took",
+}
+assert set(_CURVATURE_DOC) == set(CURVATURE_HISTORY)
 HistorySchema = Schema.from_dict(
-    {c: NumberArray(ndim=1, metadata={"description": f"{c} per epoch"}) for c in COLUMNS}, name="TrainingHistory")
+    {**{c: NumberArray(ndim=1, metadata={"description": f"{c} per epoch"}) for c in COLUMNS},
+     **{c: NumberArray(ndim=1, metadata={"description": d + "; empty without the option"})
+        for c, d in _CURVATURE_DOC.items()}}, name="TrainingHistory")
 
 
 class PredictionSchema(Schema):
@@ -288,6 +314,9 @@ class VariantSchema(Schema):
 
 
 class CompareRequest(RunRequest):
+    class Meta:
+        exclude = ("curvature",)  # sharpness records are per run
+
     variants = fields.List(
         fields.Nested(VariantSchema), required=True,
         validate=validate.Length(1, LIMITS["max_compare_variants"],

@@ -126,3 +126,48 @@ export function describeError(err) {
   }
   return { title: String((err && err.message) || err), fields: [] };
 }
+
+// Parse a text/event-stream body into {event, data} objects as they arrive (training/stream;
+// fetch + ReadableStream, since EventSource cannot POST).
+export async function* readEvents(resp, signal) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buf.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut).replace(/^\r?\n\r?\n/, "");
+        let event = "message";
+        const data = [];
+        for (const line of block.split(/\r?\n/)) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
+      }
+      if (signal && signal.aborted) break;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+// POST a body to a text/event-stream endpoint; yields {event, data} as they arrive. A non-2xx answer
+// throws the API's JSON error (a 422 names the field) before any event.
+export async function* postEvents(path, body, { signal } = {}) {
+  const resp = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify(body), signal,
+  });
+  if (!resp.ok) {
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* not JSON */ }
+    throw new ApiError(resp.status, data, `HTTP ${resp.status}`, resp.url);
+  }
+  yield* readEvents(resp, signal);
+}

@@ -1,40 +1,11 @@
 // 10. Convergence: a training run streamed epoch by epoch (fetch + ReadableStream; EventSource cannot POST),
 // the learning-rate trace, early stopping marked, and the training doctor's diagnosis at the end.
 
-import { postJSON, ApiError, isAbort } from "../api.js";
+import { postJSON, postEvents, ApiError, isAbort } from "../api.js";
 import { el, slider, select, checkbox, layoutBody, fmt, group, metric, button, buttons, paramControls, debounce } from "../ui.js";
 import { entries, options, pick, find, params } from "../catalog.js";
 import { trainingControls } from "../training.js";
 import { draw, plotly, colorAt } from "../plots.js";
-
-// Parse a text/event-stream body into {event, data} objects as they arrive.
-export async function* readEvents(resp, signal) {
-  const reader = resp.body.getReader();
-  const decoder = new TextDecoder();
-  let buf = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buf.search(/\r?\n\r?\n/)) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut).replace(/^\r?\n\r?\n/, "");
-        let event = "message";
-        const data = [];
-        for (const line of block.split(/\r?\n/)) {
-          if (line.startsWith("event:")) event = line.slice(6).trim();
-          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-        }
-        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
-      }
-      if (signal && signal.aborted) break;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
 
 // Starting values that make each schedule's shape visible over a few hundred steps (the catalog's
 // defaults suit a real run: e.g. no warmup at all).
@@ -152,16 +123,7 @@ export async function init(section, { catalog, status }) {
     timer = setInterval(tick, 33);
     status.start();
     try {
-      const resp = await fetch("api/v1/training/stream", {
-        method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify(body()), signal: run.controller.signal,
-      });
-      if (!resp.ok) {
-        let data = null;
-        try { data = await resp.json(); } catch (_) { /* not JSON */ }
-        throw new ApiError(resp.status, data, `HTTP ${resp.status}`, resp.url);
-      }
-      for await (const { event, data } of readEvents(resp, run.controller.signal)) {
+      for await (const { event, data } of postEvents("api/v1/training/stream", body(), { signal: run.controller.signal })) {
         if (event === "epoch") run.queue.push(data);
         else if (event === "summary") run.summary = data;
         else if (event === "error") throw new ApiError(data.code || 500, data, data.message);

@@ -4,6 +4,7 @@ import { postJSON, latest } from "../api.js";
 import { el, slider, checkbox, select, debounce, layoutBody, track, table, fmt, buttons, button } from "../ui.js";
 import { surfaceMenu, gridRequest, fetchGrid, contourTrace, surfaceTrace, autoLog } from "../surfaces.js";
 import { draw, drawMap } from "../plots.js";
+import { init as manyDimensions } from "./dimensions.js";
 
 const KINDS = {
   "global minimum": { symbol: "star", color: "#ffd43b", size: 16 },
@@ -140,5 +141,5 @@ export async function init(section, { catalog, status }) {
     }
   }
 
-  await compute();
+  await Promise.all([compute(), manyDimensions(section, { status })]);
 }

@@ -1,4 +1,5 @@
-// 5. Learning rate: a sweep of learning rates on one surface (too small / good / too large), and a schedule plot.
+// 5. Learning rate: a sweep of learning rates on one surface (too small / good / too large), a schedule plot, and
+// (sharpness.js) a real network's training at the edge of stability.
 
 import { postJSON, latest } from "../api.js";
 import { el, slider, select, textInput, debounce, layoutBody, track, fmt, group, paramControls, parseNumbers, titleCase } from "../ui.js";
@@ -6,6 +7,7 @@ import { entries, options, find, pick, params } from "../catalog.js";
 import { surfaceMenu } from "../surfaces.js";
 import { optimizerMenu } from "../optimizers.js";
 import { draw, colorAt } from "../plots.js";
+import { init as edgeOfStability } from "./sharpness.js";
 
 const VERDICT_COLOUR = { too_small: "#4c6ef5", "too small": "#4c6ef5", good: "#2b8a3e", too_large: "#e03131", "too large": "#e03131", diverged: "#c92a2a", oscillating: "#f08c00" };
 
@@ -83,7 +85,7 @@ export async function init(section, { catalog, status }) {
       { title: `${(find(schedList, sched.value) || {}).title || sched.value}: learning rate per step`, xaxis: { title: "step" }, yaxis: { title: "learning rate", rangemode: "tozero" }, showlegend: false, margin: { t: 32, b: 40 } });
   }
 
-  await Promise.all([computeSweep(), computeSched()]);
+  await Promise.all([computeSweep(), computeSched(), edgeOfStability(section, { catalog, status })]);
 }
 
 function titleOf(menu) {

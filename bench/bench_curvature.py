@@ -1,0 +1,194 @@
+"""Curvature speed: exact Hessian-vector products and the top eigenvalue, engine against torch.
+
+The network: a 2-hidden-layer tanh MLP with 100 units per layer, MSE, float64 (~10.5k parameters), on
+three full batches: 20 noise-free points of the Chebyshev polynomial T_3 (the edge-of-stability setting,
+where sharpness is tracked every few steps: the headline), and the moons split at 200 and 1000 points
+(where the products grow until both sides are bound by the same matrix multiplications: an HVP is ~6
+products of [batch, 100] × [100, 100] either way, so the ratio falls towards the overheads' share).
+
+* **one HVP** (target: engine ≥ 3× torch): engine.hvp's R-operator kernel (``MLPHessian.hvp``, called
+  from Python) against torch's double backward the way PyHessian does it: the gradient graph built
+  once with ``create_graph=True``, then ``torch.autograd.grad(g, θ, grad_outputs=v, retain_graph=True)``
+  per product (the cheapest torch HVP: no forward pass per product).
+* **top eigenvalue** (target: engine ≥ 5× torch): preparing the point (engine: ``mlp_hessian``, one
+  forward + backward; torch: the forward and the graph of the gradient) plus the same
+  ``scipy.sparse.linalg.eigsh(k=1, which='LA', tol=1e-6, ncv=20, v0)`` on a LinearOperator of each
+  HVP; the two eigenvalues must agree to 1e-6 (relative).
+* **edge of stability**: the documented preset (``engine.edge_of_stability.PRESET``: 10,000 full-batch
+  GD epochs with λ_max every 100), the explorer's default sharpness-tracked run (target: < 5 s), both as
+  ``engine.train`` and as the explorer runs it: ``POST /api/v1/training/stream`` (10,000 epoch events) read
+  to the end through Flask's test client.
+
+Threads are matched: torch.set_num_threads(t) and scipy's OpenBLAS (numba's np.dot) at t, for t = 1
+and every core. The engine and torch are timed alternately (ABAB), each a median of repeats, so
+the machine's load hits both alike; ratios are of those medians, from one run.
+
+Run: ``python -m bench curvature`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+WIDTH = 100
+CASES = (("T3 x20", "polynomial", 20), ("moons x200", "moons", 200), ("moons x1000", "moons", 1000))
+TARGETS = {"hvp": 3.0, "top": 5.0, "eos_s": 5.0}
+
+
+def _interleaved(fa, fb, inner: int, repeats: int = 9) -> tuple[float, float]:
+    """Medians of seconds per call of fa and fb, timed alternately."""
+    fa()
+    fb()
+    ta, tb = [], []
+    for _ in range(repeats):
+        for f, acc in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                f()
+            acc.append((time.perf_counter() - t0) / inner)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def _torch_loss(torch, net, theta, X, Y):
+    a = X
+    for l, row in enumerate(net.layout):
+        fi, fo, wo, bo = (int(x) for x in row[:4])
+        a = a @ theta[wo:wo + fi * fo].view(fi, fo) + theta[bo:bo + fo]
+        if l < net.n_layers - 1:
+            a = torch.tanh(a)
+    return torch.nn.functional.mse_loss(a, Y)
+
+
+def _top(matvec, n: int, v0) -> tuple[float, int]:
+    calls = [0]
+
+    def mv(x):
+        calls[0] += 1
+        return matvec(np.ascontiguousarray(x, dtype=np.float64).reshape(-1))
+
+    w = eigsh(LinearOperator((n, n), matvec=mv, dtype=np.float64), k=1, which="LA", tol=1e-6, ncv=20, v0=v0,
+              return_eigenvectors=False)
+    return float(w[0]), calls[0]
+
+
+def _case(torch, name: str, dataset: str, batch: int, threads: int) -> dict:
+    from engine.datasets import make_dataset
+    from engine.hvp import mlp_hessian
+    from engine.mlp import build_mlp, init_params, set_blas_threads
+
+    torch.set_num_threads(threads)
+    set_blas_threads(threads)
+    spec = {"n_train": batch, "seed": 0, **({"degree": 3, "noise": 0.0} if dataset == "polynomial" else {})}
+    d = make_dataset(dataset, spec)
+    net = build_mlp([d.n_inputs, WIDTH, WIDTH, 1], "tanh")
+    params = init_params(net, None, 0)
+    X, Y = d.X_train, d.Y_train
+    v = np.random.default_rng(0).standard_normal(net.n_params)
+    v0 = np.random.default_rng(1).standard_normal(net.n_params)
+
+    h = mlp_hessian(net, params, X, Y)
+    out = np.empty(net.n_params)
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    theta = torch.tensor(params, requires_grad=True)
+    g = torch.autograd.grad(_torch_loss(torch, net, theta, Xt, Yt), theta, create_graph=True)[0]
+    vt = torch.tensor(v)
+    theirs = torch.autograd.grad(g, theta, grad_outputs=vt, retain_graph=True)[0].numpy()
+    err = float(np.abs(h.hvp(v) - theirs).max() / np.abs(theirs).max())
+    e_hvp, t_hvp = _interleaved(lambda: h.hvp(v, out),
+                                lambda: torch.autograd.grad(g, theta, grad_outputs=vt, retain_graph=True), 20)
+
+    def engine_top():
+        hh = mlp_hessian(net, params, X, Y)
+        return _top(hh.hvp, net.n_params, v0)  # hvp allocates its result: nothing to copy
+
+    def torch_top():
+        th = torch.tensor(params, requires_grad=True)
+        gg = torch.autograd.grad(_torch_loss(torch, net, th, Xt, Yt), th, create_graph=True)[0]
+        return _top(lambda x: torch.autograd.grad(gg, th, grad_outputs=torch.from_numpy(x), retain_graph=True)[0]
+                    .numpy(), net.n_params, v0)
+
+    def torch_naive_top():  # grad(grad(L)·v): the gradient's graph rebuilt for every product
+        def mv(x):
+            th = torch.tensor(params, requires_grad=True)
+            gg = torch.autograd.grad(_torch_loss(torch, net, th, Xt, Yt), th, create_graph=True)[0]
+            return torch.autograd.grad(gg @ torch.from_numpy(x), th)[0].numpy()
+        return _top(mv, net.n_params, v0)
+
+    (lam_e, calls_e), (lam_t, calls_t) = engine_top(), torch_top()
+    e_top, t_top = _interleaved(engine_top, torch_top, 1, 7)
+    _, t_naive = _interleaved(engine_top, torch_naive_top, 1, 3)
+    return {"name": name, "batch": batch, "threads": threads, "n_params": net.n_params, "hvp_rel_err": err,
+            "top_naive_ms": t_naive * 1e3, "top_naive_ratio": t_naive / e_top,
+            "hvp_engine_ms": e_hvp * 1e3, "hvp_torch_ms": t_hvp * 1e3, "hvp_ratio": t_hvp / e_hvp,
+            "top_engine_ms": e_top * 1e3, "top_torch_ms": t_top * 1e3, "top_ratio": t_top / e_top,
+            "lambda_engine": lam_e, "lambda_torch": lam_t, "matvecs": (calls_e, calls_t)}
+
+
+def _eos() -> dict:
+    from engine.edge_of_stability import PRESET
+    from engine.training import train
+    from service import create_app
+
+    client = create_app().test_client()
+
+    def streamed():
+        r = client.post("/api/v1/training/stream", json=PRESET)
+        assert r.status_code == 200 and r.data.count(b"event: epoch") == PRESET["epochs"]
+
+    last = train(**PRESET)  # compile / load
+    streamed()
+    times, stream_times = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        last = train(**PRESET)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        streamed()
+        stream_times.append(time.perf_counter() - t0)
+    h = last.history
+    lr = PRESET["optimizer"]["lr"]
+    return {"seconds": statistics.median(times), "stream_seconds": statistics.median(stream_times),
+            "hvps": int(h.sharpness_matvecs.sum()), "records": len(h.sharpness),
+            "final_over_threshold": float(h.sharpness[-1] * lr / 2.0)}
+
+
+def main() -> None:
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: pip install torch==2.13.0 (CPU) to compare")
+        return
+    torch.set_default_dtype(torch.float64)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    print(f"tanh MLP, {WIDTH} x {WIDTH} hidden, MSE; load average {os.getloadavg()[0]:.1f} on {cores} cores; "
+          "torch = retained gradient graph (PyHessian), naive = grad(grad(L)·v) rebuilt per product")
+    print(f"{'batch':>11} {'P':>6} {'thr':>3} | {'HVP engine':>10} {'torch':>8} {'ratio':>6} | {'top λ engine':>12} "
+          f"{'torch':>8} {'ratio':>6} {'naive':>8} {'ratio':>6} | {'λ_max':>10} {'HVPs':>4} {'rel err':>8}")
+    rows = []
+    for threads in sorted({1, cores}):
+        for name, dataset, batch in (CASES if threads == 1 else CASES[:1]):
+            r = _case(torch, name, dataset, batch, threads)
+            rows.append(r)
+            print(f"{name:>11} {r['n_params']:>6} {threads:>3} | {r['hvp_engine_ms']:>8.3f}ms {r['hvp_torch_ms']:>6.3f}ms "
+                  f"{r['hvp_ratio']:>5.1f}x | {r['top_engine_ms']:>10.1f}ms {r['top_torch_ms']:>6.1f}ms "
+                  f"{r['top_ratio']:>5.1f}x {r['top_naive_ms']:>6.1f}ms {r['top_naive_ratio']:>5.1f}x | "
+                  f"{r['lambda_engine']:>10.6f} {r['matvecs'][0]:>4} {r['hvp_rel_err']:>8.1e}")
+            assert r["matvecs"][0] == r["matvecs"][1], r
+            assert abs(r["lambda_engine"] - r["lambda_torch"]) <= 1e-6 * abs(r["lambda_torch"]), r
+    head = rows[0]
+    print(f"targets ({head['name']}, 1 thread): one HVP {head['hvp_ratio']:.1f}x torch (target "
+          f"{TARGETS['hvp']:.0f}x), top eigenvalue {head['top_ratio']:.1f}x (target {TARGETS['top']:.0f}x; "
+          f"{head['top_naive_ratio']:.1f}x the per-product double backward)")
+    e = _eos()
+    print(f"edge-of-stability preset: engine.train {e['seconds']:.2f} s, training/stream {e['stream_seconds']:.2f} s, "
+          f"medians of 3 ({e['records']} sharpness records, {e['hvps']} HVPs; final λ_max = "
+          f"{e['final_over_threshold']:.3f} x 2/lr; target < {TARGETS['eos_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

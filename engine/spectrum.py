@@ -1,0 +1,310 @@
+"""Spectra of a Hessian known only through Hessian-vector products: extreme eigenpairs, trace, density.
+
+Everything here takes an **operator**: any object with ``n`` (the dimension) and ``hvp(v, out=None)``
+(returns H v for a float64 vector of length n). ``engine.hvp.MLPHessian`` is one; ``hessian_operator(n,
+fn)`` wraps any function (a language model's loss later); ``scaled_operator(op, d)`` is D H D for a
+diagonal D (Adam's preconditioned sharpness λ_max(P⁻¹H) = λ_max(P^(-1/2) H P^(-1/2))).
+
+* ``eigenpairs(op, k, which)``: the k largest ('LA') or smallest ('SA') eigenpairs by implicitly
+  restarted Lanczos, ``scipy.sparse.linalg.eigsh`` on a ``LinearOperator`` (the edge-of-stability
+  authors' choice). Seeded start vector; the result says the tolerance (eigsh's relative accuracy
+  of each eigenvalue), the Lanczos basis size, and how many operator applications it took. When
+  k ≥ n − 1 eigsh cannot run: the full matrix (n HVPs) goes to LAPACK's eigh instead, and says so.
+* ``hutchinson_trace(op, samples)``: tr H ≈ mean of zᵀHz over Rademacher z (seeded), with the standard
+  error of that mean (sample standard deviation / √samples).
+* ``spectral_density(op, steps, probes)``: stochastic Lanczos quadrature. Per probe, ``steps`` of
+  Lanczos (our own, with full reorthogonalization, because eigsh does not expose its tridiagonal
+  matrix T) from a normalized Rademacher vector; the quadrature's nodes are T's eigenvalues, its
+  weights the squared first components of T's eigenvectors (they sum to 1). The density averages the
+  probes' nodes smoothed by a Gaussian of width σ: φ(t) = (1/probes) Σ_p Σ_j w_pj N(t; θ_pj, σ²). It
+  integrates to 1 and its mean Σ w θ = mean over probes of zᵀHz/n, an unbiased estimate of tr H / n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+from .errors import EngineInputError
+from .limits import check_max
+from .validate import check_int
+
+WHICH = {"LA": "largest (algebraic)", "SA": "smallest (algebraic)"}
+DEFAULT_TOL = 1e-6
+DEFAULT_SIGMA = 0.01  # density smoothing: σ = sigma × (largest node − smallest node)
+
+__all__ = ["Eigenpairs", "SpectralDensity", "TraceEstimate", "eigenpairs", "hessian_operator", "hutchinson_trace",
+           "lanczos", "scaled_operator", "spectral_density"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Operators
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class FunctionOperator:
+    """An operator from any ``fn(v, out)`` that writes H v into ``out`` (float64 vectors of length n)."""
+
+    n: int
+    fn: Callable[[np.ndarray, np.ndarray], object]
+
+    def hvp(self, v, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty(self.n) if out is None else out
+        self.fn(np.ascontiguousarray(v, dtype=np.float64), out)
+        return out
+
+
+def hessian_operator(n: int, fn: Callable[[np.ndarray, np.ndarray], object]) -> FunctionOperator:
+    """Wrap ``fn(v, out)`` (out = H v) as an operator of dimension ``n`` for the functions below."""
+    return FunctionOperator(check_int("n", n, 1), fn)
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledOperator:
+    """D H D with D = diag(d): a symmetric operator with the eigenvalues of D² H."""
+
+    op: object
+    d: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.op.n
+
+    def hvp(self, v, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.op.hvp(self.d * np.asarray(v, dtype=np.float64), out)
+        out *= self.d
+        return out
+
+
+def scaled_operator(op, d) -> ScaledOperator:
+    """D H D (D = diag(d), d finite, length n): e.g. d = 1/√(√v̂ + ε) for Adam's P⁻¹H spectrum."""
+    _check_op(op)
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    if d.shape != (op.n,) or not np.isfinite(d).all():
+        raise EngineInputError("d", f"must be {op.n} finite numbers")
+    return ScaledOperator(op, d)
+
+
+def _check_op(op) -> None:
+    n = getattr(op, "n", None)
+    if not isinstance(n, (int, np.integer)) or n < 1 or not callable(getattr(op, "hvp", None)):
+        raise EngineInputError("op", "must have an integer n >= 1 and a method hvp(v, out=None)")
+
+
+class _Counted(LinearOperator):
+    """scipy's view of an operator, counting the products eigsh asks for."""
+
+    def __init__(self, op):
+        super().__init__(np.float64, (op.n, op.n))
+        self.op = op
+        self.calls = 0
+
+    def _matvec(self, x):
+        self.calls += 1
+        return self.op.hvp(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)).copy()
+
+    def _rmatvec(self, x):  # symmetric
+        return self._matvec(x)
+
+
+def dense_matrix(op) -> np.ndarray:
+    """The n×n matrix of ``op`` (n HVPs, symmetrized): the operator's own ``matrix()`` when it has one."""
+    _check_op(op)
+    check_max("op.n", op.n, "max_dense_hessian_parameters")
+    if callable(getattr(op, "matrix", None)):
+        return op.matrix().matrix
+    H = np.empty((op.n, op.n))
+    e = np.zeros(op.n)
+    for j in range(op.n):
+        e[j] = 1.0
+        op.hvp(e, H[j])
+        e[j] = 0.0
+    return 0.5 * (H + H.T)
+
+
+# ---------------------------------------------------------------------------------------------
+# Extreme eigenpairs
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Eigenpairs:
+    """k eigenpairs from one end of the spectrum (largest first for 'LA', smallest first for 'SA')."""
+
+    values: np.ndarray  # [k]
+    vectors: np.ndarray  # [n, k], unit columns
+    which: str  # "LA" | "SA"
+    method: str  # "lanczos" (scipy eigsh) | "dense" (eigh of the full matrix)
+    tolerance: float  # eigsh's relative accuracy per eigenvalue (0 = machine precision); dense: 0
+    ncv: int  # Lanczos vectors kept by eigsh (dense: n)
+    matvecs: int  # operator applications
+    converged: int  # eigenpairs that met the tolerance (k when all did)
+
+
+def _eig_args(op, k, which, tol, maxiter):
+    _check_op(op)
+    if which not in WHICH:
+        raise EngineInputError("which", f"must be one of: {', '.join(WHICH)}")
+    k = check_int("k", k, 1, "max_hessian_top_k")
+    if k > op.n:
+        raise EngineInputError("k", f"must be <= n = {op.n}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0.0 <= tol < 1.0):
+        raise EngineInputError("tol", "must be a number in [0, 1)")
+    maxiter = None if maxiter is None else check_int("maxiter", maxiter, 1)
+    return k, float(tol), maxiter
+
+
+def eigenpairs(op, k: int = 5, which: str = "LA", tol: float = DEFAULT_TOL, maxiter: int | None = None,
+               seed: int = 0, ncv: int | None = None, v0=None) -> Eigenpairs:
+    """The ``k`` largest ('LA') or smallest ('SA') eigenpairs of the symmetric operator ``op``.
+
+    ``v0`` (length n, not all zero) starts Lanczos there instead of at a seeded Gaussian vector: a
+    previous eigenvector makes tracking a slowly moving λ_max cheap."""
+    k, tol, maxiter = _eig_args(op, k, which, tol, maxiter)
+    n = op.n
+    if k >= n - 1:  # eigsh needs k < n; the matrix is small then
+        w, V = np.linalg.eigh(dense_matrix(op))
+        idx = np.argsort(-w)[:k] if which == "LA" else np.argsort(w)[:k]
+        return Eigenpairs(w[idx], V[:, idx], which, "dense", 0.0, n, n, k)
+    A = _Counted(op)
+    if v0 is None:
+        v0 = np.random.default_rng(check_int("seed", seed, 0)).standard_normal(n)
+    else:
+        v0 = np.ascontiguousarray(v0, dtype=np.float64)
+        if v0.shape != (n,) or not np.isfinite(v0).all() or not v0.any():
+            raise EngineInputError("v0", f"must be {n} finite numbers, not all zero")
+    ncv = min(n, max(2 * k + 1, 20)) if ncv is None else check_int("ncv", ncv, k + 1)
+    try:
+        w, V = eigsh(A, k=k, which=which, tol=tol, maxiter=maxiter, v0=v0, ncv=min(ncv, n))
+        converged = k
+    except ArpackNoConvergence as err:  # report what did converge, and say how many
+        w, V = err.eigenvalues, err.eigenvectors
+        converged = int(w.shape[0])
+    order = np.argsort(-w) if which == "LA" else np.argsort(w)
+    return Eigenpairs(w[order], V[:, order], which, "lanczos", tol, min(ncv, n), A.calls, converged)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trace
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class TraceEstimate:
+    trace: float  # mean of zᵀHz
+    stderr: float  # its standard error: std(zᵀHz, ddof=1)/√samples (0 for one sample)
+    samples: int  # Rademacher probes = operator applications
+    seed: int
+    values: np.ndarray  # zᵀHz per probe
+
+
+def hutchinson_trace(op, samples: int = 100, seed: int = 0) -> TraceEstimate:
+    """Hutchinson's estimate of tr H with Rademacher probes z ∈ {−1, +1}ⁿ drawn from ``seed``."""
+    _check_op(op)
+    samples = check_int("samples", samples, 1, "max_hutchinson_samples")
+    seed = check_int("seed", seed, 0)
+    rng = np.random.default_rng(seed)
+    out = np.empty(op.n)
+    vals = np.empty(samples)
+    for s in range(samples):
+        z = rng.integers(0, 2, op.n).astype(np.float64) * 2.0 - 1.0
+        vals[s] = z @ op.hvp(z, out)
+    se = float(vals.std(ddof=1) / math.sqrt(samples)) if samples > 1 else 0.0
+    return TraceEstimate(float(vals.mean()), se, samples, seed, vals)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectral density (stochastic Lanczos quadrature)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class LanczosResult:
+    alpha: np.ndarray  # diagonal of T [m]
+    beta: np.ndarray  # off-diagonal of T [m − 1]
+    steps: int  # m: steps taken (fewer than asked when an invariant subspace was found)
+
+
+def lanczos(op, v0, steps: int) -> LanczosResult:
+    """``steps`` Lanczos steps from v0 with full reorthogonalization (twice, Gram–Schmidt): T = QᵀHQ."""
+    _check_op(op)
+    n = op.n
+    m = min(check_int("steps", steps, 1, "max_lanczos_steps"), n)
+    check_max("steps", m * n, "max_lanczos_memory")
+    Q = np.zeros((m, n))
+    q = np.asarray(v0, dtype=np.float64)
+    q = q / np.linalg.norm(q)
+    alpha = np.zeros(m)
+    beta = np.zeros(m)
+    w = np.empty(n)
+    for j in range(m):
+        Q[j] = q
+        op.hvp(q, w)
+        alpha[j] = q @ w
+        for _ in range(2):  # "twice is enough" (Parlett): orthogonal to every earlier q to rounding
+            w -= Q[:j + 1].T @ (Q[:j + 1] @ w)
+        b = float(np.linalg.norm(w))
+        if j == m - 1 or b <= 1e-12 * max(1.0, abs(alpha[: j + 1]).max()):
+            return LanczosResult(alpha[:j + 1].copy(), beta[:j].copy(), j + 1)
+        beta[j] = b
+        q = w / b
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, eq=False)
+class SpectralDensity:
+    x: np.ndarray  # grid of eigenvalues
+    y: np.ndarray  # smoothed density on x (integrates to 1)
+    nodes: np.ndarray  # [probes, steps] quadrature nodes (Ritz values), NaN-free: padded with the last node
+    weights: np.ndarray  # [probes, steps] their weights (a row sums to 1; padding weights are 0)
+    sigma: float  # the Gaussian's standard deviation
+    steps: int  # Lanczos steps asked per probe
+    steps_taken: np.ndarray  # [probes] steps each probe took
+    probes: int
+    matvecs: int
+    seed: int
+    mean: float  # Σ w θ averaged over probes: the estimate of tr H / n
+    mean_stderr: float  # its standard error over the probes
+
+
+def spectral_density(op, steps: int = 64, probes: int = 4, sigma: float = DEFAULT_SIGMA, points: int = 256,
+                     seed: int = 0) -> SpectralDensity:
+    """Stochastic Lanczos quadrature: the eigenvalue density of H, smoothed with a Gaussian of width
+    σ = ``sigma`` × (spread of the nodes); ``points`` grid points cover the nodes ± 5σ."""
+    _check_op(op)
+    probes = check_int("probes", probes, 1, "max_slq_probes")
+    points = check_int("points", points, 16, "max_density_points")
+    seed = check_int("seed", seed, 0)
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0.0 < sigma <= 1.0:
+        raise EngineInputError("sigma", "must be a number in (0, 1]: the smoothing width relative to the spread")
+    m = min(check_int("steps", steps, 1, "max_lanczos_steps"), op.n)
+    rng = np.random.default_rng(seed)
+    nodes = np.zeros((probes, m))
+    weights = np.zeros((probes, m))
+    taken = np.zeros(probes, dtype=np.int64)
+    for p in range(probes):
+        z = rng.integers(0, 2, op.n).astype(np.float64) * 2.0 - 1.0
+        t = lanczos(op, z, m)
+        theta, S = scipy.linalg.eigh_tridiagonal(t.alpha, t.beta)
+        k = t.steps
+        nodes[p, :k], weights[p, :k] = theta, S[0] ** 2
+        nodes[p, k:] = theta[-1]
+        taken[p] = k
+    lo, hi = float(nodes.min()), float(nodes.max())
+    width = hi - lo if hi > lo else max(abs(hi), 1.0)
+    s = float(sigma) * width
+    x = np.linspace(lo - 5.0 * s, hi + 5.0 * s, points)
+    y = np.zeros(points)
+    for p in range(probes):
+        y += (weights[p][None, :] * np.exp(-0.5 * ((x[:, None] - nodes[p][None, :]) / s) ** 2)).sum(axis=1)
+    y /= probes * s * math.sqrt(2.0 * math.pi)
+    per_probe = (weights * nodes).sum(axis=1)
+    se = float(per_probe.std(ddof=1) / math.sqrt(probes)) if probes > 1 else 0.0
+    return SpectralDensity(x, y, nodes, weights, s, m, taken, probes, int(taken.sum()), seed,
+                           float(per_probe.mean()), se)
+
+
+def _warmup() -> None:
+    """No kernels of its own: eigsh, the trace and SLQ on a small diagonal operator (imports scipy's ARPACK)."""
+    op = hessian_operator(30, lambda v, out: np.multiply(np.arange(1.0, 31.0), v, out=out))
+    eigenpairs(op, 1)
+    hutchinson_trace(op, 2)
+    spectral_density(op, 4, 1)
