@@ -31,6 +31,11 @@ from .mlp import MLP, build_mlp, init_params, loss_and_grad, mlp_backward, mlp_f
 from .backprop import BackpropResult, run_backprop
 from .gradient_profile import GradientProfile, run_gradient_profile
 from .network_landscape import NetworkLandscape, run_network_landscape
+from .sweep_kinds import KINDS as SWEEP_KINDS, SweepKind
+from .sweeps import SWEEP_LIMITS, SweepPlan, SweepSpec, plan as plan_sweep, sweep
+from .sweep_results import Aggregate, SweepResult
+from .sweep_analysis import heatmap, scaling_curves, scaling_law_fits, seed_bands
+from .scaling import PowerLawFit, ScalingLawFit, fit_power_law, fit_scaling_law
 
 __all__ = ["EngineInputError", "LIMITS", "build_catalog", "warm_kernels"]
 __all__ += ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss", "loss_curves", "loss_value_grad", "resolve_loss"]
@@ -47,3 +52,5 @@ __all__ += ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_act
 __all__ += ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
 __all__ += ["MLP", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss", "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack", "workspace_size"]
 __all__ += ["BackpropResult", "run_backprop", "GradientProfile", "run_gradient_profile", "NetworkLandscape", "run_network_landscape"]
+__all__ += ["SWEEP_KINDS", "SweepKind", "SWEEP_LIMITS", "SweepPlan", "SweepSpec", "plan_sweep", "sweep", "Aggregate", "SweepResult"]
+__all__ += ["heatmap", "scaling_curves", "scaling_law_fits", "seed_bands", "PowerLawFit", "ScalingLawFit", "fit_power_law", "fit_scaling_law"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 from .limits import LIMITS
+from .sweeps import SWEEP_LIMITS
 
 # key in the catalog -> module whose describe() lists its entries
 SECTIONS: dict[str, str] = {
@@ -25,10 +26,12 @@ SECTIONS: dict[str, str] = {
     "backprop": "engine.backprop",
     "gradient_profile": "engine.gradient_profile",
     "network_landscape": "engine.network_landscape",  # trajectory, race, lr_sweep, lr_range_test, basins: rules and statuses
+    "sweeps": "engine.sweeps",  # sweepable kinds: metrics, seed fields
 }
 
 
 def build_catalog() -> dict:
     out = {key: importlib.import_module(mod).describe() for key, mod in SECTIONS.items()}
     out["limits"] = dict(LIMITS)
+    out["sweep_limits"] = dict(SWEEP_LIMITS)
     return out
