@@ -15,7 +15,8 @@ from .config import Config
 from .jsonio import OrjsonProvider
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
-MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks")
+MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent", "networks",
+                            "sweeps")
 
 
 def create_app(config: type | dict | None = None) -> Flask:

@@ -28,8 +28,15 @@ class Config:
     # Compile/load every kernel before the first request (the health check says ready after).
     WARMUP = os.environ.get("DESCENTLAB_WARMUP", "1") != "0"
     JSON_SORT_KEYS = False
+    # Sweeps (service/sweep_jobs.py): the Dask scheduler that runs them and keeps their state; make serve's
+    # launcher starts one and sets this. Jobs are dropped SWEEP_TTL_S after submission; an events stream
+    # holds a (sync) worker at most SWEEP_EVENTS_MAX_S, then the browser's EventSource reconnects.
+    DASK_SCHEDULER = os.environ.get("DESCENTLAB_DASK_SCHEDULER") or None
+    SWEEP_TTL_S = _env_int("DESCENTLAB_SWEEP_TTL_S", 6 * 3600)
+    SWEEP_EVENTS_MAX_S = _env_int("DESCENTLAB_SWEEP_EVENTS_MAX_S", 20)
 
 
 class TestConfig(Config):
     TESTING = True
     WARMUP = False
+    DASK_SCHEDULER = None  # tests that need a cluster start one (tests/dask_cluster.py)

@@ -36,6 +36,11 @@ class CatalogSchema(Schema):
 
     network_landscape = fields.List(fields.Dict(), metadata={"description": "network landscape datasets, losses, normalization, defaults"})
 
+    sweeps = fields.List(fields.Dict(), metadata={"description": "what a sweep (POST /api/v1/sweeps) can run: kinds, "
+                                                                  "their metrics and seed fields"})
+    sweep_limits = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                               metadata={"description": "hard limits per sweep (each run also obeys 'limits')"})
+
     # one list of entries per engine registry (engine.catalog.SECTIONS); add a field per section
 
 
