@@ -386,7 +386,7 @@ def execute(p: SweepPlan, client=None, progress: Callable[[int, int], Any] | Non
         futures = submit(client, p.spec.kind, requests, p.spec.metrics, prefix)
         index = {f.key: i for i, f in enumerate(futures)}
         out = {}
-        for f, value in as_completed(futures, with_results=True):
+        for f, value in as_completed(futures, with_results=True, loop=client.loop):
             out[index[f.key]] = value
             if progress:
                 progress(len(out), total)
