@@ -26,6 +26,7 @@ import numpy as np
 
 from .basins import basin_map
 from .errors import EngineInputError
+from .init import resolve_init
 from .limits import LIMITS, check_max
 from .lr_sweep import run_lr_sweep
 from .race import run_race
@@ -124,8 +125,20 @@ def _training_metrics(res) -> dict:
     }
 
 
+# A check skips drawing the initial weights (up to 2M parameters, ~30 ms, per combination): prepare()
+# takes them as given, and the init spec is checked on its own, as init_params would check it.
+_NO_WEIGHTS = np.zeros(0)
+
+
+def _prepare(req: dict, **kw):
+    model = req.get("model")
+    if isinstance(model, Mapping) and model.get("init") is not None:
+        resolve_init(model["init"], "model.init")
+    return prepare(**req, **kw, params0=_NO_WEIGHTS)
+
+
 def _check_run(req: dict) -> float:
-    return prepare(**req).work / LIMITS["max_training_work"]
+    return _prepare(req).work / LIMITS["max_training_work"]
 
 
 def _check_compare(req: dict) -> float:
@@ -142,7 +155,7 @@ def _check_compare(req: dict) -> float:
         if not isinstance(v, Mapping) or not isinstance(v.get("name"), str) or not v["name"]:
             raise EngineInputError(f"variants.{i}.name", "each variant needs a name")
         try:
-            work = prepare(regularization={**base, **(v.get("regularization") or {})}, variants=len(variants), **req).work
+            work = _prepare(req, regularization={**base, **(v.get("regularization") or {})}, variants=len(variants)).work
         except EngineInputError as err:
             field = f"variants.{i}.{err.field}" if err.field.startswith("regularization") else err.field
             raise EngineInputError(field, err.message) from None
@@ -171,9 +184,14 @@ DESCENT_SEEDS = {"noise.seed": "seed"}
 
 
 def _descent_setup(req: dict, runs: int, work_field: str = "steps"):
-    su = setup(req["surface"], req["params"], req["steps"], runs=runs, noise_scale=req.get("noise_scale", 0.0),
-               seed=req.get("seed", 0), batch_size=req.get("batch_size"), clip=req["clip"],
-               tolerance=req["tolerance"], work_field=work_field)
+    """``setup``'s checks without drawing a run's noise and batch order (that is the run's work): with the
+    real steps for the work limits, with one step for the noise and batch settings."""
+    su = setup(req["surface"], req["params"], req["steps"], runs=runs, clip=req["clip"], tolerance=req["tolerance"],
+               work_field=work_field)
+    one = setup(req["surface"], req["params"], 1, noise_scale=req.get("noise_scale", 0.0), seed=req.get("seed", 0),
+                batch_size=req.get("batch_size"))
+    if one.batch:
+        check_max("batch_size", runs * su.steps * one.batch, "max_batch_work")
     return su, runs * su.steps * step_cost(su.surface) / LIMITS["max_descent_work"]
 
 

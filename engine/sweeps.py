@@ -229,9 +229,11 @@ def combination_request(base: Mapping, combo: Mapping) -> dict:
     return req
 
 
-def seed_paths(k: SweepKind, axis_paths: Sequence[str], seed_fields=None, space: str = "engine") -> tuple[str, ...]:
+def seed_paths(k: SweepKind, axis_paths: Sequence[str], seed_fields=None, space: str = "engine",
+               seeded: bool = True) -> tuple[str, ...]:
     """The engine argument paths each seed is written to. ``space`` says what ``axis_paths`` and
-    ``seed_fields`` name: ``"engine"`` arguments (Python) or ``"request"`` body fields (HTTP)."""
+    ``seed_fields`` name: ``"engine"`` arguments (Python) or ``"request"`` body fields (HTTP). With
+    ``seeded`` (the sweep has seeds) there must be one: else every seed would rerun the same request."""
     pairs = list(k.seed_fields.items())  # (request path, engine path)
     names = [e if space == "engine" else r for r, e in pairs]
     if seed_fields is not None:
@@ -248,7 +250,12 @@ def seed_paths(k: SweepKind, axis_paths: Sequence[str], seed_fields=None, space:
     def covered(p: str) -> bool:
         return any(p == a or p.startswith(a + ".") for a in axis_paths)
 
-    return tuple(e for (r, e), n in zip(pairs, names) if n in chosen and not covered(n))
+    out = tuple(e for (r, e), n in zip(pairs, names) if n in chosen and not covered(n))
+    if seeded and not out:
+        why = "no seed field" if not pairs else "no seed field left that an axis does not set"
+        raise EngineInputError("seeds", f"{k.name} has {why} ({', '.join(names) or 'none'}): every seed would "
+                                        "rerun the same request; omit seeds")
+    return out
 
 
 def with_seed(request: dict, paths: Sequence[str], seed: int | None) -> dict:
@@ -320,7 +327,7 @@ def plan(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> S
     for path, _ in spec.axes:
         if split(path)[0] not in k.arguments:
             raise EngineInputError(f"axes.{path}", f"unknown parameter path; {k.name} takes: {', '.join(k.arguments)}")
-    paths = seed_paths(k, [p for p, _ in spec.axes], seed_fields, "engine")
+    paths = seed_paths(k, [p for p, _ in spec.axes], seed_fields, "engine", bool(spec.seeds))
     requests = tuple(combination_request(base, spec.combination(c)) for c in range(spec.n_combinations))
     budget = check_requests(spec, requests, paths)
     return SweepPlan(spec, requests, paths, budget)

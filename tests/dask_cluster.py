@@ -2,7 +2,7 @@
 
 ``dask_cluster`` (session-scoped, registered in conftest.py) is a ``dask scheduler`` and two
 ``dask worker`` processes, each single-threaded and without a nanny, so a test can kill one for real
-(``add_worker`` starts more). ``start_api`` starts a gunicorn process of the service pointed at it.
+(``add_worker`` starts more). ``start_apis`` starts gunicorn processes of the service pointed at it.
 Everything is started with ``service.launch``'s helpers, the same commands ``make serve`` runs.
 """
 
@@ -110,21 +110,26 @@ class Api:
         self.proc.wait()
 
 
-def start_api(scheduler: str, extra_env: dict | None = None) -> Api:
-    """A gunicorn process (one sync worker, no kernel warm-up: it only submits and reads jobs)."""
-    port = free_port()
-    env = env_for({"PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "DESCENTLAB_WARMUP": "0",
-                   "DESCENTLAB_DASK_SCHEDULER": scheduler, "GUNICORN_ACCESS_LOG": "off", **(extra_env or {})})
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(ROOT / "service" / "gunicorn_conf.py"),
-                             "service:create_app()"], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    api = Api(f"http://127.0.0.1:{port}", proc)
+def start_apis(scheduler: str, n: int = 1, extra_env: dict | None = None) -> list[Api]:
+    """``n`` gunicorn processes (one sync worker each, no kernel warm-up: they only submit and read jobs),
+    started together."""
+    apis = []
+    for _ in range(n):
+        port = free_port()
+        env = env_for({"PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "DESCENTLAB_WARMUP": "0",
+                       "DESCENTLAB_DASK_SCHEDULER": scheduler, "GUNICORN_ACCESS_LOG": "off", **(extra_env or {})})
+        proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(ROOT / "service" / "gunicorn_conf.py"),
+                                 "service:create_app()"], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        apis.append(Api(f"http://127.0.0.1:{port}", proc))
     try:
-        wait_for_port(port, proc=proc, timeout=120)
+        for api in apis:
+            wait_for_port(int(api.url.rsplit(":", 1)[1]), proc=api.proc, timeout=120)
     except BaseException:
-        stop(proc)
+        for api in apis:
+            stop(api.proc)
         raise
-    return api
+    return apis
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):

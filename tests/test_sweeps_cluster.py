@@ -17,7 +17,7 @@ import time
 import pytest
 
 import engine
-from dask_cluster import start_api, wait_until
+from dask_cluster import start_apis, wait_until
 from engine.sweeps import task_key
 from service import create_app
 from service.sweep_jobs import dataset_name
@@ -144,7 +144,7 @@ def test_a_worker_killed_mid_sweep_loses_no_result(api, dask_cluster):
 
 
 def test_killing_the_api_process_that_accepted_a_job_does_not_lose_it(dask_cluster):
-    a, b = start_api(dask_cluster.address), start_api(dask_cluster.address)
+    a, b = start_apis(dask_cluster.address, 2)
     try:
         axes, seeds = {"optimizer.lr": [0.01, 0.02]}, list(range(5))
         status, headers, acc = a.json("POST", "/api/v1/sweeps", {"kind": "training/run", "base": SLOW, "axes": axes,

@@ -249,7 +249,8 @@ def expand(body: dict) -> ValidSweep:
             raise SweepRefused({**({"axes": by_axis} if by_axis else {}), **({"base": by_base} if by_base else {})})
         requests.append(loaded)
     try:
-        seeds_at = seed_paths(KINDS[spec.kind], [p for p, _ in spec.axes], body.get("seed_fields"), "request")
+        seeds_at = seed_paths(KINDS[spec.kind], [p for p, _ in spec.axes], body.get("seed_fields"), "request",
+                              bool(spec.seeds))
         budget = check_requests(spec, requests, seeds_at)
     except EngineInputError as err:
         _refuse(err.field, err.message)
