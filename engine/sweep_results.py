@@ -120,7 +120,8 @@ class SweepResult:
     rows: tuple[dict, ...]  # {"task", "coords", "seed", "metrics"} in task order
     aggregates: tuple[Aggregate, ...]
     errors: tuple[dict, ...] = ()  # {"task", "coords", "seed", "field", "message"}: runs the engine refused
-    seconds: tuple[float, ...] = field(default=())  # compute time of each finished task, in task order
+    seconds: tuple[float, ...] = field(default=())  # wall time of each finished task inside its worker, task order
+    cpu_seconds: tuple[float, ...] = field(default=())  # and the CPU time its thread used
 
     @cached_property
     def columns(self) -> dict:
@@ -162,13 +163,14 @@ class SweepResult:
 def collect(spec: "SweepSpec", outputs: Mapping[int, dict]) -> SweepResult:
     """Rows and aggregates from the task outputs finished so far (task index -> ``run_task``'s output)."""
     k = KINDS[spec.kind]
-    rows, errors, seconds = [], [], []
+    rows, errors, seconds, cpu = [], [], [], []
     groups: dict[tuple, list[dict]] = {}
     for i in sorted(outputs):
         out = outputs[i]
         c, seed = spec.task(i)
         combo = spec.combination(c)
         seconds.append(float(out.get("seconds", 0.0)))
+        cpu.append(float(out.get("cpu_seconds", 0.0)))
         if out.get("error"):
             errors.append({"task": i, "coords": combo, "seed": seed, **out["error"]})
         for row in out["rows"]:
@@ -182,4 +184,4 @@ def collect(spec: "SweepSpec", outputs: Mapping[int, dict]) -> SweepResult:
         for m in spec.metrics:
             aggregates.append(_aggregate(k.metric(m).kind, m, coords, [r["metrics"].get(m) for r in members]))
     return SweepResult(spec, len(outputs), spec.n_tasks, tuple(rows), tuple(aggregates), tuple(errors),
-                       tuple(seconds))
+                       tuple(seconds), tuple(cpu))

@@ -335,16 +335,18 @@ def plan(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> S
 
 # -- running ---------------------------------------------------------------------------------------------
 def run_task(kind: str, request: dict, metrics: Sequence[str]) -> dict:
-    """One run of a sweep, on a Dask worker: ``{"rows": [{"coords", "metrics"}], "seconds"}``, or
-    ``{"error": {"field", "message"}}`` if the engine refused the request (already checked: not expected)."""
+    """One run of a sweep, on a Dask worker: ``{"rows": [{"coords", "metrics"}], "seconds", "cpu_seconds"}``
+    (wall and this thread's CPU time), with ``"error": {"field", "message"}`` instead of rows if the engine
+    refused the request (every request was checked before submission: not expected)."""
     k = KINDS[kind]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         result = k.run(**copy.deepcopy(request))
+        out = {"rows": [{"coords": plain(extra), "metrics": {m: plain(values[m]) for m in metrics}}
+                        for extra, values in k.rows(result)]}
     except EngineInputError as err:
-        return {"rows": [], "error": {"field": err.field, "message": err.message}, "seconds": time.perf_counter() - t0}
-    rows = [{"coords": plain(extra), "metrics": {m: plain(values[m]) for m in metrics}} for extra, values in k.rows(result)]
-    return {"rows": rows, "seconds": time.perf_counter() - t0}
+        out = {"rows": [], "error": {"field": err.field, "message": err.message}}
+    return {**out, "seconds": time.perf_counter() - t0, "cpu_seconds": time.thread_time() - c0}
 
 
 def task_key(prefix: str, i: int) -> str:
@@ -391,13 +393,10 @@ def execute(p: SweepPlan, client=None, progress: Callable[[int, int], Any] | Non
     try:
         prefix = f"descentlab-sweep-local-{time.time_ns():x}"
         futures = submit(client, p.spec.kind, requests, p.spec.metrics, prefix)
-        index = {f.key: i for i, f in enumerate(futures)}
-        out = {}
-        for f, value in as_completed(futures, with_results=True, loop=client.loop):
-            out[index[f.key]] = value
-            if progress:
-                progress(len(out), total)
-        return out
+        if progress:
+            for done, _ in enumerate(as_completed(futures, loop=client.loop), 1):
+                progress(done, total)
+        return dict(enumerate(client.gather(futures)))  # one round trip for every result
     finally:
         for obj in owned:
             obj.close()
