@@ -14,6 +14,7 @@ const MODULES = {
   gradients: () => import("./sections/gradients.js"),
   regularization: () => import("./sections/regularization.js"),
   convergence: () => import("./sections/convergence.js"),
+  sweeps: () => import("./sections/sweeps.js"),
 };
 
 const bootStatus = document.getElementById("boot-status");
