@@ -42,6 +42,21 @@ def _value(row: dict, name: str, field: str) -> float | None:
     return float(v)
 
 
+def _used(res: SweepResult, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The axes a quantity stands for: itself if it is an axis; for a metric (``n_params``), every axis its
+    value depends on (``model.layers``), so those do not split the analysis into panels."""
+    out = []
+    for name in names:
+        if name in dict(res.spec.axes):
+            out.append(name)
+            continue
+        for axis, values in res.spec.axes:
+            seen = [sorted({repr(r["metrics"].get(name)) for r in res.rows if r["coords"].get(axis) == v}) for v in values]
+            if any(x != seen[0] for x in seen):
+                out.append(axis)
+    return tuple(out)
+
+
 def _panels(res: SweepResult, used: tuple[str, ...]) -> list[tuple[dict, list[dict]]]:
     """Rows grouped by the coordinates ``used`` leaves over (one group when none vary)."""
     groups: dict[str, tuple[dict, list[dict]]] = {}
@@ -50,6 +65,14 @@ def _panels(res: SweepResult, used: tuple[str, ...]) -> list[tuple[dict, list[di
         key = repr(sorted(rest.items()))
         groups.setdefault(key, (rest, []))[1].append(r)
     return list(groups.values())
+
+
+def _with_fit(entry: dict, analysis: str, fit) -> dict:
+    """``entry`` with ``fit``'s result as ``fit``, or ``fit: None`` and the error naming its field."""
+    try:
+        return {**entry, "fit": fits.to_dict(fit())}
+    except EngineInputError as err:
+        return {**entry, "fit": None, "error": {"field": f"analysis.{analysis}.{err.field}", "message": err.message}}
 
 
 def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
@@ -75,45 +98,29 @@ def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
 def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, loss: str = "l2", bootstrap: int = 200,
             seed: int = 0) -> list[dict]:
     """Per panel: x values, mean / t-interval of ``metric`` at each, and the power-law fit to every run."""
-    used = (x,) if x in dict(res.spec.axes) else ()
     out = []
-    for rest, rows in _panels(res, used):
+    for rest, rows in _panels(res, _used(res, (x,))):
         pts = [(_value(r, x, "analysis.scaling.x"), _value(r, metric, "analysis.scaling.metric")) for r in rows]
         pts = [(a, b) for a, b in pts if a is not None and b is not None]
         xs = sorted({a for a, _ in pts})
         stats = [t_interval(np.array([b for a, b in pts if a == v])) for v in xs]
         entry = {"coords": rest, "x": xs, "mean": [s[1] for s in stats], "n": [s[0] for s in stats],
                  "ci95": [None if s[3] is None else list(s[3]) for s in stats]}
-        try:
-            fit = fits.fit_power_law([a for a, _ in pts], [b for _, b in pts], offset=offset, loss=loss,
-                                     bootstrap=bootstrap, seed=seed)
-            entry["fit"] = fits.to_dict(fit)
-        except EngineInputError as err:
-            entry["fit"] = None
-            entry["error"] = {"field": f"analysis.scaling.{err.field}", "message": err.message}
-        out.append(entry)
+        out.append(_with_fit(entry, "scaling", lambda: fits.fit_power_law(
+            [a for a, _ in pts], [b for _, b in pts], offset=offset, loss=loss, bootstrap=bootstrap, seed=seed)))
     return out
 
 
 def scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = "l2", bootstrap: int = 200,
                 seed: int = 0) -> list[dict]:
     """Per panel: ``L(N, D)`` fitted to every run (N from ``n``, D from ``d``: axes or number metrics)."""
-    axes = dict(res.spec.axes)
     out = []
-    for rest, rows in _panels(res, tuple(p for p in (n, d) if p in axes)):
+    for rest, rows in _panels(res, _used(res, (n, d))):
         pts = [(_value(r, n, "analysis.scaling_law.n"), _value(r, d, "analysis.scaling_law.d"),
                 _value(r, metric, "analysis.scaling_law.metric")) for r in rows]
         pts = [p for p in pts if None not in p]
-        entry: dict = {"coords": rest, "points": len(pts)}
-        try:
-            fit = fits.fit_scaling_law(*zip(*pts), loss=loss, bootstrap=bootstrap, seed=seed) if pts else None
-            if fit is None:
-                raise EngineInputError("metric", "no run has a finite value")
-            entry["fit"] = fits.to_dict(fit)
-        except EngineInputError as err:
-            entry["fit"] = None
-            entry["error"] = {"field": f"analysis.scaling_law.{err.field}", "message": err.message}
-        out.append(entry)
+        out.append(_with_fit({"coords": rest, "points": len(pts)}, "scaling_law", lambda: fits.fit_scaling_law(
+            *(zip(*pts) if pts else ([], [], [])), loss=loss, bootstrap=bootstrap, seed=seed)))
     return out
 
 

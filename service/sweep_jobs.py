@@ -181,11 +181,9 @@ class Jobs:
 
     def _progress(self, c, jid: str) -> dict | None:
         job = self._meta(c, "jobs", jid)
-        if job is None:
-            return None
-        ended = self._meta(c, "ended", jid)
-        if ended is not None:
-            return {"id": jid, **ended}
+        ended = None if job is None else self._meta(c, "ended", jid)
+        if job is None or ended is not None:
+            return ended and {"id": jid, **ended}
         states = self._states(c, jid, job["total"])
         done, status = self._count(states, self._meta(c, "cancelled", jid) is not None)
         if status == "cancelled":
@@ -211,10 +209,8 @@ class Jobs:
     def _status(self, c, jid: str) -> dict | None:
         self._expire_now(c)
         job = self._meta(c, "jobs", jid)
-        if job is None:
-            return None
-        final = self._meta(c, "final", jid)
-        if final is not None:
+        final = None if job is None else self._meta(c, "final", jid)
+        if job is None or final is not None:
             return final
         spec = SweepSpec.from_dict(job["spec"])
         states = self._states(c, jid, job["total"])
@@ -258,10 +254,8 @@ class Jobs:
 
     def _cancel(self, c, jid: str) -> dict | None:
         job = self._meta(c, "jobs", jid)
-        if job is None:
-            return None
-        final = self._meta(c, "final", jid)
-        if final is not None:
+        final = None if job is None else self._meta(c, "final", jid)
+        if job is None or final is not None:
             return final
         c.set_metadata([ROOT, "cancelled", jid], time.time())
         states = self._states(c, jid, job["total"])

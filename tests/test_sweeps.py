@@ -202,3 +202,35 @@ def test_heatmap_and_data_scaling_analyses():
     (curve,) = engine.scaling_curves(res, "generalization_gap", "dataset.n_train", offset=False, bootstrap=50)
     assert curve["x"] == [8.0, 16.0, 32.0, 64.0] and curve["n"] == [3, 3, 3, 3]
     assert curve["fit"]["beta"] > 0 and curve["fit"]["offset"] is False
+
+
+def test_model_scaling_reads_the_parameter_count_of_each_run():
+    layers = [[1, 2, 1], [1, 8, 1], [1, 32, 1]]
+    res = sweep("training/run", BASE, {"model.layers": layers}, seeds=[0, 1], metrics=["final_train_loss", "n_params"],
+                client="sync")
+    (curve,) = engine.scaling_curves(res, "final_train_loss", "n_params", bootstrap=0)
+    assert curve["x"] == [3 * w + 1 for w in (2, 8, 32)]  # 1-w-1 with biases: w + w + w + 1
+    assert curve["n"] == [2, 2, 2] and curve["fit"] is not None
+
+
+def test_scaling_law_of_a_sweep_recovers_the_law_its_rows_follow():
+    """``scaling_law_fits`` on a sweep whose runs report L(N, D) of a known law (no training: the rows are
+    written as run_task would return them)."""
+    from engine.sweeps import SweepSpec
+    from engine.sweep_results import collect
+
+    truth = dict(E=0.05, A=3.0, B=8.0, alpha=0.4, beta=0.6)
+    widths, sizes = [4, 8, 16, 32, 64], [20, 40, 80, 160, 320]
+    spec = SweepSpec("training/run", (("model.layers", tuple([1, w, 1] for w in widths)), ("dataset.n_train", tuple(sizes))),
+                     (), ("final_val_loss", "n_params"))
+    outputs = {}
+    for i in range(spec.n_tasks):
+        combo = spec.combination(i)
+        N, D = 3 * combo["model.layers"][1] + 1, combo["dataset.n_train"]
+        L = truth["E"] + truth["A"] * N ** -truth["alpha"] + truth["B"] * D ** -truth["beta"]
+        outputs[i] = {"rows": [{"coords": {}, "metrics": {"final_val_loss": L, "n_params": N}}]}
+    (entry,) = engine.scaling_law_fits(collect(spec, outputs), "final_val_loss", "n_params", "dataset.n_train",
+                                       bootstrap=0)
+    assert entry["points"] == 25
+    for k, v in truth.items():
+        assert entry["fit"][k] == pytest.approx(v, rel=1e-5)
