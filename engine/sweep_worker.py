@@ -10,15 +10,16 @@ warm; the launcher and the Docker build warm it first) or compiles what is missi
 started without the preload, ``client.register_plugin(WarmKernels())`` does the same on every
 current and future worker.
 
-A worker runs one task at a time on one core (``--nthreads 1``, ``NUMBA_NUM_THREADS=1``): a sweep's
-parallelism is its many tasks, and a second thread per process would only contend with the others
-(``workqueue``, the fork-safe threading layer, is not thread-safe either).
+A worker runs one task at a time on one core: ``--nthreads 1`` and, in its environment (the launcher,
+docker-compose and ``engine.sweeps.local_cluster`` set them), ``NUMBA_NUM_THREADS=1``,
+``OPENBLAS_NUM_THREADS=1``, ``NUMBA_THREADING_LAYER=workqueue``. A sweep's parallelism is its many tasks;
+a second thread per process would only contend with the others. This module does not set them itself:
+importing it must not change the importing process's numba.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 try:  # distributed is a dependency; the import is guarded only so the engine imports without it
@@ -27,10 +28,6 @@ except ImportError:  # pragma: no cover
     WorkerPlugin = object
 
 log = logging.getLogger("descentlab")
-
-for _name, _value in (("NUMBA_NUM_THREADS", "1"), ("OPENBLAS_NUM_THREADS", "1"), ("NUMBA_THREADING_LAYER", "workqueue")):
-    os.environ.setdefault(_name, _value)  # before numba is imported by this process
-
 
 def warm() -> float:
     """Compile or load every kernel in this process; the seconds it took."""
