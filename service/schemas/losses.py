@@ -103,7 +103,10 @@ class EvaluateRequest(_LossParams):
 class EvaluateResponse(Schema):
     loss = fields.String(metadata={"description": "the loss's name, as requested"})
     value = fields.Float(metadata={"description": "the loss with torch's default reduction"})
-    gradient = NumberArray(ndim=1, metadata={"description": "d value / d predictions, in the predictions' shape"})
+    gradient = NumberArray(ndim=1, metadata={"description": "d value / d predictions, in the predictions' shape",
+                                             # 2-D predictions (a batch of rows) give a 2-D gradient
+                                             "items": {"anyOf": [{"type": "number"},
+                                                                 {"type": "array", "items": {"type": "number"}}]}})
     params = fields.Dict(metadata={"description": "the loss parameters used, defaults included"})
     ignored = fields.List(fields.String(), metadata={"description": "parameters given that this loss does not take"})
 
