@@ -44,7 +44,7 @@ WORST: list[tuple[str, str, dict]] = [
     ("basins 500x500 x 200 steps, adam, rastrigin", "/api/v1/descent/basins",
      {"surface": "rastrigin", "resolution": [500, 500], "steps": 200, "tolerance": 0.0,
       "optimizer": {"name": "adam", "lr": 0.01}}),
-    # 272 epochs: the most max_training_work (5e9, engine.training._work) allows for this model and data
+    # 272 epochs: the most max_training_work (5e9, engine.training_setup.work) allows for this model and data
     ("training run 10k+10k samples, 2-16-16-1, 272 epochs", "/api/v1/training/run",
      {"dataset": {"name": "moons", "n_train": 10000, "n_val": 10000}, "model": {"layers": [2, 16, 16, 1]},
       "optimizer": {"name": "adam", "lr": 0.01}, "batch_size": 32, "epochs": 272, "prediction": {"grid": 256}}),

@@ -140,10 +140,11 @@ _CHILD = r"""
 import json, time
 t0 = time.perf_counter()
 import engine.landscape as L
+import engine.critical as C
 t1 = time.perf_counter()
 L.landscape_grid("rosenbrock", resolution=(200, 200))
 t2 = time.perf_counter()
-L.critical_points("himmelblau", seeds=11)
+C.critical_points("himmelblau", seeds=11)
 t3 = time.perf_counter()
 L.landscape_slice("rosenbrock", (0.0, 0.0), (1.0, 1.0))
 t4 = time.perf_counter()

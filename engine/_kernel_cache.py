@@ -47,16 +47,30 @@ def _imports(module: str) -> frozenset[str]:
 
 
 @cache
-def module_key(module: str) -> str:
-    """16 hex digits of SHA-256 over the sources of ``module`` and its transitive engine imports."""
+def closure(module: str) -> frozenset[str]:
+    """``module`` and every engine module it imports, transitively (the sources its kernels can contain)."""
     seen, todo = set(), [module]
     while todo:
         m = todo.pop()
         if m not in seen:
             seen.add(m)
             todo.extend(_imports(m))
+    return frozenset(seen)
+
+
+@cache
+def defines_kernels(module: str) -> bool:
+    """Whether ``module`` decorates functions with the project's cached jit (``@kernel``/``@parallel_kernel``)."""
+    tree = ast.parse((ENGINE_DIR / f"{module}.py").read_bytes())
+    return any(isinstance(d, ast.Name) and d.id in ("kernel", "parallel_kernel")
+               for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for d in node.decorator_list)
+
+
+@cache
+def module_key(module: str) -> str:
+    """16 hex digits of SHA-256 over the sources of ``module`` and its transitive engine imports."""
     h = hashlib.sha256()
-    for m in sorted(seen):
+    for m in sorted(closure(module)):
         h.update(m.encode() + b"\0" + (ENGINE_DIR / f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
 

@@ -46,6 +46,8 @@ from .registry import ParamSpec, lookup, resolve_params
 from .vecmath import sigmoid as vec_sigmoid
 from .vecmath import tanh as vec_tanh
 
+__all__ = ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_activation", "resolve_activation"]
+
 # Integer codes (stable: the MLP's kernels dispatch on them)
 IDENTITY = 0
 SIGMOID = 1
@@ -391,7 +393,7 @@ def describe() -> list[dict]:
             "derivative_at_zero": s.deriv_at_zero,
             "torch": s.torch,
             "gain": s.gain,
-            "params": [p.to_dict() for p in s.params],
+            "parameters": [p.to_dict() for p in s.params],
             "notes": s.notes,
         }
         for s in ACTIVATIONS.values()

@@ -50,14 +50,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._jit import as_int, kernel
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
+from .validate import check_int
 from .losses import LOSSES, loss_value_grad, resolve_loss
-from .mlp import (
-    TRAIN, MLP, as_batch, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, mlp_loss,
-    new_running, new_workspace, pack, record_views, safe_norm, unpack,
-)
+from .mlp import MLP, as_batch, build_mlp, init_params, layer_views, new_running, new_workspace, pack, record_views, unpack
+from .mlp_kernels import TRAIN, Problem, mlp_backward, mlp_forward, mlp_loss, safe_norm
 from .activations import activation_deriv
+
+__all__ = ["BackpropResult", "run_backprop"]
 
 FD_STEP = 1e-5  # relative step of the centered difference
 REL_FLOOR = 1e-3  # entries below this fraction of max|bp| are compared against it
@@ -67,8 +68,9 @@ REL_FLOOR = 1e-3  # entries below this fraction of max|bp| are compared against 
 # Kernels
 # ---------------------------------------------------------------------------------------------
 @kernel
-def fd_gradient(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, work, rel_step, out):
-    """Centered finite differences of the loss for every parameter (``params`` restored exactly).
+def fd_gradient(pb, params, mode, running, work, rel_step, out):
+    """Centered finite differences of the loss of ``pb`` (an ``engine.mlp_kernels.Problem``) for every
+    parameter (``params`` restored exactly; dropout masks of seed 0, step 0).
 
     out[i] = (L(θ + h e_i) − L(θ − h e_i)) / ((θ_i + h) − (θ_i − h)),  h = rel_step·max(1, |θ_i|).
     """
@@ -78,9 +80,11 @@ def fd_gradient(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, s
         hi = old + h
         lo = old - h
         params[i] = hi
-        lp = mlp_loss(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, work)
+        lp = mlp_loss(pb.layout, pb.fparams, params, pb.X, pb.Y, pb.loss_code, pb.lparams, mode, as_int(0),
+                      as_int(0), running, work)
         params[i] = lo
-        lm = mlp_loss(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, work)
+        lm = mlp_loss(pb.layout, pb.fparams, params, pb.X, pb.Y, pb.loss_code, pb.lparams, mode, as_int(0),
+                      as_int(0), running, work)
         params[i] = old
         out[i] = (lp - lm) / (hi - lo)
 
@@ -231,9 +235,8 @@ def _resolve_path(path, net: MLP, n: int) -> dict:
         raise EngineInputError(f"path.{unknown[0]}", f"unknown key; accepted: {', '.join(sorted(known))}")
 
     def idx(name, value, bound):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise EngineInputError(f"path.{name}", "must be an integer")
-        if not 0 <= value < bound:
+        value = check_int(f"path.{name}", value, 0, integral_floats=False)
+        if not value < bound:
             raise EngineInputError(f"path.{name}", f"must be in [0, {bound - 1}]")
         return int(value)
 
@@ -319,7 +322,8 @@ def gradcheck(net: MLP, params, X, Y, loss_code: int, lparams, grad) -> GradChec
     fd = np.empty(net.n_params)
     p = params.copy()
     work = new_workspace(net, X.shape[0])
-    fd_gradient(net.layout, net.fparams, p, X, Y, loss_code, lparams, TRAIN, 0, 0, new_running(net), work, FD_STEP, fd)
+    fd_gradient(Problem(net.layout, net.fparams, X, Y, loss_code, lparams), p, TRAIN, new_running(net), work, FD_STEP,
+                fd)
     return _compare(net, fd, grad)
 
 
@@ -368,13 +372,9 @@ def run_backprop(
     """
     net = build_mlp(layers, activation, output_activation, residual, batch_norm, 0.0, activation_params)
     check_max("layers", net.n_params, "max_backprop_parameters")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise EngineInputError("seed", "must be a non-negative integer")
-    try:
+    check_int("seed", seed, 0, integral_floats=False)
+    with field_prefix("loss_params", strip="params", only=("params",)):  # the request's name for them
         r = resolve_loss(loss, loss_params)
-    except EngineInputError as e:  # resolve_loss names "params.<name>"; the request calls it loss_params
-        field = "loss_params" + e.field[len("params"):] if e.field.startswith("params") else e.field
-        raise EngineInputError(field, e.message) from None
     X, Y = as_batch(net, inputs, targets, batch_limit="max_backprop_samples")
     check_loss_fits(net, r.name, Y)
     params = pack(net, weights) if weights is not None else init_params(net, init, int(seed))
@@ -436,7 +436,7 @@ def _cost(net: MLP, params, X, Y, r, running, dy) -> Cost:
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        fd_gradient(layout, fp, p, X, Y, r.code, r.lparams, TRAIN, 0, 0, running, work, FD_STEP, fd)
+        fd_gradient(Problem(layout, fp, X, Y, r.code, r.lparams), p, TRAIN, running, work, FD_STEP, fd)
         times.append(time.perf_counter() - t0)
         if times[-1] > 0.05:
             break
@@ -448,6 +448,8 @@ def describe() -> list[dict]:
     """What the backprop endpoint returns and how each part is formed."""
     return [{
         "name": "backprop",
+        "title": "Backpropagation laid open",
+        "parameters": [],
         "records": "forward: z = aW + b, (s = BN(z)), a per layer; backward: da, dz, dW, db (dgamma, dbeta)",
         "chain_rule": "∂L/∂ŷ_k · ∂ŷ_k/∂h_{L−1} · … · ∂h_2/∂h_1 · ∂h_1/∂w for one path and one sample; "
                       "all_paths_sum (all paths, all samples) = backprop",

@@ -13,6 +13,10 @@ as torch does with ``error_if_nonfinite=False``. Only the 2-norm of one flat vec
 flat vector's norm is torch's global norm over all parameter tensors).
 
 Public wrappers ``clip_by_norm`` / ``clip_by_value`` validate, copy and return a ``ClippedGradient``.
+
+Every loop that clips (descent, training, gradient profiles) takes the request's ``clip`` through
+``resolve_clip`` (``None``, ``{"max_norm": c}`` or ``{"max_value": c}`` -> a kernel code and its
+threshold) and calls the one dispatch ``clip_gradient(kind, threshold, g, want_norm)`` in its loop.
 """
 
 from __future__ import annotations
@@ -22,10 +26,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import inline_kernel, kernel
 from .errors import EngineInputError
+from .registry import ParamSpec
+from .validate import check_array, check_float
+
+__all__ = ["ClippedGradient", "clip_by_norm", "clip_by_value", "clip_grad_norm", "clip_grad_value", "grad_norm"]
 
 CLIP_EPS = 1e-6  # torch clip_grad_norm_: coef = max_norm / (total_norm + 1e-6)
+
+# kernel codes of a resolved clip, and the request key of each
+CLIP_NONE, CLIP_NORM, CLIP_VALUE = 0, 1, 2
+CLIP_KEYS = {"max_norm": CLIP_NORM, "max_value": CLIP_VALUE}
 
 
 @kernel
@@ -62,6 +74,41 @@ def clip_grad_value(g, clip_value):
             g[i] = -clip_value
 
 
+@inline_kernel
+def clip_gradient(kind, threshold, g, want_norm):
+    """Clip ``g`` in place as ``kind`` says (``CLIP_NONE`` / ``CLIP_NORM`` / ``CLIP_VALUE``); return ‖g‖₂
+    BEFORE clipping (what ``clip_grad_norm_`` returns) when ``want_norm`` or when the clip computes it
+    anyway, else 0. Pass ``want_norm`` as ``as_bool(...)``: a 2-D descent step that never reads the norm
+    must not pay a square root for it (~10% of a step)."""
+    if kind == CLIP_NORM:
+        return clip_grad_norm(g, threshold)
+    total = 0.0
+    if want_norm:
+        total = grad_norm(g)
+    if kind == CLIP_VALUE:
+        clip_grad_value(g, threshold)
+    return total
+
+
+def resolve_clip(clip, field: str = "clip") -> tuple[int, float]:
+    """``None``, ``{"max_norm": c}`` (torch clip_grad_norm_) or ``{"max_value": c}`` (clip_grad_value_), c > 0,
+    as ``(kind, threshold)`` for ``clip_gradient``. Keys whose value is None count as absent."""
+    if clip is None:
+        return CLIP_NONE, 0.0
+    if not isinstance(clip, dict):
+        raise EngineInputError(field, "must be an object: {'max_norm': c} or {'max_value': c}")
+    clip = {k: v for k, v in clip.items() if v is not None}
+    unknown = sorted(set(clip) - set(CLIP_KEYS))
+    if unknown:
+        raise EngineInputError(f"{field}.{unknown[0]}", "unknown field; accepted: max_norm, max_value")
+    if len(clip) > 1:
+        raise EngineInputError(field, "give exactly one of max_norm or max_value")
+    if not clip:
+        return CLIP_NONE, 0.0
+    (key, value), = clip.items()
+    return CLIP_KEYS[key], check_float(f"{field}.{key}", value, 0.0, strict=True)
+
+
 @dataclass(frozen=True)
 class ClippedGradient:
     """A clipped copy of a gradient and the norms around the clip."""
@@ -72,39 +119,18 @@ class ClippedGradient:
     clipped: bool  # whether any coordinate changed
 
 
-def _vector(g, field: str) -> np.ndarray:
-    try:
-        a = np.array(g, dtype=np.float64, copy=True)
-    except (TypeError, ValueError):
-        raise EngineInputError(field, "must be a list of numbers") from None
-    if a.ndim != 1 or a.size == 0:
-        raise EngineInputError(field, "must be a non-empty 1-D list of numbers")
-    if not np.all(np.isfinite(a)):
-        raise EngineInputError(field, "values must be finite")
-    return np.ascontiguousarray(a)
-
-
-def _positive(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise EngineInputError(field, "must be a number")
-    v = float(value)
-    if not math.isfinite(v) or v <= 0.0:
-        raise EngineInputError(field, "must be a finite number > 0")
-    return v
-
-
 def clip_by_norm(g, max_norm: float) -> ClippedGradient:
     """``torch.nn.utils.clip_grad_norm_(…, max_norm)`` on a copy of ``g`` (2-norm)."""
-    a = _vector(g, "grad")
-    c = _positive(max_norm, "max_norm")
+    a = check_array("grad", g, ndim=(1,))
+    c = check_float("max_norm", max_norm, 0.0, strict=True)
     before = clip_grad_norm(a, c)
     return ClippedGradient(a, float(before), float(grad_norm(a)), bool(before + CLIP_EPS > c))
 
 
 def clip_by_value(g, clip_value: float) -> ClippedGradient:
     """``torch.nn.utils.clip_grad_value_(…, clip_value)`` on a copy of ``g``."""
-    a = _vector(g, "grad")
-    c = _positive(clip_value, "clip_value")
+    a = check_array("grad", g, ndim=(1,))
+    c = check_float("clip_value", clip_value, 0.0, strict=True)
     before = grad_norm(a)
     clipped = bool(np.any(np.abs(a) > c))
     clip_grad_value(a, c)
@@ -115,15 +141,16 @@ def describe() -> list[dict]:
     """Catalog entries for the two clipping modes (the request key and torch's function)."""
     return [
         {"name": "max_norm", "title": "Clip the gradient norm", "torch": "torch.nn.utils.clip_grad_norm_",
+         "parameters": [ParamSpec("max_norm", None, 0.0, None, doc="the largest 2-norm kept (> 0)").to_dict()],
          "formula": "coef = min(1, max_norm/(‖g‖₂ + 1e-6)); g ← g·coef", "low": 0.0, "exclusive_low": True},
         {"name": "max_value", "title": "Clip each gradient entry", "torch": "torch.nn.utils.clip_grad_value_",
+         "parameters": [ParamSpec("max_value", None, 0.0, None, doc="the largest |g_i| kept (> 0)").to_dict()],
          "formula": "g ← clamp(g, −c, c)", "low": 0.0, "exclusive_low": True},
     ]
 
 
 def _warmup() -> None:
-    g = np.array([3.0, 4.0])
-    clip_grad_norm(g, 1.0)
-    clip_grad_value(g, 0.1)
-    grad_norm(g)
+    for clip in ({"max_norm": 1.0}, {"max_value": 0.1}):
+        kind, c = resolve_clip(clip)
+        clip_by_norm([3.0, 4.0], c) if kind == CLIP_NORM else clip_by_value([3.0, 4.0], c)
 

@@ -47,6 +47,8 @@ import numpy as np
 from .errors import EngineInputError
 from .limits import check_max
 
+__all__ = ["Diagnosis", "diagnose"]
+
 # -- thresholds (documented above; every node reports the ones it used) -------------------------
 MIN_EPOCHS = 5  # fewer points than this cannot show a trend
 DIVERGE_RATIO = 2.0  # node 2: the loss ends at >= 2x where it started
@@ -235,23 +237,35 @@ def diagnose(train_loss, val_loss=None) -> Diagnosis:
     return done("converged", evidence)
 
 
+_QUESTIONS = {
+    "non_finite": "Is any loss value NaN or infinite?",
+    "growth": "Does the train loss end at >= DIVERGE_RATIO x its epoch-1 value?",
+    "spike": "Does the train loss ever jump >= SPIKE_RATIO x in one epoch (and x its best so far)?",
+    "plateau": "Did the train loss fall by less than PLATEAU_DROP of its epoch-1 value?",
+    "noisy": "Over the tail, is the mean |step| >= NOISY_JITTER of the level with >= NOISY_RISE_FRACTION going up?",
+    "overfitting": "Has the validation loss risen >= OVERFIT_RISE above its minimum while the train loss kept falling?",
+    "still_falling": "Did the train loss fall by >= STILL_FALLING_DROP across the tail?",
+    "high_level": "Did the train loss level off above UNDERFIT_LEVEL of its epoch-1 value?",
+    "otherwise": "None of the above",
+}
+_NODES = (
+    ("non_finite", "diverging", {}),
+    ("growth", "diverging", {"DIVERGE_RATIO": DIVERGE_RATIO, "SMOOTH_WINDOW": SMOOTH_WINDOW}),
+    ("spike", "exploding", {"SPIKE_RATIO": SPIKE_RATIO}),
+    ("plateau", "plateau", {"PLATEAU_DROP": PLATEAU_DROP}),
+    ("noisy", "noisy", {"TAIL_FRACTION": TAIL_FRACTION, "MIN_TAIL": MIN_TAIL, "NOISY_JITTER": NOISY_JITTER,
+                        "NOISY_RISE_FRACTION": NOISY_RISE_FRACTION}),
+    ("overfitting", "overfitting", {"OVERFIT_RISE": OVERFIT_RISE, "SMOOTH_WINDOW": SMOOTH_WINDOW}),
+    ("still_falling", "underfitting", {"STILL_FALLING_DROP": STILL_FALLING_DROP}),
+    ("high_level", "underfitting", {"UNDERFIT_LEVEL": UNDERFIT_LEVEL}),
+    ("otherwise", "converged", {}),
+)
+
+
 def describe() -> list[dict]:
-    """The tree's nodes in order with their thresholds, and each diagnosis's action."""
-    return [
-        {"node": "non_finite", "diagnosis": "diverging", "thresholds": {}},
-        {"node": "growth", "diagnosis": "diverging", "thresholds": {"DIVERGE_RATIO": DIVERGE_RATIO,
-                                                                    "SMOOTH_WINDOW": SMOOTH_WINDOW}},
-        {"node": "spike", "diagnosis": "exploding", "thresholds": {"SPIKE_RATIO": SPIKE_RATIO}},
-        {"node": "plateau", "diagnosis": "plateau", "thresholds": {"PLATEAU_DROP": PLATEAU_DROP}},
-        {"node": "noisy", "diagnosis": "noisy", "thresholds": {"TAIL_FRACTION": TAIL_FRACTION, "MIN_TAIL": MIN_TAIL,
-                                                               "NOISY_JITTER": NOISY_JITTER,
-                                                               "NOISY_RISE_FRACTION": NOISY_RISE_FRACTION}},
-        {"node": "overfitting", "diagnosis": "overfitting", "thresholds": {"OVERFIT_RISE": OVERFIT_RISE,
-                                                                          "SMOOTH_WINDOW": SMOOTH_WINDOW}},
-        {"node": "still_falling", "diagnosis": "underfitting", "thresholds": {"STILL_FALLING_DROP": STILL_FALLING_DROP}},
-        {"node": "high_level", "diagnosis": "underfitting", "thresholds": {"UNDERFIT_LEVEL": UNDERFIT_LEVEL}},
-        {"node": "otherwise", "diagnosis": "converged", "thresholds": {}},
-    ]
+    """The tree's nodes in order (the first "yes" decides) with their thresholds and diagnosis."""
+    return [{"name": node, "title": _QUESTIONS[node], "parameters": [], "node": node, "diagnosis": diagnosis,
+             "thresholds": thresholds} for node, diagnosis, thresholds in _NODES]
 
 
 def _warmup() -> None:

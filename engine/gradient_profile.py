@@ -59,16 +59,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import as_int, kernel
-from .clipping import clip_grad_norm, clip_grad_value
+from typing import NamedTuple
+
+from ._jit import as_bool, as_int, kernel
+from .clipping import CLIP_NONE, CLIP_NORM, clip_gradient, resolve_clip
 from .errors import EngineInputError
 from .init import resolve_init
-from .limits import LIMITS, check_max, check_int
+from .limits import LIMITS, check_max
 from .losses import loss_value_grad, resolve_loss
-from .mlp import TRAIN, as_batch, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
-    safe_norm, unpack
-from .optimizers import new_state, optimizer_step
-from .trajectory import CLIP_NONE, CLIP_NORM, CLIP_VALUE, resolve_clip, resolve_opt
+from .mlp import as_batch, build_mlp, init_params, layer_views, new_running, unpack
+from .mlp_kernels import TRAIN, Problem, mlp_backward, mlp_forward, safe_norm
+from .optimizers import new_state, optimizer_step, resolve_optimizer
+from .registry import ParamSpec
+from .validate import check_int
+
+__all__ = ["GradientProfile", "run_gradient_profile"]
 
 DEFAULT_INIT = {"name": "normal", "std": 0.25}
 DEFAULT_TRAIN_OPTIMIZER = {"name": "sgd", "lr": 0.1}
@@ -101,47 +106,48 @@ def _layer_norms(layout, n, grad, record, out):
         off += 2 * n * fo
 
 
+class Buffers(NamedTuple):
+    """The parameters (updated in place) and the scratch of the passes."""
+
+    params: np.ndarray
+    running: np.ndarray
+    grad: np.ndarray
+    work: np.ndarray
+    record: np.ndarray  # the backward record (every layer's dL/dz, dL/da)
+
+
 @kernel
-def _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, record):
-    yhat = mlp_forward(layout, fparams, params, X, as_int(TRAIN), as_int(0), as_int(0), running, work)
+def _pass(b, buf, record):
+    yhat = mlp_forward(b.layout, b.fparams, buf.params, b.X, as_int(TRAIN), as_int(0), as_int(0), buf.running, buf.work)
     n, k = yhat.shape
-    dy = work[work.shape[0] - n * k:].reshape((n, k))  # the tail: past the backward scratch
-    loss = loss_value_grad(loss_code, yhat, Y, lparams, dy)
-    mlp_backward(layout, fparams, params, X, dy, as_int(TRAIN), grad, work, record)
+    dy = buf.work[buf.work.shape[0] - n * k:].reshape((n, k))  # the tail: past the backward scratch
+    loss = loss_value_grad(b.loss_code, yhat, b.Y, b.lparams, dy)
+    mlp_backward(b.layout, b.fparams, buf.params, b.X, dy, as_int(TRAIN), buf.grad, buf.work, record)
     return loss
 
 
 @kernel
-def _clip(kind, value, g):
-    if kind == CLIP_NORM:
-        clip_grad_norm(g, value)
-    elif kind == CLIP_VALUE:
-        clip_grad_value(g, value)
-
-
-@kernel
-def _train_profile(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, record,
-                   opt_code, hp, state, scal, lr, steps, every, clip_kind, clip_value, norms, losses):
-    """Train on one batch for ``steps`` steps; record norms and loss at t = 0, every, 2·every, ..., steps.
-
-    Returns the number of records written (fewer when the loss stops being finite).
+def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, losses):
+    """Train on one batch for ``len(opt.lrs)`` steps; record norms and loss at t = 0, every, 2·every, ...,
+    steps (``opt.lrs`` empty: the record at t = 0 only, no update). Returns the number of records written
+    (fewer when the loss stops being finite).
     """
-    n = X.shape[0]
+    n = b.X.shape[0]
+    steps = opt.lrs.shape[0]
     rec = 0
     for t in range(steps + 1):
         keep = t % every == 0 or t == steps
-        loss = _pass(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work,
-                     record if keep else record[:0])
+        loss = _pass(b, buf, buf.record if keep else buf.record[:0])
         if not math.isfinite(loss):
             return rec
         if keep:
-            _layer_norms(layout, n, grad, record, norms[rec])
+            _layer_norms(b.layout, n, buf.grad, buf.record, norms[rec])
             losses[rec] = loss
             rec += 1
         if t == steps:
             break
-        _clip(clip_kind, clip_value, grad)
-        optimizer_step(opt_code, hp, params, grad, state, scal, t + 1, lr)
+        clip_gradient(clip_kind, clip_value, buf.grad, as_bool(False))
+        optimizer_step(opt.code, opt.hp, buf.params, buf.grad, ostate.state, ostate.scal, t + 1, opt.lrs[t])
     return rec
 
 
@@ -265,9 +271,10 @@ def run_gradient_profile(
     running = new_running(net)
     # the profile at initialization is the training kernel's record at step 0 (no update is taken)
     norms3, losses = np.zeros((1, depth, 4)), np.zeros(1)
-    state0, scal0 = np.zeros((4, 1)), np.zeros(2)
-    k = _train_profile(net.layout, net.fparams, params, X, Y, r.code, r.lparams, running, grad, work, record,
-                       0, np.zeros(8), state0, scal0, 0.0, 0, 1, CLIP_NONE, 0.0, norms3, losses)
+    batch_args = Problem(net.layout, net.fparams, X, Y, r.code, r.lparams)
+    buf = Buffers(params, running, grad, work, record)
+    opt0 = resolve_optimizer(DEFAULT_TRAIN_OPTIMIZER)  # no step is taken: lrs is empty
+    k = _train_profile(batch_args, buf, opt0.args(np.zeros(0)), new_state(opt0, 1), CLIP_NONE, 0.0, 1, norms3, losses)
     loss = float(losses[0]) if k == 1 else math.inf
     norms = norms3[0]
     if k == 0:  # the loss itself was not finite: the norms of that pass, for the overflow report
@@ -287,14 +294,14 @@ def run_gradient_profile(
     if kind != CLIP_NONE:
         g = grad.copy()
         before = float(safe_norm(g))
-        _clip(kind, threshold, g)
+        clip_gradient(kind, threshold, g, False)
         after = float(safe_norm(g))
         per = np.array([float(safe_norm(np.ascontiguousarray(lp.W).ravel())) for lp in unpack(net, g)])
         clip_report = ClipReport("max_norm" if kind == CLIP_NORM else "max_value", threshold,
                                  _cap(np.array([before]))[0][0], _cap(np.array([after]))[0][0], _cap(per)[0])
     train_report = None
     if train is not None:
-        train_report = _train(net, params, X, Y, r, running, work, record, grad, kind, threshold, train)
+        train_report = _train(batch_args, buf, kind, threshold, train)
     wg, _ = _cap(norms[:, 0])
     return GradientProfile(
         depth, width, net.activation, {"name": resolved_init.name, **resolved_init.params}, bool(residual),
@@ -317,20 +324,18 @@ def _resolve_training(training, batch: int, n_params: int):
     steps = check_int("training.steps", given.get("steps", 100), 1, "max_profile_steps")
     every = check_int("training.every", given.get("every", max(1, steps // 10)), 1)
     check_max("training.steps", (steps + 1) * batch * n_params, "max_profile_work")
-    opt = resolve_opt(given.get("optimizer", DEFAULT_TRAIN_OPTIMIZER), "training.optimizer")
+    spec = given.get("optimizer", DEFAULT_TRAIN_OPTIMIZER)
+    opt = resolve_optimizer(DEFAULT_TRAIN_OPTIMIZER if spec is None else spec, "training.optimizer")
     return opt, steps, every
 
 
-def _train(net, params, X, Y, r, running, work, record, grad, clip_kind, clip_value, train) -> TrainingProfile:
+def _train(b: Problem, buf: Buffers, clip_kind, clip_value, train) -> TrainingProfile:
     opt, steps, every = train
-    p = params.copy()
-    state, scal = new_state(opt, net.n_params)
     n_rec = steps // every + 2
-    norms = np.zeros((n_rec, net.n_layers, 4))
+    norms = np.zeros((n_rec, b.layout.shape[0], 4))
     losses = np.zeros(n_rec)
-    k = int(_train_profile(net.layout, net.fparams, p, X, Y, r.code, r.lparams, running, grad, work, record,
-                           opt.code, opt.hp, state, scal, opt.lr, steps, every, clip_kind, float(clip_value),
-                           norms, losses))
+    k = int(_train_profile(b, buf._replace(params=buf.params.copy()), opt.args(np.full(steps, opt.lr)),
+                           new_state(opt, buf.params.shape[0]), clip_kind, float(clip_value), every, norms, losses))
     recorded = [t for t in range(steps + 1) if t % every == 0 or t == steps][:k]
     norms = norms[:k]
     ok = np.isfinite(norms).all(axis=(1, 2))
@@ -350,6 +355,10 @@ def describe() -> list[dict]:
     """The profile's network, data, verdict rule and defaults."""
     return [{
         "name": "gradient_profile",
+        "title": "Vanishing and exploding gradients, layer by layer",
+        "parameters": [ParamSpec("depth", 10, 1, None, "int", "weight layers (limit max_layers)").to_dict(),
+                       ParamSpec("width", 32, 1, None, "int", "units per layer (limit max_width)").to_dict(),
+                       ParamSpec("batch", 64, 1, None, "int", "samples (limit max_batch)").to_dict()],
         "network": "depth layers of width x width; hidden activation, linear output; MSE on X, Y ~ N(0, 1)",
         "default_init": DEFAULT_INIT,
         "rule": RULE,

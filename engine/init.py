@@ -40,6 +40,8 @@ import numpy as np
 from .errors import EngineInputError
 from .registry import ParamSpec, lookup, resolve_params
 
+__all__ = ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
+
 NONLINEARITIES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 MODES = ("fan_in", "fan_out")
 
@@ -200,12 +202,14 @@ def describe() -> list[dict]:
             "weight": s.weight,
             "bias": s.bias,
             "torch": s.torch,
-            "params": [p.to_dict() for p in s.params],
+            "parameters": [p.to_dict() for p in s.params],
             "convention": "W has shape [fan_in, fan_out] (torch's Linear weight transposed; same fans)",
         }
         for s in INITS.values()
     ]
 
 
-def _warmup() -> None:  # no kernels: numpy draws only
-    init_layer(resolve_init({"name": "xavier_uniform"}), 2, 2, np.random.default_rng(0))
+def _warmup() -> None:
+    """No kernels (numpy draws only): each initialization once, so import-time errors surface at startup."""
+    for name in INITS:
+        init_layer(resolve_init({"name": name}), 2, 2, np.random.default_rng(0))

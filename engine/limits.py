@@ -8,8 +8,6 @@ Each concept module adds its own entries here, one line each with a why-comment.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .errors import EngineInputError
 
 LIMITS: dict[str, int] = {
@@ -36,7 +34,7 @@ LIMITS: dict[str, int] = {
     "max_train_samples": 10_000,  # points in a training split
     "max_val_samples": 10_000,  # points in a validation split
     "max_epochs": 10_000,
-    "max_training_work": 5_000_000_000,  # parameter-samples of a run or comparison (engine.training._work): ~2 s here
+    "max_training_work": 5_000_000_000,  # parameter-samples of a run or comparison (engine.training_setup.work): ~2 s here
     "max_compare_variants": 8,  # regularization variants trained side by side
     "max_prediction_axis": 256,  # points per axis of the drawn prediction (line or grid)
     "max_doctor_epochs": 100_000,  # points of a loss curve the doctor reads
@@ -56,21 +54,24 @@ LIMITS: dict[str, int] = {
 }
 
 
+# Per-sweep limits (engine.sweeps; POST /api/v1/sweeps): a sweep may exceed the single-request limits above,
+# which every one of its runs obeys. Published in the catalog's "limits" beside them.
+SWEEP_LIMITS: dict[str, int] = {
+    "max_sweep_axes": 6,  # dotted paths swept at once
+    "max_sweep_axis_values": 256,  # values of one axis
+    "max_sweep_seeds": 64,
+    "max_sweep_combinations": 1024,  # product of the axes' lengths: each is validated before submission
+    "max_sweep_tasks": 4096,  # combinations x seeds: one Dask task each
+    "max_sweep_metrics": 16,
+    "max_sweep_values": 1_000_000,  # numbers in the results (rows x metrics, a curve counting its points): ~20 MB of JSON
+    # sum over tasks of (the task's work / the largest work one request of its kind may ask for): 256
+    # maximal requests, ~2 s each on the 2-core development machine (a 4-minute sweep on its 2 workers)
+    "max_sweep_budget": 256,
+}
+
+
 def check_max(field: str, value: float, limit: str) -> None:
-    """Refuse ``value`` above ``LIMITS[limit]``, naming both the field and the limit."""
-    bound = LIMITS[limit]
+    """Refuse ``value`` above ``LIMITS[limit]`` (or ``SWEEP_LIMITS[limit]``), naming both the field and the limit."""
+    bound = LIMITS[limit] if limit in LIMITS else SWEEP_LIMITS[limit]
     if value > bound:
         raise EngineInputError(field, f"{value} exceeds limit {limit}={bound}")
-
-
-def check_int(field: str, value, low: int, limit: str | None = None) -> int:
-    """An integer (or an integral float) >= ``low``, and within ``LIMITS[limit]`` when given."""
-    integral = isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not integral:
-        raise EngineInputError(field, "must be an integer")
-    value = int(value)
-    if value < low:
-        raise EngineInputError(field, f"must be >= {low}")
-    if limit is not None:
-        check_max(field, value, limit)
-    return value

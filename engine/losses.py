@@ -57,9 +57,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import kernel
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
+from .tasks import CLASSIFICATION, REGRESSION
+from .validate import check_int
+
+__all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
+           "loss_curves", "loss_value_grad", "resolve_loss"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)
@@ -370,10 +375,6 @@ def loss_value_grad(code, pred, target, lparams, grad_out):
 # Registry
 # ---------------------------------------------------------------------------------------------
 
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-
-
 @dataclass(frozen=True)
 class LossSpec:
     """One loss: what it computes, what its predictions and targets are, and its parameters.
@@ -574,10 +575,8 @@ def _check_params(params: dict) -> dict:
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise EngineInputError(unknown[0], f"unknown loss parameter; accepted: {', '.join(sorted(PARAMS))}")
-    try:
+    with field_prefix("", strip="params"):  # "params.delta" -> "delta": the parameter sits beside the arrays
         out = resolve_params(tuple(PARAMS[k] for k in params), params, "params")
-    except EngineInputError as err:  # "params.delta" -> "delta": the parameter sits beside the arrays
-        raise EngineInputError(err.field.removeprefix("params."), err.message) from None
     out = {k: out[k] for k in params}
     _check_strict(out, "")
     return out
@@ -762,11 +761,7 @@ def loss_curves(
         raise EngineInputError("losses", "must name at least one loss")
     check_max("losses", len(names), "max_curve_losses")
     specs = [lookup(LOSSES, n, "losses") if isinstance(n, str) else lookup(LOSSES, None, "losses") for n in names]
-    if isinstance(points, bool) or not isinstance(points, (int, np.integer)):
-        raise EngineInputError("points", "must be an integer")
-    if points < 2:
-        raise EngineInputError("points", "must be >= 2")
-    check_max("points", int(points), "max_curve_points")
+    points = check_int("points", points, 2, "max_curve_points", integral_floats=False)
     xr = _range("x_range", x_range, (-3.0, 3.0), -1e6, 1e6, low_open=False)
     pr = _range("p_range", p_range, (0.01, 1.0), 0.0, 1.0, low_open=True)
     given = _check_params(params)
@@ -806,7 +801,7 @@ def describe() -> list[dict]:
             "kind": s.kind,
             "formula": s.formula,
             "derivative": s.derivative,
-            "params": [p.to_dict() for p in s.params],
+            "parameters": [p.to_dict() for p in s.params],
             "predictions": s.predictions,
             "targets": s.targets,
             "reduction": _REDUCTIONS[s.code] if s.code in _REDUCTIONS else "mean over all elements",

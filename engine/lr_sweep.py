@@ -41,13 +41,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import (
+    DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, NONFINITE, OUT_OF_BOUNDS, STATUS, check_start, default_start, run_many,
+    Setup, setup,
+)
 from .errors import EngineInputError
 from .limits import check_max
-from .race import run_many
-from .trajectory import (
-    DEFAULT_TOLERANCE, NONFINITE, OUT_OF_BOUNDS, STATUS, check_float, check_int, check_start,
-    default_start, resolve_opt, schedule_lrs, setup,
-)
+from .optimizers import Optimizer, resolve_optimizer
+from .registry import ParamSpec
+from .schedules import lr_per_step
+from .validate import check_float, check_int
+
+__all__ = ["LRRangeTest", "LRSweep", "SweepRun", "lr_range_test", "run_lr_sweep"]
 
 GOOD_GAP = 1e-3  # rule 2: the gap to f* closed to 0.1% of where it started
 OSC_SIGN_FRACTION = 0.10  # rule 3: loss differences change sign in >= 10% of pairs ...
@@ -67,6 +72,14 @@ VERDICT_RULE = (
 
 RANGE_BETA = 0.98
 RANGE_DIVERGENCE = 4.0
+RANGE_PARAMS = (
+    ParamSpec("lr_min", 1e-6, 0.0, None, doc="first lr of the ramp (> 0)"),
+    ParamSpec("lr_max", 1.0, 0.0, None, doc="last lr of the ramp (> lr_min)"),
+    ParamSpec("steps", 100, 2, None, "int", "steps of the ramp (limit max_steps)"),
+    ParamSpec("beta", RANGE_BETA, 0.0, 0.999999, doc="smoothing of the loss (bias-corrected EMA)"),
+    ParamSpec("divergence_factor", RANGE_DIVERGENCE, 1.0, None,
+              doc="stop when the smoothed loss exceeds this x its best (> 1)"),
+)
 RANGE_RULE = (
     "Smith (2017) / fastai lr_find: lr_i = lr_min * (lr_max/lr_min)^(i/(steps-1)); loss_i = loss after the step "
     "taken with lr_i; smoothed s_i = a_i / (1 - 0.98^(i+1)), a_i = 0.98 a_{i-1} + 0.02 loss_i; stop at the first i "
@@ -140,6 +153,53 @@ def verdict(loss: np.ndarray, status: str, f_ref: float, reversals: int = 0) -> 
     return v, float(ratio), signs, float(rev)
 
 
+@dataclass(frozen=True)
+class LRSweepPlan:
+    """An lr-sweep request, validated and resolved: what ``run_lr_sweep`` runs (``plan_lr_sweep``)."""
+
+    su: Setup
+    opt: Optimizer
+    lr_list: list[float]
+    lr_rows: np.ndarray  # (R, steps) each run's learning rate per step
+    start: tuple[float, float]
+
+
+def plan_lr_sweep(
+    surface: str = "quadratic",
+    lrs=(1e-3, 1e-2, 1e-1, 1.0),
+    optimizer: dict | None = None,
+    steps: int = 200,
+    start=None,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    draw: bool = True,
+) -> LRSweepPlan:
+    """``run_lr_sweep``'s checks, without the run; ``draw=False``: without its random draws either."""
+    try:
+        lr_list = list(lrs)
+    except TypeError:
+        raise EngineInputError("lrs", "must be a list of learning rates") from None
+    if not lr_list:
+        raise EngineInputError("lrs", "must not be empty")
+    R = len(lr_list)
+    check_max("lrs", R, "max_sweep_lrs")
+    lr_list = [check_float(f"lrs.{i}", v, 0.0, strict=True) for i, v in enumerate(lr_list)]
+    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
+               clip=clip, tolerance=tolerance, work_field="steps", draw=draw)
+    check_max("steps", R * su.steps, "max_sweep_work")
+    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
+    start = check_start(su, default_start(su.surface) if start is None else start)
+    lr_rows = np.empty((R, su.steps))
+    for r, lr in enumerate(lr_list):
+        lr_rows[r] = lr_per_step(schedule, lr, su.steps)
+    return LRSweepPlan(su, opt, lr_list, lr_rows, start)
+
+
 def run_lr_sweep(
     surface: str = "quadratic",
     lrs=(1e-3, 1e-2, 1e-1, 1.0),
@@ -155,25 +215,11 @@ def run_lr_sweep(
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> LRSweep:
     """Run ``optimizer`` (its own lr is replaced) with each base lr in ``lrs``; judge each curve."""
-    try:
-        lr_list = list(lrs)
-    except TypeError:
-        raise EngineInputError("lrs", "must be a list of learning rates") from None
-    if not lr_list:
-        raise EngineInputError("lrs", "must not be empty")
-    R = len(lr_list)
-    check_max("lrs", R, "max_sweep_lrs")
-    lr_list = [check_float(f"lrs.{i}", v, 0.0, strict=True) for i, v in enumerate(lr_list)]
-    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps")
-    check_max("steps", R * su.steps, "max_sweep_work")
-    opt = resolve_opt(optimizer)
-    start = check_start(su, default_start(su.surface) if start is None else start)
-    lr_rows = np.empty((R, su.steps))
-    for r, lr in enumerate(lr_list):
-        lr_rows[r] = schedule_lrs(schedule, lr, su.steps)
+    p = plan_lr_sweep(surface, lrs, optimizer, steps, start, schedule, params, noise_scale, seed, batch_size, clip,
+                      tolerance)
+    su, opt, lr_list, lr_rows, start, R = p.su, p.opt, p.lr_list, p.lr_rows, p.start, len(p.lr_list)
     out = run_many(su, [opt] * R, lr_rows, start, record=False)
-    curves = [out.loss[r, : out.n[r] + 1].copy() for r in range(R)]
+    curves = [out.rec.loss[r, : out.n[r] + 1].copy() for r in range(R)]
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)
     f_ref = float(known[:, 2].min()) if known.shape[0] else float(min(c.min() for c in curves))
     runs = []
@@ -210,11 +256,11 @@ def lr_range_test(
     ramp = lr_min * (lr_max / lr_min) ** (np.arange(steps) / (steps - 1))
     su = setup(surface, params, steps, noise_scale=noise_scale, seed=seed, batch_size=batch_size, clip=clip,
                tolerance=0.0)  # the ramp never stops for a small gradient
-    opt = resolve_opt(optimizer)
+    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     start = check_start(su, default_start(su.surface) if start is None else start)
     runs = run_many(su, [opt], ramp[None, :], start, record=False)
     n, status = int(runs.n[0]), int(runs.status[0])
-    loss = runs.loss[0, 1 : n + 1].copy()  # loss after the step with ramp[i], i = 0..n-1
+    loss = runs.rec.loss[0, 1 : n + 1].copy()  # loss after the step with ramp[i], i = 0..n-1
     lrs = ramp[:n].copy()
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)
     f_low = min(0.0, float(known[:, 2].min())) if known.shape[0] else 0.0
@@ -267,11 +313,12 @@ def lr_range_test(
 
 def describe() -> list[dict]:
     return [
-        {"name": "lr_sweep", "title": "Learning-rate sweep", "verdicts": list(VERDICTS), "rule": VERDICT_RULE,
+        {"name": "lr_sweep", "title": "Learning-rate sweep", "parameters": [], "verdicts": list(VERDICTS),
+         "rule": VERDICT_RULE,
          "limits": ["max_sweep_lrs", "max_steps", "max_descent_work", "max_sweep_work", "max_batch_work"]},
-        {"name": "lr_range_test", "title": "Learning-rate range test (Smith 2017)", "rule": RANGE_RULE,
-         "defaults": {"lr_min": 1e-6, "lr_max": 1.0, "steps": 100, "beta": RANGE_BETA,
-                      "divergence_factor": RANGE_DIVERGENCE},
+        {"name": "lr_range_test", "title": "Learning-rate range test (Smith 2017)",
+         "parameters": [p.to_dict() for p in RANGE_PARAMS], "rule": RANGE_RULE,
+         "defaults": {p.name: p.default for p in RANGE_PARAMS},
          "limits": ["max_steps"]},
     ]
 

@@ -31,410 +31,37 @@ layer ℓ = 1..L maps a_{ℓ−1} [n, w_{ℓ−1}] to a_ℓ [n, w_ℓ], a_0 = X)
   dropout, BN with the running statistics (torch's ``model.eval()`` default). Backward is exact in
   every mode (in ``EVAL_RUNNING`` BN is the affine map γ(z − r_μ)/√(r_σ² + eps) + β).
 
-Flat parameter vector ``params`` (what the optimizers update unchanged), layer by layer:
-``W_1`` (row-major [w_0, w_1]), ``b_1``, [``γ_1``, ``β_1``], ``W_2``, ``b_2``, ... — offsets in ``layout``.
+The kernels (forward, backward, loss of a batch on the flat parameter vector) are
+``engine.mlp_kernels``'; this module builds a network, initialises, packs and unpacks its parameters and
+evaluates it from Python::
 
-Kernels (arrays and scalars only; no allocation; callable inside other kernels and ``prange``):
-
-    yhat = mlp_forward(layout, fparams, params, X, mode, seed, step, running, work)     # view into work
-    mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record)
-    loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, grad, work)
-    loss = mlp_loss(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, work)
-    mlp_predict(layout, fparams, params, X, mode, seed, step, running, work, out)
-
-* ``layout`` int64 [L, NCOL], ``fparams`` float64 [L, NF]: from ``build_mlp(...)`` (columns below);
-* ``X`` float64 [n, w_0] and ``Y`` [n, w_L], C-contiguous; ``params``/``grad`` float64 [n_params];
-* ``running`` float64 [n_running] (``new_running``; pass a 0-length array when BN is off);
-* ``work`` float64 with at least ``workspace_size(layout, fparams, n)`` entries (a buffer sized for
-  the largest batch serves every smaller one); ``record`` float64 [record_size(layout, n)] to keep
-  every layer's ∂L/∂z and ∂L/∂a, or ``work[:0]`` to skip;
-* ``seed``, ``step`` non-negative ints: dropout masks are a function of (seed, step, layer, unit);
-* ``loss_code``, ``lparams`` from ``engine.losses.resolve_loss`` (torch reductions).
-
-``mlp_loss_grad`` overwrites ``grad`` (no accumulation) and returns the loss.
+    net = build_mlp([2, 16, 1], "tanh")
+    params = init_params(net, {"name": "xavier_uniform"}, seed=0)
+    loss_and_grad(net, params, X, Y, "mse").grad
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import kernel
-from .activations import (
-    ACTIVATIONS, SIGMOID, TANH, activate, activate_backward, activate_backward_from_output, resolve_activation,
-)
+from .activations import ACTIVATIONS, resolve_activation
 from .errors import EngineInputError
 from .init import init_layer, resolve_init
 from .limits import LIMITS, check_max
-from .losses import LOSSES, loss_value_grad, resolve_loss
-from .rng import key_uniform, stream_key
+from .losses import LOSSES, resolve_loss
+from .registry import ParamSpec
+from .mlp_kernels import (
+    ACT, B_OFF, BETA_OFF, BN_EPS, BN_MOMENTUM, F_ACT, F_DROP, F_EPS, F_MOM, G_OFF, IN, MODES, NCOL, NF, OUT, RUN_OFF,
+    SKIP, W_OFF, Problem, mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, mlp_predict, output_view, record_size,
+    workspace_size,
+)
+from .validate import check_array, check_bool, check_float, check_int
 
-# layout columns (int64 [L, NCOL])
-IN = 0  # fan_in w_{ℓ−1}
-OUT = 1  # fan_out w_ℓ
-W_OFF = 2  # offset of W_ℓ in params
-B_OFF = 3  # offset of b_ℓ
-G_OFF = 4  # offset of γ_ℓ (−1: no batch norm on this layer)
-BETA_OFF = 5  # offset of β_ℓ (−1: none)
-RUN_OFF = 6  # offset of [running mean (w_ℓ), running var (w_ℓ)] in ``running`` (−1: none)
-SKIP = 7  # 1: residual connection a_ℓ = a_{ℓ−1} + ...
-ACT = 8  # activation code of this layer
-NCOL = 9
-
-# fparams columns (float64 [L, NF])
-F_ACT = 0  # the activation's parameter (leaky slope / elu α)
-F_DROP = 1  # dropout probability of this layer's output (0: none)
-F_EPS = 2  # batch-norm eps
-F_MOM = 3  # batch-norm momentum for the running statistics
-NF = 4
-
-# modes
-TRAIN = 0
-TRAIN_UPDATE = 1
-EVAL_BATCH = 2
-EVAL_RUNNING = 3
-MODES = {"train": TRAIN, "train_update": TRAIN_UPDATE, "eval_batch": EVAL_BATCH, "eval_running": EVAL_RUNNING}
-
-BN_EPS = 1e-5
-BN_MOMENTUM = 0.1
-
-
-# ---------------------------------------------------------------------------------------------
-# Workspace layout. Per layer ℓ, in order: Z [n, w], A [n, w], then if batch norm S [n, w],
-# mean [w], invstd [w], then if dropout M [n, w] (the mask times 1/(1 − p)). After all layers:
-# three scratch blocks of n·max(w) for the backward pass (two ping-pong ∂L/∂a, one ∂L/∂z).
-# ---------------------------------------------------------------------------------------------
-@kernel
-def _block(layout, fparams, l, n):
-    w = layout[l, OUT]
-    size = 2 * n * w
-    if layout[l, G_OFF] >= 0:
-        size += n * w + 2 * w
-    if fparams[l, F_DROP] > 0.0:
-        size += n * w
-    return size
-
-
-@kernel
-def _forward_size(layout, fparams, n):
-    total = 0
-    for l in range(layout.shape[0]):
-        total += _block(layout, fparams, l, n)
-    return total
-
-
-@kernel
-def _max_width(layout):
-    m = 0
-    for l in range(layout.shape[0]):
-        if layout[l, OUT] > m:
-            m = layout[l, OUT]
-    return m
-
-
-@kernel
-def workspace_size(layout, fparams, n):
-    """Entries of ``work`` a batch of n rows needs (monotone in n)."""
-    return _forward_size(layout, fparams, n) + 3 * n * _max_width(layout)
-
-
-@kernel
-def record_size(layout, n):
-    """Entries of ``record``: ∂L/∂z_ℓ and ∂L/∂a_ℓ, [n, w_ℓ] each, for every layer."""
-    total = 0
-    for l in range(layout.shape[0]):
-        total += 2 * n * layout[l, OUT]
-    return total
-
-
-# ---------------------------------------------------------------------------------------------
-# Kernels
-# ---------------------------------------------------------------------------------------------
-@kernel
-def _batch_norm_forward(layout, fparams, l, params, Z, S, mean, invstd, mode, running):
-    """S = γ·(Z − μ)·invstd + β per column; μ/invstd from the batch (modes 0–2) or running stats (3)."""
-    n, w = Z.shape
-    go = layout[l, G_OFF]
-    bo = layout[l, BETA_OFF]
-    ro = layout[l, RUN_OFF]
-    eps = fparams[l, F_EPS]
-    if mode == EVAL_RUNNING:
-        for j in range(w):
-            mean[j] = running[ro + j]
-            invstd[j] = 1.0 / math.sqrt(running[ro + w + j] + eps)
-    else:
-        for j in range(w):
-            mean[j] = 0.0
-            invstd[j] = 0.0
-        for i in range(n):
-            for j in range(w):
-                mean[j] += Z[i, j]
-        for j in range(w):
-            mean[j] /= n
-        for i in range(n):
-            for j in range(w):
-                d = Z[i, j] - mean[j]
-                invstd[j] += d * d  # Σ (z − μ)², two-pass
-        if mode == TRAIN_UPDATE:
-            m = fparams[l, F_MOM]
-            for j in range(w):
-                running[ro + j] = (1.0 - m) * running[ro + j] + m * mean[j]
-                unbiased = invstd[j] / (n - 1) if n > 1 else invstd[j]
-                running[ro + w + j] = (1.0 - m) * running[ro + w + j] + m * unbiased
-        for j in range(w):
-            invstd[j] = 1.0 / math.sqrt(invstd[j] / n + eps)  # biased variance
-    for i in range(n):
-        for j in range(w):
-            S[i, j] = params[go + j] * ((Z[i, j] - mean[j]) * invstd[j]) + params[bo + j]
-
-
-@kernel
-def mlp_forward(layout, fparams, params, X, mode, seed, step, running, work):
-    """Forward pass of a batch; fills the workspace and returns ŷ [n, w_L] (a view into ``work``)."""
-    n = X.shape[0]
-    off = 0
-    prev = X
-    for l in range(layout.shape[0]):
-        fi = layout[l, IN]
-        fo = layout[l, OUT]
-        wo = layout[l, W_OFF]
-        bo = layout[l, B_OFF]
-        W = params[wo:wo + fi * fo].reshape((fi, fo))
-        Z = work[off:off + n * fo].reshape((n, fo))
-        off += n * fo
-        A = work[off:off + n * fo].reshape((n, fo))
-        off += n * fo
-        np.dot(prev, W, Z)
-        for i in range(n):
-            for j in range(fo):
-                Z[i, j] += params[bo + j]
-        S = Z
-        if layout[l, G_OFF] >= 0:
-            S = work[off:off + n * fo].reshape((n, fo))
-            off += n * fo
-            mean = work[off:off + fo]
-            off += fo
-            invstd = work[off:off + fo]
-            off += fo
-            _batch_norm_forward(layout, fparams, l, params, Z, S, mean, invstd, mode, running)
-        activate(layout[l, ACT], fparams[l, F_ACT], S, A)
-        p = fparams[l, F_DROP]
-        if p > 0.0:
-            M = work[off:off + n * fo].reshape((n, fo))
-            off += n * fo
-            if mode == TRAIN or mode == TRAIN_UPDATE:
-                scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-                key = stream_key(seed, step, l)
-                for i in range(n):
-                    for j in range(fo):
-                        M[i, j] = scale if key_uniform(key, i * fo + j) >= p else 0.0
-                        A[i, j] *= M[i, j]
-            else:
-                for i in range(n):
-                    for j in range(fo):
-                        M[i, j] = 1.0
-        if layout[l, SKIP] == 1:
-            for i in range(n):
-                for j in range(fo):
-                    A[i, j] += prev[i, j]
-        prev = A
-    return prev
-
-
-@kernel
-def mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record):
-    """Backward pass after ``mlp_forward`` on the same X/params/mode: writes ∂L/∂params into ``grad``.
-
-    ``dyhat`` = ∂L/∂ŷ [n, w_L] (may live in the workspace's first scratch block, as
-    ``mlp_loss_grad`` puts it). When ``record`` is not empty, layer ℓ's ∂L/∂z_ℓ and ∂L/∂a_ℓ are
-    copied into it (layer by layer, [n, w_ℓ] each, in forward order). Reads the forward state,
-    never changes it: calling it twice gives the same gradient.
-    """
-    n = X.shape[0]
-    L = layout.shape[0]
-    fwd = _forward_size(layout, fparams, n)
-    mw = _max_width(layout)
-    keep = record.shape[0] > 0
-    rec_end = record_size(layout, n) if keep else 0
-    buf0 = work[fwd:fwd + n * mw]
-    buf1 = work[fwd + n * mw:fwd + 2 * n * mw]
-    dzbuf = work[fwd + 2 * n * mw:fwd + 3 * n * mw]
-    g = dyhat
-    cur = 0  # which ping-pong buffer g may occupy (dyhat may be buf0)
-    end = fwd
-    for l in range(L - 1, -1, -1):
-        fi = layout[l, IN]
-        fo = layout[l, OUT]
-        start = end - _block(layout, fparams, l, n)
-        off = start
-        Z = work[off:off + n * fo].reshape((n, fo))
-        A = work[off + n * fo:off + 2 * n * fo].reshape((n, fo))
-        off += 2 * n * fo  # Z, A
-        S = Z
-        bn = layout[l, G_OFF] >= 0
-        mean = work[off:off]
-        invstd = work[off:off]
-        if bn:
-            S = work[off:off + n * fo].reshape((n, fo))
-            off += n * fo
-            mean = work[off:off + fo]
-            off += fo
-            invstd = work[off:off + fo]
-            off += fo
-        drop = fparams[l, F_DROP] > 0.0 and (mode == TRAIN or mode == TRAIN_UPDATE)
-        M = Z
-        if fparams[l, F_DROP] > 0.0:
-            M = work[off:off + n * fo].reshape((n, fo))
-        if l > 0:
-            pstart = start - _block(layout, fparams, l - 1, n)
-            fp = layout[l - 1, OUT]
-            prev = work[pstart + n * fp:pstart + 2 * n * fp].reshape((n, fp))
-        else:
-            prev = X
-        dZ = dzbuf[:n * fo].reshape((n, fo))
-        code = layout[l, ACT]
-        a = fparams[l, F_ACT]
-        # ∂L/∂s = g·m·act'(s). A = act(s) exactly unless a dropout mask or a skip was applied to it:
-        # then act'(s) comes from A (tanh 1 − A², sigmoid A(1 − A), as torch), else from s.
-        if (code == TANH or code == SIGMOID) and not drop and layout[l, SKIP] == 0:
-            activate_backward_from_output(code, A, g, dZ)
-        elif drop:
-            for i in range(n):
-                for j in range(fo):
-                    dZ[i, j] = g[i, j] * M[i, j]
-            activate_backward(code, a, S, dZ, dZ)
-        else:
-            activate_backward(code, a, S, g, dZ)
-        if bn:
-            go = layout[l, G_OFF]
-            bo = layout[l, BETA_OFF]
-            dgam = grad[go:go + fo]
-            dbet = grad[bo:bo + fo]
-            for j in range(fo):
-                dgam[j] = 0.0
-                dbet[j] = 0.0
-            for i in range(n):
-                for j in range(fo):
-                    xh = (Z[i, j] - mean[j]) * invstd[j]
-                    dgam[j] += dZ[i, j] * xh  # ∂L/∂γ = Σ ds·x̂
-                    dbet[j] += dZ[i, j]  # ∂L/∂β = Σ ds
-            if mode == EVAL_RUNNING:
-                for i in range(n):
-                    for j in range(fo):
-                        dZ[i, j] *= params[go + j] * invstd[j]
-            else:
-                # dz = γ·invstd/n · (n·ds − Σds − x̂·Σ ds·x̂)
-                for i in range(n):
-                    for j in range(fo):
-                        xh = (Z[i, j] - mean[j]) * invstd[j]
-                        dZ[i, j] = params[go + j] * invstd[j] / n * (n * dZ[i, j] - dbet[j] - xh * dgam[j])
-        wo = layout[l, W_OFF]
-        bo = layout[l, B_OFF]
-        dW = grad[wo:wo + fi * fo].reshape((fi, fo))
-        np.dot(prev.T, dZ, dW)  # ∂L/∂W = a_{ℓ−1}ᵀ ∂L/∂z
-        for j in range(fo):
-            grad[bo + j] = 0.0
-        for i in range(n):
-            for j in range(fo):
-                grad[bo + j] += dZ[i, j]  # ∂L/∂b = Σ_rows ∂L/∂z
-        if keep:
-            rec_end -= 2 * n * fo
-            rz = record[rec_end:rec_end + n * fo]
-            ra = record[rec_end + n * fo:rec_end + 2 * n * fo]
-            for i in range(n):
-                for j in range(fo):
-                    rz[i * fo + j] = dZ[i, j]
-                    ra[i * fo + j] = g[i, j]
-        if l > 0:
-            nxt = buf1 if cur == 0 else buf0
-            cur = 1 - cur
-            gn = nxt[:n * fi].reshape((n, fi))
-            W = params[wo:wo + fi * fo].reshape((fi, fo))
-            np.dot(dZ, W.T, gn)  # ∂L/∂a_{ℓ−1} = ∂L/∂z Wᵀ
-            if layout[l, SKIP] == 1:
-                for i in range(n):
-                    for j in range(fi):
-                        gn[i, j] += g[i, j]  # the identity path of the skip connection
-            g = gn
-        end = start
-
-
-@kernel
-def _output_view(layout, fparams, n, work):
-    off = _forward_size(layout, fparams, n) - _block(layout, fparams, layout.shape[0] - 1, n)
-    k = layout[layout.shape[0] - 1, OUT]
-    return work[off + n * k:off + 2 * n * k].reshape((n, k))
-
-
-@kernel
-def mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, grad, work):
-    """Forward, loss (torch reduction) and backward of one batch: writes ∂L/∂params into ``grad``."""
-    yhat = mlp_forward(layout, fparams, params, X, mode, seed, step, running, work)
-    n, k = yhat.shape
-    fwd = _forward_size(layout, fparams, n)
-    dy = work[fwd:fwd + n * k].reshape((n, k))
-    loss = loss_value_grad(loss_code, yhat, Y, lparams, dy)
-    mlp_backward(layout, fparams, params, X, dy, mode, grad, work, work[:0])
-    return loss
-
-
-@kernel
-def mlp_loss(layout, fparams, params, X, Y, loss_code, lparams, mode, seed, step, running, work):
-    """Forward and loss of one batch (no backward)."""
-    yhat = mlp_forward(layout, fparams, params, X, mode, seed, step, running, work)
-    n, k = yhat.shape
-    fwd = _forward_size(layout, fparams, n)
-    dy = work[fwd:fwd + n * k].reshape((n, k))
-    return loss_value_grad(loss_code, yhat, Y, lparams, dy)
-
-
-@kernel
-def mlp_predict(layout, fparams, params, X, mode, seed, step, running, work, out):
-    """out = ŷ [n, w_L] of X."""
-    yhat = mlp_forward(layout, fparams, params, X, mode, seed, step, running, work)
-    n, k = yhat.shape
-    for i in range(n):
-        for j in range(k):
-            out[i, j] = yhat[i, j]
-
-
-@kernel
-def safe_norm(x):
-    """‖x‖₂ of a flat array, without overflow or underflow for finite entries; inf/NaN pass through.
-
-    Σx² in one pass (four partial sums: no BLAS call, so no thread start-up for a norm) when it is a
-    normal float64; otherwise the scaled form m·√Σ(x/m)², m = max|x|.
-    """
-    n = x.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    i = 0
-    while i + 4 <= n:
-        s0 += x[i] * x[i]
-        s1 += x[i + 1] * x[i + 1]
-        s2 += x[i + 2] * x[i + 2]
-        s3 += x[i + 3] * x[i + 3]
-        i += 4
-    while i < n:
-        s0 += x[i] * x[i]
-        i += 1
-    s = (s0 + s1) + (s2 + s3)
-    if math.isfinite(s) and s > 1e-290:
-        return math.sqrt(s)
-    m = 0.0
-    for i in range(n):
-        a = abs(x[i])
-        if not a <= m:  # also true for NaN
-            m = a
-    if m == 0.0 or not math.isfinite(m):
-        return m
-    s = 0.0
-    for i in range(x.shape[0]):
-        r = x[i] / m
-        s += r * r
-    return m * math.sqrt(s)
-
+__all__ = ["MLP", "Problem", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss",
+           "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack",
+           "workspace_size"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,25 +100,6 @@ class MLP:
         return int(record_size(self.layout, int(n)))
 
 
-def _int(value, field: str, low: int, limit: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise EngineInputError(field, "must be an integer")
-    v = int(value)
-    if v < low:
-        raise EngineInputError(field, f"must be >= {low}")
-    if limit is not None:
-        check_max(field, v, limit)
-    return v
-
-
-def _prob(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EngineInputError(field, "must be a number")
-    if not 0.0 <= value <= 1.0:
-        raise EngineInputError(field, "must lie in [0, 1]")
-    return float(value)
-
-
 def build_mlp(
     layers,
     activation: str = "relu",
@@ -509,14 +117,13 @@ def build_mlp(
     if len(layers) < 2:
         raise EngineInputError("layers", "needs at least an input and an output width")
     check_max("layers", len(layers) - 1, "max_layers")
-    widths = tuple(_int(w, "layers", 1, "max_width") for w in layers)
+    widths = tuple(check_int("layers", w, 1, "max_width", integral_floats=False) for w in layers)
     act = resolve_activation(activation, activation_params, "activation")
     out_act = resolve_activation(output_activation, output_activation_params, "output_activation")
-    for name, v in (("residual", residual), ("batch_norm", batch_norm)):
-        if not isinstance(v, (bool, np.bool_)):
-            raise EngineInputError(name, "must be true or false")
-    p = _prob(dropout, "dropout")
-    m = _prob(bn_momentum, "bn_momentum")
+    check_bool("residual", residual)
+    check_bool("batch_norm", batch_norm)
+    p = check_float("dropout", dropout, 0.0, 1.0)
+    m = check_float("bn_momentum", bn_momentum, 0.0, 1.0)
     L = len(widths) - 1
     n_params = sum(widths[l] * widths[l + 1] + widths[l + 1] for l in range(L))
     if batch_norm:
@@ -609,25 +216,11 @@ def pack(net: MLP, weights, field: str = "weights") -> np.ndarray:
                     raise EngineInputError(f"{f}.{key}", "missing")
                 dst[...] = 1.0 if key == "gamma" else 0.0
                 continue
-            dst[...] = _array(given[key], f"{f}.{key}", dst.shape)
+            dst[...] = check_array(f"{f}.{key}", given[key], shape=dst.shape, max_abs=MAX_ABS_VALUE)
     return params
 
 
 MAX_ABS_VALUE = 1e6  # |input|, |target|, |weight| accepted from users
-
-
-def _array(values, field: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise EngineInputError(field, "must be numbers (rows of equal length)") from None
-    if arr.shape != shape:
-        raise EngineInputError(field, f"shape {list(arr.shape)} does not match the expected {list(shape)}")
-    if not np.isfinite(arr).all():
-        raise EngineInputError(field, "values must be finite numbers")
-    if arr.size and np.abs(arr).max() > MAX_ABS_VALUE:
-        raise EngineInputError(field, f"values must lie within ±{MAX_ABS_VALUE:g}")
-    return arr
 
 
 def as_batch(net: MLP, X, Y=None, x_field: str = "inputs", y_field: str = "targets",
@@ -640,7 +233,7 @@ def as_batch(net: MLP, X, Y=None, x_field: str = "inputs", y_field: str = "targe
     if x.ndim != 2 or x.shape[0] < 1:
         raise EngineInputError(x_field, "must be a non-empty list of rows")
     check_max(x_field, x.shape[0], batch_limit)
-    x = np.ascontiguousarray(_array(x, x_field, (x.shape[0], net.widths[0])))
+    x = check_array(x_field, x, shape=(x.shape[0], net.widths[0]), max_abs=MAX_ABS_VALUE)
     check_max(x_field, x.shape[0] * net.n_params, "max_network_work")
     if net.batch_norm and x.shape[0] < 2:
         raise EngineInputError(x_field, "batch normalization needs at least 2 rows (torch: 'Expected more than 1 value per channel')")
@@ -652,7 +245,7 @@ def as_batch(net: MLP, X, Y=None, x_field: str = "inputs", y_field: str = "targe
         raise EngineInputError(y_field, "must be a list of rows of numbers (rows of equal length)") from None
     if y.ndim == 1 and net.widths[-1] == 1:
         y = y.reshape(-1, 1)
-    y = np.ascontiguousarray(_array(y, y_field, (x.shape[0], net.widths[-1])))
+    y = check_array(y_field, y, shape=(x.shape[0], net.widths[-1]), max_abs=MAX_ABS_VALUE)
     return x, y
 
 
@@ -761,7 +354,7 @@ def loss_and_grad(net: MLP, params: np.ndarray, X, Y, loss: str = "mse", loss_pa
     grad = np.empty(net.n_params)
     value = mlp_loss_grad(net.layout, net.fparams, _params(net, params), x, y, r.code, r.lparams, _mode(mode),
                           int(seed), int(step), run, grad, work)
-    return LossGrad(float(value), grad, _output_view(net.layout, net.fparams, x.shape[0], work).copy())
+    return LossGrad(float(value), grad, output_view(net.layout, net.fparams, x.shape[0], work).copy())
 
 
 def predict(net: MLP, params: np.ndarray, X, mode: str = "eval_batch", running=None, seed: int = 0,
@@ -784,6 +377,12 @@ def describe() -> list[dict]:
     """The MLP's conventions for the catalog (one entry: layer formula, placements, modes, limits)."""
     return [{
         "name": "mlp",
+        "title": "Multilayer perceptron",
+        "parameters": [
+            ParamSpec("residual", False, kind="bool", doc="skip connections on equal-width hidden layers").to_dict(),
+            ParamSpec("batch_norm", False, kind="bool", doc="BatchNorm1d before every hidden activation").to_dict(),
+            ParamSpec("dropout", 0.0, 0.0, 1.0, doc="inverted dropout on every hidden layer").to_dict(),
+        ],
         "layer": "z = a @ W + b (W [fan_in, fan_out]); s = BN(z); a' = dropout(act(s)) (+ a if residual)",
         "batch_norm": "after the linear map, before the activation, hidden layers; batch stats, biased var, eps 1e-5",
         "residual": "hidden layers 2..L−1 with equal input and output widths: a_l = a_{l−1} + dropout(act(BN(z_l)))",

@@ -15,9 +15,11 @@ Neural Nets" (NeurIPS 2018).
   - ``circles``: a unit circle around one of radius ``factor`` (0.5), labels 0 (outer) / 1,
     + noise·N(0, I)                                               (2 inputs, classification)
 
-  Classification with 1 output uses ``bce_with_logits`` (targets 0/1), with 2 outputs
-  ``cross_entropy_with_logits`` (one-hot targets); regression uses ``mse``. ``loss`` may name
-  another loss that fits (see ``LOSS_FITS``).
+  These are ``engine.datasets``' generators (the entries with ``landscape`` parameters), one sample
+  of ``n`` points from ``default_rng([seed, 2])``. The loss is one that fits the task and the output
+  width (``engine.tasks``): classification with 1 output defaults to ``bce_with_logits`` (targets
+  0/1), with 2 outputs to ``cross_entropy_with_logits`` (one-hot targets), regression to ``mse``;
+  ``mse`` on the class labels is allowed too (``engine.tasks.LABELS_AS_VALUES``).
 * **Directions** d ~ N(0, I) (independent Gaussians, one per axis, from the seed), then
   filter-normalized: for every layer and every output unit j (a "filter" of a dense layer is a
   neuron: the column W[:, j] of our [fan_in, fan_out] W, torch's row weight[j, :]),
@@ -45,59 +47,37 @@ import numba
 import numpy as np
 
 from ._jit import as_int, kernel, parallel_kernel, prange
+from .datasets import DATASETS, draw
 from .errors import EngineInputError
-from .limits import LIMITS, check_max, check_int
+from .limits import LIMITS, check_max
 from .losses import resolve_loss
-from .mlp import EVAL_BATCH, TRAIN, MLP, build_mlp, init_params, mlp_loss, mlp_loss_grad, new_running, unpack
-from .optimizers import new_state, optimizer_step
-from .registry import ParamSpec, lookup, resolve_params
-from .trajectory import resolve_opt
+from .mlp import MLP, build_mlp, init_params, new_running, unpack
+from .mlp_kernels import EVAL_BATCH, TRAIN, Problem, mlp_loss, mlp_loss_grad
+from .optimizers import new_state, optimizer_step, resolve_optimizer
+from .registry import lookup, resolve_params
+from .tasks import CLASSIFICATION, REGRESSION, fitting_losses, format_targets, head
+from .validate import check_float, check_int
+
+__all__ = ["NetworkLandscape", "run_network_landscape"]
 
 OVERFLOW_CAP = 1e308
 DEFAULT_OPTIMIZER = {"name": "adam", "lr": 0.01}
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-
-
-@dataclass(frozen=True)
-class LandscapeDataset:
-    name: str
-    title: str
-    task: str
-    inputs: int
-    params: tuple[ParamSpec, ...]
-
-
-_N = ParamSpec("n", 200, 2, None, "int", "number of points (limit max_landscape_samples)")
-DATASETS: dict[str, LandscapeDataset] = {
-    "sine": LandscapeDataset("sine", "y = sin x + noise", REGRESSION, 1,
-                             (_N, ParamSpec("noise", 0.1, 0.0, 2.0, doc="std of the Gaussian noise on y"))),
-    "moons": LandscapeDataset("moons", "Two moons", CLASSIFICATION, 2,
-                              (_N, ParamSpec("noise", 0.1, 0.0, 2.0, doc="std of the Gaussian noise on x"))),
-    "circles": LandscapeDataset("circles", "Two circles", CLASSIFICATION, 2,
-                                (_N, ParamSpec("noise", 0.05, 0.0, 2.0, doc="std of the Gaussian noise on x"),
-                                 ParamSpec("factor", 0.5, 0.0, 0.99, doc="inner radius / outer radius"))),
-}
-
-# which losses a task and output width take (first = default)
-LOSS_FITS: dict[tuple[str, str], tuple[str, ...]] = {
-    (REGRESSION, "1"): ("mse", "mae", "huber", "smooth_l1", "log_cosh"),
-    (CLASSIFICATION, "1"): ("bce_with_logits", "hinge", "mse"),
-    (CLASSIFICATION, "2"): ("cross_entropy_with_logits", "mse"),
-}
+# the datasets offered here: those with landscape parameters, in the registry's order
+LANDSCAPE_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.landscape)
 
 
 # ---------------------------------------------------------------------------------------------
 # Kernels
 # ---------------------------------------------------------------------------------------------
 @kernel
-def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, work, last,
-           opt_code, hp, state, scal, lr, steps, losses):
-    """Full-batch training; returns the steps taken (fewer when the loss or parameters stop being finite)."""
+def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses):
+    """Full-batch training for ``len(opt.lrs)`` steps from ``params`` (updated in place; ``last`` holds the
+    previous step's); returns the steps taken (fewer when the loss or parameters stop being finite)."""
     P = params.shape[0]
+    steps = opt.lrs.shape[0]
     for t in range(steps):
-        loss = mlp_loss_grad(layout, fparams, params, X, Y, loss_code, lparams, as_int(TRAIN), as_int(0), t,
-                             running, grad, work)
+        loss = mlp_loss_grad(pb.layout, pb.fparams, params, pb.X, pb.Y, pb.loss_code, pb.lparams, as_int(TRAIN),
+                             as_int(0), t, running, grad, work)
         if not math.isfinite(loss):
             for k in range(P):
                 params[k] = last[k]
@@ -105,7 +85,7 @@ def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, wor
         losses[t] = loss
         for k in range(P):
             last[k] = params[k]
-        optimizer_step(opt_code, hp, params, grad, state, scal, t + 1, lr)
+        optimizer_step(opt.code, opt.hp, params, grad, ostate.state, ostate.scal, t + 1, opt.lrs[t])
         for k in range(P):
             if not math.isfinite(params[k]):
                 for q in range(P):
@@ -115,7 +95,7 @@ def _train(layout, fparams, params, X, Y, loss_code, lparams, running, grad, wor
 
 
 @parallel_kernel
-def _grid(layout, fparams, center, d1, d2, alphas, betas, X, Y, loss_code, lparams, running, thetas, works, out):
+def _grid(pb, running, center, d1, d2, alphas, betas, thetas, works, out):
     """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2); rows split over the threads' buffers."""
     chunks = thetas.shape[0]
     rows = betas.shape[0]
@@ -129,8 +109,8 @@ def _grid(layout, fparams, center, d1, d2, alphas, betas, X, Y, loss_code, lpara
                 a = alphas[i]
                 for k in range(P):
                     theta[k] = center[k] + a * d1[k] + b * d2[k]
-                out[r, i] = mlp_loss(layout, fparams, theta, X, Y, loss_code, lparams, as_int(EVAL_BATCH),
-                                     as_int(0), as_int(0), running, work)
+                out[r, i] = mlp_loss(pb.layout, pb.fparams, theta, pb.X, pb.Y, pb.loss_code, pb.lparams,
+                                     as_int(EVAL_BATCH), as_int(0), as_int(0), running, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +126,7 @@ class Data:
 
 
 def make_data(spec, seed: int, field: str = "dataset") -> Data:
-    """Generate the seeded dataset ``{"name": ..., "n": ..., "noise": ...}``."""
+    """Generate the seeded dataset ``{"name": ..., "n": ..., "noise": ...}`` (module docstring)."""
     if isinstance(spec, str):
         spec = {"name": spec}
     if spec is None:
@@ -155,38 +135,11 @@ def make_data(spec, seed: int, field: str = "dataset") -> Data:
         raise EngineInputError(field, "must be an object with a name")
     given = dict(spec)
     name = given.pop("name", "moons")
-    ds = lookup(DATASETS, name, f"{field}.name")
-    p = resolve_params(ds.params, given, field)
+    ds = lookup({k: DATASETS[k] for k in LANDSCAPE_DATASETS}, name, f"{field}.name")
+    p = resolve_params(ds.landscape, given, field)
     check_max(f"{field}.n", p["n"], "max_landscape_samples")
-    rng = np.random.default_rng([seed, 2])
-    n = p["n"]
-    if name == "sine":
-        x = rng.uniform(-math.pi, math.pi, size=n)
-        y = np.sin(x) + p["noise"] * rng.standard_normal(n)
-        return Data(name, ds.task, x.reshape(n, 1), y, p)
-    labels = np.arange(n) % 2
-    if name == "moons":
-        t = rng.uniform(0.0, math.pi, size=n)
-        X = np.where(labels[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1.0 - np.cos(t), 0.5 - np.sin(t)])
-    else:  # circles
-        t = rng.uniform(0.0, 2.0 * math.pi, size=n)
-        r = np.where(labels == 0, 1.0, p["factor"])
-        X = np.c_[r * np.cos(t), r * np.sin(t)]
-    X = X + p["noise"] * rng.standard_normal((n, 2))
-    perm = rng.permutation(n)
-    return Data(name, ds.task, np.ascontiguousarray(X[perm]), labels[perm].astype(np.float64), p)
-
-
-def _targets(data: Data, outputs: int, loss: str) -> np.ndarray:
-    n = data.labels.shape[0]
-    if data.task == REGRESSION:
-        return np.ascontiguousarray(data.labels.reshape(n, 1))
-    if outputs == 2:
-        Y = np.zeros((n, 2))
-        Y[np.arange(n), data.labels.astype(np.int64)] = 1.0
-        return Y
-    y = data.labels.reshape(n, 1)
-    return np.ascontiguousarray(2.0 * y - 1.0 if loss == "hinge" else y)
+    X, Y = draw(name, np.random.default_rng([seed, 2]), p["n"], p)
+    return Data(name, ds.task, np.ascontiguousarray(X), np.ascontiguousarray(Y[:, 0]), p)
 
 
 def filter_normalized_direction(net: MLP, center: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -228,14 +181,6 @@ class NetworkLandscape:
     directions: np.ndarray  # [dims, parameters]: d₁ (and d₂)
 
 
-def _positive(value, field: str, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EngineInputError(field, "must be a number")
-    if not 0.0 < value <= high:
-        raise EngineInputError(field, f"must be in (0, {high:g}]")
-    return float(value)
-
-
 def run_network_landscape(
     layers=(2, 16, 16, 1),
     activation: str = "tanh",
@@ -257,40 +202,43 @@ def run_network_landscape(
     if dims not in (1, 2) or isinstance(dims, bool):
         raise EngineInputError("dims", "must be 1 or 2")
     resolution = check_int("resolution", resolution, 2, "max_landscape_axis")
-    span = _positive(span, "span", 100.0)
+    span = check_float("span", span, 0.0, 100.0, strict=True)
     train_steps = check_int("train_steps", train_steps, 0, "max_steps")
     data = make_data(dataset, seed)
     ds = DATASETS[data.name]
     net = build_mlp(layers, activation, "identity", residual, batch_norm, 0.0, activation_params)
-    if net.widths[0] != ds.inputs:
-        raise EngineInputError("layers", f"the first width must be {ds.inputs}: dataset {data.name} has {ds.inputs} input(s)")
+    if net.widths[0] != ds.n_inputs:
+        raise EngineInputError("layers", f"the first width must be {ds.n_inputs}: dataset {data.name} has "
+                                         f"{ds.n_inputs} input(s)")
     outputs = net.widths[-1]
-    key = (ds.task, str(outputs))
-    if key not in LOSS_FITS:
+    h = head(ds.task, outputs, 2 if ds.task == CLASSIFICATION else 0)
+    if h is None:
         want = "1" if ds.task == REGRESSION else "1 or 2"
         raise EngineInputError("layers", f"the last width must be {want} for a {ds.task} dataset")
-    fits = LOSS_FITS[key]
+    fits = fitting_losses(ds.task, h, labels_as_values=True)
     loss = fits[0] if loss is None else loss
     if loss not in fits:
-        raise EngineInputError("loss", f"{loss!r} does not fit {ds.task} with {outputs} output(s); choose one of: {', '.join(fits)}")
+        raise EngineInputError("loss", f"{loss!r} does not fit {ds.task} with {outputs} output(s); choose one of: "
+                                       f"{', '.join(fits)}")
     r = resolve_loss(loss)
     n = data.X.shape[0]
     points = resolution ** dims
     check_max("resolution", (points + 3 * train_steps) * n * net.n_params, "max_landscape_work")
-    opt = resolve_opt(optimizer if optimizer is not None else DEFAULT_OPTIMIZER, "optimizer") if train_steps else None
+    opt = None
+    if train_steps:
+        opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
     X = data.X
-    Y = _targets(data, outputs, loss)
+    Y, _ = format_targets(ds.task, loss, data.labels.reshape(-1, 1), outputs)
+    pb = Problem(net.layout, net.fparams, X, Y, r.code, r.lparams)
     rng_init, rng_dir = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
     center = init_params(net, init, int(rng_init.integers(2**63)))
     running = new_running(net)
     work = np.zeros(net.workspace_size(n))
     taken, train_loss, train_status = 0, np.zeros(0), "none"
     if train_steps:
-        grad = np.zeros(net.n_params)
-        state, scal = new_state(opt, net.n_params)
         train_loss = np.zeros(train_steps)
-        taken = int(_train(net.layout, net.fparams, center, X, Y, r.code, r.lparams, running, grad, work,
-                           center.copy(), opt.code, opt.hp, state, scal, opt.lr, train_steps, train_loss))
+        taken = int(train_full_batch(pb, running, opt.args(np.full(train_steps, opt.lr)), new_state(opt, net.n_params),
+                                     center, np.zeros(net.n_params), work, center.copy(), train_loss))
         train_loss = train_loss[:taken].copy()
         train_status = "ok" if taken == train_steps and np.isfinite(center).all() else "diverged"
     d1 = filter_normalized_direction(net, center, rng_dir)
@@ -301,7 +249,7 @@ def run_network_landscape(
     thetas = np.zeros((chunks, net.n_params))
     works = np.zeros((chunks, work.shape[0]))
     out = np.zeros((beta.shape[0], resolution))
-    _grid(net.layout, net.fparams, center, d1, d2, alpha, beta, X, Y, r.code, r.lparams, running, thetas, works, out)
+    _grid(pb, running, center, d1, d2, alpha, beta, thetas, works, out)
     center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))
     bad = ~np.isfinite(out)
     overflow = int(bad.sum())
@@ -312,7 +260,7 @@ def run_network_landscape(
         center_loss if math.isfinite(center_loss) else OVERFLOW_CAP,
         float(finite.min()) if finite.size else OVERFLOW_CAP, float(finite.max()) if finite.size else OVERFLOW_CAP,
         overflow, net.widths, net.activation, r.name, net.n_params,
-        {"name": data.name, "task": data.task, "n": n, "inputs": ds.inputs, "params": data.params},
+        {"name": data.name, "task": data.task, "n": n, "inputs": ds.n_inputs, "params": data.params},
         taken, train_loss, train_status, ({"name": opt.name, **opt.params} if opt else None),
         "filter-wise (Li et al. 2018): per neuron ‖d[:, j]‖ = ‖θ[:, j]‖; biases and BN parameters 0",
         "overflow" if overflow else "ok", center, np.stack([d1, d2][:dims]),
@@ -321,11 +269,17 @@ def run_network_landscape(
 
 def describe() -> list[dict]:
     """Datasets, losses that fit, normalization and defaults of the network landscape."""
+    fits = {}
+    for task, outputs in ((REGRESSION, 1), (CLASSIFICATION, 1), (CLASSIFICATION, 2)):
+        fits[f"{task}/{outputs} output(s)"] = list(fitting_losses(task, head(task, outputs, 2), labels_as_values=True))
     return [{
         "name": "network_landscape",
-        "datasets": [{"name": d.name, "title": d.title, "task": d.task, "inputs": d.inputs,
-                      "params": [p.to_dict() for p in d.params]} for d in DATASETS.values()],
-        "losses": {f"{task}/{out} output(s)": list(v) for (task, out), v in LOSS_FITS.items()},
+        "title": "A network's loss along random directions",
+        "parameters": [],
+        "datasets": [{"name": name, "title": DATASETS[name].title, "task": DATASETS[name].task,
+                      "inputs": DATASETS[name].n_inputs, "parameters": [p.to_dict() for p in DATASETS[name].landscape]}
+                     for name in LANDSCAPE_DATASETS],
+        "losses": fits,
         "normalization": "filter-wise (Li et al. 2018), biases and BN parameters not perturbed",
         "defaults": {"layers": [2, 16, 16, 1], "activation": "tanh", "dims": 2, "resolution": 41, "span": 1.0,
                      "train_steps": 200, "optimizer": DEFAULT_OPTIMIZER},

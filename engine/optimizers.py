@@ -12,9 +12,10 @@ other kernel calls, with a small integer code::
 
 Shared interface (other modules code against it; keep it stable)
 -----------------------------------------------------------------
-* ``N_SLOTS = 4`` rows of per-coordinate state, ``N_SCALARS = 2`` scalar state entries,
+* ``N_SLOTS = 3`` rows of per-coordinate state, ``N_SCALARS = 2`` scalar state entries,
   ``HP_SIZE = 8`` packed hyperparameters (unused entries are 0).
-* ``resolve_optimizer(spec) -> Optimizer`` (frozen: ``name``, ``code``, ``hp``, ``lr``, ``params``).
+* ``resolve_optimizer(spec, field="optimizer") -> Optimizer`` (frozen: ``name``, ``code``, ``hp``, ``lr``,
+  ``params``); refusals are named under ``field`` (``optimizers.2.lr``).
 * ``new_state(opt, n) -> (state float64[N_SLOTS, n], scal float64[N_SCALARS])``, initialised as torch
   does (Adagrad's sum = initial_accumulator_value, NAdam's mu_product = 1, everything else 0).
 * ``reset_state(code, hp, state, scal)``: the same initialisation in place (jitted), so a kernel
@@ -23,11 +24,14 @@ Shared interface (other modules code against it; keep it stable)
   ``state`` and ``scal``. ``t`` is the 1-based step count; ``lr`` is THIS step's learning rate (the
   caller applies any schedule: ``hp`` never holds lr). ``g`` is read only (coupled weight decay
   ``g + wd·p`` and ``maximize``'s ``-g`` are formed per element on the fly). It allocates nothing, so it
-  can run inside other kernels' loops and ``prange`` bodies. Pass whole arrays: ``p``, ``g`` and each
-  ``state`` row must have the same length n; ``state[r]`` / ``p[r]`` rows of bigger C-contiguous
-  arrays (one per run) are fine.
+  can run inside other kernels' loops and ``prange`` bodies. ``p``, ``g`` and each ``state`` row must
+  have the same length n: whole arrays, rows of bigger C-contiguous arrays (one per run), or
+  contiguous slices of one flat vector (``p[a:b]``, ``g[a:b]``, ``state[:, a:b]``: a model that steps
+  some segments with other settings, e.g. weight decay on its matrices only, keeps one ``scal`` per
+  segment).
 * ``optimizer_step_inline(...)``: the same step (same arguments, same results to the bit) always
   computed inline, element by element, with no call out: the 2-D descents' per-step call.
+* ``OptimizerArgs(code, hp, lrs)``: what a loop over steps takes of an optimizer, one NamedTuple.
 
 State rows per optimizer (torch's state names)
 ----------------------------------------------
@@ -45,18 +49,10 @@ radam      exp_avg               exp_avg_sq
 lion       exp_avg (optax mu)
 =========  ====================  ==================  ==============  ==========
 
-Packed hyperparameters ``hp`` (in this order; booleans as 0.0/1.0)
------------------------------------------------------------------
-* sgd:      momentum, dampening, nesterov, weight_decay, maximize
-* adagrad:  lr_decay, weight_decay, initial_accumulator_value, eps, maximize
-* rmsprop:  alpha, eps, weight_decay, momentum, centered, maximize
-* adadelta: rho, eps, weight_decay, maximize
-* adam:     beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize
-* adamw:    the same with decoupled_weight_decay = 1 (torch 2.13's AdamW *is* Adam(decoupled_weight_decay=True))
-* adamax:   beta1, beta2, eps, weight_decay, maximize
-* nadam:    beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize
-* radam:    beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize
-* lion:     beta1, beta2, weight_decay
+Packed hyperparameters ``hp``: each optimizer's ONE ordering is its ``<NAME>_HP`` index tuple below
+(``ADAM_HP = (beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize)``; AdamW
+packs the same with decoupled_weight_decay = 1: torch 2.13's AdamW *is* Adam(decoupled_weight_decay=True)).
+The registry packs by it and the kernels read by its names; booleans are 0.0/1.0.
 
 Exactness notes. Moving averages that torch builds with ``lerp_`` use ATen's two-branch lerp
 (``_lerp`` below), ``addcmul``/``addcdiv`` are evaluated in ATen's order ``self + (value·t1)·t2`` /
@@ -71,16 +67,19 @@ lion-pytorch defaults (lr 1e-4, betas (0.9, 0.99), weight_decay 0; optax's wd de
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
 from ._jit import inline_kernel, kernel
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .registry import ParamSpec, lookup, resolve_params
 
-N_SLOTS = 4
+__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerArgs", "OptimizerState", "new_state", "optimizer_step", "reset_state", "resolve_optimizer"]
+
+N_SLOTS = 3  # rows of per-coordinate state (the most any optimizer keeps: Adam's m, v, vmax)
 N_SCALARS = 2
 HP_SIZE = 8
 SHORT = 8  # optimizer_step inlines the element loop up to this length (descents: 2)
@@ -96,6 +95,26 @@ ADAMAX = 6
 NADAM = 7
 RADAM = 8
 LION = 9
+
+
+def _hp_layout(*names: str):
+    """Indices into ``hp`` by name, from ONE ordering per optimizer: ``SGD_HP.momentum == 0``, ... The
+    registry packs ``hp`` in this order (``OptimizerSpec.hp_order``) and the kernels read it by these
+    names, so the two cannot drift apart."""
+    assert len(names) <= HP_SIZE
+    return namedtuple("HpIndex", names)(*range(len(names)))
+
+
+# Packed hyperparameters per optimizer (booleans as 0.0/1.0; hp never holds lr)
+SGD_HP = _hp_layout("momentum", "dampening", "nesterov", "weight_decay", "maximize")
+ADAGRAD_HP = _hp_layout("lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
+RMSPROP_HP = _hp_layout("alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+ADADELTA_HP = _hp_layout("rho", "eps", "weight_decay", "maximize")
+ADAM_HP = _hp_layout("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay", "maximize")
+ADAMAX_HP = _hp_layout("beta1", "beta2", "eps", "weight_decay", "maximize")
+NADAM_HP = _hp_layout("beta1", "beta2", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize")
+RADAM_HP = _hp_layout("beta1", "beta2", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
+LION_HP = _hp_layout("beta1", "beta2", "weight_decay")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,28 +165,37 @@ def _bias_correction(beta, t, s):
 
 # Each optimizer below is three pieces, so that one formula serves both vector lengths:
 #   _<name>_scalars(...)  the per-step scalars (bias corrections, step sizes) from t, lr and scal;
-#   _<name>_coord(...)    the update of ONE coordinate, scalars in and out: (p, g, state...) -> (p, state...);
+#   _<name>_coord(...)    the update of ONE coordinate, scalars in and out: (p, g, state..., h) -> (p, state...);
 #   _<name>(p, g, ...)    the whole step on arrays, as torch writes it: the scalars, then a loop of _coord.
 # ``<name>_step`` compiles ``_<name>`` on its own (long vectors); ``optimizer_step_inline`` runs the
 # scalars and coordinate functions itself (short vectors, the 2-D descents: see there). SGD's,
 # RMSprop's and Adam's array steps loop twice, so that state rows an option leaves unused
 # (momentum buffer, centred average, AMSGrad max) are not read or written.
+# ``h`` is the hyperparameter vector as a tuple of scalars (``_hp_tuple``), read by the names of each
+# optimizer's ordering (``SGD_HP.momentum``...): a tuple is passed by value, with no reference counting.
 
 
 @inline_kernel
-def _sgd_coord(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
+def _hp_tuple(hp):
+    """``hp`` (float64[HP_SIZE]) as a tuple of scalars: read once, in code common to every optimizer."""
+    return hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6], hp[7]
+
+
+@inline_kernel
+def _sgd_coord(p, g, buf, t, lr, h):
     """torch.optim.SGD on one coordinate: returns (p, buf).
 
     g ← g + wd·p;  if momentum: buf ← g at t = 1 (no dampening), else buf ← μ·buf + (1 − τ)·g;
     g ← g + μ·buf (nesterov) or buf;  p ← p − lr·g.
     """
-    gi = _grad(g, p, wd, maximize)
+    momentum = h[SGD_HP.momentum]
+    gi = _grad(g, p, h[SGD_HP.weight_decay], h[SGD_HP.maximize] != 0.0)
     if momentum != 0.0:
         if t == 1:
             buf = gi
         else:
-            buf = buf * momentum + (1.0 - dampening) * gi
-        if nesterov:
+            buf = buf * momentum + (1.0 - h[SGD_HP.dampening]) * gi
+        if h[SGD_HP.nesterov] != 0.0:
             gi = gi + momentum * buf
         else:
             gi = buf
@@ -175,53 +203,56 @@ def _sgd_coord(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
 
 
 @inline_kernel
-def _sgd(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
+def _sgd(p, g, buf, t, lr, h):
     """torch.optim.SGD (``_sgd_coord`` per coordinate; ``buf`` is touched only with momentum)."""
-    if momentum != 0.0:
+    if h[SGD_HP.momentum] != 0.0:
         for i in range(p.shape[0]):
-            p[i], buf[i] = _sgd_coord(p[i], g[i], buf[i], t, lr, momentum, dampening, nesterov, wd, maximize)
+            p[i], buf[i] = _sgd_coord(p[i], g[i], buf[i], t, lr, h)
     else:
         for i in range(p.shape[0]):
-            p[i] = _sgd_coord(p[i], g[i], 0.0, t, lr, momentum, dampening, nesterov, wd, maximize)[0]
+            p[i] = _sgd_coord(p[i], g[i], 0.0, t, lr, h)[0]
 
 
 @inline_kernel
-def _adagrad_scalars(t, lr, lr_decay):
+def _adagrad_scalars(t, lr, h):
     """Adagrad's decayed step size clr = lr / (1 + (t − 1)·lr_decay)."""
-    return lr / (1.0 + (t - 1) * lr_decay)
+    return lr / (1.0 + (t - 1) * h[ADAGRAD_HP.lr_decay])
 
 
 @inline_kernel
-def _adagrad_coord(p, g, state_sum, clr, wd, eps, maximize):
+def _adagrad_coord(p, g, state_sum, clr, h):
     """torch.optim.Adagrad on one coordinate: returns (p, sum).
 
     g ← g + wd·p;  sum ← sum + g²;  p ← p − clr·g / (√sum + eps).
     """
-    gi = _grad(g, p, wd, maximize)
+    gi = _grad(g, p, h[ADAGRAD_HP.weight_decay], h[ADAGRAD_HP.maximize] != 0.0)
     state_sum = state_sum + 1.0 * gi * gi
-    std = math.sqrt(state_sum) + eps
+    std = math.sqrt(state_sum) + h[ADAGRAD_HP.eps]
     return p + (-clr * gi) / std, state_sum
 
 
 @inline_kernel
-def _adagrad(p, g, state_sum, t, lr, lr_decay, wd, eps, maximize):
+def _adagrad(p, g, state_sum, t, lr, h):
     """torch.optim.Adagrad: clr = lr / (1 + (t − 1)·lr_decay), then ``_adagrad_coord`` per coordinate."""
-    clr = _adagrad_scalars(t, lr, lr_decay)
+    clr = _adagrad_scalars(t, lr, h)
     for i in range(p.shape[0]):
-        p[i], state_sum[i] = _adagrad_coord(p[i], g[i], state_sum[i], clr, wd, eps, maximize)
+        p[i], state_sum[i] = _adagrad_coord(p[i], g[i], state_sum[i], clr, h)
 
 
 @inline_kernel
-def _rmsprop_coord(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
+def _rmsprop_coord(p, g, square_avg, buf, grad_avg, lr, h):
     """torch.optim.RMSprop on one coordinate (eps outside the square root, no bias correction):
     returns (p, square_avg, buf, grad_avg).
 
     g ← g + wd·p;  v ← α·v + (1 − α)·g²;  centered: ḡ ← lerp(ḡ, g, 1 − α), avg = √(v − ḡ²) + eps,
     else avg = √v + eps;  momentum > 0: buf ← μ·buf + g/avg, p ← p − lr·buf;  else p ← p − lr·g/avg.
     """
-    gi = _grad(g, p, wd, maximize)
+    alpha = h[RMSPROP_HP.alpha]
+    eps = h[RMSPROP_HP.eps]
+    momentum = h[RMSPROP_HP.momentum]
+    gi = _grad(g, p, h[RMSPROP_HP.weight_decay], h[RMSPROP_HP.maximize] != 0.0)
     square_avg = square_avg * alpha + (1.0 - alpha) * gi * gi
-    if centered:
+    if h[RMSPROP_HP.centered] != 0.0:
         grad_avg = _lerp(grad_avg, gi, 1.0 - alpha)
         avg = math.sqrt(square_avg + -1.0 * grad_avg * grad_avg) + eps
     else:
@@ -235,27 +266,28 @@ def _rmsprop_coord(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum
 
 
 @inline_kernel
-def _rmsprop(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
+def _rmsprop(p, g, square_avg, buf, grad_avg, lr, h):
     """torch.optim.RMSprop (``_rmsprop_coord`` per coordinate; ``buf`` and ``grad_avg`` are touched only
     with momentum or centered)."""
-    if momentum > 0.0 or centered:
+    if h[RMSPROP_HP.momentum] > 0.0 or h[RMSPROP_HP.centered] != 0.0:
         for i in range(p.shape[0]):
-            p[i], square_avg[i], buf[i], grad_avg[i] = _rmsprop_coord(
-                p[i], g[i], square_avg[i], buf[i], grad_avg[i], lr, alpha, eps, wd, momentum, centered, maximize)
+            p[i], square_avg[i], buf[i], grad_avg[i] = _rmsprop_coord(p[i], g[i], square_avg[i], buf[i], grad_avg[i],
+                                                                      lr, h)
     else:
         for i in range(p.shape[0]):
-            p[i], square_avg[i], _, _ = _rmsprop_coord(p[i], g[i], square_avg[i], 0.0, 0.0, lr, alpha, eps, wd,
-                                                       momentum, centered, maximize)
+            p[i], square_avg[i], _, _ = _rmsprop_coord(p[i], g[i], square_avg[i], 0.0, 0.0, lr, h)
 
 
 @inline_kernel
-def _adadelta_coord(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
+def _adadelta_coord(p, g, square_avg, acc_delta, lr, h):
     """torch.optim.Adadelta on one coordinate (eps inside both square roots; the OLD acc_delta scales
     the step): returns (p, square_avg, acc_delta).
 
     g ← g + wd·p;  v ← ρ·v + (1 − ρ)·g²;  δ = √(u + eps)/√(v + eps)·g;  u ← ρ·u + (1 − ρ)·δ²;  p ← p − lr·δ.
     """
-    gi = _grad(g, p, wd, maximize)
+    rho = h[ADADELTA_HP.rho]
+    eps = h[ADADELTA_HP.eps]
+    gi = _grad(g, p, h[ADADELTA_HP.weight_decay], h[ADADELTA_HP.maximize] != 0.0)
     square_avg = square_avg * rho + (1.0 - rho) * gi * gi
     std = math.sqrt(square_avg + eps)
     delta = math.sqrt(acc_delta + eps) / std * gi
@@ -264,18 +296,17 @@ def _adadelta_coord(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
 
 
 @inline_kernel
-def _adadelta(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
+def _adadelta(p, g, square_avg, acc_delta, lr, h):
     """torch.optim.Adadelta (``_adadelta_coord`` per coordinate)."""
     for i in range(p.shape[0]):
-        p[i], square_avg[i], acc_delta[i] = _adadelta_coord(p[i], g[i], square_avg[i], acc_delta[i], lr, rho, eps,
-                                                            wd, maximize)
+        p[i], square_avg[i], acc_delta[i] = _adadelta_coord(p[i], g[i], square_avg[i], acc_delta[i], lr, h)
 
 
 @inline_kernel
-def _adam_scalars(t, lr, beta1, beta2, s0, s1):
+def _adam_scalars(t, lr, h, s0, s1):
     """Adam's per-step scalars: (step_size = lr/(1 − β1^t), √(1 − β2^t), scal[0]', scal[1]')."""
-    bias_correction1, s1 = _bias_correction(beta1, t, s1)
-    bias_correction2, s0 = _bias_correction(beta2, t, s0)
+    bias_correction1, s1 = _bias_correction(h[ADAM_HP.beta1], t, s1)
+    bias_correction2, s0 = _bias_correction(h[ADAM_HP.beta2], t, s0)
     return lr / bias_correction1, math.sqrt(bias_correction2), s0, s1
 
 
@@ -296,76 +327,76 @@ def _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize):
 
 
 @inline_kernel
-def _adam_coord(p, g, m, v, vmax, lr, step_size, bias_correction2_sqrt, beta1, beta2, eps, wd, amsgrad, decoupled,
-                maximize):
+def _adam_coord(p, g, m, v, vmax, lr, step_size, bias_correction2_sqrt, h):
     """torch.optim.Adam / AdamW on one coordinate: returns (p, m, v, vmax).
 
     decoupled: p ← p·(1 − lr·wd), else g ← g + wd·p;  m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;
     amsgrad: vmax ← max(vmax, v) (raw v) used for v below;  denom = √v/√(1 − β2^t) + eps;
     p ← p − lr/(1 − β1^t) · m/denom.
     """
-    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
-    if amsgrad:
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, h[ADAM_HP.beta1], h[ADAM_HP.beta2], h[ADAM_HP.weight_decay],
+                                h[ADAM_HP.decoupled_weight_decay] != 0.0, h[ADAM_HP.maximize] != 0.0)
+    if h[ADAM_HP.amsgrad] != 0.0:
         if v > vmax:
             vmax = v
-        denom = math.sqrt(vmax) / bias_correction2_sqrt + eps
+        denom = math.sqrt(vmax) / bias_correction2_sqrt + h[ADAM_HP.eps]
     else:
-        denom = math.sqrt(v) / bias_correction2_sqrt + eps
+        denom = math.sqrt(v) / bias_correction2_sqrt + h[ADAM_HP.eps]
     return p + (-step_size * m) / denom, m, v, vmax
 
 
 @inline_kernel
-def _adam(p, g, m, v, vmax, scal, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled, maximize):
+def _adam(p, g, m, v, vmax, scal, t, lr, h):
     """torch.optim.Adam / AdamW (AdamW = decoupled weight decay): ``_adam_scalars``, then ``_adam_coord``
     per coordinate (``vmax`` is touched only with amsgrad)."""
-    step_size, bias_correction2_sqrt, scal[0], scal[1] = _adam_scalars(t, lr, beta1, beta2, scal[0], scal[1])
-    if amsgrad:
+    step_size, bias_correction2_sqrt, scal[0], scal[1] = _adam_scalars(t, lr, h, scal[0], scal[1])
+    if h[ADAM_HP.amsgrad] != 0.0:
         for i in range(p.shape[0]):
             p[i], m[i], v[i], vmax[i] = _adam_coord(p[i], g[i], m[i], v[i], vmax[i], lr, step_size,
-                                                    bias_correction2_sqrt, beta1, beta2, eps, wd, amsgrad, decoupled,
-                                                    maximize)
+                                                    bias_correction2_sqrt, h)
     else:
         for i in range(p.shape[0]):
-            p[i], m[i], v[i], _ = _adam_coord(p[i], g[i], m[i], v[i], 0.0, lr, step_size, bias_correction2_sqrt,
-                                              beta1, beta2, eps, wd, amsgrad, decoupled, maximize)
+            p[i], m[i], v[i], _ = _adam_coord(p[i], g[i], m[i], v[i], 0.0, lr, step_size, bias_correction2_sqrt, h)
 
 
 @inline_kernel
-def _adamax_scalars(t, lr, beta1, s1):
+def _adamax_scalars(t, lr, h, s1):
     """Adamax's step size clr = lr/(1 − β1^t) and scal[1]'."""
-    bias_correction1, s1 = _bias_correction(beta1, t, s1)
+    bias_correction1, s1 = _bias_correction(h[ADAMAX_HP.beta1], t, s1)
     return lr / bias_correction1, s1
 
 
 @inline_kernel
-def _adamax_coord(p, g, m, u, clr, beta1, beta2, eps, wd, maximize):
+def _adamax_coord(p, g, m, u, clr, h):
     """torch.optim.Adamax on one coordinate (eps inside the max): returns (p, m, u).
 
     g ← g + wd·p;  m ← lerp(m, g, 1 − β1);  u ← max(β2·u, |g| + eps);  p ← p − clr · m/u.
     """
-    gi = _grad(g, p, wd, maximize)
-    m = _lerp(m, gi, 1.0 - beta1)
-    u = max(u * beta2, abs(gi) + eps)
+    gi = _grad(g, p, h[ADAMAX_HP.weight_decay], h[ADAMAX_HP.maximize] != 0.0)
+    m = _lerp(m, gi, 1.0 - h[ADAMAX_HP.beta1])
+    u = max(u * h[ADAMAX_HP.beta2], abs(gi) + h[ADAMAX_HP.eps])
     return p + (-clr * m) / u, m, u
 
 
 @inline_kernel
-def _adamax(p, g, m, u, scal, t, lr, beta1, beta2, eps, wd, maximize):
+def _adamax(p, g, m, u, scal, t, lr, h):
     """torch.optim.Adamax: clr = lr/(1 − β1^t), then ``_adamax_coord`` per coordinate."""
-    clr, scal[1] = _adamax_scalars(t, lr, beta1, scal[1])
+    clr, scal[1] = _adamax_scalars(t, lr, h, scal[1])
     for i in range(p.shape[0]):
-        p[i], m[i], u[i] = _adamax_coord(p[i], g[i], m[i], u[i], clr, beta1, beta2, eps, wd, maximize)
+        p[i], m[i], u[i] = _adamax_coord(p[i], g[i], m[i], u[i], clr, h)
 
 
 @inline_kernel
-def _nadam_scalars(t, lr, beta1, beta2, momentum_decay, mu_product, s1):
+def _nadam_scalars(t, lr, h, mu_product, s1):
     """NAdam's per-step scalars: (1 − β2^t, c_grad, c_avg, Π', scal[1]').
 
     μ_t = β1·(1 − ½·0.96^(t·ψ)), μ_{t+1} likewise;  Π ← Π·μ_t;
     c_grad = −lr·(1 − μ_t)/(1 − Π);  c_avg = −lr·μ_{t+1}/(1 − Π·μ_{t+1}).
     """
+    beta1 = h[NADAM_HP.beta1]
+    momentum_decay = h[NADAM_HP.momentum_decay]
     tf = float(t)
-    bias_correction2, s1 = _bias_correction(beta2, t, s1)
+    bias_correction2, s1 = _bias_correction(h[NADAM_HP.beta2], t, s1)
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
     mu_product = mu_product * mu
@@ -376,38 +407,38 @@ def _nadam_scalars(t, lr, beta1, beta2, momentum_decay, mu_product, s1):
 
 
 @inline_kernel
-def _nadam_coord(p, g, m, v, lr, bias_correction2, c_grad, c_avg, beta1, beta2, eps, wd, decoupled, maximize):
+def _nadam_coord(p, g, m, v, lr, bias_correction2, c_grad, c_avg, h):
     """torch.optim.NAdam on one coordinate: returns (p, m, v).
 
     wd as in Adam (coupled by default);  m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;
     denom = √(v/(1 − β2^t)) + eps;  p ← p + c_grad·g/denom + c_avg·m/denom.
     """
-    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
-    denom = math.sqrt(v / bias_correction2) + eps
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, h[NADAM_HP.beta1], h[NADAM_HP.beta2], h[NADAM_HP.weight_decay],
+                                h[NADAM_HP.decoupled_weight_decay] != 0.0, h[NADAM_HP.maximize] != 0.0)
+    denom = math.sqrt(v / bias_correction2) + h[NADAM_HP.eps]
     p = p + (c_grad * gi) / denom
     return p + (c_avg * m) / denom, m, v
 
 
 @inline_kernel
-def _nadam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, momentum_decay, decoupled, maximize):
+def _nadam(p, g, m, v, scal, t, lr, h):
     """torch.optim.NAdam (Dozat's μ-schedule with torch's momentum_decay ψ; ``scal[0]`` = mu_product Π):
     ``_nadam_scalars``, then ``_nadam_coord`` per coordinate."""
-    bias_correction2, c_grad, c_avg, scal[0], scal[1] = _nadam_scalars(t, lr, beta1, beta2, momentum_decay,
-                                                                       scal[0], scal[1])
+    bias_correction2, c_grad, c_avg, scal[0], scal[1] = _nadam_scalars(t, lr, h, scal[0], scal[1])
     for i in range(p.shape[0]):
-        p[i], m[i], v[i] = _nadam_coord(p[i], g[i], m[i], v[i], lr, bias_correction2, c_grad, c_avg, beta1, beta2,
-                                        eps, wd, decoupled, maximize)
+        p[i], m[i], v[i] = _nadam_coord(p[i], g[i], m[i], v[i], lr, bias_correction2, c_grad, c_avg, h)
 
 
 @inline_kernel
-def _radam_scalars(t, beta1, beta2, s1):
+def _radam_scalars(t, h, s1):
     """RAdam's per-step scalars: (1 − β1^t, √(1 − β2^t), r_t (0 when not rectified), rectified, scal[1]').
 
     ρ∞ = 2/(1 − β2) − 1;  ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t);  rectified when ρ_t > 5, with
     r_t = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t)).
     """
+    beta2 = h[RADAM_HP.beta2]
     tf = float(t)
-    bias_correction1, s1 = _bias_correction(beta1, t, s1)
+    bias_correction1, s1 = _bias_correction(h[RADAM_HP.beta1], t, s1)
     bias_correction2 = 1.0 - beta2**tf
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     rho_t = rho_inf - 2.0 * tf * (beta2**tf) / bias_correction2
@@ -419,38 +450,39 @@ def _radam_scalars(t, beta1, beta2, s1):
 
 
 @inline_kernel
-def _radam_coord(p, g, m, v, lr, bias_correction1, sqrt_bc2, rect, rectified, beta1, beta2, eps, wd, decoupled,
-                 maximize):
+def _radam_coord(p, g, m, v, lr, bias_correction1, sqrt_bc2, rect, rectified, h):
     """torch.optim.RAdam on one coordinate: returns (p, m, v).
 
     m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1^t);
     rectified: p ← p − lr·m̂·r_t·√(1 − β2^t)/(√v + eps);  else p ← p − lr·m̂.
     """
-    p, gi, m, v = _adam_moments(p, g, m, v, lr, beta1, beta2, wd, decoupled, maximize)
+    p, gi, m, v = _adam_moments(p, g, m, v, lr, h[RADAM_HP.beta1], h[RADAM_HP.beta2], h[RADAM_HP.weight_decay],
+                                h[RADAM_HP.decoupled_weight_decay] != 0.0, h[RADAM_HP.maximize] != 0.0)
     m_hat = m / bias_correction1
     if rectified:
-        p = p + -1.0 * (m_hat * lr * (sqrt_bc2 / (math.sqrt(v) + eps)) * rect)
+        p = p + -1.0 * (m_hat * lr * (sqrt_bc2 / (math.sqrt(v) + h[RADAM_HP.eps])) * rect)
     else:
         p = p + -1.0 * (m_hat * lr)
     return p, m, v
 
 
 @inline_kernel
-def _radam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
+def _radam(p, g, m, v, scal, t, lr, h):
     """torch.optim.RAdam (rectified when ρ_t > 5, else an un-normalised momentum step): ``_radam_scalars``,
     then ``_radam_coord`` per coordinate."""
-    bias_correction1, sqrt_bc2, rect, rectified, scal[1] = _radam_scalars(t, beta1, beta2, scal[1])
+    bias_correction1, sqrt_bc2, rect, rectified, scal[1] = _radam_scalars(t, h, scal[1])
     for i in range(p.shape[0]):
-        p[i], m[i], v[i] = _radam_coord(p[i], g[i], m[i], v[i], lr, bias_correction1, sqrt_bc2, rect, rectified,
-                                        beta1, beta2, eps, wd, decoupled, maximize)
+        p[i], m[i], v[i] = _radam_coord(p[i], g[i], m[i], v[i], lr, bias_correction1, sqrt_bc2, rect, rectified, h)
 
 
 @inline_kernel
-def _lion_coord(p, g, m, lr, beta1, beta2, wd):
+def _lion_coord(p, g, m, lr, h):
     """Lion (Chen et al. 2023; optax ``lion``) on one coordinate: returns (p, m).
 
     c = sign((1 − β1)·g + β1·m), sign(0) = 0;  p ← p − lr·(c + wd·p);  m ← (1 − β2)·g + β2·m (after, with β2).
     """
+    beta1 = h[LION_HP.beta1]
+    beta2 = h[LION_HP.beta2]
     c = (1.0 - beta1) * g + beta1 * m
     s = 0.0
     if c > 0.0:
@@ -459,94 +491,87 @@ def _lion_coord(p, g, m, lr, beta1, beta2, wd):
         s = -1.0
     elif c != c:  # NaN propagates, as jnp.sign does
         s = c
-    return p - lr * (s + wd * p), (1.0 - beta2) * g + beta2 * m
+    return p - lr * (s + h[LION_HP.weight_decay] * p), (1.0 - beta2) * g + beta2 * m
 
 
 @inline_kernel
-def _lion(p, g, m, lr, beta1, beta2, wd):
+def _lion(p, g, m, lr, h):
     """Lion (``_lion_coord`` per coordinate)."""
     for i in range(p.shape[0]):
-        p[i], m[i] = _lion_coord(p[i], g[i], m[i], lr, beta1, beta2, wd)
+        p[i], m[i] = _lion_coord(p[i], g[i], m[i], lr, h)
+
+
+# Each optimizer's array step compiled on its own (its loop unswitched and vectorised for long vectors):
+# the long-vector path of ``optimizer_step``. Same arguments for all: the step's views of the state rows.
 
 
 @kernel
-def sgd_step(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize):
-    """``_sgd`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _sgd(p, g, buf, t, lr, momentum, dampening, nesterov, wd, maximize)
+def sgd_step(p, g, state, scal, t, lr, h):
+    _sgd(p, g, state[0], t, lr, h)
 
 
 @kernel
-def adagrad_step(p, g, state_sum, t, lr, lr_decay, wd, eps, maximize):
-    """``_adagrad`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _adagrad(p, g, state_sum, t, lr, lr_decay, wd, eps, maximize)
+def adagrad_step(p, g, state, scal, t, lr, h):
+    _adagrad(p, g, state[0], t, lr, h)
 
 
 @kernel
-def rmsprop_step(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize):
-    """``_rmsprop`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _rmsprop(p, g, square_avg, buf, grad_avg, lr, alpha, eps, wd, momentum, centered, maximize)
+def rmsprop_step(p, g, state, scal, t, lr, h):
+    _rmsprop(p, g, state[0], state[1], state[2], lr, h)
 
 
 @kernel
-def adadelta_step(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize):
-    """``_adadelta`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _adadelta(p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize)
+def adadelta_step(p, g, state, scal, t, lr, h):
+    _adadelta(p, g, state[0], state[1], lr, h)
 
 
 @kernel
-def adam_step(p, g, m, v, vmax, scal, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled, maximize):
-    """``_adam`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _adam(p, g, m, v, vmax, scal, t, lr, beta1, beta2, eps, wd, amsgrad, decoupled, maximize)
+def adam_step(p, g, state, scal, t, lr, h):
+    _adam(p, g, state[0], state[1], state[2], scal, t, lr, h)
 
 
 @kernel
-def adamax_step(p, g, m, u, scal, t, lr, beta1, beta2, eps, wd, maximize):
-    """``_adamax`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _adamax(p, g, m, u, scal, t, lr, beta1, beta2, eps, wd, maximize)
+def adamax_step(p, g, state, scal, t, lr, h):
+    _adamax(p, g, state[0], state[1], scal, t, lr, h)
 
 
 @kernel
-def nadam_step(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, momentum_decay, decoupled, maximize):
-    """``_nadam`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _nadam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, momentum_decay, decoupled, maximize)
+def nadam_step(p, g, state, scal, t, lr, h):
+    _nadam(p, g, state[0], state[1], scal, t, lr, h)
 
 
 @kernel
-def radam_step(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize):
-    """``_radam`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _radam(p, g, m, v, scal, t, lr, beta1, beta2, eps, wd, decoupled, maximize)
+def radam_step(p, g, state, scal, t, lr, h):
+    _radam(p, g, state[0], state[1], scal, t, lr, h)
 
 
 @kernel
-def lion_step(p, g, m, lr, beta1, beta2, wd):
-    """``_lion`` compiled on its own (its loop unswitched and vectorised for long vectors)."""
-    _lion(p, g, m, lr, beta1, beta2, wd)
+def lion_step(p, g, state, scal, t, lr, h):
+    _lion(p, g, state[0], lr, h)
 
 
 @kernel
 def _optimizer_step_long(code, hp, p, g, state, scal, t, lr):
     """``optimizer_step`` for long vectors: a call into each optimizer's own compiled loop."""
+    h = _hp_tuple(hp)
     if code == SGD:
-        sgd_step(p, g, state[0], t, lr, hp[0], hp[1], hp[2] != 0.0, hp[3], hp[4] != 0.0)
+        sgd_step(p, g, state, scal, t, lr, h)
     elif code == ADAGRAD:
-        adagrad_step(p, g, state[0], t, lr, hp[0], hp[1], hp[3], hp[4] != 0.0)
+        adagrad_step(p, g, state, scal, t, lr, h)
     elif code == RMSPROP:
-        rmsprop_step(p, g, state[0], state[1], state[2], lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0, hp[5] != 0.0)
+        rmsprop_step(p, g, state, scal, t, lr, h)
     elif code == ADADELTA:
-        adadelta_step(p, g, state[0], state[1], lr, hp[0], hp[1], hp[2], hp[3] != 0.0)
+        adadelta_step(p, g, state, scal, t, lr, h)
     elif code == ADAM or code == ADAMW:
-        adam_step(p, g, state[0], state[1], state[2], scal, t, lr, hp[0], hp[1], hp[2], hp[3],
-                  hp[4] != 0.0, hp[5] != 0.0, hp[6] != 0.0)
+        adam_step(p, g, state, scal, t, lr, h)
     elif code == ADAMAX:
-        adamax_step(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0)
+        adamax_step(p, g, state, scal, t, lr, h)
     elif code == NADAM:
-        nadam_step(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4],
-                   hp[5] != 0.0, hp[6] != 0.0)
+        nadam_step(p, g, state, scal, t, lr, h)
     elif code == RADAM:
-        radam_step(p, g, state[0], state[1], scal, t, lr, hp[0], hp[1], hp[2], hp[3], hp[4] != 0.0, hp[5] != 0.0)
+        radam_step(p, g, state, scal, t, lr, h)
     elif code == LION:
-        lion_step(p, g, state[0], lr, hp[0], hp[1], hp[2])
-
+        lion_step(p, g, state, scal, t, lr, h)
 
 
 @inline_kernel
@@ -556,7 +581,8 @@ def optimizer_step(code, hp, p, g, state, scal, t, lr):
     ``t`` is the 1-based step count, ``lr`` this step's learning rate; ``g`` is not modified and
     nothing is allocated. An unknown code does nothing (``resolve_optimizer`` only makes valid ones).
     Vectors longer than ``SHORT`` call the optimizer's own compiled loop; short ones run
-    ``optimizer_step_inline``.
+    ``optimizer_step_inline``. ``p``, ``g`` and the state rows may be contiguous slices of longer
+    vectors (a model that steps its parameters segment by segment).
     """
     if p.shape[0] > SHORT:
         _optimizer_step_long(code, hp, p, g, state, scal, t, lr)
@@ -567,24 +593,18 @@ def optimizer_step(code, hp, p, g, state, scal, t, lr):
 @inline_kernel
 def optimizer_step_inline(code, hp, p, g, state, scal, t, lr):
     """``optimizer_step`` computed inline in the caller, element by element, for any length: the 2-D
-    descents' step (``engine.trajectory`` calls it directly: its vectors always have 2 elements).
+    descents' step (``engine.descent`` calls it directly: its vectors always have 2 elements).
 
     Written so that every array is read and written in code common to all optimizers: ``hp`` and
     ``scal`` are read into scalars first, the optimizer's branch works on scalars only
     (``_<name>_scalars``, then ``_<name>_coord`` per coordinate), and each coordinate's ``p`` and
-    ``state[0..2]`` (``N_SLOTS`` rows are required) are written back whatever the optimizer. An array
+    ``state[0..2]`` (``N_SLOTS`` rows) are written back whatever the optimizer. An array
     used on one optimizer's branch alone (a row view, an argument of an inlined helper) is released
     on that branch, and numba's reference-count pruning cannot pair releases across branches; nor
     across a call that may raise, which is why the long-vector call stays out of this function. The
     atomic increments and decrements left per step cost ~15% of a 2-D descent step.
     """
-    h0 = hp[0]
-    h1 = hp[1]
-    h2 = hp[2]
-    h3 = hp[3]
-    h4 = hp[4]
-    h5 = hp[5]
-    h6 = hp[6]
+    h = _hp_tuple(hp)
     c0 = scal[0]
     c1 = scal[1]
     # 1) the per-step scalars: a, b, c, d are each optimizer's own (named in its branch below)
@@ -593,15 +613,15 @@ def optimizer_step_inline(code, hp, p, g, state, scal, t, lr):
     c = 0.0
     d = False
     if code == ADAGRAD:
-        a = _adagrad_scalars(t, lr, h0)  # clr
+        a = _adagrad_scalars(t, lr, h)  # clr
     elif code == ADAM or code == ADAMW:
-        a, b, c0, c1 = _adam_scalars(t, lr, h0, h1, c0, c1)  # step_size, sqrt(bias_correction2)
+        a, b, c0, c1 = _adam_scalars(t, lr, h, c0, c1)  # step_size, sqrt(bias_correction2)
     elif code == ADAMAX:
-        a, c1 = _adamax_scalars(t, lr, h0, c1)  # clr
+        a, c1 = _adamax_scalars(t, lr, h, c1)  # clr
     elif code == NADAM:
-        a, b, c, c0, c1 = _nadam_scalars(t, lr, h0, h1, h4, c0, c1)  # bias_correction2, c_grad, c_avg
+        a, b, c, c0, c1 = _nadam_scalars(t, lr, h, c0, c1)  # bias_correction2, c_grad, c_avg
     elif code == RADAM:
-        a, b, c, d, c1 = _radam_scalars(t, h0, h1, c1)  # bias_correction1, sqrt(bc2), rect, rectified
+        a, b, c, d, c1 = _radam_scalars(t, h, c1)  # bias_correction1, sqrt(bc2), rect, rectified
     scal[0] = c0
     scal[1] = c1
     # 2) each coordinate: read, update by the optimizer's formula, write back
@@ -612,24 +632,23 @@ def optimizer_step_inline(code, hp, p, g, state, scal, t, lr):
         s1 = state[1, i]
         s2 = state[2, i]
         if code == SGD:
-            pi, s0 = _sgd_coord(pi, gi, s0, t, lr, h0, h1, h2 != 0.0, h3, h4 != 0.0)
+            pi, s0 = _sgd_coord(pi, gi, s0, t, lr, h)
         elif code == ADAGRAD:
-            pi, s0 = _adagrad_coord(pi, gi, s0, a, h1, h3, h4 != 0.0)
+            pi, s0 = _adagrad_coord(pi, gi, s0, a, h)
         elif code == RMSPROP:
-            pi, s0, s1, s2 = _rmsprop_coord(pi, gi, s0, s1, s2, lr, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0)
+            pi, s0, s1, s2 = _rmsprop_coord(pi, gi, s0, s1, s2, lr, h)
         elif code == ADADELTA:
-            pi, s0, s1 = _adadelta_coord(pi, gi, s0, s1, lr, h0, h1, h2, h3 != 0.0)
+            pi, s0, s1 = _adadelta_coord(pi, gi, s0, s1, lr, h)
         elif code == ADAM or code == ADAMW:
-            pi, s0, s1, s2 = _adam_coord(pi, gi, s0, s1, s2, lr, a, b, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0,
-                                         h6 != 0.0)
+            pi, s0, s1, s2 = _adam_coord(pi, gi, s0, s1, s2, lr, a, b, h)
         elif code == ADAMAX:
-            pi, s0, s1 = _adamax_coord(pi, gi, s0, s1, a, h0, h1, h2, h3, h4 != 0.0)
+            pi, s0, s1 = _adamax_coord(pi, gi, s0, s1, a, h)
         elif code == NADAM:
-            pi, s0, s1 = _nadam_coord(pi, gi, s0, s1, lr, a, b, c, h0, h1, h2, h3, h5 != 0.0, h6 != 0.0)
+            pi, s0, s1 = _nadam_coord(pi, gi, s0, s1, lr, a, b, c, h)
         elif code == RADAM:
-            pi, s0, s1 = _radam_coord(pi, gi, s0, s1, lr, a, b, c, d, h0, h1, h2, h3, h4 != 0.0, h5 != 0.0)
+            pi, s0, s1 = _radam_coord(pi, gi, s0, s1, lr, a, b, c, d, h)
         elif code == LION:
-            pi, s0 = _lion_coord(pi, gi, s0, lr, h0, h1, h2)
+            pi, s0 = _lion_coord(pi, gi, s0, lr, h)
         p[i] = pi
         state[0, i] = s0
         state[1, i] = s1
@@ -642,7 +661,7 @@ def reset_state(code, hp, state, scal):
     ``sum = initial_accumulator_value`` and NAdam's ``mu_product = 1`` (``scal[0] = 1`` for every code)."""
     fill = 0.0
     if code == ADAGRAD:
-        fill = hp[2]
+        fill = hp[ADAGRAD_HP.initial_accumulator_value]
     for k in range(state.shape[0]):
         for i in range(state.shape[1]):
             state[k, i] = fill if k == 0 else 0.0
@@ -670,6 +689,21 @@ class OptimizerSpec:
     note: str = ""
 
 
+class OptimizerArgs(NamedTuple):
+    """What a kernel looping over steps takes of an optimizer."""
+
+    code: int  # which optimizer (codes above)
+    hp: np.ndarray  # float64[HP_SIZE], packed by the optimizer's <NAME>_HP ordering
+    lrs: np.ndarray  # float64: the learning rate of each step (or each epoch), schedule applied
+
+
+class OptimizerState(NamedTuple):
+    """An optimizer's state for one parameter vector (``new_state``); unpacks as ``state, scal``."""
+
+    state: np.ndarray  # float64[N_SLOTS, n]: the rows of the table in the module docstring
+    scal: np.ndarray  # float64[N_SCALARS]: bias-correction memory, NAdam's mu_product
+
+
 @dataclass(frozen=True, eq=False)
 class Optimizer:
     """A resolved optimizer: what kernels need (``code``, ``hp``) and what to echo back (``params``)."""
@@ -679,6 +713,10 @@ class Optimizer:
     hp: np.ndarray  # float64[HP_SIZE], order in the module docstring; never holds lr
     lr: float  # the base learning rate (schedules scale it per step)
     params: dict  # resolved hyperparameters with torch names, including lr (betas as a 2-list)
+
+    def args(self, lrs: np.ndarray) -> OptimizerArgs:
+        """The kernel's view, with the per-step learning rates ``lrs``."""
+        return OptimizerArgs(self.code, self.hp, np.ascontiguousarray(lrs, dtype=np.float64))
 
 
 def _p(name, default, low=None, high=None, kind="float", doc=""):
@@ -717,7 +755,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
          _wd(),
          _p("nesterov", False, kind="bool", doc="Nesterov momentum (needs momentum > 0 and dampening = 0)"),
          _MAXIMIZE),
-        ("momentum", "dampening", "nesterov", "weight_decay", "maximize"),
+        SGD_HP._fields,
         ("momentum_buffer",),
     ),
     "adagrad": OptimizerSpec(
@@ -729,7 +767,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
          _p("initial_accumulator_value", 0.0, 0.0, None, doc="starting value of the squared-gradient sum"),
          _eps(1e-10, "added to sqrt(sum) (outside the square root)"),
          _MAXIMIZE),
-        ("lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"),
+        ADAGRAD_HP._fields,
         ("sum",),
     ),
     "rmsprop": OptimizerSpec(
@@ -743,7 +781,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
          _p("momentum", 0.0, 0.0, None, doc="momentum factor on the normalised gradient (torch: >= 0)"),
          _p("centered", False, kind="bool", doc="normalise by an estimate of the gradient's variance"),
          _MAXIMIZE),
-        ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+        RMSPROP_HP._fields,
         ("square_avg", "momentum_buffer", "grad_avg"),
     ),
     "adadelta": OptimizerSpec(
@@ -754,7 +792,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
          _eps(1e-6, "added inside both square roots"),
          _wd(),
          _MAXIMIZE),
-        ("rho", "eps", "weight_decay", "maximize"),
+        ADADELTA_HP._fields,
         ("square_avg", "acc_delta"),
     ),
     "adam": OptimizerSpec(
@@ -763,7 +801,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "p ← p − lr/(1−β1^t) · m/(√v/√(1−β2^t) + eps)",
         (_lr(1e-3), _BETAS, _eps(1e-8, "added after bias-correcting sqrt(v)"), _wd(), _AMSGRAD,
          _decoupled(), _MAXIMIZE),
-        ("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay", "maximize"),
+        ADAM_HP._fields,
         ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     ),
     "adamw": OptimizerSpec(
@@ -771,7 +809,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "p ← p·(1 − lr·wd); then Adam without coupled decay",
         (_lr(1e-3), _BETAS, _eps(1e-8, "added after bias-correcting sqrt(v)"),
          _wd(1e-2, "decoupled decay: p*(1 - lr*wd) before the Adam step"), _AMSGRAD, _MAXIMIZE),
-        ("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay", "maximize"),
+        ADAM_HP._fields,
         ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
         fixed={"decoupled_weight_decay": True},
     ),
@@ -779,7 +817,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "adamax", ADAMAX, "Adamax (infinity norm)", "torch.optim.Adamax",
         "g ← g + wd·p; m ← β1·m + (1−β1)·g; u ← max(β2·u, |g| + eps); p ← p − lr/(1−β1^t) · m/u",
         (_lr(2e-3), _BETAS, _eps(1e-8, "added to |g| inside the max"), _wd(), _MAXIMIZE),
-        ("beta1", "beta2", "eps", "weight_decay", "maximize"),
+        ADAMAX_HP._fields,
         ("exp_avg", "exp_inf"),
     ),
     "nadam": OptimizerSpec(
@@ -789,7 +827,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         (_lr(2e-3), _BETAS, _eps(1e-8, "added after bias-correcting sqrt(v)"), _wd(),
          _p("momentum_decay", 4e-3, 0.0, None, doc="ψ in the momentum schedule μ_t = β1(1 − ½·0.96^(tψ))"),
          _decoupled(), _MAXIMIZE),
-        ("beta1", "beta2", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"),
+        NADAM_HP._fields,
         ("exp_avg", "exp_avg_sq"),
         note="scal[0] holds mu_product (starts at 1)",
     ),
@@ -798,7 +836,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "m, v as Adam; ρ_t = ρ∞ − 2tβ2^t/(1−β2^t); ρ_t > 5: p ← p − lr·m̂·r_t·√(1−β2^t)/(√v + eps); "
         "else p ← p − lr·m̂",
         (_lr(1e-3), _BETAS, _eps(1e-8, "added to the raw sqrt(v)"), _wd(), _decoupled(), _MAXIMIZE),
-        ("beta1", "beta2", "eps", "weight_decay", "decoupled_weight_decay", "maximize"),
+        RADAM_HP._fields,
         ("exp_avg", "exp_avg_sq"),
     ),
     "lion": OptimizerSpec(
@@ -808,7 +846,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
          _p("betas", (0.9, 0.99), 0.0, 1.0, "pair", "(beta1, beta2) in [0, 1]: interpolation for the sign, "
             "then momentum decay"),
          _wd(0.0, "decoupled decay inside the step: p - lr*(sign + wd*p) (lucidrains default 0; optax 1e-3)")),
-        ("beta1", "beta2", "weight_decay"),
+        LION_HP._fields,
         ("exp_avg",),
         note="not in torch 2.13; optax/Chen et al. semantics with lion-pytorch defaults",
     ),
@@ -832,13 +870,20 @@ def _check_betas(spec: OptimizerSpec, betas) -> list[float]:
     return out
 
 
-def resolve_optimizer(spec: Mapping[str, Any]) -> Optimizer:
+def resolve_optimizer(spec: Mapping[str, Any], field: str = "optimizer") -> Optimizer:
     """``{"name": "adam", "lr": 0.01, ...}`` → ``Optimizer`` with torch's defaults filled in and checked.
 
     Validation follows the torch constructors (lr, eps, weight_decay, momentum, ... >= 0; betas in
     [0, 1); rho in [0, 1]; Nesterov needs momentum > 0 and dampening 0), raising
-    ``EngineInputError("optimizer.<param>", ...)``. Keys whose value is None count as absent.
+    ``EngineInputError("<field>.<param>", ...)``. Keys whose value is None count as absent.
     """
+    if field == "optimizer":  # the callee's own root: no re-rooting (and no context manager per call)
+        return _resolve(spec)
+    with field_prefix(field, strip="optimizer"):
+        return _resolve(spec)
+
+
+def _resolve(spec) -> Optimizer:
     if not isinstance(spec, Mapping):
         raise EngineInputError("optimizer", "must be an object with a name, e.g. {'name': 'adam', 'lr': 0.01}")
     name = spec.get("name")
@@ -861,12 +906,12 @@ def resolve_optimizer(spec: Mapping[str, Any]) -> Optimizer:
     return Optimizer(name=s.name, code=s.code, hp=hp, lr=float(params["lr"]), params=params)
 
 
-def new_state(opt: Optimizer, n: int) -> tuple[np.ndarray, np.ndarray]:
+def new_state(opt: Optimizer, n: int) -> OptimizerState:
     """Fresh state for ``n`` parameters: ``(float64[N_SLOTS, n] C-contiguous, float64[N_SCALARS])``."""
     state = np.empty((N_SLOTS, int(n)), dtype=np.float64)
     scal = np.empty(N_SCALARS, dtype=np.float64)
     reset_state(opt.code, opt.hp, state, scal)
-    return state, scal
+    return OptimizerState(state, scal)
 
 
 def describe() -> list[dict]:

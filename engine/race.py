@@ -9,7 +9,7 @@ Summary per run (``minimum_tolerance`` is a Euclidean distance in the plane, def
 * ``minimum``: the index, into ``Race.minima``, of the minimum the run **ended in**: the first
   known minimum within ``minimum_tolerance`` of its last point; else, if the run converged (gradient
   norm below ``tolerance``) somewhere else, a *discovered* stationary point appended after the known
-  ones (``engine.basins.discover``); ``-1`` if it diverged; ``-2`` if it ended elsewhere;
+  ones (``engine.descent.discover``); ``-1`` if it diverged; ``-2`` if it ended elsewhere;
 * ``steps_to_minimum``: the first path index within ``minimum_tolerance`` of that minimum (``None``
   when ``minimum < 0``);
 * ``final_loss`` (the loss at the last recorded point), ``status``, ``steps_taken``.
@@ -21,14 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import parallel_kernel, prange
+from .descent import (
+    DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, Record, Setup, check_start, dedupe_radius, default_start, discover, run_many,
+    setup, with_discovered,
+)
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import new_state
-from .trajectory import (
-    DEFAULT_TOLERANCE, STATUS, Trajectory, _descend, check_float, check_start, default_start, resolve_opt,
-    schedule_lrs, setup, stop_reason,
-)
+from .optimizers import Optimizer, resolve_optimizer
+from .registry import ParamSpec
+from .schedules import lr_per_step
+from .trajectory import Trajectory, trajectory_of
+from .validate import check_float
+
+__all__ = ["Race", "RaceSummary", "run_race"]
 
 DEFAULT_MINIMUM_TOLERANCE = 1e-3
 
@@ -60,6 +65,58 @@ class Race:
     rule: str
 
 
+@dataclass(frozen=True)
+class RacePlan:
+    """A race request, validated and resolved: what ``run_race`` runs (``plan_race``)."""
+
+    su: Setup
+    opts: tuple[Optimizer, ...]
+    lrs: np.ndarray  # (R, steps) each racer's learning rate per step
+    start: tuple[float, float]
+    min_tol: float
+
+
+def plan_race(
+    surface: str = "rosenbrock",
+    start=None,
+    steps: int = 1000,
+    optimizers: list[dict] | None = None,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
+    draw: bool = True,
+) -> RacePlan:
+    """``run_race``'s checks, without the run; ``draw=False``: without its random draws either."""
+    if not isinstance(optimizers, (list, tuple)) or not optimizers:
+        raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
+    R = len(optimizers)
+    check_max("optimizers", R, "max_race_runs")
+    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
+               clip=clip, tolerance=tolerance, work_field="steps", draw=draw)
+    check_max("steps", R * su.steps, "max_race_work")
+    min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
+    opts, lrs = [], np.empty((R, su.steps))
+    for i, spec in enumerate(optimizers):
+        field = f"optimizers.{i}"
+        own = None
+        if isinstance(spec, dict) and "schedule" in spec:
+            spec = dict(spec)
+            own = spec.pop("schedule")
+        opt = resolve_optimizer(DEFAULT_OPTIMIZER if spec is None else spec, field)
+        opts.append(opt)
+        if own is not None:
+            lrs[i] = lr_per_step(own, opt.lr, su.steps, f"{field}.schedule")
+        else:
+            lrs[i] = lr_per_step(schedule, opt.lr, su.steps)
+    x, y = check_start(su, default_start(su.surface) if start is None else start)
+    return RacePlan(su, tuple(opts), lrs, (x, y), min_tol)
+
+
 def run_race(
     surface: str = "rosenbrock",
     start=None,
@@ -78,41 +135,13 @@ def run_race(
 
     An entry of ``optimizers`` may carry its own ``"schedule"``; otherwise ``schedule`` applies.
     """
-    if not isinstance(optimizers, (list, tuple)) or not optimizers:
-        raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
-    R = len(optimizers)
-    check_max("optimizers", R, "max_race_runs")
-    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps")
-    check_max("steps", R * su.steps, "max_race_work")
-    min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
-    opts, lrs = [], np.empty((R, su.steps))
-    for i, spec in enumerate(optimizers):
-        field = f"optimizers.{i}"
-        own = None
-        if isinstance(spec, dict) and "schedule" in spec:
-            spec = dict(spec)
-            own = spec.pop("schedule")
-        opt = resolve_opt(spec, field)
-        opts.append(opt)
-        if own is not None:
-            lrs[i] = schedule_lrs(own, opt.lr, su.steps, f"{field}.schedule")
-        else:
-            lrs[i] = schedule_lrs(schedule, opt.lr, su.steps)
-    x, y = check_start(su, default_start(su.surface) if start is None else start)
-
-    out = run_many(su, opts, lrs, (x, y), record=True)
-    trajs = []
-    for r, opt in enumerate(opts):
-        n, st = int(out.n[r]), int(out.status[r])
-        trajs.append(Trajectory(
-            surface=su.surface.name, optimizer=opt.name,
-            path=out.path[r, : n + 1], loss=out.loss[r, : n + 1], gradient=out.grad[r, : n + 1],
-            update=out.update[r, :n], lr=lrs[r, :n].copy(), step_gradient=out.used[r, :n],
-            status=STATUS[st], reason=stop_reason(st, n, su, out.grad[r, n]), steps_taken=n,
-            tolerance=su.tolerance,
-            bound=((float(su.box[0]), float(su.box[1])), (float(su.box[2]), float(su.box[3]))),
-        ))
+    p = plan_race(surface, start, steps, optimizers, schedule, params, noise_scale, seed, batch_size, clip, tolerance,
+                  minimum_tolerance)
+    su, opts, lrs, min_tol = p.su, p.opts, p.lrs, p.min_tol
+    out = run_many(su, opts, lrs, p.start, record=True)
+    rec = out.rec
+    trajs = [trajectory_of(su, opt, lrs[r], Record(*(a[r] for a in rec)), int(out.n[r]), int(out.status[r]))
+             for r, opt in enumerate(opts)]
     minima, known, kind, labels = _label_runs(su, trajs, min_tol)
     summary = []
     for r, tr in enumerate(trajs):
@@ -120,69 +149,15 @@ def run_race(
         reach = None
         if lab >= 0:
             # known minima: within minimum_tolerance; discovered points: within the dedupe radius
-            radius = min_tol if known[lab] else _dedupe_radius(min_tol)
+            radius = min_tol if known[lab] else dedupe_radius(min_tol)
             d = np.hypot(tr.path[:, 0] - minima[lab, 0], tr.path[:, 1] - minima[lab, 1])
             reach = int(np.argmax(d <= radius))
         summary.append(RaceSummary(tr.optimizer, tr.status, tr.steps_taken, float(tr.loss[-1]), lab, reach))
     return Race(tuple(trajs), tuple(summary), minima, known, kind, min_tol, RULE)
 
 
-@dataclass(frozen=True)
-class Runs:
-    """Raw outputs of ``run_many``: per run r, rows [r] of each array."""
-
-    path: np.ndarray  # (R, S+1, 2) or (R, 0, 2)
-    loss: np.ndarray  # (R, S+1)
-    grad: np.ndarray  # (R, S+1, 2) or (R, 0, 2)
-    update: np.ndarray  # (R, S, 2) or (R, 0, 2)
-    used: np.ndarray  # (R, S, 2) or (R, 0, 2)
-    final: np.ndarray  # (R, 2) last position (may be non-finite after divergence)
-    n: np.ndarray  # (R,) steps taken
-    status: np.ndarray  # (R,) kernel status codes
-    reversals: np.ndarray  # (R,) steps whose update reversed the previous one
-
-
-def run_many(su, opts: list, lrs: np.ndarray, start: tuple[float, float], record: bool) -> Runs:
-    """Run len(opts) descents in parallel (shared by race and lr_sweep). ``lrs`` is (R, steps)."""
-    R, S = len(opts), su.steps
-    H = max(o.hp.size for o in opts)
-    hps = np.zeros((R, max(H, 1)))
-    codes = np.empty(R, dtype=np.int64)
-    st0, sc0 = new_state(opts[0], 2)
-    state = np.empty((R,) + st0.shape)
-    scal = np.empty((R,) + sc0.shape)
-    for r, o in enumerate(opts):
-        hps[r, : o.hp.size] = o.hp
-        codes[r] = o.code
-        state[r], scal[r] = new_state(o, 2)
-    rows = S + 1 if record else 0
-    path = np.empty((R, rows, 2))
-    grad = np.empty((R, rows, 2))
-    update = np.empty((R, S if record else 0, 2))
-    used = np.empty((R, S if record else 0, 2))
-    loss = np.empty((R, S + 1))
-    p = np.empty((R, 2))
-    p[:, 0], p[:, 1] = start
-    g = np.zeros((R, 2))
-    n = np.zeros(R, dtype=np.int64)
-    status = np.zeros(R, dtype=np.int64)
-    rev = np.zeros(R, dtype=np.int64)
-    _runs_kernel(su.surface.code, su.surface.p, codes, hps, np.ascontiguousarray(lrs), su.noise, su.noise_scale,
-                 su.order, su.batch, su.clip_kind, su.clip_arg, su.tolerance, su.box, p, g, state, scal,
-                 path, loss, grad, update, used, n, status, rev)
-    return Runs(path, loss, grad, update, used, p, n, status, rev)
-
-
-def _dedupe_radius(min_tol: float) -> float:
-    from .basins import dedupe_radius
-
-    return dedupe_radius(min_tol)
-
-
 def _label_runs(su, trajs, min_tol):
     """Which minimum each run ended in (see the module docstring); discovered points appended."""
-    from .basins import discover
-
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)
     labels = np.full(len(trajs), -2, dtype=np.int64)
     stationary = []
@@ -204,9 +179,7 @@ def _label_runs(su, trajs, min_tol):
     for i, r in enumerate(stationary):
         if disc.assign[i] >= 0:
             labels[r] = known.shape[0] + disc.assign[i]
-    minima = np.concatenate([known, disc.points])
-    is_known = np.concatenate([np.ones(known.shape[0], bool), np.zeros(disc.points.shape[0], bool)])
-    kind = ("minimum",) * known.shape[0] + disc.kind
+    minima, is_known, kind = with_discovered(known, disc)
     return minima, is_known, kind, labels
 
 
@@ -214,6 +187,8 @@ def describe() -> list[dict]:
     return [{
         "name": "race",
         "title": "Optimizer race from one start",
+        "parameters": [ParamSpec("minimum_tolerance", DEFAULT_MINIMUM_TOLERANCE, 0.0, None,
+                                 doc="distance (Euclidean) that counts as 'at a minimum'").to_dict()],
         "rule": RULE,
         "defaults": {"minimum_tolerance": DEFAULT_MINIMUM_TOLERANCE, "tolerance": DEFAULT_TOLERANCE},
         "limits": ["max_race_runs", "max_steps", "max_descent_work", "max_race_work", "max_batch_work"],
@@ -222,17 +197,3 @@ def describe() -> list[dict]:
 
 def _warmup() -> None:
     run_race("quadratic", (1.0, 1.0), 3, [{"name": "sgd", "lr": 0.1}, {"name": "adam", "lr": 0.1}])
-
-
-@parallel_kernel
-def _runs_kernel(surf, sp, codes, hps, lrs, noise, noise_scale, order, batch, clip_kind, clip_arg, grad_tol, box,
-                 p, g, state, scal, path, loss, grad, update, used, n_out, status_out, rev_out):
-    """Run r uses optimizer codes[r] with hyperparameters hps[r] and learning rates lrs[r]; prange over runs."""
-    minima = np.zeros((0, 3))
-    for r in prange(codes.shape[0]):
-        n, st, lab, rev = _descend(surf, sp, codes[r], hps[r], lrs[r], noise, noise_scale, order, batch, clip_kind,
-                                   clip_arg, grad_tol, box, minima, 0.0, p[r], g[r], state[r], scal[r], path[r],
-                                   loss[r], grad[r], update[r], used[r])
-        n_out[r] = n
-        status_out[r] = st
-        rev_out[r] = rev

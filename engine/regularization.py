@@ -23,14 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import parallel_kernel, prange
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
-from .mlp import new_running, workspace_size
+from .mlp_kernels import workspace_size
+from .optimizers import OptimizerArgs, new_state
 from .registry import ParamSpec
-from .training import (
-    EVAL_CHUNK, ES_BEST, ES_SIZE, NCOLS, TrainingResult, _es_config, _result, _RunState, _train_epochs, prepare,
-)
-from .optimizers import new_state
+from .training_epochs import EVAL_CHUNK, Model, Rules, RunState, Scratch, kernel_args, new_run, train_epochs
+from .training_report import TrainingResult, result
+from .training_setup import TrainingSetup, prepare
+
+__all__ = ["REGULARIZERS", "Comparison", "compare"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def describe() -> list[dict]:
     """Catalog entries (key "regularizers")."""
     return [
         {"name": s.name, "title": s.title, "formula": s.formula, "torch": s.torch,
+         "parameters": [s.param.to_dict()] if s.param else [],
          "parameter": s.param.to_dict() if s.param else None, "typical": s.typical}
         for s in REGULARIZERS.values()
     ]
@@ -97,19 +100,29 @@ class Comparison:
 
 
 @parallel_kernel
-def _compare_kernel(layout, fparams, loss_code, lparams, acc_kind, X, Y, lab, Xv, Yv, labv,
-                    opt_code, hp, lrs, l1, l2, clip_kind, clip_arg, batch, shuffle_seed, drop_seed,
-                    patience, min_delta, restore, e0, e1,
-                    params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
-                    es, hist, order, grad, work, Xb, Yb, dy):
-    """``_train_epochs`` for every variant v (its own fparams/hp/l1/l2 and buffers), one per thread."""
+def _compare_kernel(model, data, opt, rules, l1, l2, run, scratch, e0, e1):
+    """``train_epochs`` for every variant v, one per thread: its own fparams (dropout), hp (weight decay),
+    l1, l2 (row v of ``model.fparams``, ``opt.hp``, ``l1``, ``l2``) and its own rows of every buffer."""
+    # every field as a plain local before the parallel loop (see engine.basins: numba 0.68 and NamedTuple
+    # fields inside prange bodies)
+    layout, fparams, loss_code, lparams, acc_kind = model.layout, model.fparams, model.loss_code, model.lparams, \
+        model.acc_kind
+    code, hp, lrs = opt.code, opt.hp, opt.lrs
+    clip_kind, clip_arg, batch, shuffle_seed, drop_seed = (rules.clip_kind, rules.clip_arg, rules.batch,
+                                                           rules.shuffle_seed, rules.drop_seed)
+    patience, min_delta, restore = rules.patience, rules.min_delta, rules.restore
+    params, running, ostate, oscal = run.params, run.running, run.ostate, run.oscal
+    best_params, best_running, snap_params, snap_running, es, hist = (
+        run.best_params, run.best_running, run.snap_params, run.snap_running, run.es, run.hist)
+    order, grad, work, Xb, Yb, dy = scratch.order, scratch.grad, scratch.work, scratch.Xb, scratch.Yb, scratch.dy
     for v in prange(params.shape[0]):
-        _train_epochs(layout, fparams[v], loss_code, lparams, acc_kind, X, Y, lab, Xv, Yv, labv,
-                      opt_code, hp[v], lrs, l1[v], l2[v], clip_kind, clip_arg, batch, shuffle_seed, drop_seed,
-                      patience, min_delta, restore, e0, e1,
-                      params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
-                      snap_params[v], snap_running[v], es[v], hist[v], order[v], grad[v], work[v], Xb[v], Yb[v],
-                      dy[v])
+        train_epochs(Model(layout, fparams[v], loss_code, lparams, acc_kind), data, OptimizerArgs(code, hp[v], lrs),
+                     Rules(l1[v], l2[v], clip_kind, clip_arg, batch, shuffle_seed, drop_seed, patience, min_delta,
+                           restore),
+                     RunState(params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
+                              snap_params[v], snap_running[v], es[v], hist[v]),
+                     Scratch(order[v], grad[v], work[v], Xb[v], Yb[v], dy[v]),
+                     e0, e1)
 
 
 def _variants(variants) -> list[dict]:
@@ -139,61 +152,39 @@ def _gap(a, b) -> float | None:
     return float(g) if math.isfinite(g) else None
 
 
+def plan_compare(variants=None, **run) -> tuple[list[dict], list[TrainingSetup]]:
+    """``compare``'s checks, without the training: the variants and each one's ``prepare``d run (``run`` may
+    pass ``params0``, e.g. an empty array to check without drawing the initial weights)."""
+    vs = _variants(variants)
+    base = dict(run.pop("regularization", None) or {})
+    setups = []
+    for i, v in enumerate(vs):
+        with field_prefix(f"variants.{i}", only=("regularization",)):
+            setups.append(prepare(regularization={**base, **v["regularization"]}, variants=len(vs), **run))
+    return vs, setups
+
+
 def compare(variants=None, **run) -> Comparison:
     """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
     is the base every variant's own ``regularization`` overrides key by key) in parallel."""
-    vs = _variants(variants)
-    base = dict(run.pop("regularization", None) or {})
+    vs, setups = plan_compare(variants, **run)
     V = len(vs)
-    setups = []
-    for i, v in enumerate(vs):
-        reg = {**base, **v["regularization"]}
-        try:
-            setups.append(prepare(regularization=reg, variants=V, **run))
-        except EngineInputError as err:
-            f = err.field
-            if f.startswith("regularization"):
-                f = f"variants.{i}.{f}"
-            raise EngineInputError(f, err.message) from None
     s0 = setups[0]
-    net = s0.net
-    P, R = net.n_params, net.n_running
-    E, n = s0.epochs, s0.data.X_train.shape[0]
-    n_out, n_in = net.widths[-1], net.widths[0]
+    model, data, opt, rules = kernel_args(s0)
     fparams = np.ascontiguousarray(np.stack([s.net.fparams for s in setups]))
-    hp = np.ascontiguousarray(np.stack([s.optimizer.hp for s in setups]))
+    model = model._replace(fparams=fparams)
+    opt = opt._replace(hp=np.ascontiguousarray(np.stack([s.optimizer.hp for s in setups])))
     l1 = np.array([s.reg.l1 for s in setups])
     l2 = np.array([s.reg.l2 for s in setups])
     rows = max(s0.batch_size, EVAL_CHUNK)
-    wsize = max(int(workspace_size(net.layout, fp, rows)) for fp in fparams)
-    ostate = np.ascontiguousarray(np.stack([new_state(s.optimizer, P)[0] for s in setups]))
-    oscal = np.ascontiguousarray(np.stack([new_state(s.optimizer, P)[1] for s in setups]))
-    params = np.ascontiguousarray(np.tile(s0.params0, (V, 1)))
-    running = np.ascontiguousarray(np.tile(new_running(net), (V, 1))).reshape(V, R)
-    es = np.zeros((V, ES_SIZE))
-    es[:, ES_BEST] = math.inf
-    hist = np.full((V, E, NCOLS), np.nan)
-    order = np.zeros((V, n), dtype=np.int64)
-    grad = np.zeros((V, P))
-    work = np.zeros((V, wsize))
-    Xb = np.zeros((V, s0.batch_size, n_in))
-    Yb = np.zeros((V, s0.batch_size, n_out))
-    dy = np.zeros((V, EVAL_CHUNK, n_out))
-    best_params, snap_params = params.copy(), params.copy()
-    best_running, snap_running = running.copy(), running.copy()
-    patience, min_delta, restore = _es_config(s0)
-    d = s0.data
-    _compare_kernel(net.layout, fparams, s0.loss_code, s0.lparams, s0.acc_kind, d.X_train, s0.Y, s0.lab, d.X_val,
-                    s0.Yv, s0.labv, s0.optimizer.code, hp, s0.lrs, l1, l2, s0.clip_kind, s0.clip_arg, s0.batch_size,
-                    s0.shuffle_seed, s0.dropout_seed, patience, min_delta, restore, 0, E,
-                    params, running, ostate, oscal, best_params, best_running, snap_params, snap_running,
-                    es, hist, order, grad, work, Xb, Yb, dy)
+    wsize = max(int(workspace_size(s0.net.layout, fp, rows)) for fp in fparams)
+    state, scratch = new_run(s0, copies=V, work_size=wsize)
+    for v, s in enumerate(setups):
+        state.ostate[v], state.oscal[v] = new_state(s.optimizer, s0.net.n_params)
+    _compare_kernel(model, data, opt, rules, l1, l2, state, scratch, 0, s0.epochs)
     runs = []
     for v, (spec, s) in enumerate(zip(vs, setups)):
-        st = _RunState(params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
-                       snap_params[v], snap_running[v], es[v], hist[v], order[v], grad[v], work[v], Xb[v], Yb[v],
-                       dy[v])
-        res = _result(s, st, fparams[v])
+        res = result(s, RunState(*(a[v] for a in state)), Scratch(*(a[v] for a in scratch)), fparams[v])
         h = res.history
         last = _gap(float(h.val_loss[-1]), float(h.train_loss[-1])) if len(h) else None
         at_best = (_gap(float(h.val_loss[res.best_epoch - 1]), float(h.train_loss[res.best_epoch - 1]))

@@ -27,6 +27,8 @@ import numpy as np
 
 from ._jit import kernel
 
+__all__: list[str] = []  # kernels other kernels call; engine re-exports none of them
+
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: splitmix64's increment
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

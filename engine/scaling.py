@@ -28,6 +28,9 @@ import numpy as np
 from scipy.optimize import minimize, nnls
 
 from .errors import EngineInputError
+from .validate import check_array, check_int
+
+__all__ = ["PowerLawFit", "ScalingLawFit", "fit_power_law", "fit_scaling_law"]
 
 HUBER_DELTA = 1e-3  # Hoffmann et al.'s δ for the Huber loss on log L
 EXPONENT_RANGE = (1e-3, 4.0)  # exponents searched (and polished) within this range
@@ -169,14 +172,9 @@ def _fit(logx, y, offset, loss, delta, starts=None):
 
 # -- validation and the bootstrap -------------------------------------------------------------------------
 def _array(name: str, v, positive: bool) -> np.ndarray:
-    try:
-        a = np.asarray(v, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        raise EngineInputError(name, "must be a list of numbers") from None
+    a = check_array(name, v, ndim=(1,))
     if a.size > MAX_POINTS:
         raise EngineInputError(name, f"{a.size} points exceed {MAX_POINTS}")
-    if not np.all(np.isfinite(a)):
-        raise EngineInputError(name, "must be finite numbers")
     if positive and np.any(a <= 0):
         raise EngineInputError(name, "must be > 0")
     return a
@@ -185,8 +183,8 @@ def _array(name: str, v, positive: bool) -> np.ndarray:
 def _checks(xs: dict, y, loss: str, bootstrap: int, min_points: int) -> tuple[np.ndarray, np.ndarray]:
     if loss not in LOSSES:
         raise EngineInputError("loss", f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or not 0 <= bootstrap <= MAX_BOOTSTRAP:
-        raise EngineInputError("bootstrap", f"must be an integer in [0, {MAX_BOOTSTRAP}]")
+    if check_int("bootstrap", bootstrap, 0, integral_floats=False) > MAX_BOOTSTRAP:
+        raise EngineInputError("bootstrap", f"must be <= {MAX_BOOTSTRAP}")
     cols = [_array(k, v, True) for k, v in xs.items()]
     yv = _array("y", y, loss == "huber")
     for k, c in zip(xs, cols):
@@ -269,3 +267,8 @@ def to_dict(fit) -> dict:
     out = {k: (num(v) if isinstance(v, float) else v) for k, v in fit.__dict__.items() if k != "intervals"}
     out["intervals"] = {k: [num(lo), num(hi)] for k, (lo, hi) in fit.intervals.items()}
     return out
+
+
+def _warmup() -> None:
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    fit_power_law(x, 0.5 + 2.0 / x**0.7, bootstrap=2)

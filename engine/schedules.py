@@ -31,9 +31,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_float, check_int
+
+__all__ = ["SCHEDULES", "ScheduleValues", "lr_schedule", "schedule_values"]
 
 _MAX_COUNT = 1_000_000_000  # bound on step-count parameters (keeps float conversions exact)
 
@@ -289,22 +292,6 @@ class ScheduleValues:
     lr: np.ndarray  # float64 (steps,): lr[e] for e = 0..steps-1; step t uses lr[t-1]
 
 
-def _check_base(base_lr) -> float:
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float, np.floating, np.integer)):
-        raise EngineInputError("base_lr", "must be a number")
-    b = float(base_lr)
-    if not math.isfinite(b) or b < 0.0:
-        raise EngineInputError("base_lr", "must be a finite number >= 0")
-    return b
-
-
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise EngineInputError("steps", "must be an integer >= 1")
-    check_max("steps", int(steps), "max_steps")
-    return int(steps)
-
-
 def _resolve(s: ScheduleSpec, given: dict, base: float, steps: int) -> dict:
     f = "schedule"
     p = resolve_params(s.params, given, f)
@@ -342,8 +329,8 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
     """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1."""
     if not isinstance(spec, Mapping):
         raise EngineInputError("schedule", "must be an object with a name, e.g. {'name': 'cosine'}")
-    base = _check_base(base_lr)
-    n = _check_steps(steps)
+    base = check_float("base_lr", base_lr, 0.0)
+    n = check_int("steps", steps, 1, "max_steps", integral_floats=False)
     name = spec.get("name")
     if name is None:
         raise EngineInputError("schedule.name", "required; choose one of: " + ", ".join(SCHEDULES))
@@ -361,6 +348,15 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
 def lr_schedule(spec: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarray:
     """float64 (steps,): ``lr[e]`` for e = 0..steps−1, as torch's scheduler gives (step t uses lr[t−1])."""
     return schedule_values(spec, base_lr, steps).lr
+
+
+def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule") -> np.ndarray:
+    """The learning rate of each step: ``lr_schedule`` of ``spec``, or ``base_lr`` throughout when there is
+    none. Refusals are named under ``field`` (a racer's own schedule: ``optimizers.2.schedule.T_max``)."""
+    if spec is None:
+        return np.full(int(steps), float(base_lr), dtype=np.float64)
+    with field_prefix(field, strip="schedule"):
+        return schedule_values(spec, base_lr, steps).lr
 
 
 def describe() -> list[dict]:

@@ -1,12 +1,19 @@
 """Built-in 2-D loss surfaces: value, analytic gradient and analytic Hessian, side by side.
 
 Every surface is a function ``f(x, y)`` of the two plane coordinates plus a packed float64
-parameter array ``p``. The three kernels below dispatch on a small integer code so that
-any other kernel (descent, grid sweeps, Newton) can call them without taking a function
-argument, which keeps every caller cacheable::
+parameter array ``p``. A kernel that evaluates a surface takes it whole, as one ``SurfaceArgs``
+NamedTuple ``(code, p, ops, consts)``, and calls the three dispatchers below, which branch on the
+small integer ``code``: no kernel takes a function argument, so every caller stays cacheable::
 
-    from engine.surfaces import ROSENBROCK, surface_grad
-    f, gx, gy = surface_grad(ROSENBROCK, np.array([1.0, 100.0]), -1.0, 1.0)
+    s = resolve_surface("rosenbrock").args
+    f, gx, gy = surface_grad(s, -1.0, 1.0)
+
+**The one dispatch.** ``surface_value``, ``surface_grad`` and ``surface_hessian`` are the only
+places that choose a formula from a code (the grid sweep in ``engine.landscape`` unrolls the same
+table for speed and falls back to ``surface_grad`` for any other code). A new kind of surface (a
+formula compiled to a bytecode program: ``ops`` int64 + ``consts`` float64, empty for the built-ins)
+is one more code and one more branch in each of the three, and every descent, grid, Newton and basin
+kernel evaluates it unchanged.
 
 Each surface also has its own small kernels ``<name>_fg(p, x, y) -> (f, gx, gy)`` and
 ``<name>_h(p, x, y) -> (hxx, hxy, hyy)`` (``rastrigin`` and ``ackley`` add ``<name>_fg_trig``,
@@ -35,14 +42,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import inline_kernel, kernel
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
+
+__all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface", "surface_grad", "surface_hessian",
+           "surface_value"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)
@@ -61,6 +71,27 @@ SADDLE = 10
 MONKEY_SADDLE = 11
 VALLEY = 12
 LINEAR_REGRESSION = 13
+# Not in the registry: f* + ½ dᵀHd with d = (x − x*, y − y*), p = [hxx, hxy, hyy, x*, y*, f*]. The landscape
+# evaluates linear_regression through it (exact, O(1) per point instead of O(n): see engine.landscape).
+QUADRATIC_FORM = 14
+
+
+class SurfaceArgs(NamedTuple):
+    """A surface as every kernel receives it (``Surface.args``)."""
+
+    code: int  # which formula: one of the codes above
+    p: np.ndarray  # float64 packed parameters, C-contiguous, size >= 1 (table below)
+    ops: np.ndarray  # int64 bytecode of a formula surface (a later kind); empty for the built-ins
+    consts: np.ndarray  # float64 constants of that program; empty for the built-ins
+
+
+_NO_OPS = np.zeros(0, dtype=np.int64)
+_NO_CONSTS = np.zeros(0, dtype=np.float64)
+
+
+def builtin_args(code: int, p: np.ndarray) -> SurfaceArgs:
+    """``SurfaceArgs`` of a built-in formula (no program)."""
+    return SurfaceArgs(int(code), np.ascontiguousarray(p, dtype=np.float64), _NO_OPS, _NO_CONSTS)
 
 _TWO_PI = 2.0 * math.pi
 _PI2 = math.pi * math.pi
@@ -80,6 +111,7 @@ _SQRT_HALF = math.sqrt(0.5)
 #   RASTRIGIN          p = [A]
 #   VALLEY             p = [tilt, width, bend]
 #   LINEAR_REGRESSION  p = [x_0 .. x_{n-1}, y_0 .. y_{n-1}]   (n = p.size // 2)
+#   QUADRATIC_FORM     p = [hxx, hxy, hyy, x*, y*, f*]
 #   every other code   p = [0.0] (unused)
 # ---------------------------------------------------------------------------------------------
 
@@ -386,8 +418,29 @@ def linear_regression_h(p, x, y):
 
 
 @kernel
-def surface_grad(code, p, x, y):
-    """(f, ∂f/∂x, ∂f/∂y) of surface ``code`` with packed parameters ``p`` at (x, y)."""
+def quadratic_form_fg(p, x, y):
+    # f = f* + ½ dᵀHd, d = (x − x*, y − y*);  ∇f = H d
+    dx = x - p[3]
+    dy = y - p[4]
+    gx = p[0] * dx + p[1] * dy
+    gy = p[1] * dx + p[2] * dy
+    return p[5] + 0.5 * (gx * dx + gy * dy), gx, gy
+
+
+@kernel
+def quadratic_form_h(p, x, y):
+    return p[0], p[1], p[2]
+
+
+# The one dispatch (module docstring): a new code is one more branch in each of the three. Inlined into
+# each caller: passing the SurfaceArgs NamedTuple (three arrays) to a call on every descent step cost ~8%.
+
+
+@inline_kernel
+def surface_grad(s, x, y):
+    """(f, ∂f/∂x, ∂f/∂y) of surface ``s`` (a ``SurfaceArgs``) at (x, y)."""
+    code = s.code
+    p = s.p
     if code == QUADRATIC:
         return quadratic_fg(p, x, y)
     if code == ROSENBROCK:
@@ -416,12 +469,16 @@ def surface_grad(code, p, x, y):
         return valley_fg(p, x, y)
     if code == LINEAR_REGRESSION:
         return linear_regression_fg(p, x, y)
+    if code == QUADRATIC_FORM:
+        return quadratic_form_fg(p, x, y)
     return math.nan, math.nan, math.nan
 
 
-@kernel
-def surface_value(code, p, x, y):
-    """f(x, y) of surface ``code`` (the gradient terms are dead code once inlined)."""
+@inline_kernel
+def surface_value(s, x, y):
+    """f(x, y) of surface ``s`` (the gradient terms are dead code once inlined)."""
+    code = s.code
+    p = s.p
     if code == QUADRATIC:
         return quadratic_fg(p, x, y)[0]
     if code == ROSENBROCK:
@@ -450,12 +507,16 @@ def surface_value(code, p, x, y):
         return valley_fg(p, x, y)[0]
     if code == LINEAR_REGRESSION:
         return linear_regression_fg(p, x, y)[0]
+    if code == QUADRATIC_FORM:
+        return quadratic_form_fg(p, x, y)[0]
     return math.nan
 
 
-@kernel
-def surface_hessian(code, p, x, y):
-    """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) of surface ``code`` at (x, y)."""
+@inline_kernel
+def surface_hessian(s, x, y):
+    """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) of surface ``s`` at (x, y)."""
+    code = s.code
+    p = s.p
     if code == QUADRATIC:
         return quadratic_h(p, x, y)
     if code == ROSENBROCK:
@@ -484,6 +545,8 @@ def surface_hessian(code, p, x, y):
         return valley_h(p, x, y)
     if code == LINEAR_REGRESSION:
         return linear_regression_h(p, x, y)
+    if code == QUADRATIC_FORM:
+        return quadratic_form_h(p, x, y)
     return math.nan, math.nan, math.nan
 
 
@@ -535,16 +598,17 @@ class Surface:
     n_global: int  # how many leading rows of ``minima`` are global minima
     params: dict  # resolved parameters (defaults filled in)
     spec: SurfaceSpec
+    args: SurfaceArgs  # what kernels take: (code, p, ops, consts)
 
     def value(self, x: float, y: float) -> float:
-        return float(surface_value(self.code, self.p, float(x), float(y)))
+        return float(surface_value(self.args, float(x), float(y)))
 
     def grad(self, x: float, y: float) -> tuple[float, float, float]:
-        f, gx, gy = surface_grad(self.code, self.p, float(x), float(y))
+        f, gx, gy = surface_grad(self.args, float(x), float(y))
         return float(f), float(gx), float(gy)
 
     def hessian(self, x: float, y: float) -> tuple[float, float, float]:
-        hxx, hxy, hyy = surface_hessian(self.code, self.p, float(x), float(y))
+        hxx, hxy, hyy = surface_hessian(self.args, float(x), float(y))
         return float(hxx), float(hxy), float(hyy)
 
 
@@ -860,7 +924,19 @@ def resolve_surface(name: str, params: dict | None = None) -> Surface:
     else:
         minima, n_global = spec.minima, spec.n_global
     minima_arr = np.asarray(minima, dtype=np.float64).reshape(-1, 3)
-    return Surface(spec.name, spec.code, p, domain, minima_arr, int(n_global), resolved, spec)
+    return Surface(spec.name, spec.code, p, domain, minima_arr, int(n_global), resolved, spec, builtin_args(spec.code, p))
+
+
+def exact_args(surface: Surface) -> SurfaceArgs:
+    """``surface.args``, except ``linear_regression`` as the exact quadratic it is (``QUADRATIC_FORM``:
+    least-squares solution, its MSE from the residuals and the constant Hessian, O(n) once): the same
+    values to rounding at O(1) per point, for kernels that evaluate it at many points."""
+    if surface.code != LINEAR_REGRESSION:
+        return surface.args
+    n = surface.p.size // 2
+    w, b, f = regression_solution(surface.p[:n], surface.p[n:])
+    hxx, hxy, hyy = surface_hessian(surface.args, 0.0, 0.0)
+    return builtin_args(QUADRATIC_FORM, np.array([hxx, hxy, hyy, w, b, f]))
 
 
 def describe() -> list[dict]:
@@ -875,7 +951,7 @@ def describe() -> list[dict]:
             "name": spec.name,
             "title": spec.title,
             "formula": spec.formula,
-            "params": [p.to_dict() for p in spec.params],
+            "parameters": [p.to_dict() for p in spec.params],
             "domain": {"x": list(spec.domain[0]), "y": list(spec.domain[1])},
             "minima": [dict(d, **{"global": i < spec.n_global}) for i, d in enumerate(pts(spec.minima))],
             "saddles": pts(spec.saddles),
@@ -886,7 +962,8 @@ def describe() -> list[dict]:
 
 
 def _warmup() -> None:
-    p = np.zeros(2)
-    surface_value(ROSENBROCK, p, 0.5, 0.5)
-    surface_grad(ROSENBROCK, p, 0.5, 0.5)
-    surface_hessian(ROSENBROCK, p, 0.5, 0.5)
+    """The three dispatchers (one compiled version serves every code), through each surface once."""
+    for name in SURFACES:
+        su = resolve_surface(name, {"n": 4} if name == "linear_regression" else None)
+        su.value(0.5, 0.5), su.grad(0.5, 0.5), su.hessian(0.5, 0.5)
+    exact_args(su)

@@ -28,6 +28,9 @@ from . import scaling as fits
 from .errors import EngineInputError
 from .sweep_kinds import CURVE, KINDS, NUMBER
 from .sweep_results import SweepResult, t_interval
+from .sweeps import sweep
+
+__all__ = ["heatmap", "scaling_curves", "scaling_law_fits", "seed_bands"]
 
 ANALYSES = ("heatmap", "scaling", "scaling_law")
 MAX_ANALYSIS_BOOTSTRAP = 1000
@@ -96,7 +99,7 @@ def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
 
 
 def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, loss: str = "l2", bootstrap: int = 200,
-            seed: int = 0) -> list[dict]:
+                   seed: int = 0) -> list[dict]:
     """Per panel: x values, mean / t-interval of ``metric`` at each, and the power-law fit to every run."""
     out = []
     for rest, rows in _panels(res, _used(res, (x,))):
@@ -112,7 +115,7 @@ def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, l
 
 
 def scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = "l2", bootstrap: int = 200,
-                seed: int = 0) -> list[dict]:
+                     seed: int = 0) -> list[dict]:
     """Per panel: ``L(N, D)`` fitted to every run (N from ``n``, D from ``d``: axes or number metrics)."""
     out = []
     for rest, rows in _panels(res, _used(res, (n, d))):
@@ -198,3 +201,11 @@ def run_analyses(res: SweepResult, analysis: Mapping) -> dict:
         except EngineInputError as err:
             out[name] = {"error": {"field": err.field, "message": err.message}}
     return out
+
+
+def _warmup() -> None:
+    """A 6-run training sweep in this process, through the heatmap and the scaling fit."""
+    res = sweep("training/run", KINDS["training/run"].example, {"dataset.n_train": [6, 8, 12], "optimizer.lr": [0.1, 0.2]},
+                client="sync")
+    heatmap(res, "final_val_loss", "dataset.n_train", "optimizer.lr")
+    scaling_curves(res, "final_val_loss", "dataset.n_train", bootstrap=2)

@@ -1,12 +1,14 @@
 """What a sweep can run: one registry entry per computable kind, read by everything that sweeps.
 
 ``KINDS["training/run"]`` says how to run one request of that kind (the engine function its endpoint
-calls), how to check one without computing it (so a sweep is refused before anything is submitted),
-how much of the kind's single-request budget it uses, which request fields take a sweep's seed, and
-which metrics a finished run yields. The service reads the same entry to find the endpoint's own
+calls), how to check one without computing it (the endpoint's own checks: ``prepare``, ``plan_compare``,
+``plan_trajectory``, ``plan_race``, ... without their random draws, so a sweep is refused before
+anything is submitted), how much of the kind's single-request budget it uses, which request fields take
+a sweep's seed, which metrics a finished run yields, and a tiny example request (the warm-up runs it,
+the catalog shows it). The service reads the same entry to find the endpoint's own
 marshmallow request schema (``request_schema``, imported by the service only: the engine never
 imports it), so a sweep's base request is validated exactly like the endpoint's. Adding a kind, e.g.
-``lm/train`` once it lands, is one ``SweepKind`` entry below.
+``lm/train`` once it lands, is one ``SweepKind`` entry in ``KINDS`` (plus its metrics and rows).
 
 A kind's ``rows(result)`` turns one result into one or more rows of metrics, each with the extra
 coordinates that tell them apart: a regularization comparison gives one row per variant
@@ -17,6 +19,7 @@ coordinates that tell them apart: a regularization comparison gives one row per 
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from dataclasses import dataclass
@@ -24,17 +27,18 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .basins import basin_map
+from .basins import basin_map, plan_basins
 from .errors import EngineInputError
 from .init import resolve_init
-from .limits import LIMITS, check_max
-from .lr_sweep import run_lr_sweep
-from .race import run_race
-from .regularization import DEFAULT_VARIANTS, compare
-from .trajectory import (
-    bound_box, check_float, check_point, check_start, default_start, resolve_opt, run_trajectory, schedule_lrs, setup, step_cost,
-)
-from .training import prepare, train
+from .limits import LIMITS
+from .lr_sweep import plan_lr_sweep, run_lr_sweep
+from .race import plan_race, run_race
+from .regularization import DEFAULT_VARIANTS, compare, plan_compare
+from .trajectory import plan_trajectory, run_trajectory
+from .training import train
+from .training_setup import prepare
+
+__all__ = ["SWEEP_KINDS", "SweepKind"]
 
 NUMBER, CATEGORY, CURVE = "number", "category", "curve"
 
@@ -49,17 +53,24 @@ class Metric:
 @dataclass(frozen=True)
 class SweepKind:
     name: str  # also the endpoint's path under /api/v1/
+    title: str
+    doc: str
     run: Callable[..., Any]  # the engine function the endpoint calls, with the request's keyword arguments
-    check: Callable[[dict], float]  # validates like ``run`` without computing; returns the request's work as a
-    #                                 fraction of the kind's largest single request (the sweep budget's unit)
+    check: Callable[[dict], float]  # the endpoint's own checks without computing (its plan_*); returns the
+    #                                 request's work as a fraction of the kind's largest single request
     rows: Callable[[Any], list[tuple[dict, dict]]]  # result -> [(extra coordinates, {metric: value})]
-    size: Callable[[dict], tuple[int, int]]  # request -> (rows of its result, points of each curve metric)
     metrics: tuple[Metric, ...]
     default_metrics: tuple[str, ...]
     seed_fields: Mapping[str, str]  # request body path (HTTP) -> engine argument path it loads into
-    arguments: tuple[str, ...]  # the engine's top-level argument names (what a Python axis path starts with)
     request_schema: str  # "module:Class" of the endpoint's request schema, for the service
-    doc: str
+    example: Mapping  # a tiny request (engine arguments): the warm-up runs it, the catalog shows it
+    size: Callable[[dict], tuple[int, int]] = lambda req: (1, 0)  # request -> (rows, points of each curve metric)
+    arguments: tuple[str, ...] = ()  # the engine's top-level argument names (a Python axis path's first
+    #                                  segment); default: ``run``'s own parameters
+
+    def __post_init__(self):
+        if not self.arguments:
+            object.__setattr__(self, "arguments", _names(self.run))
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -130,11 +141,11 @@ def _training_metrics(res) -> dict:
 _NO_WEIGHTS = np.zeros(0)
 
 
-def _prepare(req: dict, **kw):
+def _prepare(req: dict):
     model = req.get("model")
     if isinstance(model, Mapping) and model.get("init") is not None:
         resolve_init(model["init"], "model.init")
-    return prepare(**req, **kw, params0=_NO_WEIGHTS)
+    return prepare(**req, params0=_NO_WEIGHTS)
 
 
 def _check_run(req: dict) -> float:
@@ -142,24 +153,13 @@ def _check_run(req: dict) -> float:
 
 
 def _check_compare(req: dict) -> float:
-    """``compare``'s checks: every variant's run as ``prepare`` sees it (the work counts all variants)."""
+    """``compare``'s own checks (``plan_compare``); the work counts every variant."""
     req = dict(req)
-    variants = req.pop("variants", None)
-    variants = DEFAULT_VARIANTS if variants is None else variants
-    if not isinstance(variants, (list, tuple)) or not variants:
-        raise EngineInputError("variants", "must be a non-empty list of {name, regularization}")
-    check_max("variants", len(variants), "max_compare_variants")
-    base = dict(req.pop("regularization", None) or {})
-    work = 0
-    for i, v in enumerate(variants):
-        if not isinstance(v, Mapping) or not isinstance(v.get("name"), str) or not v["name"]:
-            raise EngineInputError(f"variants.{i}.name", "each variant needs a name")
-        try:
-            work = _prepare(req, regularization={**base, **(v.get("regularization") or {})}, variants=len(variants)).work
-        except EngineInputError as err:
-            field = f"variants.{i}.{err.field}" if err.field.startswith("regularization") else err.field
-            raise EngineInputError(field, err.message) from None
-    return work / LIMITS["max_training_work"]
+    model = req.get("model")
+    if isinstance(model, Mapping) and model.get("init") is not None:
+        resolve_init(model["init"], "model.init")
+    _, setups = plan_compare(req.pop("variants", None), **req, params0=_NO_WEIGHTS)
+    return setups[0].work / LIMITS["max_training_work"]
 
 
 def _run_size(req: dict) -> tuple[int, int]:
@@ -183,88 +183,12 @@ def _compare_rows(res) -> list[tuple[dict, dict]]:
 DESCENT_SEEDS = {"noise.seed": "seed"}
 
 
-def _descent_setup(req: dict, runs: int, work_field: str = "steps"):
-    """``setup``'s checks without drawing a run's noise and batch order (that is the run's work): with the
-    real steps for the work limits, with one step for the noise and batch settings."""
-    su = setup(req["surface"], req["params"], req["steps"], runs=runs, clip=req["clip"], tolerance=req["tolerance"],
-               work_field=work_field)
-    one = setup(req["surface"], req["params"], 1, noise_scale=req.get("noise_scale", 0.0), seed=req.get("seed", 0),
-                batch_size=req.get("batch_size"))
-    if one.batch:
-        check_max("batch_size", runs * su.steps * one.batch, "max_batch_work")
-    return su, runs * su.steps * step_cost(su.surface) / LIMITS["max_descent_work"]
-
-
-def _start(su, req: dict) -> None:
-    start = req.get("start")
-    check_start(su, default_start(su.surface) if start is None else start)
-
-
-def _check_trajectory(req: dict) -> float:
-    req = _defaults(run_trajectory, req)
-    su, work = _descent_setup(req, 1)
-    opt = resolve_opt(req.get("optimizer"))
-    schedule_lrs(req.get("schedule"), opt.lr, su.steps)
-    check_start(su, req["start"])
-    return work
-
-
-def _check_race(req: dict) -> float:
-    req = _defaults(run_race, req)
-    racers = req.get("optimizers")
-    if not isinstance(racers, (list, tuple)) or not racers:
-        raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
-    check_max("optimizers", len(racers), "max_race_runs")
-    su, work = _descent_setup(req, len(racers))
-    check_max("steps", len(racers) * su.steps, "max_race_work")
-    check_float("minimum_tolerance", req["minimum_tolerance"], 0.0)
-    for i, spec in enumerate(racers):
-        own = spec.get("schedule") if isinstance(spec, dict) else None
-        spec = {k: v for k, v in spec.items() if k != "schedule"} if isinstance(spec, dict) else spec
-        opt = resolve_opt(spec, f"optimizers.{i}")
-        if own is not None:
-            schedule_lrs(own, opt.lr, su.steps, f"optimizers.{i}.schedule")
-        else:
-            schedule_lrs(req.get("schedule"), opt.lr, su.steps)
-    _start(su, req)
-    return work
-
-
-def _check_lr_sweep(req: dict) -> float:
-    req = _defaults(run_lr_sweep, req)
-    lrs = req["lrs"]
-    if not isinstance(lrs, (list, tuple)) or not lrs:
-        raise EngineInputError("lrs", "must be a non-empty list of learning rates")
-    check_max("lrs", len(lrs), "max_sweep_lrs")
-    for i, v in enumerate(lrs):
-        check_float(f"lrs.{i}", v, 0.0, strict=True)
-    su, work = _descent_setup(req, len(lrs))
-    check_max("steps", len(lrs) * su.steps, "max_sweep_work")
-    resolve_opt(req.get("optimizer"))
-    for lr in lrs:
-        schedule_lrs(req.get("schedule"), lr, su.steps)
-    _start(su, req)
-    return work
-
-
-def _check_basins(req: dict) -> float:
-    req = _defaults(basin_map, req)
-    res = req["resolution"]
-    if not isinstance(res, (list, tuple)) or len(res) != 2:
-        raise EngineInputError("resolution", "must be a pair [nx, ny]")
-    for i, n in enumerate(res):
-        check_max(f"resolution.{i}", n, "max_basin_axis")
-    su, work = _descent_setup(req, int(res[0]) * int(res[1]), work_field="resolution")
-    check_float("minimum_tolerance", req["minimum_tolerance"], 0.0)
-    opt = resolve_opt(req.get("optimizer"))
-    schedule_lrs(req.get("schedule"), opt.lr, su.steps)
-    box = bound_box(su.surface)
-    for k, name in enumerate(("x_range", "y_range")):
-        r = None if req.get(name) is None else check_point(name, req[name])
-        if r is not None and (r[0] < box[2 * k] or r[1] > box[2 * k + 1]):
-            raise EngineInputError(name, f"must lie within the bound box [{box[2 * k]:g}, {box[2 * k + 1]:g}] "
-                                         "(100x the domain)")
-    return work
+def _descent_check(plan: Callable[..., Any], **kw) -> Callable[[dict], float]:
+    """The descent endpoint's own checks (``plan_*``), without the runs' random draws (``draw=False``:
+    noise and batch orders are the runs' work); the work as a share of ``max_descent_work``."""
+    def check(req: dict) -> float:
+        return plan(**req, **kw).su.work / LIMITS["max_descent_work"]
+    return check
 
 
 DESCENT_METRICS = (
@@ -321,49 +245,71 @@ def _names(*fns, drop=()) -> tuple[str, ...]:
     return tuple(out)
 
 
-KINDS: dict[str, SweepKind] = {
-    "training/run": SweepKind(
-        "training/run", train, _check_run, lambda r: [({}, _training_metrics(r))], _run_size, TRAINING_METRICS,
-        ("final_val_loss", "best_val_loss", "generalization_gap", "stop_reason"), TRAINING_SEEDS,
-        _names(prepare, drop=("params0", "variants")), "service.schemas.training:RunRequest",
-        "one training run (POST /api/v1/training/run)"),
-    "training/compare": SweepKind(
-        "training/compare", compare, _check_compare, _compare_rows, _compare_size,
-        TRAINING_METRICS + (Metric("gap_at_best", NUMBER, "val_loss - train_loss at best_epoch"),),
-        ("final_val_loss", "generalization_gap", "val_loss_curve"), TRAINING_SEEDS,
-        _names(compare, prepare, drop=("params0",)), "service.schemas.training:CompareRequest",
-        "regularization variants side by side, one row per variant (POST /api/v1/training/compare)"),
-    "descent/trajectory": SweepKind(
-        "descent/trajectory", run_trajectory, _check_trajectory, _trajectory_rows,
-        _steps_size(run_trajectory, lambda r: 1),
-        DESCENT_METRICS + (Metric("loss_curve", CURVE, "loss[i] after i steps"),),
-        ("final_loss", "steps_to_converge", "status"), DESCENT_SEEDS, _names(run_trajectory),
-        "service.schemas.descent:TrajectoryRequest", "one descent (POST /api/v1/descent/trajectory)"),
-    "descent/race": SweepKind(
-        "descent/race", run_race, _check_race, _race_rows, lambda r: (len(r.get("optimizers") or ()), 0),
-        DESCENT_METRICS + (Metric("optimizer", CATEGORY, "the racer's optimizer"),
-                           Metric("minimum", CATEGORY, "index of the minimum reached (-1 diverged, -2 none)"),
-                           Metric("steps_to_minimum", NUMBER, "first step within minimum_tolerance of it")),
-        ("final_loss", "steps_to_minimum", "status"), DESCENT_SEEDS, _names(run_race),
-        "service.schemas.descent:RaceRequest", "an optimizer race, one row per racer (POST /api/v1/descent/race)"),
-    "descent/lr-sweep": SweepKind(
-        "descent/lr-sweep", run_lr_sweep, _check_lr_sweep, _lr_sweep_rows,
-        _steps_size(run_lr_sweep, lambda r: len(r["lrs"])),
-        DESCENT_METRICS + (Metric("verdict", CATEGORY, "too_small | good | oscillating | diverged"),
-                           Metric("gap_ratio", NUMBER, "(final - f*) / (initial - f*)"),
-                           Metric("loss_curve", CURVE, "loss[i] after i steps")),
-        ("final_loss", "verdict"), DESCENT_SEEDS, _names(run_lr_sweep), "service.schemas.descent:SweepRequest",
-        "one optimizer at many learning rates, one row per lr (POST /api/v1/descent/lr-sweep)"),
-    "descent/basins": SweepKind(
-        "descent/basins", basin_map, _check_basins, _basins_rows, lambda r: (1, 0),
-        (Metric("fraction_known_minimum", NUMBER, "fraction of starts that reached a known minimum"),
-         Metric("fraction_diverged", NUMBER, "fraction of starts that diverged"),
-         Metric("fraction_not_converged", NUMBER, "fraction that ended at no minimum"),
-         Metric("mean_steps", NUMBER, "mean steps taken over the grid"),
-         Metric("minima_found", NUMBER, "known minima plus discovered stationary points")),
-        ("fraction_known_minimum", "fraction_diverged", "mean_steps"), {}, _names(basin_map),
-        "service.schemas.descent:BasinsRequest", "a basin map (tile) of one optimizer (POST /api/v1/descent/basins)"),
-}
+_TINY_TRAINING = {"dataset": {"name": "sine", "n_train": 6, "n_val": 4}, "model": {"layers": [1, 3, 1], "activation": "tanh"},
+                  "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 4, "prediction": {"points": 4}}
+_DESCENT = DESCENT_METRICS + (Metric("loss_curve", CURVE, "loss[i] after i steps"),)
+
+# One entry per sweepable kind: adding one (lm/train, networks/hessian) is one more entry here.
+KINDS: dict[str, SweepKind] = {k.name: k for k in (
+    SweepKind(
+        name="training/run", title="Training runs", doc="one training run (POST /api/v1/training/run)",
+        run=train, check=_check_run, rows=lambda r: [({}, _training_metrics(r))], size=_run_size,
+        metrics=TRAINING_METRICS, default_metrics=("final_val_loss", "best_val_loss", "generalization_gap", "stop_reason"),
+        seed_fields=TRAINING_SEEDS, arguments=_names(prepare, drop=("params0", "variants")),
+        request_schema="service.schemas.training:RunRequest", example=_TINY_TRAINING),
+    SweepKind(
+        name="training/compare", title="Regularization comparisons",
+        doc="regularization variants side by side, one row per variant (POST /api/v1/training/compare)",
+        run=compare, check=_check_compare, rows=_compare_rows, size=_compare_size,
+        metrics=TRAINING_METRICS + (Metric("gap_at_best", NUMBER, "val_loss - train_loss at best_epoch"),),
+        default_metrics=("final_val_loss", "generalization_gap", "val_loss_curve"), seed_fields=TRAINING_SEEDS,
+        arguments=_names(compare, prepare, drop=("params0",)), request_schema="service.schemas.training:CompareRequest",
+        example={**_TINY_TRAINING, "variants": [{"name": "none"}, {"name": "l2", "regularization": {"l2": 0.01}}]}),
+    SweepKind(
+        name="descent/trajectory", title="Descents", doc="one descent (POST /api/v1/descent/trajectory)",
+        run=run_trajectory, check=_descent_check(plan_trajectory, draw=False), rows=_trajectory_rows,
+        size=_steps_size(run_trajectory, lambda r: 1), metrics=_DESCENT,
+        default_metrics=("final_loss", "steps_to_converge", "status"), seed_fields=DESCENT_SEEDS,
+        request_schema="service.schemas.descent:TrajectoryRequest",
+        example={"surface": "quadratic", "start": [1.0, 1.0], "steps": 3, "optimizer": {"name": "sgd", "lr": 0.1}}),
+    SweepKind(
+        name="descent/race", title="Optimizer races",
+        doc="an optimizer race, one row per racer (POST /api/v1/descent/race)",
+        run=run_race, check=_descent_check(plan_race, draw=False), rows=_race_rows,
+        size=lambda r: (len(r.get("optimizers") or ()), 0),
+        metrics=DESCENT_METRICS + (Metric("optimizer", CATEGORY, "the racer's optimizer"),
+                                   Metric("minimum", CATEGORY, "index of the minimum reached (-1 diverged, -2 none)"),
+                                   Metric("steps_to_minimum", NUMBER, "first step within minimum_tolerance of it")),
+        default_metrics=("final_loss", "steps_to_minimum", "status"), seed_fields=DESCENT_SEEDS,
+        request_schema="service.schemas.descent:RaceRequest",
+        example={"surface": "quadratic", "start": [1.0, 1.0], "steps": 3,
+                 "optimizers": [{"name": "sgd", "lr": 0.1}, {"name": "adam", "lr": 0.1}]}),
+    SweepKind(
+        name="descent/lr-sweep", title="Learning-rate sweeps",
+        doc="one optimizer at many learning rates, one row per lr (POST /api/v1/descent/lr-sweep)",
+        run=run_lr_sweep, check=_descent_check(plan_lr_sweep, draw=False), rows=_lr_sweep_rows,
+        size=_steps_size(run_lr_sweep, lambda r: len(r["lrs"])),
+        metrics=DESCENT_METRICS + (Metric("verdict", CATEGORY, "too_small | good | oscillating | diverged"),
+                                   Metric("gap_ratio", NUMBER, "(final - f*) / (initial - f*)"),
+                                   Metric("loss_curve", CURVE, "loss[i] after i steps")),
+        default_metrics=("final_loss", "verdict"), seed_fields=DESCENT_SEEDS,
+        request_schema="service.schemas.descent:SweepRequest",
+        example={"surface": "quadratic", "lrs": [0.01, 0.1], "steps": 3}),
+    SweepKind(
+        name="descent/basins", title="Basin maps", doc="a basin map (tile) of one optimizer (POST /api/v1/descent/basins)",
+        run=basin_map, check=_descent_check(plan_basins), rows=_basins_rows, size=lambda r: (1, 0),
+        metrics=(Metric("fraction_known_minimum", NUMBER, "fraction of starts that reached a known minimum"),
+                 Metric("fraction_diverged", NUMBER, "fraction of starts that diverged"),
+                 Metric("fraction_not_converged", NUMBER, "fraction that ended at no minimum"),
+                 Metric("mean_steps", NUMBER, "mean steps taken over the grid"),
+                 Metric("minima_found", NUMBER, "known minima plus discovered stationary points")),
+        default_metrics=("fraction_known_minimum", "fraction_diverged", "mean_steps"), seed_fields={},
+        request_schema="service.schemas.descent:BasinsRequest",
+        example={"surface": "himmelblau", "resolution": [2, 2], "steps": 3, "optimizer": {"name": "sgd", "lr": 0.01}}),
+)}
+
+
+SWEEP_KINDS = KINDS  # as ``engine`` exports it (``engine.KINDS`` would not say of what)
 
 
 def resolve_kind(name) -> SweepKind:
@@ -374,8 +320,18 @@ def resolve_kind(name) -> SweepKind:
 
 
 def describe() -> list[dict]:
-    """Catalog entries (key "sweeps"): each sweepable kind, its metrics and its seed fields."""
-    return [{"kind": k.name, "doc": k.doc, "seed_fields": dict(k.seed_fields),
-             "default_metrics": list(k.default_metrics),
-             "metrics": [{"name": m.name, "kind": m.kind, "doc": m.doc} for m in k.metrics]}
+    """Catalog entries (section "sweeps"): each sweepable kind, its metrics, seed fields and a tiny example
+    (a valid request body of the kind's endpoint, and the base of a sweep)."""
+    return [{"name": k.name, "title": k.title, "doc": k.doc, "parameters": [], "kind": k.name,
+             "seed_fields": dict(k.seed_fields), "default_metrics": list(k.default_metrics),
+             "metrics": [{"name": m.name, "kind": m.kind, "doc": m.doc} for m in k.metrics],
+             "example": copy.deepcopy(dict(k.example))}
             for k in KINDS.values()]
+
+
+def _warmup() -> None:
+    """Every kind through its check, its engine function and its rows, on its tiny example (the kernels
+    are their own modules'; this loads them and runs the sweep side's Python once)."""
+    for k in KINDS.values():
+        k.check(copy.deepcopy(dict(k.example)))
+        k.rows(k.run(**copy.deepcopy(dict(k.example))))

@@ -19,7 +19,8 @@ Dask reruns after a worker died gives the same numbers, and every result carries
   sets that field itself. No seeds: one run per combination with the base request's own seeds.
 * **Validation first**: every combination is checked the way its engine function checks a request
   (``SweepKind.check``: no computation) before any task is submitted; a refusal names ``axes.<path>``
-  when an axis value caused it, ``base.<field>`` otherwise, and the limits below by name.
+  when an axis value caused it, ``base.<field>`` otherwise, and the sweep limits
+  (``engine.limits.SWEEP_LIMITS``) by name.
 * **Execution**: ``client=None`` starts a ``LocalCluster`` (one single-threaded worker process per
   core) for the call; ``"sync"`` runs every task in this process, one after the other; a
   ``distributed.Client`` (or a scheduler address) runs them on that cluster.
@@ -39,30 +40,15 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .errors import EngineInputError
+from .limits import SWEEP_LIMITS, check_max
 from .sweep_kinds import CURVE, KINDS, SweepKind, resolve_kind
 from .sweep_results import SweepResult, collect
+from .validate import check_int
 
-# Per-sweep limits (a sweep may exceed the single-request limits, which every one of its runs obeys).
-SWEEP_LIMITS: dict[str, int] = {
-    "max_sweep_axes": 6,  # dotted paths swept at once
-    "max_sweep_axis_values": 256,  # values of one axis
-    "max_sweep_seeds": 64,
-    "max_sweep_combinations": 1024,  # product of the axes' lengths: each is validated before submission
-    "max_sweep_tasks": 4096,  # combinations x seeds: one Dask task each
-    "max_sweep_metrics": 16,
-    "max_sweep_values": 1_000_000,  # numbers in the results (rows x metrics, a curve counting its points): ~20 MB of JSON
-    # Σ over tasks of (the task's work / the largest work one request of its kind may ask for): 256
-    # maximal requests, ~2 s each on the 2-core development machine (a 4-minute sweep on its 2 workers)
-    "max_sweep_budget": 256,
-}
+__all__ = ["SWEEP_LIMITS", "SweepPlan", "SweepSpec", "plan_sweep", "sweep"]
+
 SEED_MAX = 2**32 - 1
 _SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)$")
-
-
-def check_limit(field: str, value: float, limit: str) -> None:
-    bound = SWEEP_LIMITS[limit]
-    if value > bound:
-        raise EngineInputError(field, f"{value:g} exceeds limit {limit}={bound}")
 
 
 def plain(v):
@@ -136,7 +122,7 @@ def check_spec(kind, axes, seeds, metrics) -> SweepSpec:
     axes = {} if axes is None else axes
     if not isinstance(axes, Mapping):
         raise EngineInputError("axes", "must be an object: dotted path -> list of values")
-    check_limit("axes", len(axes), "max_sweep_axes")
+    check_max("axes", len(axes), "max_sweep_axes")
     out_axes = []
     for path, values in axes.items():
         field = f"axes.{path}"
@@ -146,7 +132,7 @@ def check_spec(kind, axes, seeds, metrics) -> SweepSpec:
             raise EngineInputError(field, "must be a list of values")
         if len(values) == 0:
             raise EngineInputError(field, "must hold at least one value")
-        check_limit(field, len(values), "max_sweep_axis_values")
+        check_max(field, len(values), "max_sweep_axis_values")
         vals = tuple(plain(v) for v in values)
         seen = set()
         for i, v in enumerate(vals):
@@ -161,9 +147,9 @@ def check_spec(kind, axes, seeds, metrics) -> SweepSpec:
             if a != b and b.startswith(a + "."):
                 raise EngineInputError(f"axes.{b}", f"lies inside axis {a!r}, which sets the whole of it")
     combos = math.prod(len(v) for _, v in out_axes)
-    check_limit("axes", combos, "max_sweep_combinations")
+    check_max("axes", combos, "max_sweep_combinations")
     seeds = check_seeds(seeds)
-    check_limit("seeds", combos * max(1, len(seeds)), "max_sweep_tasks")
+    check_max("seeds", combos * max(1, len(seeds)), "max_sweep_tasks")
     return SweepSpec(k.name, tuple(out_axes), seeds, check_metrics(k, metrics))
 
 
@@ -173,10 +159,10 @@ def check_seeds(seeds) -> tuple[int, ...]:
     if isinstance(seeds, (str, bytes, Mapping)) or not hasattr(seeds, "__iter__"):
         raise EngineInputError("seeds", "must be a list of integers")
     seeds = [plain(s) for s in seeds]
-    check_limit("seeds", len(seeds), "max_sweep_seeds")
+    check_max("seeds", len(seeds), "max_sweep_seeds")
     for i, s in enumerate(seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX:
-            raise EngineInputError(f"seeds.{i}", f"must be an integer in [0, {SEED_MAX}]")
+        if check_int(f"seeds.{i}", s, 0, integral_floats=False) > SEED_MAX:
+            raise EngineInputError(f"seeds.{i}", f"must be <= {SEED_MAX}")
     if len(set(seeds)) != len(seeds):
         raise EngineInputError("seeds", "must not repeat a seed")
     return tuple(seeds)
@@ -190,7 +176,7 @@ def check_metrics(k: SweepKind, metrics) -> tuple[str, ...]:
     metrics = list(metrics)
     if not metrics:
         raise EngineInputError("metrics", "must name at least one metric")
-    check_limit("metrics", len(metrics), "max_sweep_metrics")
+    check_max("metrics", len(metrics), "max_sweep_metrics")
     names = [m.name for m in k.metrics]
     for i, m in enumerate(metrics):
         if m not in names:
@@ -314,7 +300,7 @@ class SweepPlan:
         return with_seed(self.requests[c], self.seed_paths, seed)
 
 
-def plan(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> SweepPlan:
+def plan_sweep(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> SweepPlan:
     """Validate a Python sweep (engine argument paths) completely, before anything runs."""
     spec = check_spec(kind, axes, seeds, metrics)
     k = KINDS[spec.kind]
@@ -407,13 +393,11 @@ def sweep(kind: str, base: Mapping, axes: Mapping | None = None, seeds: Sequence
           progress: Callable[[int, int], Any] | None = None) -> SweepResult:
     """Run ``kind`` (a key of ``engine.sweep_kinds.KINDS``) for every combination of ``axes`` and every
     seed, from ``base`` (the engine function's keyword arguments); see the module docstring."""
-    p = plan(kind, base, axes, seeds, metrics, seed_fields)
+    p = plan_sweep(kind, base, axes, seeds, metrics, seed_fields)
     return collect(p.spec, execute(p, client, progress))
 
 
-def describe() -> list[dict]:
-    """Catalog entries (key "sweeps"): the kinds a sweep can run, their metrics and seed fields."""
-    from .sweep_kinds import describe as kinds
-
-    return kinds()
-
+def _warmup() -> None:
+    """A two-run sweep in this process: planning, the task wrapper and collecting the rows (Python only;
+    the kinds' kernels are warmed by their modules)."""
+    sweep("descent/trajectory", KINDS["descent/trajectory"].example, {"steps": [2, 3]}, client="sync").columns

@@ -1,7 +1,9 @@
 """Compile (or load from the on-disk cache) every kernel by calling each on tiny inputs.
 
 The service calls ``warm_kernels()`` before it takes traffic, so no user pays for compilation.
-Each concept module exposes ``_warmup()``; list it in ``MODULES``.
+The modules are the concept index's (``engine.concepts.MODULES``), each exposing ``_warmup()``;
+``GROUPS`` only says which compile together (a test checks that it places every one of them, and a
+module missing from it is still warmed, in this process, last).
 
 With a warm cache this only loads kernels (~0.6 s). With an empty one it compiles them (~110 s in
 one process on the development machine, ~57 s over its 2 cores), so the modules whose cache is
@@ -21,7 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+from . import _kernel_cache
 from ._jit import cache_dir
+from .concepts import MODULES
+
+__all__ = ["warm_kernels"]
 
 # Every module with kernels, in groups that compile the same callees (a group split over two
 # processes would compile those twice), each with the seconds it takes to compile from an empty
@@ -29,12 +35,13 @@ from ._jit import cache_dir
 GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.training", "engine.regularization"), 49.0),
     (("engine.mlp", "engine.backprop", "engine.gradient_profile", "engine.network_landscape"), 45.0),
-    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.basins"), 17.0),
-    (("engine.surfaces", "engine.landscape", "engine.losses"), 10.0),
-    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.lr_sweep",
-      "engine.rng", "engine.activations", "engine.init"), 0.5),
+    (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"), 17.0),
+    (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
+    (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
+      "engine.init"), 0.5),
+    # no kernels of their own: they run the kinds' (warmed above, then only loaded) on tiny sweeps
+    (("engine.sweep_kinds", "engine.sweeps", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling"), 0.5),
 )
-MODULES: tuple[str, ...] = tuple(m for group, _ in GROUPS for m in group)
 
 
 def _default_jobs() -> int:
@@ -45,9 +52,15 @@ def _default_jobs() -> int:
 
 
 def is_cached(module: str) -> bool:
-    """Whether ``module`` has compiled kernels in the cache already (then warming only loads them)."""
-    d = Path(cache_dir(module.rsplit(".", 1)[-1]))
-    return d.is_dir() and any(d.glob("*.nbi"))
+    """Whether warming ``module`` only loads kernels: every module its kernels come from (itself and what it
+    imports, transitively, that defines kernels) has compiled kernels in the cache already. A module without
+    kernels of its own (``engine.trajectory``: its kernels are ``engine.descent``'s) counts through those."""
+    for m in _kernel_cache.closure(module.rsplit(".", 1)[-1]):
+        if _kernel_cache.defines_kernels(m):
+            d = Path(cache_dir(m))
+            if not (d.is_dir() and any(d.glob("*.nbi"))):
+                return False
+    return True
 
 
 def share_out(groups: list[tuple[tuple[str, ...], float]], jobs: int) -> list[list[str]]:

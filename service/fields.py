@@ -2,25 +2,81 @@
 
 Large numeric results (grids, trajectories) are dumped through ``NumberArray``, which
 passes numpy arrays straight to orjson: marshmallow's ``List`` would make one Python call
-per number. The OpenAPI document still describes them as (nested) arrays of numbers.
+per number. The OpenAPI document still describes them as (nested) arrays of numbers. Loaded
+number arrays (predictions, weights, loss curves) go through the same field, limits named.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from marshmallow import ValidationError, fields, validate
 
 
 class NumberArray(fields.Raw):
-    """A numpy array (any rank) dumped as nested JSON lists of numbers, untouched by marshmallow."""
+    """The one field for arrays of numbers, both ways.
 
-    def __init__(self, ndim: int = 1, item_type: str = "number", **kwargs):
-        items: dict = {"type": item_type}
-        for _ in range(ndim - 1):
-            items = {"type": "array", "items": items}
-        metadata = {"type": "array", "items": items, **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
+    Dumped: a numpy array (any rank) written as nested JSON lists by orjson, untouched by marshmallow.
+    Loaded: a list of ``ndim`` 1 numbers or ``ndim`` 2 equal-length rows (``ndim=(1, 2)``: either), every
+    limit checked before anything is converted and named in the error (``max_items`` entries, or rows,
+    ``max_row`` numbers per row, ``max_elements`` in all; each a ``(count, "limit_name")`` pair or None);
+    ``nullable`` lets ``null`` stand for a NaN/inf a user's log recorded. Returns the lists, or a float64
+    numpy array with ``as_array``.
+    """
+
+    def __init__(self, ndim: int | tuple[int, ...] = 1, item_type: str = "number", *, nullable: bool = False,
+                 min_items: int = 1, max_items: tuple[int, str] | None = None, max_row: tuple[int, str] | None = None,
+                 max_elements: tuple[int, str] | None = None, as_array: bool = False, **kwargs):
+        self.ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        self.nullable, self.min_items, self.as_array = nullable, min_items, as_array
+        self.max_items, self.max_row, self.max_elements = max_items, max_row, max_elements
+        item: dict = {"type": item_type, **({"nullable": True} if nullable else {})}
+        shapes = []
+        for d in self.ndims:
+            items = item
+            for _ in range(d - 1):
+                items = {"type": "array", "items": items}
+            shapes.append({"type": "array", "items": items})
+        metadata = shapes[0] if len(shapes) == 1 else {"oneOf": shapes}
+        if max_items is not None:
+            metadata = {**metadata, "maxItems": max_items[0]}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _numbers(self, values: list, what: str) -> None:
+        for v in values:
+            if v is None and self.nullable:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValidationError(f"{what} must contain only numbers" + (" (null for NaN/inf)" if self.nullable
+                                                                                else ""))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        rows = 2 in self.ndims and isinstance(value, list) and bool(value) and isinstance(value[0], list)
+        if not isinstance(value, list) or len(value) < self.min_items or (self.ndims == (2,) and not rows):
+            kind = {(1,): "numbers", (2,): "rows of numbers"}.get(self.ndims, "numbers, or a list of rows of numbers")
+            size = "non-empty list" if self.min_items == 1 else f"list of at least {self.min_items}"
+            raise ValidationError(f"must be a {size} of {kind}")
+        if self.max_items is not None and len(value) > self.max_items[0]:
+            raise ValidationError(f"{len(value)} {'rows' if rows else 'values'} exceed limit "
+                                  f"{self.max_items[1]}={self.max_items[0]}")
+        if rows:
+            width = len(value[0])
+            if self.max_elements is not None and len(value) * width > self.max_elements[0]:
+                raise ValidationError(f"{len(value) * width} elements exceed limit "
+                                      f"{self.max_elements[1]}={self.max_elements[0]}")
+            if self.max_row is not None and width > self.max_row[0]:
+                raise ValidationError(f"rows of {width} numbers exceed limit {self.max_row[1]}={self.max_row[0]}")
+            for row in value:
+                if not isinstance(row, list) or not row or len(row) != width:
+                    raise ValidationError("rows must be non-empty lists of numbers, all of the same length")
+                self._numbers(row, "rows")
+        else:
+            for limit in (self.max_elements, self.max_row):
+                if limit is not None and len(value) > limit[0]:
+                    raise ValidationError(f"{len(value)} values exceed limit {limit[1]}={limit[0]}")
+            self._numbers(value, "the list")
+        return np.asarray(value, dtype=np.float64) if self.as_array else value
 
 
 class FiniteFloat(fields.Float):

@@ -50,7 +50,7 @@ _WORK_RUN = {"dataset": {"name": "moons", "n_train": 1000, "n_val": 1000}, "mode
 def _work_ab() -> tuple[int, int]:
     """(work per epoch, work of the prediction) of _WORK_RUN, from the engine's own formula."""
     from engine.mlp import build_mlp
-    from engine.training import _work
+    from engine.training_setup import work as _work
 
     net = build_mlp(_WORK_RUN["model"]["layers"])
     b = _work(net, 1000, 1000, 0, 100, 2 * 2)

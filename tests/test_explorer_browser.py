@@ -102,10 +102,10 @@ class Session:
         page.on("response", lambda r: r.status >= 400 and self.failed.append((r.status, r.url)))
 
     def require(self, *paths: str):
-        """Skip, saying so, when an endpoint this test needs is not in the service's /openapi.json yet."""
+        """Fail, naming them, when endpoints this test needs are not in the service's /openapi.json (a renamed
+        route must not turn into a silent skip)."""
         missing = [p for p in paths if p not in self.api_paths]
-        if missing:
-            pytest.skip(f"endpoint not on this server yet (not landed): {', '.join(missing)}")
+        assert not missing, f"endpoints the page calls are not in /openapi.json: {', '.join(missing)}"
 
     def sent(self, path: str) -> list[dict | None]:
         """Bodies of the requests sent to ``path`` so far."""

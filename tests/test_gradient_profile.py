@@ -12,7 +12,8 @@ import pytest
 from engine.errors import EngineInputError
 from engine.gradient_profile import DEFAULT_INIT, EXPLODING, OVERFLOW_CAP, VANISHING, run_gradient_profile
 from engine.losses import resolve_loss
-from engine.mlp import TRAIN, build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
+from engine.mlp_kernels import TRAIN
+from engine.mlp import build_mlp, init_params, layer_views, mlp_backward, mlp_forward, new_running, \
     new_workspace, record_views, unpack
 from engine.losses import loss_value_grad
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engine import LIMITS, EngineInputError
-from engine.landscape import KINDS, critical_points, landscape_grid, landscape_slice
+from engine.critical import KINDS, critical_points
+from engine.landscape import landscape_grid, landscape_slice
 from engine.surfaces import SURFACES, resolve_surface
 
 from surface_reference import reference_value, regression_data

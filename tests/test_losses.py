@@ -562,8 +562,8 @@ def test_describe_lists_every_loss():
     entries = {e["name"]: e for e in describe()}
     assert list(entries) == NAMES
     for e in entries.values():
-        assert {"title", "formula", "derivative", "params", "kind", "predictions", "targets", "reduction"} <= set(e)
+        assert {"title", "formula", "derivative", "parameters", "kind", "predictions", "targets", "reduction"} <= set(e)
         assert e["kind"] in ("regression", "classification")
-    assert entries["huber"]["params"][0]["name"] == "delta" and entries["huber"]["params"][0]["default"] == 1.0
-    assert entries["cross_entropy_with_logits"]["params"][0]["high"] == 1.0
+    assert entries["huber"]["parameters"][0]["name"] == "delta" and entries["huber"]["parameters"][0]["default"] == 1.0
+    assert entries["cross_entropy_with_logits"]["parameters"][0]["high"] == 1.0
     assert "log" in entries["kl_div"]["predictions"]

@@ -13,8 +13,9 @@ import pytest
 from engine.activations import ACTIVATIONS
 from engine.errors import EngineInputError
 from engine.losses import resolve_loss
+from engine.mlp_kernels import EVAL_BATCH, TRAIN, Problem
 from engine.mlp import (
-    EVAL_BATCH, TRAIN, as_batch, build_mlp, init_params, layer_views, loss_and_grad,
+    as_batch, build_mlp, init_params, layer_views, loss_and_grad,
     mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, mlp_predict, new_running, new_workspace, pack, predict, record_views, unpack,
 )
 from engine.optimizers import new_state, optimizer_step, resolve_optimizer
@@ -297,8 +298,9 @@ def test_workspace_for_a_larger_batch_serves_a_smaller_one_and_backward_is_repea
 
 
 def test_kernels_run_inside_another_jitted_loop():
-    """engine.network_landscape._train: a cached kernel looping mlp_loss_grad + optimizer_step, against Python."""
-    from engine.network_landscape import _train
+    """engine.network_landscape.train_full_batch: a cached kernel looping mlp_loss_grad + optimizer_step, against
+    Python."""
+    from engine.network_landscape import train_full_batch
 
     net = build_mlp([2, 8, 8, 1], "tanh", batch_norm=True, dropout=0.1)
     params = init_params(net, None, seed=0)
@@ -307,10 +309,10 @@ def test_kernels_run_inside_another_jitted_loop():
     r = resolve_loss("mse")
     opt = resolve_optimizer({"name": "adam", "lr": 0.01})
     p1, p2 = params.copy(), params.copy()
-    state, scal = new_state(opt, net.n_params)
     losses = np.zeros(20)
-    taken = _train(net.layout, net.fparams, p1, X, Y, r.code, r.lparams, new_running(net), np.empty(net.n_params),
-                   new_workspace(net, 16), p1.copy(), opt.code, opt.hp, state, scal, opt.lr, 20, losses)
+    taken = train_full_batch(Problem(net.layout, net.fparams, X, Y, r.code, r.lparams), new_running(net),
+                             opt.args(np.full(20, opt.lr)), new_state(opt, net.n_params), p1, np.empty(net.n_params),
+                             new_workspace(net, 16), p1.copy(), losses)
     assert taken == 20
     state, scal = new_state(opt, net.n_params)
     for t in range(20):  # the kernel trains in mode TRAIN with seed 0 and step t

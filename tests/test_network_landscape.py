@@ -9,8 +9,15 @@ import pytest
 
 from engine.errors import EngineInputError
 from engine.losses import resolve_loss
-from engine.mlp import EVAL_BATCH, build_mlp, mlp_loss, new_running, new_workspace, unpack
-from engine.network_landscape import _targets, make_data, run_network_landscape
+from engine.datasets import DATASETS
+from engine.mlp import build_mlp, mlp_loss, new_running, new_workspace, unpack
+from engine.mlp_kernels import EVAL_BATCH
+from engine.network_landscape import make_data, run_network_landscape
+from engine.tasks import format_targets
+
+
+def _targets(data, outputs, loss):
+    return format_targets(DATASETS[data.name].task, loss, data.labels.reshape(-1, 1), outputs)[0]
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def test_curves_classification_and_params(client):
 def test_catalog_has_the_losses_section(client):
     losses = client.get("/api/v1/catalog").get_json()["losses"]
     assert [e["name"] for e in losses][:3] == ["mse", "mae", "huber"]
-    assert {p["name"] for e in losses for p in e["params"]} == {"delta", "beta", "label_smoothing"}
+    assert {p["name"] for e in losses for p in e["parameters"]} == {"delta", "beta", "label_smoothing"}
 
 
 @pytest.mark.parametrize(

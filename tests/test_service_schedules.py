@@ -8,7 +8,7 @@ import pytest
 from marshmallow import ValidationError
 
 from engine import LIMITS
-from service.schemas.optim import ClipSchema, OptimizerSchema, ScheduleSchema
+from service.schemas.common import ClipSchema, OptimizerSchema, ScheduleSchema
 
 import naive
 

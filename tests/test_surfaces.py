@@ -227,7 +227,7 @@ def test_codes_are_distinct_and_stable():
     codes = {s.code for s in SURFACES.values()}
     assert len(codes) == len(SURFACES) == 14
     assert S.QUADRATIC == 0 and S.LINEAR_REGRESSION == 13
-    assert math.isnan(surface_value(99, np.zeros(1), 0.0, 0.0))
+    assert math.isnan(surface_value(S.builtin_args(99, np.zeros(1)), 0.0, 0.0))
 
 
 def test_errors_name_the_field():
@@ -253,16 +253,16 @@ def test_errors_name_the_field():
 
 def test_kernels_callable_from_another_njit_kernel():
     @numba.njit
-    def descend(code, p, x, y, lr, steps):
+    def descend(s, x, y, lr, steps):
         for _ in range(steps):
-            f, gx, gy = surface_grad(code, p, x, y)
+            f, gx, gy = surface_grad(s, x, y)
             x -= lr * gx
             y -= lr * gy
-        hxx, hxy, hyy = surface_hessian(code, p, x, y)
-        return x, y, surface_value(code, p, x, y), hxx
+        hxx, hxy, hyy = surface_hessian(s, x, y)
+        return x, y, surface_value(s, x, y), hxx
 
     su = resolve_surface("booth")
-    x, y, f, hxx = descend(su.code, su.p, 0.0, 0.0, 0.05, 500)
+    x, y, f, hxx = descend(su.args, 0.0, 0.0, 0.05, 500)
     px, py = 0.0, 0.0
     for _ in range(500):
         _, gx, gy = su.grad(px, py)
@@ -277,7 +277,7 @@ def test_describe_is_a_json_catalog_section():
     orjson.dumps(entries)
     rb = next(e for e in entries if e["name"] == "rosenbrock")
     assert rb["domain"] == {"x": [-2.0, 2.0], "y": [-1.0, 3.0]}
-    assert {p["name"]: p["default"] for p in rb["params"]} == {"a": 1.0, "b": 100.0}
+    assert {p["name"]: p["default"] for p in rb["parameters"]} == {"a": 1.0, "b": 100.0}
     assert rb["minima"] == [{"x": 1.0, "y": 1.0, "value": 0.0, "global": True}]
     hb = next(e for e in entries if e["name"] == "himmelblau")
     assert sum(m["global"] for m in hb["minima"]) == 4 and len(hb["saddles"]) == 4 and len(hb["maxima"]) == 1

@@ -15,7 +15,7 @@ from scipy import stats
 
 import engine
 from engine import EngineInputError, SWEEP_LIMITS, sweep
-from engine.sweeps import plan
+from engine.sweeps import plan_sweep as plan
 
 BASE = {"dataset": {"name": "sine", "n_train": 12, "n_val": 40, "noise": 0.3},
         "model": {"layers": [1, 8, 1], "activation": "tanh"},
@@ -154,7 +154,7 @@ def test_curve_aggregates_follow_each_index_over_the_runs_long_enough():
     (dict(axes={"epochs": list(range(1, 101)), "batch_size": list(range(1, 12))}), "axes", "max_sweep_combinations"),
     (dict(axes={"epochs": list(range(1, 300))}), "axes.epochs", "max_sweep_axis_values"),
     (dict(seeds=[1, 1]), "seeds", "repeat"),
-    (dict(seeds=[-1]), "seeds.0", "integer"),
+    (dict(seeds=[-1]), "seeds.0", ">= 0"), (dict(seeds=[1.5]), "seeds.0", "integer"), (dict(seeds=[2**32]), "seeds.0", "<= 4294967295"),
     (dict(axes={"epochs": list(range(1, 101))}, seeds=list(range(50))), "seeds", "max_sweep_tasks"),
     (dict(metrics=["final_val_loss", "nope"]), "metrics.1", "unknown metric"),
     (dict(metrics=["val_loss_curve", "train_loss_curve"], axes={"epochs": [10000]}, seeds=list(range(64))), "metrics",

@@ -120,8 +120,8 @@ def test_each_kind_is_validated_by_its_endpoints_own_schema(app):
 
 def test_catalog_lists_every_sweepable_kind_and_the_sweep_limits(client):
     cat = client.get("/api/v1/catalog").get_json()
-    assert [k["kind"] for k in cat["sweeps"]] == list(SWEEP_KINDS)
-    assert cat["sweep_limits"] == SWEEP_LIMITS
+    assert [k["name"] for k in cat["sweeps"]] == list(SWEEP_KINDS)
+    assert {k: cat["limits"][k] for k in SWEEP_LIMITS} == SWEEP_LIMITS
     run = cat["sweeps"][0]
     assert run["seed_fields"] == {"seed": "seed", "dataset.seed": "dataset.seed"}
     assert {"final_val_loss", "generalization_gap", "val_loss_curve"} <= {m["name"] for m in run["metrics"]}
@@ -132,3 +132,16 @@ def test_without_a_cluster_reads_are_503_not_500(client):
         r = getattr(client, method)("/api/v1/sweeps/0123456789abcdef")
         assert r.status_code == 503 and r.get_json()["code"] == 503
     assert client.get("/api/v1/sweeps/abc/events").status_code == 503
+
+
+@pytest.mark.parametrize("kind", sorted(SWEEP_KINDS))
+def test_each_kinds_example_is_a_valid_body_of_its_endpoint_and_a_valid_sweep(client, kind):
+    """The catalog's example of each kind (the warm-up's request) is accepted by the endpoint itself and as a
+    sweep's base (no cluster here: 503, not 422)."""
+    cat = client.get("/api/v1/catalog").get_json()
+    example = next(e["example"] for e in cat["sweeps"] if e["name"] == kind)
+    r = client.post(f"/api/v1/{kind}", json=example)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    axis = "steps" if kind.startswith("descent") else "epochs"
+    r = client.post("/api/v1/sweeps", json={"kind": kind, "base": example, "axes": {axis: [2, 3]}})
+    assert r.status_code == 503, r.get_data(as_text=True)[:300]

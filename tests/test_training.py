@@ -12,7 +12,8 @@ from engine.limits import LIMITS
 from engine.optimizers import new_state, optimizer_step, resolve_optimizer
 from engine.regularization import REGULARIZERS, compare, describe
 from engine.schedules import lr_schedule
-from engine.training import SPARSITY_THRESHOLD, _seeds, epoch_order, prepare, stream, train
+from engine.training import SPARSITY_THRESHOLD, epoch_order, prepare, stream, train
+from engine.training_setup import seeds
 
 # A small noisy regression set and a big net: 30 points, 64-64 tanh, full-batch Adam for 600 epochs.
 OVERFIT = dict(
@@ -146,7 +147,7 @@ def test_one_step_by_hand(opt):
     s = prepare(**req)
     net, p0 = s.net, s.params0.copy()
     order = epoch_order(7, 0, 8)
-    _, _, dropout_seed = _seeds(7)
+    _, _, dropout_seed = seeds(7)
     lg = mlp.loss_and_grad(net, p0, s.data.X_train[order], s.data.Y_train[order], "mse", mode="train_update",
                            seed=dropout_seed, step=1)
     g = lg.grad.copy()

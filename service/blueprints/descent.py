@@ -1,9 +1,7 @@
 """Gradient descent: trajectories, optimizer races, learning-rate sweeps and range tests, basins of attraction.
 
-Every array of a trajectory is aligned with ``path``: ``path[i]`` is the position after ``i`` steps
-(``path[0]`` the start), ``loss[i]``/``gradient[i]`` are the exact values there, ``update[i]``,
-``lr[i]`` and ``step_gradient[i]`` belong to the step from ``path[i]`` to ``path[i+1]``. Divergence
-is a ``status``, never a NaN: arrays stop at the last finite point.
+A trajectory's arrays are aligned as ``engine.descent.ALIGNMENT`` says (the catalog's ``descent``
+entries quote it). Divergence is a ``status``, never a NaN: arrays stop at the last finite point.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine import landscape
+from engine import critical, landscape
 
 from ..schemas.landscapes import (
     CriticalPointsRequest,
@@ -38,7 +38,7 @@ def grid(body):
 @blp.response(200, CriticalPointsResponse)
 def critical_points(body):
     """Every critical point in a rectangle (Newton from a grid of seeds), classified by Hessian eigenvalues."""
-    return landscape.critical_points(body["surface"], body["x_range"], body["y_range"], body["seeds"], body["params"])
+    return critical.critical_points(body["surface"], body["x_range"], body["y_range"], body["seeds"], body["params"])
 
 
 @blp.route("/slice", methods=["POST"])

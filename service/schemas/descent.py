@@ -10,13 +10,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, post_load, validate, validates_schema
 
 from engine.basins import RULE as BASINS_RULE
+from engine.descent import ALIGNMENT, DEFAULT_TOLERANCE, STATUS_MEANINGS
 from engine.limits import LIMITS
 from engine.lr_sweep import RANGE_RULE, VERDICT_RULE, VERDICTS
-from engine.surfaces import SURFACES
-from engine.trajectory import DEFAULT_TOLERANCE
 
 from ..fields import FiniteFloat, Interval, NumberArray, Pair, limit_range
-from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
+from .common import ClipSchema, MinimumSchema, OptimizerSchema, ScheduleSchema, SurfaceRequest, WithMinima
 
 def _positive(**kwargs):
     """A finite float > 0 (apispec does not render ``min_inclusive=False``; say it in the metadata)."""
@@ -40,16 +39,7 @@ class NoiseSchema(Schema):
                           metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
 
 
-class _OnSurface(Schema):
-    """The surface every descent request runs on."""
-
-    surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
-                            metadata={"description": "a surface name from the catalog's 'surfaces'"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
-                         metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
-
-
-class _DescentRequest(_OnSurface):
+class _DescentRequest(SurfaceRequest):
     noise = fields.Nested(NoiseSchema, load_default=None, allow_none=True,
                           metadata={"description": "stochastic gradient: exact gradient + scale * N(0, I)"})
     # no schema minimum: whether a batch size applies at all depends on the surface (the engine checks
@@ -91,6 +81,8 @@ class TrajectoryRequest(_DescentRequest):
 
 
 class TrajectoryResponse(Schema):
+    """One descent; arrays aligned as ``engine.descent.ALIGNMENT`` says (the catalog's ``descent`` entries)."""
+
     surface = fields.String(metadata={"description": "the surface's name"})
     optimizer = fields.String(metadata={"description": "the optimizer's name"})
     path = NumberArray(ndim=2, metadata={"description": "path[i] = position after i steps; path[0] = start"})
@@ -100,10 +92,10 @@ class TrajectoryResponse(Schema):
     lr = NumberArray(metadata={"description": "lr[i] = learning rate of the step path[i] -> path[i+1]"})
     step_gradient = NumberArray(ndim=2, metadata={
         "description": "step_gradient[i] = the gradient that step used (noise / mini-batch / clipping applied)"})
-    status = fields.String(metadata={"description": "converged | diverged | max_steps", "enum": [
-        "converged", "diverged", "max_steps"]})
+    status = fields.String(metadata={"description": "; ".join(f"{k}: {v}" for k, v in STATUS_MEANINGS.items()),
+                                     "enum": list(STATUS_MEANINGS)})
     reason = fields.String(metadata={"description": "why it stopped, with the numbers"})
-    steps_taken = fields.Integer(metadata={"description": "n: len(path) = n + 1, len(update) = len(lr) = n"})
+    steps_taken = fields.Integer(metadata={"description": ALIGNMENT})
     tolerance = fields.Float(metadata={"description": "the gradient-norm tolerance used (0: never converges)"})
     bound = fields.List(fields.List(fields.Float()), metadata={
         "description": "[[xlo, xhi], [ylo, yhi]]: the domain scaled 100x; leaving it is divergence"})
@@ -122,31 +114,6 @@ class RacerSchema(OptimizerSchema):
     def _only_its_own_parameters(self, data, **kwargs):
         # the optimizer's own check, with this schema's extra key set aside
         super()._only_its_own_parameters({k: v for k, v in data.items() if k != "schedule"}, **kwargs)
-
-
-class MinimumSchema(Schema):
-    x = fields.Float()
-    y = fields.Float()
-    value = fields.Float()
-    known = fields.Boolean(metadata={"description": "listed by the surface (else discovered by a run)"})
-    kind = fields.String(metadata={"description": "minimum | saddle | maximum | degenerate (Hessian)"})
-
-
-def _minima(obj) -> list[dict]:
-    return [{"x": float(m[0]), "y": float(m[1]), "value": float(m[2]), "known": bool(k), "kind": kind}
-            for m, k, kind in zip(obj.minima, obj.minima_known, obj.minima_kind)]
-
-
-_MINIMA_META = {"type": "array", "items": {"type": "object", "properties": {
-    "x": {"type": "number", "description": "x of the point"},
-    "y": {"type": "number", "description": "y of the point"},
-    "value": {"type": "number", "description": "f(x, y)"},
-    "known": {"type": "boolean", "description": "listed by the surface (else discovered by a run)"},
-    "kind": {"type": "string", "description": "minimum | saddle | maximum | degenerate (Hessian)"}}}}
-
-
-def _minima_meta(description: str) -> dict:
-    return {**_MINIMA_META, "description": description}
 
 
 class RaceRequest(_DescentRequest):
@@ -173,11 +140,11 @@ class RaceSummarySchema(Schema):
         "description": "first path index within minimum_tolerance of that minimum"})
 
 
-class RaceResponse(Schema):
+class RaceResponse(WithMinima):
     runs = fields.List(fields.Nested(TrajectoryResponse), metadata={"description": "in request order"})
     summary = fields.List(fields.Nested(RaceSummarySchema), metadata={"description": "one per run, in request order"})
-    minima = fields.Function(_minima, metadata=_minima_meta(
-        "the surface's known minima, then stationary points that converged runs discovered"))
+    minima = fields.List(fields.Nested(MinimumSchema), metadata={
+        "description": "the surface's known minima, then stationary points that converged runs discovered"})
     minimum_tolerance = fields.Float(metadata={"description": "the distance that counted as 'at a minimum'"})
     rule = fields.String(metadata={"description": "how minimum and steps_to_minimum are assigned"})
 
@@ -257,7 +224,7 @@ class RangeTestResponse(Schema):
 # -- basins -------------------------------------------------------------------------------------------------
 
 
-class BasinsRequest(_OnSurface):
+class BasinsRequest(SurfaceRequest):
     optimizer = fields.Nested(OptimizerSchema, load_default=None, allow_none=True,
                               metadata={"description": "used from every start; default {'name': 'sgd', 'lr': 0.001}"})
     schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True,
@@ -276,13 +243,13 @@ class BasinsRequest(_OnSurface):
                                     metadata={"description": "a run stops within this distance of a known minimum"})
 
 
-class BasinsResponse(Schema):
+class BasinsResponse(WithMinima):
     surface = fields.String(metadata={"description": "the surface's name"})
     optimizer = fields.String(metadata={"description": "the optimizer's name"})
     x = NumberArray(metadata={"description": "start x per column (nx)"})
     y = NumberArray(metadata={"description": "start y per row (ny)"})
-    minima = fields.Function(_minima, metadata=_minima_meta(
-        "the surface's known minima, then stationary points runs discovered (at most 100)"))
+    minima = fields.List(fields.Nested(MinimumSchema), metadata={
+        "description": "the surface's known minima, then stationary points runs discovered (at most 100)"})
     label = NumberArray(ndim=2, item_type="integer", metadata={
         "description": "label[row = y][col = x]: index into minima; -1 diverged; -2 not converged"})
     steps = NumberArray(ndim=2, item_type="integer", metadata={"description": "steps[row][col]: steps taken"})

@@ -9,33 +9,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from engine.critical import EIGEN_TOL, KINDS
 from engine.limits import LIMITS
-from engine.surfaces import SURFACES
 
 from ..fields import Interval, NumberArray, Pair, limit_range
-
-_SURFACE = dict(
-    required=True,
-    validate=validate.OneOf(sorted(SURFACES)),
-    metadata={"description": "a surface name from the catalog's 'surfaces'"},
-)
-_PARAMS = dict(
-    keys=fields.String(),
-    load_default=None,
-    metadata={"description": "surface parameters (see the catalog); defaults fill the rest"},
-)
+from .common import SurfaceRequest
 
 
 def _axis(limit: str, low: int, **kwargs):
     return fields.Integer(strict=True, validate=limit_range(limit, low, LIMITS[limit]), **kwargs)
 
 
-class _SurfaceRequest(Schema):
-    surface = fields.String(**_SURFACE)
-    params = fields.Dict(**_PARAMS)
-
-
-class _RectangleRequest(_SurfaceRequest):
+class _RectangleRequest(SurfaceRequest):
     x_range = Interval(load_default=None, metadata={"description": "[xmin, xmax]; default: the surface's domain"})
     y_range = Interval(load_default=None, metadata={"description": "[ymin, ymax]; default: the surface's domain"})
 
@@ -91,7 +76,7 @@ class CriticalPointSchema(Schema):
     x = fields.Float(metadata={"description": "x of the point"})
     y = fields.Float(metadata={"description": "y of the point"})
     value = fields.Float(metadata={"description": "f(x, y)"})
-    kind = fields.String(metadata={"description": "minimum | maximum | saddle | degenerate"})
+    kind = fields.String(metadata={"enum": list(KINDS), "description": "by the Hessian's eigenvalues"})
     eigenvalues = fields.List(fields.Float(), metadata={"description": "Hessian eigenvalues, ascending"})
     is_global = fields.Boolean(data_key="global", attribute="global", metadata={"description": "lowest minimum found"})
     grad_norm = fields.Float(metadata={"description": "‖∇f‖ at the point"})
@@ -104,13 +89,14 @@ class CriticalPointsResponse(_Resolved):
     y_range = fields.List(fields.Float(), metadata={"description": "[ymin, ymax] searched"})
     seeds = fields.Integer(metadata={"description": "Newton starts per axis"})
     n_converged = fields.Integer(metadata={"description": "Newton runs that converged, before de-duplication"})
-    eigen_tol = fields.Float(metadata={"description": "|λ| ≤ eigen_tol·max(1, |λ|max) counts as 0 (degenerate)"})
+    eigen_tol = fields.Float(metadata={"description": f"|λ| ≤ eigen_tol·max(1, |λ|max) counts as 0 (degenerate); "
+                                                      f"{EIGEN_TOL:g}"})
 
 
 # -- slice ----------------------------------------------------------------------------------------
 
 
-class SliceRequest(_SurfaceRequest):
+class SliceRequest(SurfaceRequest):
     point = Pair(required=True, metadata={"description": "[x, y] the line passes through (t = 0)"})
     direction = Pair(required=True, metadata={"description": "[dx, dy], not normalized; not [0, 0]"})
     t_range = Interval(load_default=lambda: [-1.0, 1.0], metadata={"description": "[t_min, t_max]"})

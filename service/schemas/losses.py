@@ -3,80 +3,22 @@
 Loss names are checked against ``engine.losses.LOSSES``. Loss parameters (``delta``,
 ``beta``, ``label_smoothing``) sit beside the other fields; their ranges come from the
 registry's ParamSpecs, and the engine refuses a parameter the chosen loss does not take,
-naming it. Predictions and targets are loaded straight into numpy arrays (``NumericArray``);
-gradients and curves are dumped through ``NumberArray``.
+naming it. Predictions and targets are loaded straight into numpy arrays and gradients and curves
+dumped, both through ``NumberArray``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from engine.limits import LIMITS
 from engine.losses import LOSSES, PARAMS
 
-from ..fields import FiniteFloat, Interval, NumberArray, limit_range
+from ..fields import Interval, NumberArray, limit_range
+from .common import LossParamsSchema
 
 _NAMES = sorted(LOSSES)
-
-
-def _param_field(name: str) -> FiniteFloat:
-    p = PARAMS[name]
-    takers = [s for s in LOSSES.values() if any(q.name == name for q in s.params)]
-    strict = any(name in s.strict_params for s in takers)  # low bound excluded (huber's delta > 0)
-    metadata = {"description": f"{p.doc}; default {p.default}; used by: {', '.join(s.name for s in takers)} "
-                               "(ignored, and listed in 'ignored', for other losses)"}
-    if strict:
-        metadata["exclusiveMinimum"] = True  # apispec does not state min_inclusive=False itself
-    return FiniteFloat(
-        load_default=None,
-        validate=validate.Range(min=p.low, max=p.high, min_inclusive=not strict),
-        metadata=metadata,
-    )
-
-
-class NumericArray(fields.Raw):
-    """A 1-D list of numbers or a 2-D list of equal-length rows, loaded as a float64 numpy array."""
-
-    def __init__(self, **kwargs):
-        metadata = {
-            "oneOf": [
-                {"type": "array", "items": {"type": "number"}},
-                {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-            ],
-            **kwargs.pop("metadata", {}),
-        }
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        limit = LIMITS["max_loss_elements"]
-        if not isinstance(value, list) or not value:
-            raise ValidationError("must be a non-empty list of numbers, or a list of rows of numbers")
-        if isinstance(value[0], list):
-            width = len(value[0])
-            if len(value) * width > limit:
-                raise ValidationError(f"{len(value) * width} elements exceed limit max_loss_elements={limit}")
-            for row in value:
-                if not isinstance(row, list) or len(row) != width or not row:
-                    raise ValidationError("rows must be non-empty lists of numbers, all of the same length")
-                _numbers(row)
-        else:
-            if len(value) > limit:
-                raise ValidationError(f"{len(value)} elements exceed limit max_loss_elements={limit}")
-            _numbers(value)
-        return np.asarray(value, dtype=np.float64)
-
-
-def _numbers(values: list) -> None:
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValidationError("must contain only numbers")
-
-
-class _LossParams(Schema):
-    delta = _param_field("delta")
-    beta = _param_field("beta")
-    label_smoothing = _param_field("label_smoothing")
+_ELEMENTS = (LIMITS["max_loss_elements"], "max_loss_elements")
 
 
 def loss_params(body: dict) -> dict:
@@ -87,17 +29,18 @@ def loss_params(body: dict) -> dict:
 # -- evaluate -------------------------------------------------------------------------------------
 
 
-class EvaluateRequest(_LossParams):
+class EvaluateRequest(LossParamsSchema):
     loss = fields.String(
         required=True, validate=validate.OneOf(_NAMES),
         metadata={"description": "a loss name from the catalog's 'losses'"},
     )
-    predictions = NumericArray(
-        required=True,
+    predictions = NumberArray(
+        (1, 2), required=True, max_elements=_ELEMENTS, as_array=True,
         metadata={"description": "1-D or 2-D (rows = samples); for cross-entropy and kl_div a 1-D list is one "
                                  "sample of K classes (limit max_loss_elements)"},
     )
-    targets = NumericArray(required=True, metadata={"description": "same shape as predictions"})
+    targets = NumberArray((1, 2), required=True, max_elements=_ELEMENTS, as_array=True,
+                          metadata={"description": "same shape as predictions"})
 
 
 class EvaluateResponse(Schema):
@@ -119,7 +62,7 @@ def _probability_range(v):
         raise ValidationError("must lie within (0, 1]")
 
 
-class CurvesRequest(_LossParams):
+class CurvesRequest(LossParamsSchema):
     losses = fields.List(
         fields.String(validate=validate.OneOf(_NAMES)),
         required=True,

@@ -11,65 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
+from marshmallow import Schema, fields, pre_dump, validate
 
 from engine.activations import ACTIVATIONS
 from engine.gradient_profile import DEFAULT_INIT, RULE
-from engine.init import INITS, MODES, NONLINEARITIES
 from engine.limits import LIMITS
 from engine.losses import LOSSES
-from engine.network_landscape import DATASETS
+from engine.datasets import DATASETS
+from engine.network_landscape import LANDSCAPE_DATASETS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .optim import ClipSchema, OptimizerSchema
+from .common import ClipSchema, InitSchema, OptimizerSchema, registry_schema
 
 _ACTS = list(ACTIVATIONS)
-MAX_ROWS = LIMITS["max_batch"]
-
-
-def _numbers(values: list, what: str) -> None:
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValidationError(f"{what} must contain only numbers")
-
-
-class Matrix(fields.Raw):
-    """A non-empty list of equal-length, non-empty rows of numbers (kept as lists; the engine converts)."""
-
-    def __init__(self, max_rows: int | None = None, limit: str | None = None, **kwargs):
-        self.max_rows, self.limit = max_rows, limit
-        meta = {"type": "array", "minItems": 1, "items": {"type": "array", "items": {"type": "number"}, "minItems": 1}}
-        if max_rows is not None:
-            meta["maxItems"] = max_rows
-        super().__init__(metadata={**meta, **kwargs.pop("metadata", {})}, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list) or not value:
-            raise ValidationError("must be a non-empty list of rows of numbers")
-        if self.max_rows is not None and len(value) > self.max_rows:
-            raise ValidationError(f"{len(value)} rows exceed limit {self.limit}={self.max_rows}")
-        width = len(value[0]) if isinstance(value[0], list) else -1
-        for row in value:
-            if not isinstance(row, list) or not row or len(row) != width:
-                raise ValidationError("rows must be non-empty lists of numbers, all of the same length")
-            if width > LIMITS["max_width"]:
-                raise ValidationError(f"rows of {width} numbers exceed limit max_width={LIMITS['max_width']}")
-            _numbers(row, "rows")
-        return value
-
-
-class Vector(fields.Raw):
-    """A non-empty list of numbers."""
-
-    def __init__(self, **kwargs):
-        super().__init__(metadata={"type": "array", "items": {"type": "number"}, "minItems": 1,
-                                   **kwargs.pop("metadata", {})}, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list) or not value or len(value) > LIMITS["max_width"]:
-            raise ValidationError(f"must be a list of 1 to {LIMITS['max_width']} numbers (limit max_width)")
-        _numbers(value, "the list")
-        return value
+_WIDTH = (LIMITS["max_width"], "max_width")
 
 
 def _layers(required: bool = True, **kwargs):
@@ -98,32 +53,7 @@ _ACT_PARAMS = dict(load_default=None, allow_none=True,
                                             "{'alpha': ...} for elu"})
 
 
-class WeightInitSchema(Schema):
-    """An initialization from the catalog's 'initializations' and its torch.nn.init parameters."""
-
-    name = fields.String(required=True, validate=validate.OneOf(list(INITS)),
-                         metadata={"description": "an initialization name from the catalog's 'initializations'"})
-    mean = FiniteFloat(validate=validate.Range(-100.0, 100.0), metadata={"description": "normal"})
-    std = FiniteFloat(validate=validate.Range(0.0, 100.0), metadata={"description": "normal"})
-    a = FiniteFloat(validate=validate.Range(-100.0, 100.0),
-                    metadata={"description": "uniform: lower bound; kaiming_*: leaky_relu slope (>= 0)"})
-    b = FiniteFloat(validate=validate.Range(-100.0, 100.0), metadata={"description": "uniform: upper bound"})
-    gain = FiniteFloat(validate=validate.Range(0.0, 100.0), metadata={"description": "xavier_*"})
-    mode = fields.String(validate=validate.OneOf(MODES), metadata={"description": "kaiming_*"})
-    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES), metadata={"description": "kaiming_*"})
-
-    @validates_schema
-    def _only_its_own(self, data, **kwargs):
-        spec = INITS.get(data.get("name"))
-        if spec is None:
-            return
-        allowed = {p.name for p in spec.params}
-        foreign = sorted(set(data) - allowed - {"name"})
-        if foreign:
-            accepted = ", ".join(sorted(allowed)) or "none"
-            raise ValidationError({k: [f"not a parameter of init {spec.name!r}; accepted: {accepted}"] for k in foreign})
-
-
+_SAMPLES = (LIMITS["max_backprop_samples"], "max_backprop_samples")
 _SEED = dict(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1), metadata={"description": "seeds every draw"})
 
 
@@ -131,10 +61,10 @@ _SEED = dict(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
 
 
 class LayerWeights(Schema):
-    W = Matrix(required=True, metadata={"description": "[inputs, outputs]"})
-    b = Vector(required=True, metadata={"description": "[outputs]"})
-    gamma = Vector(metadata={"description": "batch-norm scale (hidden layers, batch_norm on)"})
-    beta = Vector(metadata={"description": "batch-norm shift"})
+    W = NumberArray(2, required=True, max_row=_WIDTH, metadata={"description": "[inputs, outputs]"})
+    b = NumberArray(required=True, max_row=_WIDTH, metadata={"description": "[outputs]"})
+    gamma = NumberArray(max_row=_WIDTH, metadata={"description": "batch-norm scale (hidden layers, batch_norm on)"})
+    beta = NumberArray(max_row=_WIDTH, metadata={"description": "batch-norm shift"})
 
 
 class PathSchema(Schema):
@@ -153,16 +83,16 @@ class BackpropRequest(Schema):
     output_activation = fields.String(load_default="identity", validate=validate.OneOf(_ACTS),
                                       metadata={"description": "output-layer activation; bce, cross_entropy and "
                                                                "kl_div require sigmoid"})
-    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+    init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": "default torch_default (nn.Linear's); ignored when weights are given"})
     loss = fields.String(load_default="mse", validate=validate.OneOf(list(LOSSES)),
                          metadata={"description": "a loss name from the catalog's 'losses' (torch's reduction)"})
     loss_params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
                               metadata={"description": "e.g. {'delta': 1.0} for huber"})
-    inputs = Matrix(required=True, max_rows=LIMITS["max_backprop_samples"], limit="max_backprop_samples",
-                    metadata={"description": "[n, layers[0]] (limit max_backprop_samples)"})
-    targets = Matrix(required=True, max_rows=LIMITS["max_backprop_samples"], limit="max_backprop_samples",
-                     metadata={"description": "[n, layers[-1]]"})
+    inputs = NumberArray(2, required=True, max_items=_SAMPLES, max_row=_WIDTH,
+                         metadata={"description": "[n, layers[0]] (limit max_backprop_samples)"})
+    targets = NumberArray(2, required=True, max_items=_SAMPLES, max_row=_WIDTH,
+                          metadata={"description": "[n, layers[-1]]"})
     seed = fields.Integer(**_SEED)
     weights = fields.List(fields.Nested(LayerWeights), load_default=None, allow_none=True,
                           validate=validate.Length(max=LIMITS["max_layers"]),
@@ -276,7 +206,7 @@ class ProfileRequest(Schema):
                            metadata={"description": "units per layer, inputs and outputs too (limit max_width)"})
     activation = _activation("sigmoid")
     activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
-    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+    init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": f"default {DEFAULT_INIT}"})
     residual = fields.Boolean(load_default=False, metadata={"description": _RESIDUAL_DOC})
     batch_norm = fields.Boolean(load_default=False, metadata={
@@ -379,16 +309,13 @@ class ProfileResponse(Schema):
 # -- landscape ------------------------------------------------------------------------------------
 
 
-class LandscapeDatasetSchema(Schema):
-    name = fields.String(load_default="moons", validate=validate.OneOf(list(DATASETS)),
-                         metadata={"description": "sine (1 input, regression), moons or circles "
-                                                  "(2 inputs, classes 0/1)"})
-    n = fields.Integer(strict=True, validate=limit_range("max_landscape_samples", 2, LIMITS["max_landscape_samples"]),
-                       metadata={"description": "number of points; default 200 (limit max_landscape_samples)"})
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
-                        metadata={"description": "std of the Gaussian noise (sine: on y; else on x); default 0.1, "
-                                                 "circles 0.05"})
-    factor = FiniteFloat(validate=validate.Range(0.0, 0.99), metadata={"description": "circles only"})
+class LandscapeDatasetSchema(registry_schema(
+        "LandscapeDatasetBase", {n: DATASETS[n] for n in LANDSCAPE_DATASETS}, "dataset",
+        limits={"n": "max_landscape_samples"}, params=lambda spec: spec.landscape)):
+    """A dataset of the network landscape (engine.datasets entries with ``landscape`` parameters)."""
+
+    name = fields.String(load_default="moons", validate=validate.OneOf(list(LANDSCAPE_DATASETS)),
+                         metadata={"description": "a dataset the catalog's network_landscape entry lists"})
 
 
 class LandscapeRequest(Schema):
@@ -405,7 +332,7 @@ class LandscapeRequest(Schema):
     span = FiniteFloat(load_default=1.0, validate=validate.Range(0.0, 100.0, min_inclusive=False),
                        metadata={"description": "alpha, beta in [-span, span]", "exclusiveMinimum": True})
     seed = fields.Integer(**_SEED)
-    init = fields.Nested(WeightInitSchema, load_default=None, allow_none=True,
+    init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": "default torch_default (nn.Linear's)"})
     loss = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(LOSSES)), metadata={
         "description": "must fit the task; default mse (regression), bce_with_logits (1 output) or "

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from engine.limits import LIMITS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .optim import ScheduleSchema
+from .common import ScheduleSchema
 
 
 class ScheduleRequest(Schema):

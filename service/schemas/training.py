@@ -6,46 +6,27 @@ Histories are columnar (one array per quantity, one value per epoch) and dumped 
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.doctor import DIAGNOSES, MIN_EPOCHS
-from engine.init import INITS, MODES, NONLINEARITIES
 from engine.limits import LIMITS
-from engine.training import BINARY_LOSSES, COLUMNS, MULTICLASS_LOSSES, REGRESSION_LOSSES
+from engine.tasks import all_fitting_losses
+from engine.training_epochs import COLUMNS
 
 from ..fields import FiniteFloat, NumberArray, limit_range
-from .optim import ClipSchema, OptimizerSchema, ScheduleSchema
+from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, registry_schema
 
-ALL_LOSSES = list(REGRESSION_LOSSES + BINARY_LOSSES + MULTICLASS_LOSSES)
+ALL_LOSSES = list(all_fitting_losses())
 
 # -- dataset ------------------------------------------------------------------------------------
 
 
-class DatasetSchema(Schema):
-    """A synthetic dataset; which extras apply depends on ``name`` (see the catalog's "datasets")."""
-
-    name = fields.String(required=True, validate=validate.OneOf(sorted(DATASETS)),
-                         metadata={"description": "a dataset name from the catalog's 'datasets': sine, polynomial "
-                                                  "(regression); moons, circles, spirals, xor, blobs (classification)"})
-    n_train = fields.Integer(validate=limit_range("max_train_samples", 2, LIMITS["max_train_samples"]),
-                             metadata={"description": "training points; default 30 (sine, polynomial), 300 (spirals), "
-                                                      "200 (others) (limit max_train_samples)"})
-    n_val = fields.Integer(validate=limit_range("max_val_samples", 1, LIMITS["max_val_samples"]),
-                           metadata={"description": "validation points; default 200 (limit max_val_samples)"})
-    noise = FiniteFloat(validate=validate.Range(0.0, 2.0),
-                        metadata={"description": "std of the Gaussian noise (regression: on y; classification: on "
-                                                 "each coordinate); default per dataset, see the catalog"})
-    seed = fields.Integer(validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seed of both splits' draws; default 0 (the training split does "
-                                                   "not change with n_val)"})
-    # per-dataset extras; the engine refuses one the named dataset does not take
-    frequency = FiniteFloat(metadata={"description": "sine only"})
-    degree = fields.Integer(metadata={"description": "polynomial only"})
-    factor = FiniteFloat(metadata={"description": "circles only"})
-    n_classes = fields.Integer(metadata={"description": "spirals and blobs"})
-    turns = FiniteFloat(metadata={"description": "spirals only"})
+# A synthetic dataset, generated from engine.datasets.DATASETS: the name and every parameter some dataset takes
+# (which extras apply depends on ``name``: the engine refuses one the named dataset does not take).
+DatasetSchema = registry_schema("Dataset", DATASETS, "dataset", strict_int=False, bound_shared_only=True,
+                                limits={"n_train": "max_train_samples", "n_val": "max_val_samples"})
 
 
 class DatasetResponse(Schema):
@@ -76,35 +57,15 @@ class DatasetResponse(Schema):
 # -- doctor -------------------------------------------------------------------------------------
 
 
-class LossCurve(fields.Raw):
+def _loss_curve(**kwargs) -> NumberArray:
     """A list of numbers, one per epoch; ``null`` stands for a NaN/inf a user's log recorded."""
-
-    def __init__(self, **kwargs):
-        metadata = {
-            "type": "array",
-            "items": {"type": "number", "nullable": True},
-            "minItems": MIN_EPOCHS,
-            "maxItems": LIMITS["max_doctor_epochs"],
-            **kwargs.pop("metadata", {}),
-        }
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list):
-            raise ValidationError("must be a list of numbers (null for NaN/inf)")
-        if len(value) < MIN_EPOCHS:
-            raise ValidationError(f"needs at least {MIN_EPOCHS} values (one per epoch)")
-        if len(value) > LIMITS["max_doctor_epochs"]:
-            raise ValidationError(f"{len(value)} values exceed limit max_doctor_epochs={LIMITS['max_doctor_epochs']}")
-        for v in value:
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ValidationError("must be a list of numbers (null for NaN/inf)")
-        return value
+    return NumberArray(nullable=True, min_items=MIN_EPOCHS, max_items=(LIMITS["max_doctor_epochs"], "max_doctor_epochs"),
+                       **kwargs)
 
 
 class DiagnoseRequest(Schema):
-    train_loss = LossCurve(required=True, metadata={"description": "training loss per epoch"})
-    val_loss = LossCurve(metadata={"description": "validation loss per epoch, same length"})
+    train_loss = _loss_curve(required=True, metadata={"description": "training loss per epoch"})
+    val_loss = _loss_curve(metadata={"description": "validation loss per epoch, same length"})
 
 
 class TreeNode(Schema):
@@ -124,24 +85,6 @@ class DiagnoseResponse(Schema):
 
 
 # -- training runs ------------------------------------------------------------------------------
-
-
-class InitSchema(Schema):
-    """A weight initialisation (engine.init; the catalog's "inits" lists parameters per name)."""
-
-    name = fields.String(required=True, validate=validate.OneOf(sorted(INITS)),
-                         metadata={"description": "an initialization name from the catalog's 'initializations'"})
-    mean = FiniteFloat(metadata={"description": "normal: mean of W; default 0"})
-    std = FiniteFloat(metadata={"description": "normal: standard deviation of W; default 1"})
-    a = FiniteFloat(metadata={"description": "uniform: lower bound; kaiming: leaky_relu slope"})
-    b = FiniteFloat(metadata={"description": "uniform: upper bound (> a); default 1"})
-    gain = FiniteFloat(metadata={"description": "xavier_*: scale factor; default 1"})
-    mode = fields.String(validate=validate.OneOf(MODES),
-                         metadata={"description": "kaiming_*: fan_in (keeps forward variance) or fan_out (backward); "
-                                                  "default fan_in"})
-    nonlinearity = fields.String(validate=validate.OneOf(NONLINEARITIES),
-                                 metadata={"description": "kaiming_*: the activation the gain is computed for; "
-                                                          "default leaky_relu"})
 
 
 class ModelSchema(Schema):
@@ -186,12 +129,6 @@ class EarlyStoppingSchema(Schema):
     min_delta = FiniteFloat(validate=validate.Range(0.0, 1e6),
                             metadata={"description": "an epoch improves when val_loss < best - min_delta; default 0"})
     restore_best_weights = fields.Boolean(metadata={"description": "end with the best epoch's weights; default true"})
-
-
-class LossParamsSchema(Schema):
-    delta = FiniteFloat(metadata={"description": "huber"})
-    beta = FiniteFloat(metadata={"description": "smooth_l1"})
-    label_smoothing = FiniteFloat(metadata={"description": "cross_entropy_with_logits"})
 
 
 class PredictionRequest(Schema):

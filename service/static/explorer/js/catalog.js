@@ -32,11 +32,11 @@ export function pick(list, ...preferred) {
 }
 
 export function param(entry, name) {
-  return (entry && (entry.parameters || entry.params || []).find((p) => p.name === name)) || null;
+  return (entry && (entry.parameters || []).find((p) => p.name === name)) || null;
 }
 
 export function params(entry) {
-  return (entry && (entry.parameters || entry.params)) || [];
+  return (entry && entry.parameters) || [];
 }
 
 // A surface's drawing domain: [[x0, x1], [y0, y1]], from whichever key the catalog uses.

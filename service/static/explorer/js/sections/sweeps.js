@@ -57,7 +57,7 @@ const agg = (doc, metric) => doc.aggregates.filter((a) => a.metric === metric);
 
 export async function init(section, { catalog, status }) {
   const { controls, figures } = layoutBody(section, { wide: true });
-  const maxSeeds = (catalog.sweep_limits || {}).max_sweep_seeds || 64;
+  const maxSeeds = (catalog.limits || {}).max_sweep_seeds || 64;
   const seeds = slider({ label: "Seeds per setting", name: "sweep-seeds", min: 2, max: Math.min(16, maxSeeds), step: 1, value: 8,
     format: (v) => String(Math.round(v)) });
   const pair = select({ label: "Heatmap", name: "sweep-heatmap", value: "batch", onChange: () => drawHeatmap(),

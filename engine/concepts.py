@@ -1,0 +1,68 @@
+"""The one index of the engine's concept modules: what the catalog lists, what the warm-up compiles,
+what ``engine`` re-exports.
+
+Every module named here exposes, with one shape:
+
+* ``__all__``: its public names (``import engine; engine.<name>``);
+* ``describe() -> list[dict]``: its catalog entries, each ``{"name", "title", "parameters": [ParamSpec
+  dicts], ...}`` plus whatever else the concept has to say (formulas, rules, limits);
+* ``_warmup()``: calls its kernels on tiny inputs, so the service compiles (or loads) them before
+  traffic.
+
+A catalog section lists the entries of its modules in order (``descent``: one trajectory, the race, the
+learning-rate sweep and range test, the basin map). Adding a concept (a language model, curvature,
+sweeps) is: write the module, add it here, and place it in a compile group of ``engine.warmup.GROUPS``
+(a test says so when it is missing). Modules with kernels but no section (``SUPPORT``) are warmed
+and re-exported the same way; shared cores whose kernels only run inside other kernels (``descent``,
+``mlp_kernels``, ``training_epochs``) are compiled by their callers and need no entry.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Section(NamedTuple):
+    key: str  # the catalog key (GET /api/v1/catalog)
+    modules: tuple[str, ...]  # engine modules whose describe() entries it lists, in order
+    doc: str  # what the section lists (the OpenAPI description of the catalog field)
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("losses", ("engine.losses",),
+            "loss functions: formula, derivative, parameters, what predictions and targets mean"),
+    Section("surfaces", ("engine.surfaces",), "2-D loss surfaces: formula, params, domain, known minima"),
+    Section("landscapes", ("engine.landscape", "engine.critical"),
+            "landscape endpoints: grid and slice layout, the critical-point finder and its Hessian classification"),
+    Section("optimizers", ("engine.optimizers",),
+            "torch.optim optimizers (and Lion): formula, parameters with torch defaults and ranges"),
+    Section("schedules", ("engine.schedules",),
+            "learning-rate schedules (torch.optim.lr_scheduler): formula, parameters"),
+    Section("clipping", ("engine.clipping",), "gradient clipping modes (torch clip_grad_norm_ / clip_grad_value_)"),
+    Section("descent", ("engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"),
+            "descent endpoints: statuses, array alignment, verdict and basin rules, defaults"),
+    Section("activations", ("engine.activations",),
+            "activation functions: formula, derivative, torch.nn.init gain, derivative at 0"),
+    Section("initializations", ("engine.init",),
+            "weight initializations (torch.nn.init): distributions of W and b, parameters"),
+    Section("networks", ("engine.mlp",),
+            "MLP conventions: layer formula, batch norm, residual and dropout placement, modes"),
+    Section("backprop", ("engine.backprop",), "what /networks/backprop returns and how"),
+    Section("gradient_profile", ("engine.gradient_profile",), "the gradient profile's network, verdict rule and defaults"),
+    Section("network_landscape", ("engine.network_landscape",),
+            "network landscape datasets, losses, normalization, defaults"),
+    Section("datasets", ("engine.datasets",), "synthetic training datasets"),
+    Section("training", ("engine.training",),
+            "training conventions: schedule stepping, penalties, early stopping, losses per task, history columns"),
+    Section("regularizers", ("engine.regularization",), "regularizers a training comparison can vary"),
+    Section("doctor", ("engine.doctor",), "the convergence doctor's decision tree: nodes, thresholds, diagnoses"),
+    Section("sweeps", ("engine.sweep_kinds",),
+            "what a sweep (POST /api/v1/sweeps) can run: each kind, its metrics, seed fields and an example request"),
+)
+
+# kernels and a _warmup, no catalog section (the sweep modules: no kernels of their own, re-exported the same way)
+SUPPORT: tuple[str, ...] = ("engine.rng", "engine.sweeps", "engine.sweep_results", "engine.sweep_analysis",
+                            "engine.scaling")
+
+CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
+MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT
