@@ -7,7 +7,7 @@
    generalization gap against n_train, and the gap's power law ``gap = B · n^-β`` fitted to every run
    (bootstrap interval over seeds).
 
-The explorer's section 11 runs the same sweeps. ``python -m bench.sweep_claims`` (a LocalCluster with one
+The explorer's section 12 runs the same sweeps. ``python -m bench.sweep_claims`` (a LocalCluster with one
 worker per core, started for the call).
 """
 

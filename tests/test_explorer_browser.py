@@ -40,7 +40,7 @@ SECTIONS = {
     "gradients": ("section-08-gradients", "plot-gradients", ["/api/v1/networks/gradient-profile"]),
     "regularization": ("section-09-regularization", "plot-regularization-0", ["/api/v1/training/compare", "/api/v1/training/dataset"]),
     "convergence": ("section-10-convergence", "plot-convergence", ["/api/v1/training/stream"]),
-    "many-runs": ("section-11-many-runs", "plot-sweep-bands", ["/api/v1/sweeps"]),
+    "many-runs": ("section-12-many-runs", "plot-sweep-bands", ["/api/v1/sweeps"]),
 }
 
 # The arrays of every trace of a Plotly chart (x, y, z, and 3-D/heatmap z), as JSON.
@@ -76,7 +76,7 @@ def server(dask_cluster):
     from service.config import TestConfig
 
     app = create_app(TestConfig)
-    app.config["DASK_SCHEDULER"] = dask_cluster.address  # section 11's sweeps run on a real Dask cluster
+    app.config["DASK_SCHEDULER"] = dask_cluster.address  # section 12's sweeps run on a real Dask cluster
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -477,7 +477,7 @@ def test_api_errors_show_in_place(session):
     assert "422" in text and "lrs" in text
 
 
-# --- 11. many runs (sweeps on the Dask cluster) ----------------------------------------------------------
+# --- 12. many runs (sweeps on the Dask cluster) ----------------------------------------------------------
 
 
 def test_many_runs_bands_heatmap_and_scaling_follow_the_sweeps(session):
