@@ -234,3 +234,24 @@ def test_scaling_law_of_a_sweep_recovers_the_law_its_rows_follow():
     assert entry["points"] == 25
     for k, v in truth.items():
         assert entry["fit"][k] == pytest.approx(v, rel=1e-5)
+
+
+def test_a_descent_check_is_the_endpoints_plan_without_its_draws():
+    """A sweep checks each combination with the endpoint's own plan_* (draw=False): the same refusals as the
+    run, none of the run's random draws (a maximal batch order is 40 MB per combination)."""
+    from engine.trajectory import plan_trajectory
+
+    req = dict(surface="linear_regression", start=(0.0, 0.0), steps=1000, batch_size=8, noise_scale=0.1,
+               optimizer={"name": "sgd", "lr": 0.01})
+    drawn, checked = plan_trajectory(**req), plan_trajectory(**req, draw=False)
+    assert drawn.su.rules.order.size == -(-1000 // (64 // 8)) * 64 and drawn.su.rules.noise.shape == (1000, 2)
+    assert checked.su.rules.order.size == 0 and checked.su.rules.noise.size == 0
+    assert checked.su.work == drawn.su.work == 1000
+    for bad, field in ((dict(batch_size=65), "batch_size"), (dict(noise_scale=-1.0), "noise.scale"),
+                       (dict(steps=10**6), "steps")):
+        with pytest.raises(EngineInputError) as run_err:
+            engine.run_trajectory(**{**req, **bad})
+        with pytest.raises(EngineInputError) as check_err:
+            engine.SWEEP_KINDS["descent/trajectory"].check({**req, **bad})
+        assert run_err.value.field == check_err.value.field == field
+        assert str(run_err.value) == str(check_err.value)
