@@ -11,7 +11,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     # compiled kernels live in the image; the process owner can write it (new CPU -> recompile)
     NUMBA_CACHE_DIR=/var/cache/descentlab/numba \
-    NUMBA_THREADING_LAYER=workqueue \
     HOST=0.0.0.0 \
     PORT=8000
 

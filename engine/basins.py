@@ -38,6 +38,7 @@ from .descent import (
     CONVERGED, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, MAX_DISCOVERED, MAX_STEPS, REACHED, Record, RunState,
     Setup, descend, discover, setup, with_discovered,
 )
+from .deadlines import run_chunked
 from .errors import EngineInputError
 from .optimizers import Optimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
@@ -144,7 +145,13 @@ def basin_map(
     nsteps = np.empty((ny, nx), dtype=np.int64)
     status = np.empty((ny, nx), dtype=np.int64)
     final = np.empty((ny, nx, 2))
-    _basin_kernel(su.surface.args, su.rules, opt.args(lrs), xs, ys, run, label, nsteps, status, final)
+    args = opt.args(lrs)
+
+    def rows(a, b):  # grid rows [a, b): the kernel on row slices (deadline checks between chunks)
+        _basin_kernel(su.surface.args, su.rules, args, xs, ys[a:b], RunState(*(x[a:b] for x in run)), label[a:b],
+                      nsteps[a:b], status[a:b], final[a:b])
+
+    run_chunked(ny, rows, "basins")
 
     # known minima were labelled in the kernel; the rest by status
     out = np.where(status == REACHED, label, np.where(status == MAX_STEPS, -2, -1))

@@ -56,6 +56,8 @@ SECTIONS: tuple[Section, ...] = (
             "training conventions: schedule stepping, penalties, early stopping, losses per task, history columns"),
     Section("regularizers", ("engine.regularization",), "regularizers a training comparison can vary"),
     Section("doctor", ("engine.doctor",), "the convergence doctor's decision tree: nodes, thresholds, diagnoses"),
+    Section("deadlines", ("engine.deadlines",),
+            "deadlines: which long computations stop at one (chunked), and how late a stop may come"),
     Section("sweeps", ("engine.sweep_kinds",),
             "what a sweep (POST /api/v1/sweeps) can run: each kind, its metrics, seed fields and an example request"),
 )

@@ -36,6 +36,7 @@ import numpy as np
 from ._jit import as_bool, kernel, parallel_kernel, prange
 from .clipping import clip_gradient, resolve_clip
 from .critical import kind_at
+from .deadlines import run_chunked
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .optimizers import OptimizerArgs, new_state, optimizer_step_inline
@@ -329,7 +330,13 @@ def run_many(su: Setup, opts: list, lrs: np.ndarray, start: tuple[float, float],
     p[:, 0], p[:, 1] = start
     run = RunState(p, np.zeros((R, 2)), state, scal)
     out = np.zeros((R, 3), dtype=np.int64)  # steps taken, status, reversals
-    _runs_kernel(su.surface.args, su.rules, codes, hps, np.ascontiguousarray(lrs), run, rec, out)
+    lrs = np.ascontiguousarray(lrs)
+
+    def runs(a, b):  # runs [a, b) (deadline checks between chunks)
+        _runs_kernel(su.surface.args, su.rules, codes[a:b], hps[a:b], lrs[a:b], RunState(*(x[a:b] for x in run)),
+                     Record(*(x[a:b] for x in rec)), out[a:b])
+
+    run_chunked(R, runs, "descent runs")
     return Runs(rec, p, out[:, 0], out[:, 1], out[:, 2])
 
 

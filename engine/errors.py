@@ -1,4 +1,5 @@
-"""The one exception the engine raises for bad user input, and how a caller re-roots its field.
+"""The exceptions the engine raises: bad user input (and how a caller re-roots its field), and a
+caller's deadline passing (``DeadlineExceeded``, raised by ``engine.deadlines``).
 
 A function validates its own arguments under its own names (``resolve_optimizer`` says
 ``optimizer.lr``); a caller that received the spec under another name (a race's
@@ -55,3 +56,15 @@ def field_prefix(prefix: str, strip: str | None = None, only: tuple[str, ...] | 
         if only is not None and not any(err.field == r or err.field.startswith(r + ".") for r in only):
             raise
         raise err.rerooted(prefix, strip) from None
+
+
+class DeadlineExceeded(RuntimeError):
+    """A computation stopped because the deadline its caller set (``engine.deadline``) passed.
+
+    Not the input's fault: the same request may finish on a quieter machine. ``what`` names the
+    computation that stopped (``basins``, ``training epochs``, ...).
+    """
+
+    def __init__(self, what: str):
+        super().__init__(f"{what}: stopped at the deadline before finishing")
+        self.what = what

@@ -63,6 +63,7 @@ from typing import NamedTuple
 
 from ._jit import as_bool, as_int, kernel
 from .clipping import CLIP_NONE, CLIP_NORM, clip_gradient, resolve_clip
+from .deadlines import run_chunked
 from .errors import EngineInputError
 from .init import resolve_init
 from .limits import LIMITS, check_max
@@ -127,19 +128,21 @@ def _pass(b, buf, record):
 
 
 @kernel
-def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, losses):
-    """Train on one batch for ``len(opt.lrs)`` steps; record norms and loss at t = 0, every, 2·every, ...,
-    steps (``opt.lrs`` empty: the record at t = 0 only, no update). Returns the number of records written
-    (fewer when the loss stops being finite).
+def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, losses, t0, t1, rec):
+    """Passes t = t0 .. t1-1 of training on one batch for ``steps = len(opt.lrs)`` steps (t = 0 .. steps, one
+    pass each); record norms and loss at t = 0, every, 2·every, ..., steps, from record number ``rec`` on
+    (``opt.lrs`` empty: the record at t = 0 only, no update).
+
+    Returns the records written so far, or -(records + 1) once the loss stops being finite (training over).
+    Passes [0, steps + 1) in one call, or in consecutive pieces, give the same numbers.
     """
     n = b.X.shape[0]
     steps = opt.lrs.shape[0]
-    rec = 0
-    for t in range(steps + 1):
+    for t in range(t0, t1):
         keep = t % every == 0 or t == steps
         loss = _pass(b, buf, buf.record if keep else buf.record[:0])
         if not math.isfinite(loss):
-            return rec
+            return -(rec + 1)
         if keep:
             _layer_norms(b.layout, n, buf.grad, buf.record, norms[rec])
             losses[rec] = loss
@@ -274,7 +277,9 @@ def run_gradient_profile(
     batch_args = Problem(net.layout, net.fparams, X, Y, r.code, r.lparams)
     buf = Buffers(params, running, grad, work, record)
     opt0 = resolve_optimizer(DEFAULT_TRAIN_OPTIMIZER)  # no step is taken: lrs is empty
-    k = _train_profile(batch_args, buf, opt0.args(np.zeros(0)), new_state(opt0, 1), CLIP_NONE, 0.0, 1, norms3, losses)
+    k = _train_profile(batch_args, buf, opt0.args(np.zeros(0)), new_state(opt0, 1), CLIP_NONE, 0.0, 1, norms3, losses,
+                       0, 1, 0)
+    k = k if k >= 0 else -k - 1
     loss = float(losses[0]) if k == 1 else math.inf
     norms = norms3[0]
     if k == 0:  # the loss itself was not finite: the norms of that pass, for the overflow report
@@ -334,8 +339,17 @@ def _train(b: Problem, buf: Buffers, clip_kind, clip_value, train) -> TrainingPr
     n_rec = steps // every + 2
     norms = np.zeros((n_rec, b.layout.shape[0], 4))
     losses = np.zeros(n_rec)
-    k = int(_train_profile(b, buf._replace(params=buf.params.copy()), opt.args(np.full(steps, opt.lr)),
-                           new_state(opt, buf.params.shape[0]), clip_kind, float(clip_value), every, norms, losses))
+    own = buf._replace(params=buf.params.copy())
+    args, ostate = opt.args(np.full(steps, opt.lr)), new_state(opt, buf.params.shape[0])
+    k = 0
+
+    def passes(t0, t1):  # passes [t0, t1) of t = 0..steps (deadline checks between chunks)
+        nonlocal k
+        got = int(_train_profile(b, own, args, ostate, clip_kind, float(clip_value), every, norms, losses, t0, t1, k))
+        k = got if got >= 0 else -got - 1
+        return got < 0
+
+    run_chunked(steps + 1, passes, "gradient profile training")
     recorded = [t for t in range(steps + 1) if t % every == 0 or t == steps][:k]
     norms = norms[:k]
     ok = np.isfinite(norms).all(axis=(1, 2))

@@ -196,7 +196,7 @@ def plan_lr_sweep(
     start = check_start(su, default_start(su.surface) if start is None else start)
     lr_rows = np.empty((R, su.steps))
     for r, lr in enumerate(lr_list):
-        lr_rows[r] = lr_per_step(schedule, lr, su.steps)
+        lr_rows[r] = lr_per_step(schedule, lr, su.steps, lr_field=f"lrs.{r}")
     return LRSweepPlan(su, opt, lr_list, lr_rows, start)
 
 

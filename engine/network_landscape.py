@@ -48,6 +48,7 @@ import numpy as np
 
 from ._jit import as_int, kernel, parallel_kernel, prange
 from .datasets import DATASETS, draw
+from .deadlines import run_chunked
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
 from .losses import resolve_loss
@@ -70,12 +71,12 @@ LANDSCAPE_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.lands
 # Kernels
 # ---------------------------------------------------------------------------------------------
 @kernel
-def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses):
-    """Full-batch training for ``len(opt.lrs)`` steps from ``params`` (updated in place; ``last`` holds the
-    previous step's); returns the steps taken (fewer when the loss or parameters stop being finite)."""
+def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses, t0, t1):
+    """Full-batch training steps t0 .. t1-1 of ``len(opt.lrs)`` from ``params`` (updated in place; ``last`` holds
+    the previous step's); returns the steps taken so far: t1, or fewer when the loss or parameters stop being
+    finite. Steps [0, S) in one call or in consecutive pieces give the same numbers."""
     P = params.shape[0]
-    steps = opt.lrs.shape[0]
-    for t in range(steps):
+    for t in range(t0, t1):
         loss = mlp_loss_grad(pb.layout, pb.fparams, params, pb.X, pb.Y, pb.loss_code, pb.lparams, as_int(TRAIN),
                              as_int(0), t, running, grad, work)
         if not math.isfinite(loss):
@@ -91,7 +92,7 @@ def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses)
                 for q in range(P):
                     params[q] = last[q]
                 return t + 1
-    return steps
+    return t1
 
 
 @parallel_kernel
@@ -237,8 +238,15 @@ def run_network_landscape(
     taken, train_loss, train_status = 0, np.zeros(0), "none"
     if train_steps:
         train_loss = np.zeros(train_steps)
-        taken = int(train_full_batch(pb, running, opt.args(np.full(train_steps, opt.lr)), new_state(opt, net.n_params),
-                                     center, np.zeros(net.n_params), work, center.copy(), train_loss))
+        args, ostate = opt.args(np.full(train_steps, opt.lr)), new_state(opt, net.n_params)
+        grad, last = np.zeros(net.n_params), center.copy()
+
+        def steps_(t0, t1):  # training steps [t0, t1) (deadline checks between chunks)
+            nonlocal taken
+            taken = int(train_full_batch(pb, running, args, ostate, center, grad, work, last, train_loss, t0, t1))
+            return taken < t1
+
+        run_chunked(train_steps, steps_, "network landscape training")
         train_loss = train_loss[:taken].copy()
         train_status = "ok" if taken == train_steps and np.isfinite(center).all() else "diverged"
     d1 = filter_normalized_direction(net, center, rng_dir)
@@ -249,7 +257,11 @@ def run_network_landscape(
     thetas = np.zeros((chunks, net.n_params))
     works = np.zeros((chunks, work.shape[0]))
     out = np.zeros((beta.shape[0], resolution))
-    _grid(pb, running, center, d1, d2, alpha, beta, thetas, works, out)
+
+    def rows(a, b):  # grid rows [a, b) (deadline checks between chunks)
+        _grid(pb, running, center, d1, d2, alpha, beta[a:b], thetas, works, out[a:b])
+
+    run_chunked(beta.shape[0], rows, "network landscape")
     center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))
     bad = ~np.isfinite(out)
     overflow = int(bad.sum())

@@ -110,9 +110,9 @@ def plan_race(
         opt = resolve_optimizer(DEFAULT_OPTIMIZER if spec is None else spec, field)
         opts.append(opt)
         if own is not None:
-            lrs[i] = lr_per_step(own, opt.lr, su.steps, f"{field}.schedule")
+            lrs[i] = lr_per_step(own, opt.lr, su.steps, f"{field}.schedule", f"{field}.lr")
         else:
-            lrs[i] = lr_per_step(schedule, opt.lr, su.steps)
+            lrs[i] = lr_per_step(schedule, opt.lr, su.steps, lr_field=f"{field}.lr")
     x, y = check_start(su, default_start(su.surface) if start is None else start)
     return RacePlan(su, tuple(opts), lrs, (x, y), min_tol)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._jit import parallel_kernel, prange
+from .deadlines import run_chunked
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .mlp_kernels import workspace_size
@@ -181,7 +182,9 @@ def compare(variants=None, **run) -> Comparison:
     state, scratch = new_run(s0, copies=V, work_size=wsize)
     for v, s in enumerate(setups):
         state.ostate[v], state.oscal[v] = new_state(s.optimizer, s0.net.n_params)
-    _compare_kernel(model, data, opt, rules, l1, l2, state, scratch, 0, s0.epochs)
+    # epochs [a, b) of every variant per call (deadline checks between chunks)
+    run_chunked(s0.epochs, lambda a, b: _compare_kernel(model, data, opt, rules, l1, l2, state, scratch, a, b),
+                "training epochs")
     runs = []
     for v, (spec, s) in enumerate(zip(vs, setups)):
         res = result(s, RunState(*(a[v] for a in state)), Scratch(*(a[v] for a in scratch)), fparams[v])

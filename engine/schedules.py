@@ -325,11 +325,14 @@ def _resolve(s: ScheduleSpec, given: dict, base: float, steps: int) -> dict:
     return p
 
 
-def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> ScheduleValues:
-    """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1."""
+def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int, lr_field: str = "base_lr") -> ScheduleValues:
+    """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1.
+
+    ``lr_field`` names the base rate in refusals: a caller whose base rate is an optimizer's ``lr`` gets a
+    base rate too large for the schedule (its values overflow) blamed on that ``lr``, not on the schedule."""
     if not isinstance(spec, Mapping):
         raise EngineInputError("schedule", "must be an object with a name, e.g. {'name': 'cosine'}")
-    base = check_float("base_lr", base_lr, 0.0)
+    base = check_float(lr_field, base_lr, 0.0)
     n = check_int("steps", steps, 1, "max_steps", integral_floats=False)
     name = spec.get("name")
     if name is None:
@@ -341,6 +344,10 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int) -> Sche
     with np.errstate(over="ignore", invalid="ignore"):
         lr = np.ascontiguousarray(s.fn(e, base, p), dtype=np.float64)
     if not np.all(np.isfinite(lr)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            unit = s.fn(e, 1.0, {**p, "max_lr": 1.0} if s.name == "onecycle" and "max_lr" not in given else p)
+        if np.all(np.isfinite(unit)):  # finite for base 1: the base itself is too large
+            raise EngineInputError(lr_field, f"too large: the schedule's learning rates overflow float64 within {n} steps")
         raise EngineInputError("schedule", f"its learning rates overflow float64 within {n} steps")
     return ScheduleValues(s.name, p, lr)
 
@@ -350,13 +357,15 @@ def lr_schedule(spec: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarr
     return schedule_values(spec, base_lr, steps).lr
 
 
-def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule") -> np.ndarray:
+def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule",
+                lr_field: str = "optimizer.lr") -> np.ndarray:
     """The learning rate of each step: ``lr_schedule`` of ``spec``, or ``base_lr`` throughout when there is
-    none. Refusals are named under ``field`` (a racer's own schedule: ``optimizers.2.schedule.T_max``)."""
+    none. Refusals are named under ``field`` (a racer's own schedule: ``optimizers.2.schedule.T_max``); a
+    base rate too large for the schedule is blamed on ``lr_field`` (a racer's ``optimizers.2.lr``)."""
     if spec is None:
         return np.full(int(steps), float(base_lr), dtype=np.float64)
-    with field_prefix(field, strip="schedule"):
-        return schedule_values(spec, base_lr, steps).lr
+    with field_prefix(field, strip="schedule", only=("schedule", "steps")):
+        return schedule_values(spec, base_lr, steps, lr_field=lr_field).lr
 
 
 def describe() -> list[dict]:

@@ -70,6 +70,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .deadlines import run_chunked
 from .registry import ParamSpec
 from .tasks import TASK_LOSSES, fitting_losses
 from .training_epochs import COLUMNS, ES_STATUS, RUNNING, SPARSITY_THRESHOLD, STOP_REASONS, new_run, run_epochs, shuffle
@@ -82,10 +83,12 @@ __all__ = ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_st
 
 
 def train(**request) -> TrainingResult:
-    """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call."""
+    """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call, or
+    under a deadline (``engine.deadline``) epochs [a, b) per call, as the stream does one by one."""
     s = prepare(**request)
     run, scratch = new_run(s)
-    run_epochs(s, run, scratch, 0, s.epochs)
+    run_chunked(s.epochs, lambda a, b: run_epochs(s, run, scratch, a, b) == 0 or run.es[ES_STATUS] != RUNNING,
+                "training epochs")
     return result(s, run, scratch)
 
 

@@ -193,8 +193,8 @@ def prepare(dataset: Mapping, model: Mapping, optimizer: Mapping | None = None, 
     opt = resolve_optimizer(opt_spec)
     sched_echo = None
     if schedule:
-        with field_prefix("schedule"):
-            sv = schedule_values(dict(schedule), opt.lr, epochs)
+        with field_prefix("schedule", only=("schedule", "steps")):  # too large a base rate: optimizer.lr
+            sv = schedule_values(dict(schedule), opt.lr, epochs, lr_field="optimizer.lr")
         lrs, sched_echo = sv.lr, {"name": sv.name, **sv.params}
     else:
         lrs = np.full(epochs, opt.lr)

@@ -38,7 +38,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.optimizers", "engine.trajectory", "engine.race", "engine.lr_sweep", "engine.basins"), 17.0),
     (("engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 10.0),
     (("engine.datasets", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng", "engine.activations",
-      "engine.init"), 0.5),
+      "engine.init", "engine.deadlines"), 0.5),
     # no kernels of their own: they run the kinds' (warmed above, then only loaded) on tiny sweeps
     (("engine.sweep_kinds", "engine.sweeps", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling"), 0.5),
 )

@@ -99,7 +99,7 @@ def _matrix(value, rows: int, cols: int) -> bool:
 
 
 def check_health(b) -> str | None:
-    return None if b == {"status": "ok", "ready": True} else f"not ready: {b}"
+    return None if b.get("ready") is True and b.get("status") in ("ok", "busy") else f"not ready: {b}"
 
 
 def check_catalog(b) -> str | None:

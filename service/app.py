@@ -1,4 +1,5 @@
-"""The app factory: config, JSON, CORS, OpenAPI, one error shape, one blueprint per topic."""
+"""The app factory: config, JSON, CORS, OpenAPI, one error shape, one blueprint per topic, and the
+WSGI front (bodies, response cache, admission: ``service.front``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import importlib
 import logging
 import time
 
-from flask import Flask
+from flask import Flask, request
 from flask_cors import CORS
 from flask_smorest import Api
 
 from . import errors
+from .admission import Admission
+from .cache import ResponseCache, service_version
 from .config import Config
+from .front import Front
 from .jsonio import OrjsonProvider
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
@@ -28,11 +32,13 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
 
+    app.after_request(_preflight_lists_real_methods)  # registered before CORS: runs after flask-cors
     CORS(app, origins=app.config["CORS_ORIGINS"])
     api = Api(app)
     for name in MODULES:
         api.register_blueprint(importlib.import_module(f"service.blueprints.{name}").blp)
     errors.register(app)
+    _front(app)
 
     app.extensions["descentlab_ready"] = False
     if app.config["WARMUP"]:
@@ -44,3 +50,30 @@ def create_app(config: type | dict | None = None) -> Flask:
                                              time.perf_counter() - t0, spent)
     app.extensions["descentlab_ready"] = True
     return app
+
+
+def _preflight_lists_real_methods(resp):
+    """CORS preflight: ``Access-Control-Allow-Methods`` names the route's own methods, not every verb."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        try:
+            allowed = request.url_rule.methods if request.url_rule else set()
+        except AttributeError:
+            allowed = set()
+        methods = sorted(set(allowed) - {"OPTIONS", "HEAD"})
+        if methods:
+            resp.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+        else:
+            resp.headers.pop("Access-Control-Allow-Methods", None)
+    return resp
+
+
+def _front(app: Flask) -> None:
+    """Bodies, the response cache and admission in front of every route (``service.front``)."""
+    c = app.config
+    admission = Admission(c["DEADLINE_S"], c["HEAVY_SLOTS"], c["HEAVY_AFTER_S"], c["COMPUTE_THREADS"],
+                          c["COMPUTE_QUEUE"])
+    cache = (ResponseCache(service_version(), c["CACHE_MAX_BYTES"], c["CACHE_MAX_ENTRY"], c["CACHE_MAX_AGE"],
+                           c["CACHE_MAX_BODY"]) if c["CACHE"] else None)
+    app.extensions["descentlab_admission"] = admission
+    app.extensions["descentlab_cache"] = cache
+    app.wsgi_app = Front(app, admission, cache)

@@ -9,6 +9,17 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class Config:
     # flask-smorest / OpenAPI: the document and the docs page come from the marshmallow schemas
     API_TITLE = "descentlab"
@@ -35,8 +46,33 @@ class Config:
     SWEEP_TTL_S = _env_int("DESCENTLAB_SWEEP_TTL_S", 6 * 3600)
     SWEEP_EVENTS_MAX_S = _env_int("DESCENTLAB_SWEEP_EVENTS_MAX_S", 20)
 
+    # Admission (service.admission): every computing request stops at arrival + DEADLINE_S (503 +
+    # Retry-After); one still computing after HEAVY_AFTER_S needs one of HEAVY_SLOTS (per replica) to go
+    # on. COMPUTE_THREADS requests compute at once per worker process (gunicorn_conf sets it: 1 without
+    # a thread-safe numba threading layer), COMPUTE_QUEUE more may wait; beyond, 503 at once.
+    DEADLINE_S = _env_float("DESCENTLAB_DEADLINE_S", 10.0)
+    # one heavy request per two cores: the heaviest allowed (a 500x500 basin map) uses both cores of the
+    # reference machine for ~2.3 s; two at once each took over 10 s under load and both ran out of time
+    HEAVY_SLOTS = _env_int("DESCENTLAB_HEAVY_SLOTS", max(1, _cores() // 2))
+    # Light requests take under 0.1 s on a quiet machine, but 0.5-1.2 s at load average 10 (the load
+    # test's basins 60x60x300 and compare then got 503s at 0.5 s): 1 s keeps them light; a doomed heavy
+    # request wastes at most this much before it stops, and is refused up front when repeated.
+    HEAVY_AFTER_S = _env_float("DESCENTLAB_HEAVY_AFTER_S", 1.0)
+    COMPUTE_THREADS = _env_int("DESCENTLAB_COMPUTE_THREADS", 16)
+    COMPUTE_QUEUE = _env_int("DESCENTLAB_COMPUTE_QUEUE", 64)
+    # Response cache (service.cache): per worker process, CACHE_MAX_BYTES of bodies, none above
+    # CACHE_MAX_ENTRY; request bodies above CACHE_MAX_BODY are not looked up. DESCENTLAB_CACHE=0: off.
+    CACHE = os.environ.get("DESCENTLAB_CACHE", "1") != "0"
+    CACHE_MAX_BYTES = _env_int("DESCENTLAB_CACHE_MAX_BYTES", 128 * 1024 * 1024)
+    CACHE_MAX_ENTRY = _env_int("DESCENTLAB_CACHE_MAX_ENTRY", 8 * 1024 * 1024)
+    CACHE_MAX_BODY = _env_int("DESCENTLAB_CACHE_MAX_BODY", 256 * 1024)
+    CACHE_MAX_AGE = _env_int("DESCENTLAB_CACHE_MAX_AGE", 3600)
+
 
 class TestConfig(Config):
     TESTING = True
     WARMUP = False
     DASK_SCHEDULER = None  # tests that need a cluster start one (tests/dask_cluster.py)
+    # tests run one request at a time on a loaded machine: no deadline or cache unless a test asks
+    DEADLINE_S = 600.0
+    CACHE = False

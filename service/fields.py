@@ -86,6 +86,45 @@ class FiniteFloat(fields.Float):
         super().__init__(allow_nan=False, **kwargs)
 
 
+def Seed(**kwargs) -> fields.Integer:
+    """Every seed of every request: a JSON integer in [0, 2^32 - 1] (numpy's seed range).
+
+    Strict: ``7.9``, ``"7"`` and ``-0.5`` are refused, not truncated to 7, 7 and 0.
+    """
+    meta = {"description": "seed", **kwargs.pop("metadata", {})}
+    return fields.Integer(strict=True, validate=validate.Range(0, 2**32 - 1), metadata=meta, **kwargs)
+
+
+class ParamValue(fields.Field):
+    """One value of a parameter map: a finite number, true/false, a short string or a list of numbers.
+
+    ``null`` is refused here (naming ``params.<name>``); the engine's ``resolve_params`` then checks the
+    kind and range each parameter's ``ParamSpec`` declares.
+    """
+
+    def __init__(self, **kwargs):
+        metadata = {"oneOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string", "maxLength": 64},
+                              {"type": "array", "items": {"type": "number"}, "maxItems": 1000}],
+                    **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or (isinstance(value, str) and len(value) <= 64):
+            return value
+        if isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise ValidationError("must be a finite number")
+            return value
+        if isinstance(value, list) and len(value) <= 1000 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return value
+        raise ValidationError("must be a number, true/false, a short string or a list of numbers")
+
+
+def ParamMap(**kwargs) -> fields.Dict:
+    """A map of named parameters (``{"A": 10}``), checked against the named entry's ParamSpecs by the engine."""
+    return fields.Dict(keys=fields.String(validate=validate.Length(1, 40)), values=ParamValue(), **kwargs)
+
 
 
 def _increasing(v):

@@ -3,18 +3,22 @@
 ``gunicorn -c service/gunicorn_conf.py 'service:create_app()'``. Every setting reads the
 environment, so one file serves a laptop, a container and CI:
 
-=========================  ==============================  =====================================
-variable                   default                         meaning
-=========================  ==============================  =====================================
-HOST, PORT                 127.0.0.1, 8000                 where to listen (``BIND`` overrides both)
-WEB_CONCURRENCY            number of cores                 worker processes (sync: one request each)
-NUMBA_NUM_THREADS          max(1, cores // workers)        threads of one worker's parallel kernels
-NUMBA_THREADING_LAYER      workqueue                       the one layer that survives fork (below)
-NUMBA_CACHE_DIR            ``<repo>/.numba_cache``         compiled kernels on disk (must be writable)
-GUNICORN_TIMEOUT           30                              seconds before a stuck worker is killed
-GUNICORN_MAX_REQUESTS      0 (never)                       requests before a worker is recycled
-GUNICORN_ACCESS_LOG        ``-`` (stdout)                  access log target; ``off`` to disable
-=========================  ==============================  =====================================
+==========================  ==============================  =====================================
+variable                    default                         meaning
+==========================  ==============================  =====================================
+HOST, PORT                  127.0.0.1, 8000                 where to listen (``BIND`` overrides both)
+WEB_CONCURRENCY             number of cores                 worker processes (gevent: many requests each)
+GUNICORN_WORKER_CONNECTIONS 1000                            open connections per worker process
+NUMBA_NUM_THREADS           number of cores                 threads of one parallel kernel
+NUMBA_THREADING_LAYER       tbb (else workqueue)            thread-safe and fork-safe (below)
+DESCENTLAB_COMPUTE_THREADS  16 (1 with workqueue)           requests computing at once per process
+NUMBA_CACHE_DIR             ``<repo>/.numba_cache``         compiled kernels on disk (must be writable)
+DESCENTLAB_DEADLINE_S       10                              a computing request stops here (503)
+GUNICORN_TIMEOUT            3 x DEADLINE_S                  seconds before a stuck worker is killed
+GUNICORN_KEEPALIVE          15                              idle keep-alive; also the time to send headers
+GUNICORN_MAX_REQUESTS       0 (never)                       requests before a worker is recycled
+GUNICORN_ACCESS_LOG         ``-`` (stdout)                  access log target; ``off`` to disable
+==========================  ==============================  =====================================
 
 Why these choices (measured on the 2-core development machine, see README "Performance"):
 
@@ -22,24 +26,34 @@ Why these choices (measured on the 2-core development machine, see README "Perfo
   so every kernel is compiled (or loaded from ``NUMBA_CACHE_DIR``) **before the socket is
   bound and before workers fork**: no request ever pays for compilation, and workers share
   the compiled code copy-on-write. ``/healthz`` answers 200 only after that.
-* ``NUMBA_THREADING_LAYER=workqueue``: numba's default on a pip install is GNU OpenMP, and
-  warming a parallel kernel in the master then forking makes every child abort ("fork() called
-  from a process already using GNU OpenMP"). workqueue is fork-safe; it is not thread-safe,
-  which sync workers (one request per process at a time) never need.
-* workers x numba threads ~= cores: a request's grid rows spread over the threads of its
-  worker; with more threads than cores per worker, concurrent requests only contend.
-* the timeout is the backstop of the per-request deadline: the work limits in
-  ``engine/limits.py`` refuse (422) anything that would not finish within ``DEADLINE_S``; a
-  worker that still runs past ``timeout`` is killed and replaced.
+* ``worker_class = "gevent"``: a worker process serves many connections from one event loop, so a
+  client sending its headers at a byte a second, or never reading a 37 MB answer, holds a greenlet
+  (a few KB) and not a worker: headers must arrive within ``keepalive`` seconds (15), a body within
+  ``service.front.BODY_TIMEOUT_S``, and a send making no progress for ``SEND_TIMEOUT_S`` drops the
+  client. Computations run in OS threads (``service.admission``), so the loop keeps answering
+  ``/healthz`` while kernels run; the kernels release the GIL. Measured against sync workers in the
+  README ("Serving"). Behind nginx (docker-compose) the proxy buffers as well.
+* ``NUMBA_THREADING_LAYER=tbb``: several threads of one process launch parallel kernels at once;
+  ``workqueue`` aborts the process then, and GNU OpenMP aborts workers forked after the master warmed
+  a parallel kernel. TBB is both thread-safe and fork-safe (``service.serving`` loads it). Without it,
+  workqueue and one computing request per process.
+* numba threads = cores in each process: one heavy request may use the whole machine; with several
+  at once the OS shares the cores. ``HEAVY_SLOTS`` bounds how many heavy ones run (service.config).
+* the timeout is the backstop of the per-request deadline: a computing request stops at
+  ``DEADLINE_S`` (engine deadlines, 503 + Retry-After); the event loop heartbeats while kernels run,
+  so gunicorn kills only a truly stuck worker.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(_ROOT))
+from service import serving  # noqa: E402  (standard library only: numba is not imported yet)
 
 
 def _cores() -> int:
@@ -49,26 +63,30 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-# Requests are refused up front (engine/limits.py work budgets) when they would run longer
-# than this on the reference 2-core machine; documented, not enforced by a timer.
-DEADLINE_S = 10
+# The work limits (engine/limits.py) are sized so the largest request finishes within this on the
+# reference 2-core machine; under load a computing request stops here (service.admission, 503).
+# service.config.Config.DEADLINE_S reads the same variable.
+DEADLINE_S = float(os.environ.get("DESCENTLAB_DEADLINE_S", 10))
 
 # --- where -----------------------------------------------------------------------------
 bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
 # --- how many ---------------------------------------------------------------------------
 workers = int(os.environ.get("WEB_CONCURRENCY") or _cores())
-worker_class = "sync"  # numba kernels release the GIL but workqueue is not thread-safe
-threads = 1
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+threads = 1  # gevent: computations get OS threads from service.admission, not gunicorn's
 
 # Numba reads these when it is first imported, which happens after this file is executed
 # (the app is loaded by the master, below). setdefault: an explicit environment wins.
-os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores() // workers)))
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+os.environ.setdefault("NUMBA_NUM_THREADS", str(_cores()))
+LAYER = serving.choose_threading_layer()
+os.environ["DESCENTLAB_COMPUTE_THREADS"] = str(
+    serving.compute_threads(LAYER, os.environ.get("DESCENTLAB_COMPUTE_THREADS")))
 # The MLP's matrix products go through scipy's OpenBLAS, which starts its own threads: with
 # workers x BLAS threads > cores they contend (measured under load: one 999x999 product 8 ms with
 # 2 BLAS threads vs 0.8 ms with 1). Same budget as numba's threads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
+os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, _cores() // workers)))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_ROOT / ".numba_cache"))
 Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
@@ -86,7 +104,10 @@ max_requests_jitter = max_requests // 10
 # --- deadlines --------------------------------------------------------------------------
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 3 * DEADLINE_S))
 graceful_timeout = 10
-keepalive = 5  # behind nginx: keep upstream connections briefly
+# Idle keep-alive, and (gevent worker) the time a client has to send its headers. Longer than clients'
+# pauses between requests: a request sent as the server closes an idle connection fails (one in 5,123
+# in the load test with 5 s and users pausing 2-5 s); short enough that a slowloris is dropped soon.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "15"))
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # heartbeat file off the (possibly overlay) disk
 
@@ -94,6 +115,9 @@ if os.path.isdir("/dev/shm"):
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+# gunicorn's own refusals (414, 431, 400, a crash's 500) in the service's JSON error shape
+serving.json_error_pages({"line": limit_request_line, "fields": limit_request_fields,
+                          "size": limit_request_field_size})
 
 # --- logs -------------------------------------------------------------------------------
 _access = os.environ.get("GUNICORN_ACCESS_LOG", "-")
@@ -114,8 +138,10 @@ if not _app_log.handlers:
 
 def when_ready(server):
     server.log.info(
-        "descentlab ready: %d workers x %s numba threads (%s), cache %s",
+        "descentlab ready: %d %s workers x %s computing threads x %s numba threads (%s), cache %s",
         workers,
+        worker_class,
+        os.environ["DESCENTLAB_COMPUTE_THREADS"],
         os.environ["NUMBA_NUM_THREADS"],
         os.environ["NUMBA_THREADING_LAYER"],
         os.environ["NUMBA_CACHE_DIR"],

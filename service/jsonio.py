@@ -8,20 +8,25 @@ Request bodies reach the schemas through webargs, which parses with the standard
 ``json`` unless told otherwise: that accepts ``NaN``/``Infinity``/``1e999`` and overflows the C
 stack on deeply nested input (``[[[[...``: a RecursionError, i.e. a 500). ``OrjsonParser``
 makes every ``@blp.arguments`` body go through orjson instead (depth limit 1024, finite
-numbers only): such bodies get the usual 400 "Invalid JSON body.".
+numbers only): such bodies get a 400 that says where the document broke (line and column, as
+``json`` counts them). Before marshmallow sees a parsed body, ``service.precheck`` bounds its size
+against the schema (``pre_load``), so refusing any body costs time bounded by the schema's limits.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import flask_smorest
 import numpy as np
 import orjson
+from flask import current_app
+from flask_smorest import abort
 from flask.json.provider import JSONProvider
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
+
+from . import precheck
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -63,11 +68,24 @@ class OrjsonParser(FlaskParser):
         data = req.get_data(cache=True)
         if not data.strip():
             return webargs_core.missing  # no body: required fields are reported missing (422)
+        precheck.check_raw(data, _budget())
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            # a non-empty doc tells webargs this is a bad body (400), not an absent one
-            raise json.JSONDecodeError(exc.msg, "<request body>", exc.pos) from None
+            # orjson counts from 1 like json; its message is short and never echoes the body
+            where = f"line {exc.lineno}, column {exc.colno}"
+            abort(400, messages={"json": ["Invalid JSON body."]},
+                  message=f"request body is not valid JSON: {exc.msg} at {where} (char {exc.pos}); "
+                          "NaN and Infinity are not JSON")
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if location == "json":
+            precheck.check(schema, location_data, _budget())
+        return location_data
+
+
+def _budget() -> precheck.Budget:
+    return current_app.config.get("PRECHECK_BUDGET") or precheck.Budget()
 
 
 # @blp.arguments binds the parser when a blueprint module is imported; service.app imports

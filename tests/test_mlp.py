@@ -312,7 +312,7 @@ def test_kernels_run_inside_another_jitted_loop():
     losses = np.zeros(20)
     taken = train_full_batch(Problem(net.layout, net.fparams, X, Y, r.code, r.lparams), new_running(net),
                              opt.args(np.full(20, opt.lr)), new_state(opt, net.n_params), p1, np.empty(net.n_params),
-                             new_workspace(net, 16), p1.copy(), losses)
+                             new_workspace(net, 16), p1.copy(), losses, 0, 20)
     assert taken == 20
     state, scal = new_state(opt, net.n_params)
     for t in range(20):  # the kernel trains in mode TRAIN with seed 0 and step t

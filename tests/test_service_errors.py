@@ -6,7 +6,9 @@ import pytest
 def test_healthz_ready(client):
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.get_json() == {"status": "ok", "ready": True}
+    b = r.get_json()
+    assert b["status"] == "ok" and b["ready"] is True and b["busy"] is False
+    assert b["heavy"]["running"] == 0 and b["heavy"]["slots"] >= 1 and b["computing"] == 0
 
 
 def test_unknown_route_is_json_404(client):

@@ -49,7 +49,8 @@ def test_factory_warms_before_it_returns(monkeypatch):
 def _conf(monkeypatch, **env) -> dict:
     """Execute the config file as gunicorn does, against a throw-away copy of the environment."""
     monkeypatch.setattr(os, "environ", dict(os.environ))
-    for k in ("WEB_CONCURRENCY", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CACHE_DIR", "BIND", "HOST", "PORT"):
+    for k in ("WEB_CONCURRENCY", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CACHE_DIR", "BIND", "HOST", "PORT",
+              "DESCENTLAB_COMPUTE_THREADS", "GUNICORN_WORKER_CLASS", "DESCENTLAB_DEADLINE_S"):
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -62,20 +63,27 @@ def test_gunicorn_conf_defaults(monkeypatch, tmp_path):
     assert c["bind"] == "127.0.0.1:8000"
     assert c["workers"] == cores
     assert c["preload_app"] is True
-    assert c["worker_class"] == "sync" and c["threads"] == 1
-    assert os.environ["NUMBA_NUM_THREADS"] == str(max(1, cores // cores))
-    assert os.environ["NUMBA_THREADING_LAYER"] == "workqueue"
+    assert c["worker_class"] == "gevent" and c["worker_connections"] >= 100
+    assert os.environ["NUMBA_NUM_THREADS"] == str(cores)
+    # TBB when its library loads (a dependency on Linux): several compute threads per process
+    assert os.environ["NUMBA_THREADING_LAYER"] == c["LAYER"] in ("tbb", "workqueue")
+    assert int(os.environ["DESCENTLAB_COMPUTE_THREADS"]) == (16 if c["LAYER"] == "tbb" else 1)
     assert (tmp_path / "nb").is_dir()  # created, so it is writable before numba needs it
     assert c["timeout"] > c["DEADLINE_S"]
+    assert c["keepalive"] >= 1  # also the time a client gets to send its headers (gevent worker)
     assert "%(M)s" in c["access_log_format"]
 
 
 def test_gunicorn_conf_reads_env(monkeypatch, tmp_path):
     c = _conf(monkeypatch, WEB_CONCURRENCY="3", HOST="0.0.0.0", PORT="9001", NUMBA_CACHE_DIR=str(tmp_path))
     assert c["workers"] == 3 and c["bind"] == "0.0.0.0:9001"
-    assert os.environ["NUMBA_NUM_THREADS"] == str(max(1, len(os.sched_getaffinity(0)) // 3))
-    c = _conf(monkeypatch, NUMBA_NUM_THREADS="5", NUMBA_THREADING_LAYER="tbb", NUMBA_CACHE_DIR=str(tmp_path))
-    assert os.environ["NUMBA_NUM_THREADS"] == "5" and os.environ["NUMBA_THREADING_LAYER"] == "tbb"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == str(max(1, len(os.sched_getaffinity(0)) // 3))
+    c = _conf(monkeypatch, NUMBA_NUM_THREADS="5", NUMBA_THREADING_LAYER="workqueue", GUNICORN_WORKER_CLASS="sync",
+              NUMBA_CACHE_DIR=str(tmp_path))
+    assert os.environ["NUMBA_NUM_THREADS"] == "5" and os.environ["NUMBA_THREADING_LAYER"] == "workqueue"
+    assert c["worker_class"] == "sync" and os.environ["DESCENTLAB_COMPUTE_THREADS"] == "1"
+    c = _conf(monkeypatch, DESCENTLAB_DEADLINE_S="4", NUMBA_CACHE_DIR=str(tmp_path))
+    assert c["DEADLINE_S"] == 4.0 and c["timeout"] == 12
 
 
 def free_port() -> int:
@@ -115,7 +123,7 @@ def test_gunicorn_binds_only_after_warmup(tmp_path):
     assert refused > 0  # clients were turned away at the socket while warming
     assert first_ok >= slow
     assert b'"ready":true' in body
-    assert "descentlab ready: 2 workers" in err
+    assert "descentlab ready: 2 gevent workers" in err
 
 
 FORK_AFTER_WARM = r"""
@@ -134,10 +142,16 @@ def rowsum(a):
 a = np.ones((400, 400))
 rowsum(a)  # the master warms a parallel kernel (starts the threading layer) ...
 codes = []
-for _ in range(2):  # ... then forks workers that run it
+for _ in range(2):  # ... then forks workers that run it, from several threads at once when the layer allows
     pid = os.fork()
     if pid == 0:
-        os._exit(0 if rowsum(a)[0] == 400.0 else 3)
+        import threading
+        n = 4 if threading_layer() == "tbb" else 1
+        out = []
+        ts = [threading.Thread(target=lambda: out.append(rowsum(a)[0])) for _ in range(n)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        os._exit(0 if out == [400.0] * n else 3)
     codes.append(os.waitpid(pid, 0)[1])
 print(threading_layer(), codes)
 sys.exit(any(codes))
@@ -145,14 +159,45 @@ sys.exit(any(codes))
 
 
 def test_workers_can_run_parallel_kernels_the_master_warmed(tmp_path):
-    """preload_app warms parallel kernels in the master and then forks: the layer must survive it.
+    """preload_app warms parallel kernels in the master and then forks: the layer must survive it,
+    and (TBB) let several compute threads of a worker launch parallel kernels at once.
 
     (With numba's default GNU OpenMP layer every child aborts: "fork() called from a process
-    already using GNU OpenMP, this is unsafe.")
+    already using GNU OpenMP, this is unsafe"; workqueue aborts on launches from two threads.)
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     env["NUMBA_CACHE_DIR"] = str(tmp_path)
     r = subprocess.run([sys.executable, "-c", FORK_AFTER_WARM, str(CONF)], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.split()[0] == "workqueue"
+    from service.serving import load_tbb
+
+    assert r.stdout.split()[0] == ("tbb" if load_tbb() else "workqueue")
+
+
+def test_gunicorn_error_pages_are_json():
+    """What gunicorn answers itself (a crash outside Flask's handlers, a bad request line) is the one JSON shape."""
+    import json
+    import socket
+
+    import gunicorn.util
+
+    from service import serving
+
+    original = gunicorn.util.write_error
+    try:
+        serving.json_error_pages({"line": 4094, "fields": 100, "size": 8190})
+        for code, reason, needle in [(500, "Internal Server Error", "internal error"),
+                                     (414, "URI Too Long", "limit_request_line=4094"),
+                                     (400, "Bad Request", "malformed HTTP request: Invalid Request Line")]:
+            a, b = socket.socketpair()
+            gunicorn.util.write_error(a, code, reason, "Invalid Request Line 'x'" if code == 400 else "")
+            a.close()
+            raw = b.recv(65536)
+            b.close()
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(f"HTTP/1.1 {code} ".encode()) and b"Content-Type: application/json" in head
+            out = json.loads(body)
+            assert out["code"] == code and needle in out["message"]
+    finally:
+        gunicorn.util.write_error = original

@@ -6,6 +6,8 @@ from marshmallow import Schema, fields
 import engine
 from engine.concepts import SECTIONS
 
+from ..cache import cacheable
+
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="Menus for frontends")
 
 # one list of entries per section of the engine's concept index (each entry: name, title, parameters, ...)
@@ -18,6 +20,7 @@ CatalogSchema = Schema.from_dict({
 
 @blp.route("/catalog", methods=["GET"])
 @blp.response(200, CatalogSchema)
+@cacheable("built from the registries: it changes only with the code, and the version is in the ETag")
 def get_catalog():
     """Every loss, surface, optimizer, schedule, activation, init and dataset with parameters, defaults and limits."""
     return engine.build_catalog()

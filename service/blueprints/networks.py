@@ -13,6 +13,7 @@ from engine.backprop import run_backprop
 from engine.gradient_profile import run_gradient_profile
 from engine.network_landscape import run_network_landscape
 
+from ..cache import uncached
 from ..schemas.networks import (
     BackpropRequest, BackpropResponse, LandscapeRequest, LandscapeResponse, ProfileRequest, ProfileResponse,
 )
@@ -28,6 +29,7 @@ blp = Blueprint(
 @blp.route("/backprop", methods=["POST"])
 @blp.arguments(BackpropRequest)
 @blp.response(200, BackpropResponse)
+@uncached("its cost section is measured time, different on every run")
 def post_backprop(body):
     """Forward and backward records of one batch, the chain rule along one path, a gradient check and the cost."""
     return run_backprop(**body)

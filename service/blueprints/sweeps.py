@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask_smorest import Blueprint, abort
 
+from ..cache import uncached
 from ..jsonio import dumps_bytes
 from ..schemas.sweeps import SweepAccepted, SweepRefused, SweepStatus, SweepSubmit, expand
 from ..sweep_jobs import Jobs, Unavailable, public
@@ -48,6 +49,7 @@ def _found(doc):
 @blp.response(202, SweepAccepted, headers={"Location": {"description": "the job's URL",
                                                        "schema": {"type": "string"}}})
 @blp.alt_response(503, description=_UNAVAILABLE["description"])
+@uncached("creates a job: each POST is a new sweep")
 def post_sweep(body):
     """Submit a sweep: every combination of the axes, once per seed; 202 with the job's URL (Location)."""
     try:

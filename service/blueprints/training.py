@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from engine import datasets, doctor, regularization, training
 
+from ..cache import uncached
 from ..jsonio import dumps_bytes
 from ..schemas.training import (
     CompareRequest, CompareResponse, DatasetResponse, DatasetSchema, DiagnoseRequest, DiagnoseResponse,
@@ -74,6 +75,7 @@ def _events(stream):
         },
     }}},
 }})
+@uncached("a stream: each epoch is sent as it completes")
 def stream(body):
     """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
     s = training.stream(**body)  # validates before any byte is sent: bad input is still a 422

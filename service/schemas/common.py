@@ -17,7 +17,7 @@ not take; ``params_schema`` does the same for a bare parameter set.
 * ``LossParamsSchema``: every loss parameter (``engine.losses.PARAMS``) with its range.
 * ``ClipSchema``: exactly one of ``max_norm`` (torch ``clip_grad_norm_``) or ``max_value``
   (``clip_grad_value_``), each > 0.
-* ``SurfaceRequest``: the ``surface`` (a registry name) and its ``params``, the base of every
+* ``SurfaceRequest``: the ``surface`` (a registry name) and its ``params`` (a ``ParamMap``), the base of every
   landscape and descent request; ``MinimumSchema``: one row of a response's ``minima``.
 
 Unknown keys are refused (marshmallow's RAISE). Omitted hyperparameters take torch's defaults
@@ -38,7 +38,7 @@ from engine.registry import ParamSpec
 from engine.schedules import SCHEDULES
 from engine.surfaces import SURFACES
 
-from ..fields import FiniteFloat, limit_range
+from ..fields import FiniteFloat, ParamMap, Seed, limit_range
 
 
 def _merged(registry) -> dict[str, ParamSpec]:
@@ -58,8 +58,11 @@ def _merged(registry) -> dict[str, ParamSpec]:
 
 def _field(p: ParamSpec, field_name: str, exclusive_low: bool = False, limit: str | None = None,
            strict_int: bool = True) -> fields.Field:
-    """A field for one parameter; ``limit`` (a LIMITS key) is its upper bound, named in the error."""
+    """A field for one parameter; ``limit`` (a LIMITS key) is its upper bound, named in the error. A ``seed``
+    is a ``Seed`` like every other seed (strict, whatever ``strict_int`` says for the other integers)."""
     meta = {"description": p.doc}
+    if p.name == "seed" and p.kind == "int":
+        return Seed(metadata=meta)
     rng = None
     if limit is not None:
         rng = limit_range(limit, p.low, LIMITS[limit])
@@ -192,8 +195,8 @@ class SurfaceRequest(Schema):
 
     surface = fields.String(required=True, validate=validate.OneOf(sorted(SURFACES)),
                             metadata={"description": "a surface name from the catalog's 'surfaces'"})
-    params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
-                         metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
+    params = ParamMap(load_default=None, allow_none=True,
+                      metadata={"description": "surface parameters (see the catalog); defaults fill the rest"})
 
 
 class MinimumSchema(Schema):

@@ -14,7 +14,7 @@ from engine.descent import ALIGNMENT, DEFAULT_TOLERANCE, STATUS_MEANINGS
 from engine.limits import LIMITS
 from engine.lr_sweep import RANGE_RULE, VERDICT_RULE, VERDICTS
 
-from ..fields import FiniteFloat, Interval, NumberArray, Pair, limit_range
+from ..fields import FiniteFloat, Interval, NumberArray, Pair, Seed, limit_range
 from .common import ClipSchema, MinimumSchema, OptimizerSchema, ScheduleSchema, SurfaceRequest, WithMinima
 
 def _positive(**kwargs):
@@ -35,8 +35,7 @@ def _steps(default: int, low: int = 1):
 class NoiseSchema(Schema):
     scale = FiniteFloat(load_default=0.0, validate=validate.Range(0.0, 1e6),
                         metadata={"description": "std of the Gaussian noise added to each gradient coordinate"})
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
+    seed = Seed(load_default=0, metadata={"description": "seeds the noise and the mini-batch shuffle (independent streams)"})
 
 
 class _DescentRequest(SurfaceRequest):

@@ -58,7 +58,8 @@ class EvaluateResponse(Schema):
 
 
 def _probability_range(v):
-    if not (0.0 < v[0] and v[1] <= 1.0):
+    # marshmallow runs this even when an item failed (and was dropped): only judge a whole pair
+    if len(v) == 2 and not (0.0 < v[0] and v[1] <= 1.0):
         raise ValidationError("must lie within (0, 1]")
 
 

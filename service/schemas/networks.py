@@ -20,7 +20,7 @@ from engine.losses import LOSSES
 from engine.datasets import DATASETS
 from engine.network_landscape import LANDSCAPE_DATASETS
 
-from ..fields import FiniteFloat, NumberArray, limit_range
+from ..fields import FiniteFloat, NumberArray, ParamMap, Seed, limit_range
 from .common import ClipSchema, InitSchema, OptimizerSchema, registry_schema
 
 _ACTS = list(ACTIVATIONS)
@@ -54,7 +54,7 @@ _ACT_PARAMS = dict(load_default=None, allow_none=True,
 
 
 _SAMPLES = (LIMITS["max_backprop_samples"], "max_backprop_samples")
-_SEED = dict(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1), metadata={"description": "seeds every draw"})
+_SEED = dict(load_default=0, metadata={"description": "seeds every draw"})
 
 
 # -- backprop -------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class PathSchema(Schema):
 class BackpropRequest(Schema):
     layers = _layers()
     activation = _activation("sigmoid")
-    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    activation_params = ParamMap(**_ACT_PARAMS)
     output_activation = fields.String(load_default="identity", validate=validate.OneOf(_ACTS),
                                       metadata={"description": "output-layer activation; bce, cross_entropy and "
                                                                "kl_div require sigmoid"})
@@ -87,13 +87,13 @@ class BackpropRequest(Schema):
                          metadata={"description": "default torch_default (nn.Linear's); ignored when weights are given"})
     loss = fields.String(load_default="mse", validate=validate.OneOf(list(LOSSES)),
                          metadata={"description": "a loss name from the catalog's 'losses' (torch's reduction)"})
-    loss_params = fields.Dict(keys=fields.String(), load_default=None, allow_none=True,
+    loss_params = ParamMap(load_default=None, allow_none=True,
                               metadata={"description": "e.g. {'delta': 1.0} for huber"})
     inputs = NumberArray(2, required=True, max_items=_SAMPLES, max_row=_WIDTH,
                          metadata={"description": "[n, layers[0]] (limit max_backprop_samples)"})
     targets = NumberArray(2, required=True, max_items=_SAMPLES, max_row=_WIDTH,
                           metadata={"description": "[n, layers[-1]]"})
-    seed = fields.Integer(**_SEED)
+    seed = Seed(**_SEED)
     weights = fields.List(fields.Nested(LayerWeights), load_default=None, allow_none=True,
                           validate=validate.Length(max=LIMITS["max_layers"]),
                           metadata={"description": "set the parameters exactly: one {W, b} per weight layer"})
@@ -205,7 +205,7 @@ class ProfileRequest(Schema):
     width = fields.Integer(strict=True, load_default=32, validate=limit_range("max_width", 1, LIMITS["max_width"]),
                            metadata={"description": "units per layer, inputs and outputs too (limit max_width)"})
     activation = _activation("sigmoid")
-    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    activation_params = ParamMap(**_ACT_PARAMS)
     init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": f"default {DEFAULT_INIT}"})
     residual = fields.Boolean(load_default=False, metadata={"description": _RESIDUAL_DOC})
@@ -216,7 +216,7 @@ class ProfileRequest(Schema):
         "description": "gradient clipping: its effect is reported in clip, and training steps use it"})
     batch = fields.Integer(strict=True, load_default=64, validate=limit_range("max_batch", 1, LIMITS["max_batch"]),
                            metadata={"description": "samples (limit max_batch; batch x parameters limit max_network_work)"})
-    seed = fields.Integer(**_SEED)
+    seed = Seed(**_SEED)
     training = fields.Nested(ProfileTraining, load_default=None, allow_none=True,
                              metadata={"description": "also profile during a short full-batch training run"})
 
@@ -321,7 +321,7 @@ class LandscapeDatasetSchema(registry_schema(
 class LandscapeRequest(Schema):
     layers = _layers(required=False, load_default=[2, 16, 16, 1])
     activation = _activation("tanh")
-    activation_params = fields.Dict(keys=fields.String(), **_ACT_PARAMS)
+    activation_params = ParamMap(**_ACT_PARAMS)
     dataset = fields.Nested(LandscapeDatasetSchema, load_default=None, allow_none=True,
                             metadata={"description": "default moons, n 200, noise 0.1"})
     dims = fields.Integer(strict=True, load_default=2, validate=validate.OneOf([1, 2]),
@@ -331,7 +331,7 @@ class LandscapeRequest(Schema):
                                 metadata={"description": "points per axis (limit max_landscape_axis)"})
     span = FiniteFloat(load_default=1.0, validate=validate.Range(0.0, 100.0, min_inclusive=False),
                        metadata={"description": "alpha, beta in [-span, span]", "exclusiveMinimum": True})
-    seed = fields.Integer(**_SEED)
+    seed = Seed(**_SEED)
     init = fields.Nested(InitSchema, load_default=None, allow_none=True,
                          metadata={"description": "default torch_default (nn.Linear's)"})
     loss = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(LOSSES)), metadata={

@@ -15,7 +15,7 @@ from engine.limits import LIMITS
 from engine.tasks import all_fitting_losses
 from engine.training_epochs import COLUMNS
 
-from ..fields import FiniteFloat, NumberArray, limit_range
+from ..fields import FiniteFloat, NumberArray, Seed, limit_range
 from .common import ClipSchema, InitSchema, LossParamsSchema, OptimizerSchema, ScheduleSchema, registry_schema
 
 ALL_LOSSES = list(all_fitting_losses())
@@ -168,8 +168,7 @@ class RunRequest(Schema):
                          metadata={"description": "default: mse, bce_with_logits (1 output) or cross_entropy_with_logits"})
     loss_params = fields.Nested(LossParamsSchema,
                                 metadata={"description": "parameters of the loss; defaults fill the rest"})
-    seed = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 2**32 - 1),
-                          metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
+    seed = Seed(load_default=0, metadata={"description": "seeds the initial weights, the mini-batch shuffles and dropout"})
     prediction = fields.Nested(PredictionRequest, metadata={"description": "resolution of the drawn prediction"})
 
 

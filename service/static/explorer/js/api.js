@@ -32,13 +32,42 @@ export async function getJSON(path, { signal } = {}) {
   return parse(resp);
 }
 
+// Answers are kept in the browser's Cache Storage under a key made from the path and the body, with
+// their ETag; asking again sends If-None-Match, and a 304 (the server decides from the request alone,
+// without computing) means the kept answer is current. A reload of the page then costs round trips of
+// a few hundred bytes instead of computations. Cache Storage needs a secure context (https, or
+// localhost): elsewhere every request is simply sent.
+const STORE = "descentlab-api-v1";
+
+async function storeKey(path, text) {
+  if (!globalThis.caches || !globalThis.crypto || !crypto.subtle) return null;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${path}\n${text}`));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return new URL(`api-cache/${hex}`, location.href).href;
+}
+
 export async function postJSON(path, body, { signal } = {}) {
-  const resp = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-    signal,
-  });
+  const text = JSON.stringify(body);
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  let store = null;
+  let key = null;
+  let kept = null;
+  try {
+    key = await storeKey(path, text);
+    if (key) {
+      store = await caches.open(STORE);
+      kept = await store.match(key);
+    }
+  } catch (_) {
+    store = null; // storage refused (private mode, quota): just ask the server
+  }
+  const tag = kept && kept.headers.get("ETag");
+  if (tag) headers["If-None-Match"] = tag;
+  const resp = await fetch(path, { method: "POST", headers, body: text, signal });
+  if (resp.status === 304 && kept) return parse(kept);
+  if (store && resp.ok && resp.headers.get("ETag")) {
+    store.put(key, resp.clone()).catch(() => {});
+  }
   return parse(resp);
 }
 
