@@ -106,6 +106,17 @@ class Jobs:
             raise Unavailable(f"the Dask scheduler at {self.address} did not answer ({type(err).__name__}: {err})") \
                 from None
 
+    def call(self, method: str, *args):
+        """``method`` (one of the ``_`` implementations below, e.g. ``"_status"``) with this process's client:
+        what a gevent worker's gateway runs for it (``service.sweep_gateway``)."""
+        return self._guard(getattr(self, method), *args)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = None
+
     # -- public ---------------------------------------------------------------------------------------
     def submit(self, spec: SweepSpec, tasks: list[dict], analysis: dict, budget: float) -> dict:
         return self._guard(self._submit, spec, tasks, analysis, budget)
@@ -224,6 +235,8 @@ class Jobs:
         if status != "ended" and status != "cancelled":
             return self._doc(jid, job, spec, status, done, outputs, raised)
         res_errors = any(o.get("error") for o in outputs.values())
+        if status == "cancelled":  # a run that ended while being cancelled may be released unseen: count what is kept
+            done = len(outputs) + len(raised)
         if status == "ended":
             status = "failed" if raised or res_errors else "done"
         return self._finish(c, jid, job, spec, status, done, outputs, raised)

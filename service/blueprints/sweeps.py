@@ -14,6 +14,7 @@ from flask_smorest import Blueprint, abort
 from ..cache import uncached
 from ..jsonio import dumps_bytes
 from ..schemas.sweeps import SweepAccepted, SweepRefused, SweepStatus, SweepSubmit, expand
+from ..sweep_gateway import RemoteJobs, under_gevent
 from ..sweep_jobs import Jobs, Unavailable, public
 
 blp = Blueprint("sweeps", __name__, url_prefix="/api/v1/sweeps",
@@ -27,7 +28,8 @@ def jobs() -> Jobs:
     """This app's job store (one per process; the state itself is in the cluster)."""
     ext = current_app.extensions
     if "descentlab_sweeps" not in ext:
-        ext["descentlab_sweeps"] = Jobs(current_app.config["DASK_SCHEDULER"], current_app.config["SWEEP_TTL_S"])
+        cls = RemoteJobs if under_gevent() else Jobs  # Dask's client cannot run under gevent's patches
+        ext["descentlab_sweeps"] = cls(current_app.config["DASK_SCHEDULER"], current_app.config["SWEEP_TTL_S"])
     return ext["descentlab_sweeps"]
 
 
