@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Production server: gunicorn with the app preloaded and every kernel warmed before traffic.
+# Production server: gunicorn with the app preloaded and every kernel warmed before traffic, plus a
+# local Dask scheduler and one sweep worker per core (service/launch.py; DESCENTLAB_DASK_SCHEDULER=
+# tcp://host:8786 uses an existing cluster instead). Ctrl-C stops them all.
 serve: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn_conf.py 'service:create_app()'
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m service.launch
 
 # Flask's debug server, for working on the service.
 dev: $(STAMP)

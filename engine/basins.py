@@ -36,11 +36,11 @@ import numpy as np
 from ._jit import parallel_kernel, prange
 from .descent import (
     CONVERGED, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, MAX_DISCOVERED, MAX_STEPS, REACHED, Record, RunState,
-    descend, discover, setup, with_discovered,
+    Setup, descend, discover, setup, with_discovered,
 )
 from .deadlines import run_chunked
 from .errors import EngineInputError
-from .optimizers import new_state, reset_state, resolve_optimizer
+from .optimizers import Optimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .validate import check_int, check_interval
@@ -75,6 +75,51 @@ class Basins:
     rule: str
 
 
+@dataclass(frozen=True)
+class BasinsPlan:
+    """A basin-map request, validated and resolved: what ``basin_map`` runs (``plan_basins``)."""
+
+    su: Setup
+    opt: Optimizer
+    lrs: np.ndarray  # (steps,)
+    xs: np.ndarray  # (nx,) grid of starts
+    ys: np.ndarray  # (ny,)
+
+
+def plan_basins(
+    surface: str = "himmelblau",
+    optimizer: dict | None = None,
+    x_range=None,
+    y_range=None,
+    resolution=DEFAULT_RESOLUTION,
+    steps: int = 1000,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
+    domain=None,
+) -> BasinsPlan:
+    """``basin_map``'s checks, without the run (it draws nothing at random)."""
+    try:
+        nx, ny = resolution
+    except (TypeError, ValueError):
+        raise EngineInputError("resolution", "must be a pair [nx, ny]") from None
+    nx = check_int("resolution.0", nx, 2, "max_basin_axis")
+    ny = check_int("resolution.1", ny, 2, "max_basin_axis")
+    su = setup(surface, params, steps, runs=nx * ny, clip=clip, tolerance=tolerance, work_field="resolution",
+               minimum_tolerance=minimum_tolerance, domain=domain)
+    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
+    lrs = lr_per_step(schedule, opt.lr, su.steps)
+    box = su.box
+    (dx0, dx1), (dy0, dy1) = su.surface.domain
+    xr = _range("x_range", x_range, (dx0, dx1), box[0], box[1])
+    yr = _range("y_range", y_range, (dy0, dy1), box[2], box[3])
+    xs = np.linspace(xr[0], xr[1], nx)
+    ys = np.linspace(yr[0], yr[1], ny)
+    return BasinsPlan(su, opt, lrs, xs, ys)
+
+
 def basin_map(
     surface: str = "himmelblau",
     optimizer: dict | None = None,
@@ -90,23 +135,10 @@ def basin_map(
     domain=None,
 ) -> Basins:
     """Label every start of an ``nx x ny`` grid with the minimum ``optimizer`` takes it to."""
-    try:
-        nx, ny = resolution
-    except (TypeError, ValueError):
-        raise EngineInputError("resolution", "must be a pair [nx, ny]") from None
-    nx = check_int("resolution.0", nx, 2, "max_basin_axis")
-    ny = check_int("resolution.1", ny, 2, "max_basin_axis")
-    su = setup(surface, params, steps, runs=nx * ny, clip=clip, tolerance=tolerance, work_field="resolution",
-               minimum_tolerance=minimum_tolerance, domain=domain)
-    min_tol = su.rules.min_tol
-    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
-    lrs = lr_per_step(schedule, opt.lr, su.steps)
-    box = su.box
-    (dx0, dx1), (dy0, dy1) = su.surface.domain
-    xr = _range("x_range", x_range, (dx0, dx1), box[0], box[1])
-    yr = _range("y_range", y_range, (dy0, dy1), box[2], box[3])
-    xs = np.linspace(xr[0], xr[1], nx)
-    ys = np.linspace(yr[0], yr[1], ny)
+    p = plan_basins(surface, optimizer, x_range, y_range, resolution, steps, schedule, params, clip, tolerance,
+                    minimum_tolerance, domain=domain)
+    su, opt, lrs, xs, ys, min_tol = p.su, p.opt, p.lrs, p.xs, p.ys, p.su.rules.min_tol
+    nx, ny = xs.size, ys.size
 
     known = su.rules.minima
     st0, sc0 = new_state(opt, 2)

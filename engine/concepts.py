@@ -74,10 +74,14 @@ SECTIONS: tuple[Section, ...] = (
             "language models (bigram, mlp, gpt): formula, parameters with defaults and limits"),
     Section("lm_training", ("engine.lm_train", "engine.lm_inspect"),
             "language-model training (run and sampling parameters, per-model defaults, conventions) and inspection"),
+    Section("sweeps", ("engine.sweep_kinds",),
+            "what a sweep (POST /api/v1/sweeps) can run: each kind, its metrics, seed fields and an example request"),
 )
 
-# kernels (or operators) and a _warmup, no catalog section
-SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample", "engine.hvp", "engine.spectrum")
+# kernels (or operators) and a _warmup, no catalog section (the sweep modules: no kernels of their own, re-exported
+# the same way)
+SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample", "engine.hvp", "engine.spectrum", "engine.sweeps",
+                            "engine.sweep_results", "engine.sweep_analysis", "engine.scaling")
 
 CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
 MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT

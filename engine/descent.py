@@ -120,6 +120,12 @@ class Setup:
     surface: Surface
     steps: int
     rules: Rules
+    runs: int = 1
+
+    @property
+    def work(self) -> int:
+        """The request's steps as counted against ``max_descent_work``: runs x steps x ``step_cost``."""
+        return self.runs * self.steps * step_cost(self.surface)
 
     @property
     def tolerance(self) -> float:
@@ -188,12 +194,16 @@ _NO_MINIMA = np.zeros((0, 3))
 
 def setup(surface, params, steps: int, *, runs: int = 1, noise_scale: float = 0.0, seed: int = 0,
           batch_size: int | None = None, clip=None, tolerance: float = DEFAULT_TOLERANCE,
-          work_field: str = "steps", minimum_tolerance: float | None = None, domain=None) -> Setup:
+          work_field: str = "steps", minimum_tolerance: float | None = None, domain=None,
+          draw: bool = True) -> Setup:
     """Validate and resolve the inputs every descent shares; check limits before any kernel runs.
 
     ``surface`` is anything ``engine.surfaces.resolve_surface`` reads (a name, a formula, ``domain`` with it).
     ``minimum_tolerance`` (not None): stop a run at the first of the surface's known minima it comes
-    within that distance of (the basin map's rule)."""
+    within that distance of (the basin map's rule). ``draw=False`` checks everything but draws neither
+    the noise nor the batch order (zero-length arrays in ``rules``: a check, never a run). A sweep checks
+    a thousand requests before submitting them, and the draws (up to 40 MB of batch order each) are the
+    runs' work."""
     steps = check_int("steps", steps, 1, "max_steps")
     check_max(work_field, runs * steps, "max_descent_work")
     surf = resolve_surface(surface, params, domain)
@@ -211,8 +221,8 @@ def setup(surface, params, steps: int, *, runs: int = 1, noise_scale: float = 0.
     clip_kind, clip_arg = resolve_clip(clip)
     # the generators only when a draw is needed: building and spawning them takes ~30 us, as long as
     # ~500 descent steps (the streams are the same whenever they are made)
-    streams = np.random.default_rng(seed).spawn(2) if noise_scale > 0 or batch_size is not None else None
-    if noise_scale > 0:
+    streams = np.random.default_rng(seed).spawn(2) if draw and (noise_scale > 0 or batch_size is not None) else None
+    if noise_scale > 0 and draw:
         noise = np.ascontiguousarray(streams[0].standard_normal((steps, 2)))
     else:
         noise = np.zeros((0, 2), dtype=np.float64)
@@ -228,13 +238,14 @@ def setup(surface, params, steps: int, *, runs: int = 1, noise_scale: float = 0.
         if batch > n:
             raise EngineInputError("batch_size", f"must be <= the number of samples n={n}")
         check_max("batch_size", runs * steps * batch, "max_batch_work")
-        order = batch_order(n, batch, steps, streams[1])
+        if draw:
+            order = batch_order(n, batch, steps, streams[1])
     known, min_tol = _NO_MINIMA, 0.0
     if minimum_tolerance is not None:
         min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
         known = np.ascontiguousarray(surf.minima, dtype=np.float64).reshape(-1, 3)
     rules = Rules(noise, noise_scale, order, batch, clip_kind, clip_arg, tolerance, bound_box(surf), known, min_tol)
-    return Setup(surf, steps, rules)
+    return Setup(surf, steps, rules, runs)
 
 
 def default_start(surface: Surface) -> tuple[float, float]:

@@ -107,8 +107,24 @@ LIMITS: dict[str, int] = {
 }
 
 
+# Per-sweep limits (engine.sweeps; POST /api/v1/sweeps): a sweep may exceed the single-request limits above,
+# which every one of its runs obeys. Published in the catalog's "limits" beside them.
+SWEEP_LIMITS: dict[str, int] = {
+    "max_sweep_axes": 6,  # dotted paths swept at once
+    "max_sweep_axis_values": 256,  # values of one axis
+    "max_sweep_seeds": 64,
+    "max_sweep_combinations": 1024,  # product of the axes' lengths: each is validated before submission
+    "max_sweep_tasks": 4096,  # combinations x seeds: one Dask task each
+    "max_sweep_metrics": 16,
+    "max_sweep_values": 1_000_000,  # numbers in the results (rows x metrics, a curve counting its points): ~20 MB of JSON
+    # sum over tasks of (the task's work / the largest work one request of its kind may ask for): 256
+    # maximal requests, ~2 s each on the 2-core development machine (a 4-minute sweep on its 2 workers)
+    "max_sweep_budget": 256,
+}
+
+
 def check_max(field: str, value: float, limit: str) -> None:
-    """Refuse ``value`` above ``LIMITS[limit]``, naming both the field and the limit."""
-    bound = LIMITS[limit]
+    """Refuse ``value`` above ``LIMITS[limit]`` (or ``SWEEP_LIMITS[limit]``), naming both the field and the limit."""
+    bound = LIMITS[limit] if limit in LIMITS else SWEEP_LIMITS[limit]
     if value > bound:
         raise EngineInputError(field, f"{value} exceeds limit {limit}={bound}")

@@ -43,11 +43,11 @@ import numpy as np
 
 from .descent import (
     DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, NONFINITE, OUT_OF_BOUNDS, STATUS, check_start, default_start, run_many,
-    setup,
+    Setup, setup,
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import resolve_optimizer
+from .optimizers import Optimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .validate import check_float, check_int
@@ -153,6 +153,54 @@ def verdict(loss: np.ndarray, status: str, f_ref: float, reversals: int = 0) -> 
     return v, float(ratio), signs, float(rev)
 
 
+@dataclass(frozen=True)
+class LRSweepPlan:
+    """An lr-sweep request, validated and resolved: what ``run_lr_sweep`` runs (``plan_lr_sweep``)."""
+
+    su: Setup
+    opt: Optimizer
+    lr_list: list[float]
+    lr_rows: np.ndarray  # (R, steps) each run's learning rate per step
+    start: tuple[float, float]
+
+
+def plan_lr_sweep(
+    surface: str = "quadratic",
+    lrs=(1e-3, 1e-2, 1e-1, 1.0),
+    optimizer: dict | None = None,
+    steps: int = 200,
+    start=None,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    draw: bool = True,
+    domain=None,
+) -> LRSweepPlan:
+    """``run_lr_sweep``'s checks, without the run; ``draw=False``: without its random draws either."""
+    try:
+        lr_list = list(lrs)
+    except TypeError:
+        raise EngineInputError("lrs", "must be a list of learning rates") from None
+    if not lr_list:
+        raise EngineInputError("lrs", "must not be empty")
+    R = len(lr_list)
+    check_max("lrs", R, "max_sweep_lrs")
+    lr_list = [check_float(f"lrs.{i}", v, 0.0, strict=True) for i, v in enumerate(lr_list)]
+    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
+               clip=clip, tolerance=tolerance, work_field="steps", draw=draw, domain=domain)
+    check_max("steps", R * su.steps, "max_sweep_work")
+    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
+    start = check_start(su, default_start(su.surface) if start is None else start)
+    lr_rows = np.empty((R, su.steps))
+    for r, lr in enumerate(lr_list):
+        lr_rows[r] = lr_per_step(schedule, lr, su.steps, lr_field=f"lrs.{r}")
+    return LRSweepPlan(su, opt, lr_list, lr_rows, start)
+
+
 def run_lr_sweep(
     surface: str = "quadratic",
     lrs=(1e-3, 1e-2, 1e-1, 1.0),
@@ -169,23 +217,9 @@ def run_lr_sweep(
     domain=None,
 ) -> LRSweep:
     """Run ``optimizer`` (its own lr is replaced) with each base lr in ``lrs``; judge each curve."""
-    try:
-        lr_list = list(lrs)
-    except TypeError:
-        raise EngineInputError("lrs", "must be a list of learning rates") from None
-    if not lr_list:
-        raise EngineInputError("lrs", "must not be empty")
-    R = len(lr_list)
-    check_max("lrs", R, "max_sweep_lrs")
-    lr_list = [check_float(f"lrs.{i}", v, 0.0, strict=True) for i, v in enumerate(lr_list)]
-    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps", domain=domain)
-    check_max("steps", R * su.steps, "max_sweep_work")
-    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
-    start = check_start(su, default_start(su.surface) if start is None else start)
-    lr_rows = np.empty((R, su.steps))
-    for r, lr in enumerate(lr_list):
-        lr_rows[r] = lr_per_step(schedule, lr, su.steps, lr_field=f"lrs.{r}")
+    p = plan_lr_sweep(surface, lrs, optimizer, steps, start, schedule, params, noise_scale, seed, batch_size, clip,
+                      tolerance, domain=domain)
+    su, opt, lr_list, lr_rows, start, R = p.su, p.opt, p.lr_list, p.lr_rows, p.start, len(p.lr_list)
     out = run_many(su, [opt] * R, lr_rows, start, record=False)
     curves = [out.rec.loss[r, : out.n[r] + 1].copy() for r in range(R)]
     known = np.asarray(su.surface.minima, dtype=np.float64).reshape(-1, 3)

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .descent import (
-    DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, Record, check_start, dedupe_radius, default_start, discover, run_many,
+    DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, Record, Setup, check_start, dedupe_radius, default_start, discover, run_many,
     setup, with_discovered,
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import resolve_optimizer
+from .optimizers import Optimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .trajectory import Trajectory, trajectory_of
@@ -65,6 +65,59 @@ class Race:
     rule: str
 
 
+@dataclass(frozen=True)
+class RacePlan:
+    """A race request, validated and resolved: what ``run_race`` runs (``plan_race``)."""
+
+    su: Setup
+    opts: tuple[Optimizer, ...]
+    lrs: np.ndarray  # (R, steps) each racer's learning rate per step
+    start: tuple[float, float]
+    min_tol: float
+
+
+def plan_race(
+    surface: str = "rosenbrock",
+    start=None,
+    steps: int = 1000,
+    optimizers: list[dict] | None = None,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
+    draw: bool = True,
+    domain=None,
+) -> RacePlan:
+    """``run_race``'s checks, without the run; ``draw=False``: without its random draws either."""
+    if not isinstance(optimizers, (list, tuple)) or not optimizers:
+        raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
+    R = len(optimizers)
+    check_max("optimizers", R, "max_race_runs")
+    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
+               clip=clip, tolerance=tolerance, work_field="steps", draw=draw, domain=domain)
+    check_max("steps", R * su.steps, "max_race_work")
+    min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
+    opts, lrs = [], np.empty((R, su.steps))
+    for i, spec in enumerate(optimizers):
+        field = f"optimizers.{i}"
+        own = None
+        if isinstance(spec, dict) and "schedule" in spec:
+            spec = dict(spec)
+            own = spec.pop("schedule")
+        opt = resolve_optimizer(DEFAULT_OPTIMIZER if spec is None else spec, field)
+        opts.append(opt)
+        if own is not None:
+            lrs[i] = lr_per_step(own, opt.lr, su.steps, f"{field}.schedule", f"{field}.lr")
+        else:
+            lrs[i] = lr_per_step(schedule, opt.lr, su.steps, lr_field=f"{field}.lr")
+    x, y = check_start(su, default_start(su.surface) if start is None else start)
+    return RacePlan(su, tuple(opts), lrs, (x, y), min_tol)
+
+
 def run_race(
     surface: str = "rosenbrock",
     start=None,
@@ -84,30 +137,10 @@ def run_race(
 
     An entry of ``optimizers`` may carry its own ``"schedule"``; otherwise ``schedule`` applies.
     """
-    if not isinstance(optimizers, (list, tuple)) or not optimizers:
-        raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
-    R = len(optimizers)
-    check_max("optimizers", R, "max_race_runs")
-    su = setup(surface, params, steps, runs=R, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, work_field="steps", domain=domain)
-    check_max("steps", R * su.steps, "max_race_work")
-    min_tol = check_float("minimum_tolerance", minimum_tolerance, 0.0)
-    opts, lrs = [], np.empty((R, su.steps))
-    for i, spec in enumerate(optimizers):
-        field = f"optimizers.{i}"
-        own = None
-        if isinstance(spec, dict) and "schedule" in spec:
-            spec = dict(spec)
-            own = spec.pop("schedule")
-        opt = resolve_optimizer(DEFAULT_OPTIMIZER if spec is None else spec, field)
-        opts.append(opt)
-        if own is not None:
-            lrs[i] = lr_per_step(own, opt.lr, su.steps, f"{field}.schedule", f"{field}.lr")
-        else:
-            lrs[i] = lr_per_step(schedule, opt.lr, su.steps, lr_field=f"{field}.lr")
-    x, y = check_start(su, default_start(su.surface) if start is None else start)
-
-    out = run_many(su, opts, lrs, (x, y), record=True)
+    p = plan_race(surface, start, steps, optimizers, schedule, params, noise_scale, seed, batch_size, clip, tolerance,
+                  minimum_tolerance, domain=domain)
+    su, opts, lrs, min_tol = p.su, p.opts, p.lrs, p.min_tol
+    out = run_many(su, opts, lrs, p.start, record=True)
     rec = out.rec
     trajs = [trajectory_of(su, opt, lrs[r], Record(*(a[r] for a in rec)), int(out.n[r]), int(out.status[r]))
              for r, opt in enumerate(opts)]

@@ -31,7 +31,7 @@ from .optimizers import OptimizerArgs, new_state
 from .registry import ParamSpec
 from .training_epochs import EVAL_CHUNK, Model, Rules, RunState, Scratch, kernel_args, new_run, train_epochs
 from .training_report import TrainingResult, result
-from .training_setup import prepare
+from .training_setup import TrainingSetup, prepare
 
 __all__ = ["REGULARIZERS", "Comparison", "compare"]
 
@@ -153,19 +153,26 @@ def _gap(a, b) -> float | None:
     return float(g) if math.isfinite(g) else None
 
 
-def compare(variants=None, **run) -> Comparison:
-    """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
-    is the base every variant's own ``regularization`` overrides key by key) in parallel."""
+def plan_compare(variants=None, **run) -> tuple[list[dict], list[TrainingSetup]]:
+    """``compare``'s checks, without the training: the variants and each one's ``prepare``d run (``run`` may
+    pass ``params0``, e.g. an empty array to check without drawing the initial weights)."""
     if run.get("curvature") is not None:
         raise EngineInputError("curvature", "sharpness records are for single runs (training/run, training/stream), "
                                             "not comparisons")
     vs = _variants(variants)
     base = dict(run.pop("regularization", None) or {})
-    V = len(vs)
     setups = []
     for i, v in enumerate(vs):
         with field_prefix(f"variants.{i}", only=("regularization",)):
-            setups.append(prepare(regularization={**base, **v["regularization"]}, variants=V, **run))
+            setups.append(prepare(regularization={**base, **v["regularization"]}, variants=len(vs), **run))
+    return vs, setups
+
+
+def compare(variants=None, **run) -> Comparison:
+    """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
+    is the base every variant's own ``regularization`` overrides key by key) in parallel."""
+    vs, setups = plan_compare(variants, **run)
+    V = len(vs)
     s0 = setups[0]
     model, data, opt, rules = kernel_args(s0)
     fparams = np.ascontiguousarray(np.stack([s.net.fparams for s in setups]))

@@ -53,9 +53,9 @@ import numpy as np
 
 from .descent import (
     ALIGNMENT, BOUND_FACTOR, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, SAMPLES_PER_WORK_UNIT, STATUS, STATUS_MEANINGS,
-    check_start, descend, new_run, record_arrays, setup, stop_reason,
+    Setup, check_start, descend, new_run, record_arrays, setup, stop_reason,
 )
-from .optimizers import resolve_optimizer
+from .optimizers import Optimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 
@@ -92,6 +92,40 @@ def trajectory_of(su, opt, lrs: np.ndarray, rec, n: int, status: int) -> Traject
     )
 
 
+@dataclass(frozen=True)
+class TrajectoryPlan:
+    """A trajectory request, validated and resolved: what ``run_trajectory`` runs (``plan_trajectory``)."""
+
+    su: Setup
+    opt: Optimizer
+    lrs: np.ndarray  # (steps,) the learning rate of each step
+    start: tuple[float, float]
+
+
+def plan_trajectory(
+    surface: str = "rosenbrock",
+    start=(-1.5, 2.0),
+    steps: int = 1000,
+    optimizer: dict | None = None,
+    schedule: dict | None = None,
+    params: dict | None = None,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    clip: dict | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    draw: bool = True,
+    domain=None,
+) -> TrajectoryPlan:
+    """``run_trajectory``'s checks, without the run; ``draw=False``: without its random draws either
+    (``engine.descent.setup``), so a check costs little whatever the steps."""
+    su = setup(surface, params, steps, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
+               clip=clip, tolerance=tolerance, draw=draw, domain=domain)
+    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
+    lrs = lr_per_step(schedule, opt.lr, su.steps)
+    return TrajectoryPlan(su, opt, lrs, check_start(su, start))
+
+
 def run_trajectory(
     surface: str = "rosenbrock",
     start=(-1.5, 2.0),
@@ -113,14 +147,11 @@ def run_trajectory(
     stochastic and ``clip`` clips it (module docstring). ``tolerance`` is the gradient-norm tolerance
     for ``converged`` (0 disables it).
     """
-    su = setup(surface, params, steps, noise_scale=noise_scale, seed=seed, batch_size=batch_size,
-               clip=clip, tolerance=tolerance, domain=domain)
-    opt = resolve_optimizer(DEFAULT_OPTIMIZER if optimizer is None else optimizer)
-    lrs = lr_per_step(schedule, opt.lr, su.steps)
-    start = check_start(su, start)
-    rec = record_arrays(su.steps)
-    n, status, _, _ = descend(su.surface.args, su.rules, opt.args(lrs), new_run(opt, start), rec)
-    return trajectory_of(su, opt, lrs, rec, n, status)
+    p = plan_trajectory(surface, start, steps, optimizer, schedule, params, noise_scale, seed, batch_size, clip,
+                        tolerance, domain=domain)
+    rec = record_arrays(p.su.steps)
+    n, status, _, _ = descend(p.su.surface.args, p.su.rules, p.opt.args(p.lrs), new_run(p.opt, p.start), rec)
+    return trajectory_of(p.su, p.opt, p.lrs, rec, n, status)
 
 
 def describe() -> list[dict]:

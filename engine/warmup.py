@@ -46,6 +46,8 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.expression", "engine.surfaces", "engine.landscape", "engine.critical", "engine.losses"), 18.0),
     (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng",
       "engine.activations", "engine.init", "engine.deadlines"), 0.5),
+    # no kernels of their own: they run the kinds' (warmed above, then only loaded) on tiny sweeps
+    (("engine.sweep_kinds", "engine.sweeps", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling"), 0.5),
 )
 
 

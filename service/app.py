@@ -22,7 +22,7 @@ from .schemas.training import dataset_field2properties
 
 # service.blueprints.<name> each define ``blp``; registered in this order.
 MODULES: tuple[str, ...] = ("health", "catalog", "losses", "explorer", "training", "landscapes", "schedules", "descent",
-                            "networks", "curvature", "lm")
+                            "networks", "curvature", "lm", "sweeps")
 
 
 def create_app(config: type | dict | None = None) -> Flask:

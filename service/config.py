@@ -39,6 +39,12 @@ class Config:
     # Compile/load every kernel before the first request (the health check says ready after).
     WARMUP = os.environ.get("DESCENTLAB_WARMUP", "1") != "0"
     JSON_SORT_KEYS = False
+    # Sweeps (service/sweep_jobs.py): the Dask scheduler that runs them and keeps their state; make serve's
+    # launcher starts one and sets this. Jobs are dropped SWEEP_TTL_S after submission; an events stream
+    # holds a (sync) worker at most SWEEP_EVENTS_MAX_S, then the browser's EventSource reconnects.
+    DASK_SCHEDULER = os.environ.get("DESCENTLAB_DASK_SCHEDULER") or None
+    SWEEP_TTL_S = _env_int("DESCENTLAB_SWEEP_TTL_S", 6 * 3600)
+    SWEEP_EVENTS_MAX_S = _env_int("DESCENTLAB_SWEEP_EVENTS_MAX_S", 20)
 
     # Admission (service.admission): every computing request stops at arrival + DEADLINE_S (503 +
     # Retry-After); one still computing after HEAVY_AFTER_S needs one of HEAVY_SLOTS (per replica) to go
@@ -66,6 +72,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     WARMUP = False
+    DASK_SCHEDULER = None  # tests that need a cluster start one (tests/dask_cluster.py)
     # tests run one request at a time on a loaded machine: no deadline or cache unless a test asks
     DEADLINE_S = 600.0
     CACHE = False

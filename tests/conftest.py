@@ -12,3 +12,7 @@ def app():
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# A real Dask scheduler + 2 workers (subprocesses), started on first use by the sweep tests.
+from dask_cluster import dask_cluster  # noqa: E402, F401

@@ -1,6 +1,7 @@
 """The explorer page in a real browser: headless Debian Chromium driven by Playwright.
 
-The real service runs in a thread (werkzeug, 127.0.0.1, a free port). One page is loaded for the
+The real service runs in a thread (werkzeug, 127.0.0.1, a free port), its sweeps on a real Dask cluster
+(tests/dask_cluster.py). One page is loaded for the
 module; each section is scrolled into view, must draw a non-empty plot from the API responses its
 requests returned, and is screenshotted to ``artifacts/screenshots/``. Control changes must send a
 new request and redraw different data; the streamed training curve must grow and stop on Stop.
@@ -39,13 +40,15 @@ SECTIONS = {
     "gradients": ("section-08-gradients", "plot-gradients", ["/api/v1/networks/gradient-profile"]),
     "regularization": ("section-09-regularization", "plot-regularization-0", ["/api/v1/training/compare", "/api/v1/training/dataset"]),
     "convergence": ("section-10-convergence", "plot-convergence", ["/api/v1/training/stream"]),
+    "many-runs": ("section-12-many-runs", "plot-sweep-bands", ["/api/v1/sweeps"]),
 }
 
 # The arrays of every trace of a Plotly chart (x, y, z, and 3-D/heatmap z), as JSON.
 PLOT_DATA_JS = """(id) => {
   const gd = document.getElementById(id);
   if (!gd || !Array.isArray(gd.data)) return null;
-  return JSON.stringify(gd.data.map((t) => ({type: t.type || 'scatter', x: t.x || null, y: t.y || null, z: t.z || null})));
+  return JSON.stringify(gd.data.map((t) => ({type: t.type || 'scatter', name: t.name || null, x: t.x || null, y: t.y || null,
+                                            z: t.z || null})));
 }"""
 
 SECTION_STATE_JS = """(id) => {
@@ -66,13 +69,15 @@ def _playwright():
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(dask_cluster):
     from werkzeug.serving import make_server
 
     from service import create_app
     from service.config import TestConfig
 
-    srv = make_server("127.0.0.1", 0, create_app(TestConfig), threaded=True)
+    app = create_app(TestConfig)
+    app.config["DASK_SCHEDULER"] = dask_cluster.address  # section 12's sweeps run on a real Dask cluster
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     try:
@@ -212,7 +217,7 @@ def test_page_loads_with_the_catalog(session):
     page = session.page
     assert page.title().startswith("How networks learn")
     assert session.sent("/api/v1/catalog") == [None]
-    assert page.locator("section.panel").count() == 11
+    assert page.locator("section.panel").count() == len(SECTIONS) + 1  # + the language model's (test_explorer_lm_browser)
     status = page.locator("#boot-status").inner_text()
     assert status.startswith("Catalog loaded"), status
     # script errors only here; failed API calls belong to the section that made them (see the end)
@@ -582,3 +587,68 @@ def test_csv_box_trains_on_pasted_rows_and_names_bad_ones(session):
     fit = s.plot_data("plot-regularization-fit")
     assert fit[1]["x"][:2] == [-1.5, -1.3]  # the pasted points, as typed
     _shot(s, "regularization", "section-09-regularization-csv")
+
+
+# --- 12. many runs (sweeps on the Dask cluster) ----------------------------------------------------------
+
+
+def test_many_runs_bands_heatmap_and_scaling_follow_the_sweeps(session):
+    import math
+    import urllib.request
+
+    s = session
+    s.require("/api/v1/sweeps")
+    bands = s.wait_ready("many-runs", "plot-sweep-bands")
+    s.page.wait_for_function("() => document.getElementById('sweep-scaling-fit').dataset.beta !== undefined")
+    # every sweep the page submitted has ended: read each one's document at the job URL the page read
+    jobs = {}
+    for method, url, _ in s.requests:
+        if method == "GET" and "/api/v1/sweeps/" in url and not url.endswith("/events"):
+            with urllib.request.urlopen(url) as r:
+                doc = json.loads(r.read())
+            jobs.setdefault(doc["kind"] + ":" + ",".join(doc["spec"]["axes"]), doc)
+    # (1) seed bands: the drawn mean curve of each variant is the job's aggregate over 8 seeds
+    compare = next(d for k, d in jobs.items() if k.startswith("training/compare"))
+    assert compare["status"] == "done" and compare["spec"]["seeds"] == list(range(8))
+    means = {a["coords"]["variant"]: a["mean"] for a in compare["aggregates"] if a["metric"] == "val_loss_curve"}
+    assert set(means) == {"none", "l2", "dropout"}
+    assert max(len(t["y"]) for t in bands) == 2 * 300  # a band's polygon: its upper edge, then its lower
+    lines = [t for t in bands if len(t["y"]) == 300]
+    assert [t["name"] for t in lines] == list(means)
+    for t in lines:
+        assert t["y"] == pytest.approx(means[t["name"]], rel=1e-12)
+    finals = [a for a in compare["aggregates"] if a["metric"] == "final_val_loss"]
+    assert all(a["n"] == 8 and a["ci95"][0] < a["mean"] < a["ci95"][1] for a in finals)
+    # (2) the heatmap holds the mean final validation loss of every lr x batch size cell
+    heat = s.wait_ready("many-runs", "plot-sweep-heatmap")
+    grid = next(d for k, d in jobs.items() if k == "training/run:optimizer.lr,batch_size")
+    assert grid["status"] == "done" and grid["done"] == grid["total"] == 6 * 4 * 2
+    assert s.page.locator("#many-runs progress").evaluate("p => [p.value, p.max]") == [48, 48]
+    z = heat[0]["z"]
+    for a in grid["aggregates"]:
+        if a["metric"] == "final_val_loss" and a["mean"] is not None:
+            i = grid["spec"]["axes"]["batch_size"].index(a["coords"]["batch_size"])
+            j = grid["spec"]["axes"]["optimizer.lr"].index(a["coords"]["optimizer.lr"])
+            assert z[i][j] == pytest.approx(math.log10(a["mean"]))
+    # (3) data scaling: the gap shrinks with n_train, and the stated exponent is the job's fit
+    scaling = next(d for k, d in jobs.items() if k == "training/run:dataset.n_train")
+    gap = [a["mean"] for a in scaling["aggregates"] if a["metric"] == "generalization_gap"]
+    assert gap[0] > gap[-1]
+    fit = scaling["analysis"]["scaling"][0]["fit"]
+    assert fit["beta"] > 0 and float(s.page.locator("#sweep-scaling-fit").get_attribute("data-beta")) == fit["beta"]
+    _shot(s, "many-runs")
+
+
+def test_many_runs_heatmap_switches_to_warmup_with_progress(session):
+    s = session
+    s.require("/api/v1/sweeps")
+    s.wait_ready("many-runs", "plot-sweep-heatmap")
+    before = s.plot_data("plot-sweep-heatmap")
+    n = len(s.sent("/api/v1/sweeps"))
+    s.page.locator("#many-runs select[name='sweep-heatmap']").select_option("warmup")
+    after = s.wait_changed("plot-sweep-heatmap", before)
+    body = s.sent("/api/v1/sweeps")[n:][-1]
+    assert set(body["axes"]) == {"optimizer.lr", "schedule.warmup_steps"} and body["base"]["schedule"]["name"] == "warmup_cosine"
+    s.page.wait_for_function("() => { const p = document.querySelector('#many-runs progress'); return p.max === 60 && p.value === 60; }")
+    assert len(after[0]["z"]) == len(body["axes"]["schedule.warmup_steps"])
+    assert any(u.endswith("/events") for _, u, _ in s.requests)  # progress came as server-sent events

@@ -37,6 +37,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
+from distributed import LocalCluster  # noqa: E402
+
 from engine.limits import LIMITS  # noqa: E402
 from service import create_app  # noqa: E402
 from service.config import TestConfig  # noqa: E402
@@ -53,6 +55,10 @@ CHECKS = [
 WORK_SCALE = float(os.environ.get("FUZZ_WORK_SCALE", "0.01"))
 
 app = create_app(TestConfig)
+# The sweep endpoints keep their jobs on a Dask scheduler: an in-process one without workers, so fuzzed
+# sweeps are validated, submitted and queued, but never computed.
+_scheduler = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+app.config["DASK_SCHEDULER"] = _scheduler.scheduler_address
 schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 

@@ -185,10 +185,15 @@ def _base_bodies() -> dict[tuple[str, str], dict]:
     return bases
 
 
+# Asynchronous jobs answer 202 and need a Dask cluster, so the load test does not send them; where
+# their bounds are checked instead (a 422 needs no cluster).
+ASYNC_JOBS: dict[tuple[str, str], str] = {("POST", "/api/v1/sweeps"): "tests/test_sweeps_service.py"}
+
+
 def test_every_post_operation_has_a_base_body(doc):
     """The bound checks below start from the load test's request for each operation."""
     posts = {(m, p) for m, p in _ops(doc) if m == "POST"}
-    missing = sorted(posts - set(_base_bodies()))
+    missing = sorted(posts - set(_base_bodies()) - set(ASYNC_JOBS))
     assert not missing, f"add a Scenario row (loadtests/scenarios.py) for: {missing}"
 
 

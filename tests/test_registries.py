@@ -23,10 +23,11 @@ from engine.optimizers import OPTIMIZERS
 from engine.regularization import REGULARIZERS
 from engine.schedules import SCHEDULES
 from engine.surfaces import SURFACES
+from engine.sweep_kinds import KINDS
 from engine.tasks import all_fitting_losses
 from engine.user_data import USER_DATASETS
 from service.blueprints.catalog import CatalogSchema
-from service.schemas import common, losses, networks, training
+from service.schemas import common, losses, networks, sweeps, training
 
 ENGINE = Path(engine.__file__).parent
 
@@ -59,6 +60,7 @@ REGISTRIES = [
     ("user data", USER_DATASETS, "datasets", [(training.UserDatasetSchema, "name")]),
     ("regularizers", REGULARIZERS, "regularizers", []),
     ("clipping", CLIP_KEYS, "clipping", []),
+    ("sweeps", KINDS, "sweeps", [(sweeps.SweepSubmit, "kind")]),
 ]
 
 
@@ -115,7 +117,8 @@ class _Recording(dict):
 # settings, not something resolved by name, and has no warm-up of its own to check)
 WARMED = [("engine.losses", "LOSSES"), ("engine.surfaces", "SURFACES"), ("engine.optimizers", "OPTIMIZERS"),
           ("engine.schedules", "SCHEDULES"), ("engine.activations", "ACTIVATIONS"), ("engine.init", "INITS"),
-          ("engine.datasets", "DATASETS"), ("engine.clipping", "CLIP_KEYS")]
+          ("engine.datasets", "DATASETS"), ("engine.clipping", "CLIP_KEYS"),
+          ("engine.sweep_kinds", "KINDS")]
 
 
 @pytest.mark.parametrize("module,name", WARMED, ids=[n for _, n in WARMED])

@@ -12,7 +12,8 @@ blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="Menus fo
 
 # one list of entries per section of the engine's concept index (each entry: name, title, parameters, ...)
 CatalogSchema = Schema.from_dict({
-    "limits": fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "hard limits per request"}),
+    "limits": fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "hard limits per request; max_sweep_*: per sweep (POST /api/v1/sweeps)"}),
     "presets": fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
         "description": "complete request bodies a frontend can replay, by name; edge_of_stability: a training/run "
                        "body whose sharpness rises to 2/lr and hovers there"}),

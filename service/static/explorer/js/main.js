@@ -15,6 +15,7 @@ const MODULES = {
   regularization: () => import("./sections/regularization.js"),
   convergence: () => import("./sections/convergence.js"),
   lm: () => import("./sections/lm.js"),
+  sweeps: () => import("./sections/sweeps.js"),
 };
 
 const bootStatus = document.getElementById("boot-status");
