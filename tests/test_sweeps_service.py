@@ -51,6 +51,26 @@ def test_a_valid_sweep_of_every_kind_passes_validation(client, kind):
     assert body["code"] == 503 and "DESCENTLAB_DASK_SCHEDULER" in body["message"] and r.headers["Retry-After"]
 
 
+# paths through fields of several shapes: a named dataset or the user's own; a surface name or a formula
+@pytest.mark.parametrize("body, field", [
+    ({**VALID, "axes": {"dataset.n_train": [10, 20]}}, None),
+    ({**VALID, "axes": {"dataset.val_fraction": [0.2, 0.3]}}, None),  # only the user's own data has it
+    ({**VALID, "axes": {"dataset.n_trains": [10, 20]}}, "axes.dataset.n_trains"),
+    ({**PER_KIND["descent/trajectory"], "axes": {"surface": ["rosenbrock", "himmelblau"]}}, None),
+    ({**PER_KIND["descent/trajectory"], "axes": {"surface.expression": ["x**2 + y**2", "x**2 + 3*y**2"]}}, None),
+    ({**PER_KIND["descent/trajectory"], "axes": {"surface.formula": ["x"]}}, "axes.surface.formula"),
+])
+def test_axis_paths_through_fields_of_several_shapes(client, body, field):
+    r, _ = _post(client, body)
+    if field is None:
+        assert r.status_code in (422, 503), r.get_json()
+        if r.status_code == 422:  # the path is known: any refusal is the combination's own, not the path's
+            assert "unknown parameter path" not in str(r.get_json())
+    else:
+        assert r.status_code == 422 and names(flat_errors(r.get_json()), field), r.get_json()
+        assert "unknown parameter path" in str(r.get_json())
+
+
 BAD = [
     ({**VALID, "kind": "training/nope"}, "kind", None),
     ({**VALID, "base": {**RUN, "epochs": 0}}, "base.epochs", "max_epochs"),

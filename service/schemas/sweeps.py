@@ -190,12 +190,16 @@ def _flat(messages, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(messages))]
 
 
-def _path_known(schema: Schema, parts: list) -> bool:
-    """Whether a dotted path names a field of ``schema`` (through nested schemas, lists and dicts)."""
+def _path_known(schema: Schema | fields.Field, parts: list) -> bool:
+    """Whether a dotted path names a field of ``schema`` (through nested schemas, lists, dicts, and fields of
+    several shapes: a path is known when one of the shapes ``choose()`` can pick has it)."""
     node = schema
-    for part in parts:
+    for i, part in enumerate(parts):
         if isinstance(node, fields.Nested):
             node = node.schema
+        if hasattr(node, "choose"):  # e.g. a named dataset or the user's own; a surface name or a formula
+            shapes = [v for v in vars(node).values() if isinstance(v, fields.Field)]
+            return any(_path_known(shape, parts[i:]) for shape in shapes)
         if isinstance(node, Schema):
             by_key = {f.data_key or name: f for name, f in node.fields.items() if not f.dump_only}
             if isinstance(part, int) or part not in by_key:
