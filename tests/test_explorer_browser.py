@@ -652,3 +652,29 @@ def test_many_runs_heatmap_switches_to_warmup_with_progress(session):
     s.page.wait_for_function("() => { const p = document.querySelector('#many-runs progress'); return p.max === 60 && p.value === 60; }")
     assert len(after[0]["z"]) == len(body["axes"]["schedule.warmup_steps"])
     assert any(u.endswith("/events") for _, u, _ in s.requests)  # progress came as server-sent events
+
+
+# --- a busy replica (503 + Retry-After: every heavy-work slot taken) is waited out, not shown -------------
+
+
+def test_a_busy_503_is_retried_after_the_time_it_gives(session, server):
+    page = session.page.context.new_page()
+    seen = []
+
+    def busy_once(route):
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body=json.dumps({"code": 503, "status": "Service Unavailable", "message": "busy"}))
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/losses/evaluate", busy_once)
+    try:
+        page.goto(server + "/", wait_until="load")
+        page.wait_for_function("() => document.getElementById('predictions').dataset.state === 'ready'",
+                               timeout=TIMEOUT_MS)
+        assert any(t - seen[0] >= 1.0 for t in seen[1:])  # asked again, after the second it was told
+        assert page.locator("#predictions .error:not([hidden])").count() == 0
+    finally:
+        page.close()

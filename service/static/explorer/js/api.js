@@ -46,6 +46,32 @@ async function storeKey(path, text) {
   return new URL(`api-cache/${hex}`, location.href).href;
 }
 
+// A 503 with Retry-After means "busy now, try then" (every heavy-work slot of the replica is taken, e.g.
+// while other sections of this page train): wait as told and ask again, a few times, before showing it.
+const RETRIES = 4;
+const MAX_WAIT_S = 10;
+
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    if (signal) {
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(new DOMException("aborted while waiting to retry", "AbortError"));
+      }, { once: true });
+    }
+  });
+}
+
+export async function fetchRetrying(path, init) {
+  for (let attempt = 0; ; attempt++) {
+    const resp = await fetch(path, init);
+    const after = Number(resp.headers.get("Retry-After"));
+    if (resp.status !== 503 || attempt >= RETRIES || !Number.isFinite(after) || after < 0) return resp;
+    await pause((Math.min(after, MAX_WAIT_S) + Math.random()) * 1000, init.signal);
+  }
+}
+
 export async function postJSON(path, body, { signal } = {}) {
   const text = JSON.stringify(body);
   const headers = { "Content-Type": "application/json", Accept: "application/json" };
@@ -63,7 +89,7 @@ export async function postJSON(path, body, { signal } = {}) {
   }
   const tag = kept && kept.headers.get("ETag");
   if (tag) headers["If-None-Match"] = tag;
-  const resp = await fetch(path, { method: "POST", headers, body: text, signal });
+  const resp = await fetchRetrying(path, { method: "POST", headers, body: text, signal });
   if (resp.status === 304 && kept) return parse(kept);
   if (store && resp.ok && resp.headers.get("ETag")) {
     store.put(key, resp.clone()).catch(() => {});
@@ -160,7 +186,7 @@ export async function* readEvents(resp, signal) {
 // POST a body to a text/event-stream endpoint; yields {event, data} as they arrive. A non-2xx answer
 // throws the API's JSON error (a 422 names the field) before any event.
 export async function* postEvents(path, body, { signal } = {}) {
-  const resp = await fetch(path, {
+  const resp = await fetchRetrying(path, {
     method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
     body: JSON.stringify(body), signal,
   });

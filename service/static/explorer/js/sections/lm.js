@@ -4,7 +4,7 @@
 // Compare runs a second model beside the first with one thing changed: residuals off, warmup off, or Adam
 // (L2 in the gradient) instead of AdamW (decoupled weight decay).
 
-import { postJSON, ApiError, isAbort, latest } from "../api.js";
+import { postJSON, ApiError, isAbort, latest, fetchRetrying } from "../api.js";
 import { el, slider, select, checkbox, textInput, layoutBody, fmt, group, metric, button, buttons, debounce } from "../ui.js";
 import { entries, options, pick, find, params, limit } from "../catalog.js";
 import { draw, colorAt } from "../plots.js";
@@ -161,7 +161,7 @@ export async function init(section, { catalog, status }) {
 
   async function stream(r) {
     try {
-      const resp = await fetch("api/v1/lm/stream", { method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      const resp = await fetchRetrying("api/v1/lm/stream", { method: "POST", headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify(r.body), signal: r.controller.signal });
       if (!resp.ok) {
         let data = null;
