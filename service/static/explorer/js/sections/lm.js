@@ -4,11 +4,10 @@
 // Compare runs a second model beside the first with one thing changed: residuals off, warmup off, or Adam
 // (L2 in the gradient) instead of AdamW (decoupled weight decay).
 
-import { postJSON, ApiError, isAbort, latest, fetchRetrying } from "../api.js";
+import { postJSON, ApiError, isAbort, latest, fetchRetrying, readEvents } from "../api.js";
 import { el, slider, select, checkbox, textInput, layoutBody, fmt, group, metric, button, buttons, debounce } from "../ui.js";
 import { entries, options, pick, find, params, limit } from "../catalog.js";
 import { draw, colorAt } from "../plots.js";
-import { readEvents } from "./convergence.js";
 
 const shown = (tok) => (tok === "\n" ? "⏎" : tok === " " ? "␣" : tok);
 const COMPARE = [
