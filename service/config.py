@@ -30,10 +30,12 @@ class Config:
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     # Swagger UI's files are vendored in service/static/swagger-ui/ so /docs works offline.
     OPENAPI_SWAGGER_UI_URL = os.environ.get("DESCENTLAB_SWAGGER_UI_URL", "/static/swagger-ui/")
-    # Bodies larger than this get a 413 (naming max_body_bytes) before they are parsed. 8 MiB:
-    # the largest request the limits allow (2 x max_loss_elements = 200k numbers, ~4.1 MB as
-    # Python's json.dumps writes random floats) fits with room for formatting.
-    MAX_CONTENT_LENGTH = _env_int("DESCENTLAB_MAX_BODY_BYTES", 8 * 1024 * 1024)
+    # Bodies larger than this get a 413 (naming max_body_bytes) before they are parsed. 12 MiB: the
+    # largest request the limits allow fits with room for formatting. That is /lm/inspect sending back
+    # the largest language model's parameters (max_lm_parameters = 1M float64 = 10.7 MB of base64)
+    # with the longest user text (max_lm_text_chars, up to 0.6 MB JSON-escaped); at 8 MiB the largest
+    # trained model could not be inspected. Loss arrays (2 x max_loss_elements numbers) are ~4.1 MB.
+    MAX_CONTENT_LENGTH = _env_int("DESCENTLAB_MAX_BODY_BYTES", 12 * 1024 * 1024)
     # Frontends on other origins call the API directly.
     CORS_ORIGINS = os.environ.get("DESCENTLAB_CORS_ORIGINS", "*")
     # Compile/load every kernel before the first request (the health check says ready after).

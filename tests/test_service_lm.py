@@ -175,3 +175,20 @@ def test_a_diverging_run_is_a_status_not_nan(client):
     b = r.get_json()
     assert b["status"] == "diverged" and b["steps_run"] < 30
     assert all(math.isfinite(v) for v in b["history"]["val_loss"] + b["batch_loss"])
+
+
+def test_the_largest_model_allowed_can_be_inspected(client):
+    # The largest gpt the limits allow has ~0.8M parameters: 8.6 MB of base64, more than the 8 MiB body limit
+    # once was. Its parameters must fit back into /lm/inspect (the body limit is sized from max_lm_parameters).
+    import engine
+
+    big = {"name": "gpt", "n_layer": 4, "n_head": 8, "d_model": 128, "block_size": 64}
+    corpus = engine.make_corpus({"name": "names"})
+    model = engine.build_lm_model(big, len(corpus.vocab))
+    blob = engine.encode_parameters(model, engine.init_lm_params(model, seed=0))
+    body = {"corpus": {"name": "names"}, "model": big, "parameters": blob, "prompt": "\nmary", "top_k": 3}
+    size = len(json.dumps(body))
+    assert size > 8 * 1024 * 1024  # the case that was refused with 413 before
+    r = client.post("/api/v1/lm/inspect", data=json.dumps(body), content_type="application/json")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert r.get_json()["tokens"] == ["\n", "m", "a", "r", "y"]

@@ -94,9 +94,9 @@ def test_chunked_body_over_the_cap_is_json_413(base):
     chunk = b" " * 65536
     req = (b"POST /api/v1/losses/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\n\r\n")
-    req += (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 130 + b"0\r\n\r\n"  # 8.5 MB > 8 MiB
+    req += (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 200 + b"0\r\n\r\n"  # 13.1 MB > 12 MiB
     status, headers, body = _raw(base, req)
-    assert "max_body_bytes=8388608" in _json_error(status, headers, body, 413)["message"]
+    assert "max_body_bytes=12582912" in _json_error(status, headers, body, 413)["message"]
 
 
 def test_a_million_empty_objects_three_at_once(base):
