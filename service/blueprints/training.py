@@ -58,7 +58,8 @@ def compare(body):
 @uncached("a stream: each epoch is sent as it completes")
 def stream(body):
     """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
-    return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump)  # validates first: a 422
+    # epochs come back to back (10,000 in ~0.5 s for the edge-of-stability preset): sent in batches
+    return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump, coalesce=True)  # validates first: a 422
 
 
 @blp.route("/diagnose", methods=["POST"])
