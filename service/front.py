@@ -178,8 +178,9 @@ class Front:
 
     def _stream(self, it, coalesce: bool = False):
         """Yield a streamed body chunk by chunk, each computed in a compute thread; with ``coalesce`` and
-        a thread pool (gevent), batch by batch: 10,000 epoch events were 10,000 hand-offs and writes
-        (~0.4 ms each here) and as many reads for the browser."""
+        a thread pool (gevent), batch by batch: 10,000 epoch events were 10,000 hand-offs and writes, and
+        as many reads for the browser (the edge-of-stability preset's stream, read whole by urllib under
+        load 10-15: median 8.7 s one by one, 4.1 s batched; README "Curvature")."""
         pull = BatchPuller(it) if coalesce and self.admission.pooled() else (lambda: next(it, None))
         try:
             while True:
