@@ -45,7 +45,7 @@ def test_the_panel_replays_the_preset_and_draws_the_sharpness_at_the_edge(sessio
     assert line["y"] == pytest.approx([2 / lr, 2 / lr])
     assert sharp["y"][0] < 2 / lr and abs(sharp["y"][-1] / (2 / lr) - 1) < 0.15  # sharpened up to the edge
     (loss,) = _traces(s, "plot-sharpness-loss")
-    assert loss["x"] == list(range(1, epochs + 1))  # every epoch exactly once, in order, however the events were batched
+    assert loss["x"] == list(range(1, epochs + 1))  # every epoch exactly once, in order, however batched
     assert len(loss["y"]) == epochs and loss["y"][-1] < loss["y"][0] / 4
     assert sum(b > a for a, b in zip(loss["y"], loss["y"][1:])) > 10  # not monotone
     note = s.page.locator("#eos-note").inner_text()
@@ -93,6 +93,7 @@ def test_event_batches_hold_every_event_once_in_order_however_the_body_is_split(
       for await (const e of readEvents(body([bytes.length - 1]))) one.push(e);
       return { sizes: batches.map((b) => b.length), flat: batches.flat(), one };
     }""")
-    want = [{"event": "epoch", "data": {"epoch": i}} for i in range(1, 301)] + [{"event": "summary", "data": {"done": True}}]
+    want = [{"event": "epoch", "data": {"epoch": i}} for i in range(1, 301)]
+    want.append({"event": "summary", "data": {"done": True}})
     assert got["flat"] == want and got["one"] == want
     assert max(got["sizes"]) > 1 and min(got["sizes"]) >= 1  # several events per read where a read held several

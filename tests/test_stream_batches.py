@@ -56,6 +56,11 @@ def test_a_zero_budget_pulls_one_chunk_per_batch():
     assert _drain(BatchPuller(iter(chunks), budget_s=0.0)) == chunks
 
 
+def gen_fail():
+    raise RuntimeError("at once")
+    yield b""  # pragma: no cover  (makes this a generator)
+
+
 def test_an_error_after_some_chunks_sends_them_first():
     def gen():
         yield b"a"
@@ -68,11 +73,6 @@ def test_an_error_after_some_chunks_sends_them_first():
         pull()
     with pytest.raises(RuntimeError):  # nothing before the error: raised at once
         BatchPuller(gen_fail())()
-
-
-def gen_fail():
-    raise RuntimeError("at once")
-    yield b""  # pragma: no cover  (a generator)
 
 
 @pytest.fixture()
