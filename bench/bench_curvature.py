@@ -23,7 +23,7 @@ Threads are matched: torch.set_num_threads(t) and scipy's OpenBLAS (numba's np.d
 and every core. The engine and torch are timed alternately (ABAB), each a median of repeats, so
 the machine's load hits both alike; ratios are of those medians, from one run.
 
-Run: ``python -m bench curvature`` (or ``make bench``).
+Run: ``python -m bench curvature`` (or ``make bench``); ``BENCH_QUICK=1`` for the headline batch only.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from typing import Callable
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
@@ -38,6 +39,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 WIDTH = 100
 CASES = (("T3 x20", "polynomial", 20), ("moons x200", "moons", 200), ("moons x1000", "moons", 1000))
 TARGETS = {"hvp": 3.0, "top": 5.0, "eos_s": 5.0}
+NCV = 20  # the engine's own choice for k = 1 (engine.spectrum, engine.sharpness): the same on both sides
 
 
 def _interleaved(fa, fb, inner: int, repeats: int = 9) -> tuple[float, float]:
@@ -64,16 +66,30 @@ def _torch_loss(torch, net, theta, X, Y):
     return torch.nn.functional.mse_loss(a, Y)
 
 
-def _top(matvec, n: int, v0) -> tuple[float, int]:
+def _top(matvec, n: int, v0, record: list | None = None) -> tuple[float, int]:
     calls = [0]
 
     def mv(x):
         calls[0] += 1
-        return matvec(np.ascontiguousarray(x, dtype=np.float64).reshape(-1))
+        y = matvec(np.ascontiguousarray(x, dtype=np.float64).reshape(-1))
+        if record is not None:
+            record.append(np.array(y, dtype=np.float64))
+        return y
 
-    w = eigsh(LinearOperator((n, n), matvec=mv, dtype=np.float64), k=1, which="LA", tol=1e-6, ncv=20, v0=v0,
+    w = eigsh(LinearOperator((n, n), matvec=mv, dtype=np.float64), k=1, which="LA", tol=1e-6, ncv=NCV, v0=v0,
               return_eigenvectors=False)
     return float(w[0]), calls[0]
+
+
+def _replayed(products: list, v0) -> Callable[[], tuple[float, int]]:
+    """The same eigsh solve with its products replayed from a recording: eigsh's own time (ARPACK's
+    reorthogonalization against every kept Lanczos vector, its Python loop, the LinearOperator), no HVP."""
+    n = products[0].shape[0]
+
+    def solve():
+        it = iter(products)
+        return _top(lambda x: next(it), n, v0)
+    return solve
 
 
 def _case(torch, name: str, dataset: str, batch: int, threads: int) -> dict:
@@ -106,9 +122,12 @@ def _case(torch, name: str, dataset: str, batch: int, threads: int) -> dict:
         hh = mlp_hessian(net, params, X, Y)
         return _top(hh.hvp, net.n_params, v0)  # hvp allocates its result: nothing to copy
 
-    def torch_top():
+    def torch_prep():
         th = torch.tensor(params, requires_grad=True)
-        gg = torch.autograd.grad(_torch_loss(torch, net, th, Xt, Yt), th, create_graph=True)[0]
+        return th, torch.autograd.grad(_torch_loss(torch, net, th, Xt, Yt), th, create_graph=True)[0]
+
+    def torch_top():
+        th, gg = torch_prep()
         return _top(lambda x: torch.autograd.grad(gg, th, grad_outputs=torch.from_numpy(x), retain_graph=True)[0]
                     .numpy(), net.n_params, v0)
 
@@ -122,10 +141,16 @@ def _case(torch, name: str, dataset: str, batch: int, threads: int) -> dict:
     (lam_e, calls_e), (lam_t, calls_t) = engine_top(), torch_top()
     e_top, t_top = _interleaved(engine_top, torch_top, 1, 7)
     _, t_naive = _interleaved(engine_top, torch_naive_top, 1, 3)
+    # where a solve's time goes: preparing the point, the HVPs, and eigsh's own work (its products replayed)
+    products: list = []
+    _top(mlp_hessian(net, params, X, Y).hvp, net.n_params, v0, products)
+    e_prep, t_prep = _interleaved(lambda: mlp_hessian(net, params, X, Y), torch_prep, 5)
+    e_own, _ = _interleaved(_replayed(products, v0), lambda: None, 1, 7)
     return {"name": name, "batch": batch, "threads": threads, "n_params": net.n_params, "hvp_rel_err": err,
             "top_naive_ms": t_naive * 1e3, "top_naive_ratio": t_naive / e_top,
             "hvp_engine_ms": e_hvp * 1e3, "hvp_torch_ms": t_hvp * 1e3, "hvp_ratio": t_hvp / e_hvp,
             "top_engine_ms": e_top * 1e3, "top_torch_ms": t_top * 1e3, "top_ratio": t_top / e_top,
+            "prep_engine_ms": e_prep * 1e3, "prep_torch_ms": t_prep * 1e3, "eigsh_own_ms": e_own * 1e3,
             "lambda_engine": lam_e, "lambda_torch": lam_t, "matvecs": (calls_e, calls_t)}
 
 
@@ -165,13 +190,19 @@ def main() -> None:
         return
     torch.set_default_dtype(torch.float64)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    import numba
+
     print(f"tanh MLP, {WIDTH} x {WIDTH} hidden, MSE; load average {os.getloadavg()[0]:.1f} on {cores} cores; "
           "torch = retained gradient graph (PyHessian), naive = grad(grad(L)·v) rebuilt per product")
+    print(f"threads (thr): torch.set_num_threads(thr) (interop {torch.get_num_interop_threads()}, unused by one "
+          "autograd call) and scipy's OpenBLAS at thr (numba's np.dot in the engine's HVP, and ARPACK inside eigsh, "
+          f"for both sides); the engine's HVP kernel is serial (numba's {numba.get_num_threads()} threads unused)")
     print(f"{'batch':>11} {'P':>6} {'thr':>3} | {'HVP engine':>10} {'torch':>8} {'ratio':>6} | {'top λ engine':>12} "
           f"{'torch':>8} {'ratio':>6} {'naive':>8} {'ratio':>6} | {'λ_max':>10} {'HVPs':>4} {'rel err':>8}")
+    quick = os.environ.get("BENCH_QUICK") == "1"  # the headline batch only, no edge-of-stability run
     rows = []
     for threads in sorted({1, cores}):
-        for name, dataset, batch in (CASES if threads == 1 else CASES[:1]):
+        for name, dataset, batch in (CASES if threads == 1 and not quick else CASES[:1]):
             r = _case(torch, name, dataset, batch, threads)
             rows.append(r)
             print(f"{name:>11} {r['n_params']:>6} {threads:>3} | {r['hvp_engine_ms']:>8.3f}ms {r['hvp_torch_ms']:>6.3f}ms "
@@ -180,10 +211,26 @@ def main() -> None:
                   f"{r['lambda_engine']:>10.6f} {r['matvecs'][0]:>4} {r['hvp_rel_err']:>8.1e}")
             assert r["matvecs"][0] == r["matvecs"][1], r
             assert abs(r["lambda_engine"] - r["lambda_torch"]) <= 1e-6 * abs(r["lambda_torch"]), r
+    print("where a top-eigenvalue solve's time goes (ms): prepare the point + HVPs x their time + eigsh's own work "
+          "(its products replayed from a recording: ARPACK reorthogonalizes against every kept Lanczos vector)")
+    print(f"{'batch':>11} {'thr':>3} | {'engine: prep':>12} {'HVPs':>7} {'eigsh':>6} {'= sum':>6} {'top':>6} | "
+          f"{'torch: prep':>11} {'HVPs':>7} {'eigsh':>6} {'= sum':>6} {'top':>6} | "
+          f"{'ratio if engine HVPs were free':>30}")
+    for r in rows:
+        n = r["matvecs"][0]
+        eh, th = n * r["hvp_engine_ms"], n * r["hvp_torch_ms"]
+        es, ts = r["prep_engine_ms"] + eh + r["eigsh_own_ms"], r["prep_torch_ms"] + th + r["eigsh_own_ms"]
+        bound = r["top_torch_ms"] / (r["prep_engine_ms"] + r["eigsh_own_ms"])
+        print(f"{r['name']:>11} {r['threads']:>3} | {r['prep_engine_ms']:>12.2f} {eh:>7.2f} {r['eigsh_own_ms']:>6.2f} "
+              f"{es:>6.2f} {r['top_engine_ms']:>6.2f} | {r['prep_torch_ms']:>11.2f} {th:>7.2f} "
+              f"{r['eigsh_own_ms']:>6.2f} "
+              f"{ts:>6.2f} {r['top_torch_ms']:>6.2f} | {bound:>29.1f}x")
     head = rows[0]
     print(f"targets ({head['name']}, 1 thread): one HVP {head['hvp_ratio']:.1f}x torch (target "
           f"{TARGETS['hvp']:.0f}x), top eigenvalue {head['top_ratio']:.1f}x (target {TARGETS['top']:.0f}x; "
           f"{head['top_naive_ratio']:.1f}x the per-product double backward)")
+    if quick:
+        return
     e = _eos()
     print(f"edge-of-stability preset: engine.train {e['seconds']:.2f} s, training/stream {e['stream_seconds']:.2f} s, "
           f"medians of 3 ({e['records']} sharpness records, {e['hvps']} HVPs; final λ_max = "

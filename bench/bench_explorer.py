@@ -9,11 +9,19 @@ is timed: the second load (static files from the browser's cache; with the cache
 ETags it kept and gets 304s, or answers from the server's LRU). Printed: seconds to all-drawn, API
 requests sent, 304s, answers from the server's cache (``X-Cache: HIT``), bytes received. The load
 average is printed with each run.
+
+Then the explorer's default sharpness-tracked run (section 5's edge-of-stability panel replaying the
+catalog's ``presets.edge_of_stability``: 10,000 epochs streamed from ``/training/stream``, λ_max every
+100) is restarted ``EOS_REPEATS`` times through its learning-rate slider (at the preset's rate) and timed
+from the panel's ``data-stream="running"`` to ``"done"`` (its last redraw): the request, the training,
+the stream and the drawing, end to end. Target: < 5 s (issue 17).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import time
 
 from bench.server import serving
@@ -22,6 +30,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_S = 180
+EOS_REPEATS = 5
+EOS_TARGET_S = 5.0
 
 _ALL_READY = """() => {
   const s = [...document.querySelectorAll('section.panel[data-module]')];
@@ -66,6 +76,30 @@ def _load(page, url: str, reload: bool) -> dict:
             "api_cache_hits": api["hits"], "api_304": api["not_modified"], "api_mb": round(api["bytes"] / 1e6, 2)}
 
 
+_EOS_WATCH = """() => { window.__eosTimes = []; const p = document.getElementById('edge-of-stability');
+  new MutationObserver(() => window.__eosTimes.push([p.dataset.stream, performance.now()]))
+    .observe(p, {attributes: true, attributeFilter: ['data-stream']}); }"""
+_EOS_RESTART = """(v) => { window.__eosTimes = [];
+  const i = document.querySelector("#edge-of-stability input[name='eos-lr']");
+  i.value = v; i.dispatchEvent(new Event('input', {bubbles: true})); }"""
+
+
+def _eos_runs(page) -> list[float]:
+    """Seconds of the edge-of-stability panel's run, start to last redraw, restarted EOS_REPEATS times."""
+    page.wait_for_function("() => document.getElementById('edge-of-stability')?.dataset.stream === 'done'",
+                           timeout=TIMEOUT_S * 1000)
+    page.evaluate(_EOS_WATCH)
+    lr = page.evaluate("() => window.descentlabExplorer.catalog.presets.edge_of_stability.optimizer.lr")
+    out = []
+    for _ in range(EOS_REPEATS):
+        page.evaluate(_EOS_RESTART, math.log10(lr))  # the slider at the preset's own rate: the same run again
+        page.wait_for_function("() => window.__eosTimes.some(x => x[0] === 'done')", timeout=TIMEOUT_S * 1000)
+        ev = page.evaluate("() => window.__eosTimes")
+        start = next(t for s, t in ev if s == "running")
+        out.append((max(t for s, t in ev if s == "done") - start) / 1000)
+    return out
+
+
 def main() -> list[dict]:
     try:
         from playwright.sync_api import sync_playwright
@@ -90,6 +124,15 @@ def main() -> list[dict]:
                           "the server's cache), "
                           f"{r['api_mb']} MB  (load {load:.2f}){'  ERRORS ' + str(r['errors']) if r['errors'] else ''}",
                           flush=True)
+                if label == "cache":
+                    load = os.getloadavg()[0]
+                    runs = _eos_runs(page)
+                    med = statistics.median(runs)
+                    rows.append({"server": label, "load": "edge of stability", "seconds": round(med, 2),
+                                 "runs": runs, "load_avg_1m": load})
+                    print(f"  default sharpness-tracked run (section 5, {EOS_REPEATS} restarts): median {med:.2f} s "
+                          f"(runs {', '.join(f'{x:.2f}' for x in runs)}; target < {EOS_TARGET_S:.0f} s)  "
+                          f"(load {load:.2f} -> {os.getloadavg()[0]:.2f})", flush=True)
             finally:
                 browser.close()
     return rows

@@ -205,6 +205,10 @@ class Admission:
         pool = self._thread_pool()
         return fn() if pool is None else pool.apply(fn)
 
+    def pooled(self) -> bool:
+        """True when ``offload`` hands work to a thread pool (gevent workers), False when it runs inline."""
+        return self._thread_pool() is not None
+
     def _thread_pool(self):
         import os
 

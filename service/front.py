@@ -11,7 +11,9 @@ For every request to an API route (``/api/...``), in this order:
    deadline and heavy-slot rules; refusals are JSON 503 with ``Retry-After``.
 4. The response goes back through the event loop; a client that stops reading is dropped after
    ``SEND_TIMEOUT_S`` without progress. Streams (``text/event-stream``) are passed through chunk by
-   chunk, each chunk computed in a compute thread, never buffered or cached.
+   chunk, each chunk computed in a compute thread, never buffered or cached; a stream that asks for it
+   (``service.sse``: ``coalesce``) is pulled in batches of the chunks that arrive within ~20 ms under
+   gevent, one hand-off to a compute thread and one write per batch instead of per chunk.
 
 Other routes (``/healthz``, ``/``, ``/docs``, ``/openapi.json``, ``/static``) are answered inline: the
 health check is answered by the event loop itself, whatever the compute threads are doing.
@@ -33,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import cache as cache_mod
 from .admission import Admission, Overloaded
+from .sse import COALESCE_HEADER, BatchPuller
 
 BODY_TIMEOUT_S = 30.0  # a whole request body must arrive within this
 SEND_TIMEOUT_S = 60.0  # a send that makes no progress for this long drops the client
@@ -134,11 +137,13 @@ class Front:
             self.admission.leave()
         ctype = _header(headers, "Content-Type") or ""
         if not isinstance(out, bytes):  # a stream: never buffered by a proxy, never stored
+            coalesce = _header(headers, COALESCE_HEADER) == "1"
+            headers = [h for h in headers if h[0].lower() != COALESCE_HEADER.lower()]
             for name, value in (("X-Accel-Buffering", "no"), ("Cache-Control", "no-cache")):
                 if _header(headers, name) is None:
                     headers.append((name, value))
             start_response(status, headers)
-            return self._stream(out)
+            return self._stream(out, coalesce)
         if tag is not None and status.startswith("200") and ctype.startswith("application/json"):
             self.cache.put(tag, cache_mod.Entry(out, ctype))
             headers = [h for h in headers if h[0].lower() not in ("cache-control", "etag")]
@@ -171,13 +176,16 @@ class Front:
         headers = [h for h in captured["headers"] if h[0].lower() not in _HOP]
         return captured["status"], headers, out
 
-    def _stream(self, it):
-        """Yield a streamed body chunk by chunk, each computed in a compute thread."""
-        done = object()
+    def _stream(self, it, coalesce: bool = False):
+        """Yield a streamed body chunk by chunk, each computed in a compute thread; with ``coalesce`` and
+        a thread pool (gevent), batch by batch: 10,000 epoch events were 10,000 hand-offs and writes, and
+        as many reads for the browser (the edge-of-stability preset's stream, read whole by urllib under
+        load 10-15: median 8.7 s one by one, 4.1 s batched; README "Curvature")."""
+        pull = BatchPuller(it) if coalesce and self.admission.pooled() else (lambda: next(it, None))
         try:
             while True:
-                chunk = self.admission.offload(lambda: next(it, done))
-                if chunk is done:
+                chunk = self.admission.offload(pull)
+                if chunk is None:
                     return
                 yield chunk
         finally:

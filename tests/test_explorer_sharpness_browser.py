@@ -45,6 +45,7 @@ def test_the_panel_replays_the_preset_and_draws_the_sharpness_at_the_edge(sessio
     assert line["y"] == pytest.approx([2 / lr, 2 / lr])
     assert sharp["y"][0] < 2 / lr and abs(sharp["y"][-1] / (2 / lr) - 1) < 0.15  # sharpened up to the edge
     (loss,) = _traces(s, "plot-sharpness-loss")
+    assert loss["x"] == list(range(1, epochs + 1))  # every epoch exactly once, in order, however batched
     assert len(loss["y"]) == epochs and loss["y"][-1] < loss["y"][0] / 4
     assert sum(b > a for a, b in zip(loss["y"], loss["y"][1:])) > 10  # not monotone
     note = s.page.locator("#eos-note").inner_text()
@@ -70,3 +71,29 @@ def test_the_learning_rate_slider_moves_the_line_and_the_sharpness_follows(sessi
     sharp, line = _traces(s, "plot-sharpness")
     assert line["y"] == pytest.approx([25.0, 25.0])  # 2/η at η = 0.08
     assert abs(sharp["y"][-1] / 25.0 - 1) < 0.15
+
+
+def test_event_batches_hold_every_event_once_in_order_however_the_body_is_split(session):
+    """api.js's readEventBatches on a body cut at every awkward place (inside a line, inside the blank line
+    between events, several events per read, CRLF): the same events as one by one, each once, in order."""
+    got = session.page.evaluate("""async () => {
+      const { readEventBatches, readEvents } = await import(new URL('static/explorer/js/api.js', location.href).href);
+      const text = Array.from({length: 300}, (_, i) => `event: epoch\\r\\ndata: {"epoch": ${i + 1}}\\r\\n\\r\\n`).join('')
+        + 'event: summary\\ndata: {"done":\\ndata: true}\\n\\n';
+      const bytes = new TextEncoder().encode(text);
+      const body = (cuts) => new Response(new ReadableStream({ start(c) {
+        let at = 0;
+        for (const cut of [...cuts, bytes.length]) { c.enqueue(bytes.slice(at, cut)); at = cut; }
+        c.close(); } }));
+      const cuts = [];
+      for (let at = 1; at < bytes.length; at += 1 + (at * 7919) % 97) cuts.push(at);  // 1..97 bytes apart
+      const batches = [];
+      for await (const b of readEventBatches(body(cuts))) batches.push(b);
+      const one = [];
+      for await (const e of readEvents(body([bytes.length - 1]))) one.push(e);
+      return { sizes: batches.map((b) => b.length), flat: batches.flat(), one };
+    }""")
+    want = [{"event": "epoch", "data": {"epoch": i}} for i in range(1, 301)]
+    want.append({"event": "summary", "data": {"done": True}})
+    assert got["flat"] == want and got["one"] == want
+    assert max(got["sizes"]) > 1 and min(got["sizes"]) >= 1  # several events per read where a read held several

@@ -202,3 +202,45 @@ def test_health_answers_at_once_while_heavy_work_runs(base):
     t.join()
     assert done[0][0] in (200, 503)
     assert seen_computing or done[0][0] == 200
+
+
+def _dechunk(body: bytes) -> list[bytes]:
+    """The chunks of a ``Transfer-Encoding: chunked`` body, in order."""
+    chunks = []
+    while True:
+        size_line, _, rest = body.partition(b"\r\n")
+        n = int(size_line.split(b";")[0], 16)
+        if n == 0:
+            return chunks
+        chunks.append(rest[:n])
+        body = rest[n + 2:]
+
+
+def test_a_training_stream_arrives_in_batches_with_every_epoch_once_in_order(base):
+    """Under the gevent workers the epochs are written in batches (service.sse.BatchPuller): far fewer
+    writes than events, and the events the same as /run's history, each once, in order."""
+    run = {"dataset": {"name": "sine", "n_train": 24, "n_val": 8, "seed": 0},
+           "model": {"layers": [1, 8, 1], "activation": "tanh"}, "optimizer": {"name": "sgd", "lr": 0.05},
+           "epochs": 3000, "batch_size": 8}
+    status, _, body = _request(base, "POST", "/api/v1/training/run", run)
+    assert status == 200
+    history = json.loads(body)["history"]
+    payload = json.dumps(run).encode()
+    conn = http.client.HTTPConnection(*_addr(base), timeout=60)
+    conn.putrequest("POST", "/api/v1/training/stream")
+    for k, v in (("Content-Type", "application/json"), ("Content-Length", str(len(payload))), ("Connection", "close")):
+        conn.putheader(k, v)
+    conn.endheaders(payload)
+    raw = conn.sock.makefile("rb").read()  # status line, headers and the chunked body as sent
+    conn.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+    assert b"x-descentlab-coalesce" not in head.lower()
+    chunks = _dechunk(body)
+    text = b"".join(chunks).decode()
+    blocks = [b for b in text.split("\n\n") if b]
+    epochs = [json.loads(b.split("\ndata: ", 1)[1]) for b in blocks if b.startswith("event: epoch\n")]
+    assert [e["epoch"] for e in epochs] == list(range(1, run["epochs"] + 1))
+    assert [e["train_loss"] for e in epochs] == history["train_loss"]
+    assert blocks[-1].startswith("event: summary\n") and len(blocks) == run["epochs"] + 1
+    assert len(chunks) < run["epochs"] / 10, len(chunks)

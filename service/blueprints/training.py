@@ -53,12 +53,15 @@ def compare(body):
 @blp.response(200, content_type="text/event-stream")
 @blp.doc(**event_stream_doc(
     "epoch", "Server-sent events: one `epoch` event per epoch (that epoch's record, JSON), then `summary` "
-             "(the /run response). Disconnecting stops the training.",
+             "(the /run response). Epochs computed within ~20 ms of each other are written together (every one "
+             "still its own event, in order): read the body as a stream of events, not one per network read. "
+             "Disconnecting stops the training after the epochs already sent.",
     "epoch: {epoch, train_loss, val_loss, ...}; summary: the /run response"))
 @uncached("a stream: each epoch is sent as it completes")
 def stream(body):
     """The /run training streamed epoch by epoch (text/event-stream); same numbers as /run."""
-    return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump)  # validates first: a 422
+    # epochs come back to back (10,000 in ~0.5 s for the edge-of-stability preset): sent in batches
+    return event_stream(training.stream(**body), "epoch", _RUN_DUMP.dump, coalesce=True)  # validates first: a 422
 
 
 @blp.route("/diagnose", methods=["POST"])

@@ -3,7 +3,7 @@
 // λ_max of the loss's Hessian every few epochs beside the stability threshold 2/η; right: the training loss.
 // The learning-rate slider restarts the run at the new η, and the 2/η line moves with it.
 
-import { postEvents, isAbort } from "../api.js";
+import { postEventBatches, isAbort } from "../api.js";
 import { el, slider, fmt, metric, debounce } from "../ui.js";
 import { draw, plotly, colorAt } from "../plots.js";
 
@@ -88,22 +88,25 @@ export async function init(section, { catalog, status }) {
     status.start();
     const t0 = performance.now();
     try {
-      for await (const { event, data } of postEvents("api/v1/training/stream", body, { signal: mine.controller.signal })) {
-        if (event === "epoch") {
-          mine.epochs.push(data.epoch);
-          mine.loss.push(data.train_loss);
-          if (data.sharpness !== undefined) {
-            mine.sEpoch.push(data.epoch);
-            mine.sharp.push(data.sharpness);
-            if (data.threshold !== undefined) mine.thr.push(data.threshold);
+      // the server sends the epochs in batches (~20 ms of training each): one await per batch
+      for await (const batch of postEventBatches("api/v1/training/stream", body, { signal: mine.controller.signal })) {
+        for (const { event, data } of batch) {
+          if (event === "epoch") {
+            mine.epochs.push(data.epoch);
+            mine.loss.push(data.train_loss);
+            if (data.sharpness !== undefined) {
+              mine.sEpoch.push(data.epoch);
+              mine.sharp.push(data.sharpness);
+              if (data.threshold !== undefined) mine.thr.push(data.threshold);
+            }
+          } else if (event === "summary" && mine === run) {
+            const h = data.history;
+            const s = h.sharpness.at(-1);
+            const t = h.threshold.at(-1);
+            note.textContent = `Finished in ${((performance.now() - t0) / 1000).toFixed(1)} s: λ_max went from ${fmt(h.sharpness[0], 3)} `
+              + `(epoch ${h.sharpness_epoch[0]}) to ${fmt(s, 3)} = ${fmt(s / t, 3)} × 2/η; the loss from ${fmt(h.train_loss[0], 3)} `
+              + `to ${fmt(h.train_loss.at(-1), 3)}.`;
           }
-        } else if (event === "summary" && mine === run) {
-          const h = data.history;
-          const s = h.sharpness.at(-1);
-          const t = h.threshold.at(-1);
-          note.textContent = `Finished in ${((performance.now() - t0) / 1000).toFixed(1)} s: λ_max went from ${fmt(h.sharpness[0], 3)} `
-            + `(epoch ${h.sharpness_epoch[0]}) to ${fmt(s, 3)} = ${fmt(s / t, 3)} × 2/η; the loss from ${fmt(h.train_loss[0], 3)} `
-            + `to ${fmt(h.train_loss.at(-1), 3)}.`;
         }
       }
       status.ok("edge of stability (training/stream)");
