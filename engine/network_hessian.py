@@ -209,6 +209,7 @@ def run_network_hessian(*args, **kwargs) -> NetworkHessian:
     pl = plan_network_hessian(*args, **kwargs)
     problem, seed, top_k, bottom_k = pl.problem, pl.seed, pl.top_k, pl.bottom_k
     net = problem.net
+    P = net.n_params
     with single_threaded_blas():  # measured under load: BLAS threads made the 10k-parameter default 65x slower
         params, run, h, top, bottom, top_vectors, tr, dens, exact, method = _compute(
             problem, pl.init, seed, pl.train_steps, pl.optimizer, top_k, bottom_k, pl.tol, pl.maxiter, pl.ncvs,

@@ -291,7 +291,7 @@ def test_lm_sweep_equals_train_lm_one_request_at_a_time():
 
 def test_hessian_sweep_equals_run_network_hessian_one_request_at_a_time():
     metrics = ["top_eigenvalue", "bottom_eigenvalue", "trace", "loss", "negative_fraction", "training_status",
-               "top_eigenvalues"]
+               "top_eigenvalues", "n_params"]
     res = sweep("networks/hessian", HESSIAN, {"train_steps": [0, 20], "layers": [[2, 4, 1], [2, 6, 1]]},
                 seeds=[0, 1], metrics=metrics, client="sync", batch=3)
     assert res.done == res.total == 8 and not res.errors
@@ -300,9 +300,16 @@ def test_hessian_sweep_equals_run_network_hessian_one_request_at_a_time():
                "seed": row["seed"], "dataset": {**HESSIAN["dataset"], "seed": row["seed"]}}
         alone = engine.run_network_hessian(**req)
         m = row["metrics"]
-        assert m["top_eigenvalue"] == float(alone.top[0]) and m["bottom_eigenvalue"] == float(alone.bottom[0])
-        assert m["top_eigenvalues"] == alone.top.tolist() and m["trace"] == alone.trace and m["loss"] == alone.loss
+        # bit for bit: everything but the Lanczos ends. scipy's ARPACK (eigsh) is not reproducible to the
+        # last bit: the same request twice in one process, one numba thread, gave bottom eigenvalues
+        # -0.08675928792272199 and ...201 (its workspaces' alignment changes which BLAS path runs; the HVPs
+        # were checked bit-identical over 8 alignments), so those agree to 1e-12 here, as the endpoint does
+        # with itself
+        assert m["trace"] == alone.trace and m["loss"] == alone.loss and m["n_params"] == alone.n_params
         assert m["negative_fraction"] == alone.exact["negative_fraction"]
+        assert m["top_eigenvalue"] == pytest.approx(float(alone.top[0]), rel=1e-12)
+        assert m["bottom_eigenvalue"] == pytest.approx(float(alone.bottom[0]), rel=1e-12)
+        assert m["top_eigenvalues"] == pytest.approx(alone.top.tolist(), rel=1e-12)
         assert m["training_status"] == ("none" if row["coords"]["train_steps"] == 0 else "ok")
         # the exact spectrum (P <= 500) is the independent check of the Lanczos ends
         w = np.sort(alone.exact["eigenvalues"])
@@ -319,7 +326,8 @@ def test_hessian_sweep_equals_run_network_hessian_one_request_at_a_time():
      "base.corpus.seed", "seed"),
     ("networks/hessian", HESSIAN, dict(axes={"top_k": [2, 50]}), "axes.top_k", "combination 1"),
     ("networks/hessian", HESSIAN, dict(axes={"layers": [[2, 4, 1], [3, 4, 1]]}), "axes.layers", "first width"),
-    ("networks/hessian", HESSIAN, dict(axes={"optimizer.lr": [0.1, -1.0]}, seeds=[0]), "axes.optimizer.lr", "lr"),
+    ("networks/hessian", {**HESSIAN, "train_steps": 5}, dict(axes={"optimizer.lr": [0.1, -1.0]}), "axes.optimizer.lr",
+     "lr"),
     ("networks/hessian", {**HESSIAN, "trace_samples": 0}, {}, "base.trace_samples", ">= 1"),
     ("networks/hessian", {**HESSIAN, "init": {"name": "nope"}}, {}, "base.init.name", "nope"),
 ])
