@@ -12,8 +12,9 @@ same tasks for both, printed). Medians of REPEATS, and every repeat printed (the
 * **overhead**, target < 5 ms a task: (a) wall: the sweep's wall time / runs, minus the time a run computes
   (measured inside the task), on 1 worker, per run; (b) CPU: what each process spends beyond the runs
   themselves (the worker's CPU time minus the runs' own thread CPU time; the scheduler's; the client's,
-  planning and collecting included), read from /proc, per Dask task and per run. On a machine shared with
-  other jobs (a) includes waiting for a core; (b) does not;
+  planning and collecting included), read from /proc, less what each process burns idle over the same
+  wall time (measured for IDLE_S first: heartbeats and monitors cost per second, not per task), per Dask
+  task and per run. On a machine shared with other jobs (a) includes waiting for a core; (b) does not;
 * 1,000 no-op tasks through ``client.map`` (submission, scheduling, bookkeeping, the result's trip back);
 * the **paper estimate** for W workers, each with its own core, on the largest sweep (max_sweep_tasks runs
   of this size, cut as engine.sweep cuts it for W workers: k runs a task):
@@ -32,6 +33,7 @@ import subprocess
 import time
 
 REPEATS = 3
+IDLE_S = 3.0
 NOOPS = 1000
 N = 256
 BASE = {"dataset": {"name": "sine", "n_train": 60, "n_val": 100, "noise": 0.3},
@@ -116,6 +118,9 @@ def measure() -> dict:
                            "numba": sorted(client.run(_numba_threads).values())}
                 meter = Meter(sched, workers)
                 _sweep(client, meter)  # warm: each worker's first call of every kernel, the client's imports
+                with meter:  # what the processes burn idle (heartbeats, monitors), per second: not per task
+                    time.sleep(IDLE_S)
+                idle = {k: v / meter.wall for k, v in meter.cpu.items()}
                 load0 = os.getloadavg()[0]
                 runs, single = [], []
                 for _ in range(REPEATS):  # interleaved: both ways see the same moments of the machine
@@ -129,6 +134,7 @@ def measure() -> dict:
                 out[n]["noop"] = _median([_noops(client, meter) for _ in range(REPEATS)])
                 out[n]["load"] = (load0, os.getloadavg()[0])
                 out[n]["threads"] = threads
+                out[n]["idle"] = idle
     finally:
         for p in reversed(workers + [sched]):
             stop(p, timeout=10)
@@ -143,7 +149,7 @@ def paper_estimate(workers: int, t_run: float, o_worker_task: float, o_serial_ta
     k = runs / (len(bounds) - 1)
     by_workers = workers / (t_run + o_worker_task / k)
     by_serial = k / o_serial_task
-    return min(by_workers, by_serial), "the workers" if by_workers <= by_serial else "the scheduler", k
+    return min(by_workers, by_serial), "the workers" if by_workers <= by_serial else "the scheduler/client", k
 
 
 def main() -> None:
@@ -164,18 +170,23 @@ def main() -> None:
           f"{one['records'] == two['records'] == one['single']['records'] == two['single']['records']}")
     print(f"  one run a task (batch=1, {N} tasks): 1 worker {s_thr1:.1f} runs/s, 2 workers {s_thr2:.1f} runs/s, "
           f"{s_thr2 / s_thr1:.2f}x; batched vs not: {thr1 / s_thr1:.2f}x on 1 worker, {thr2 / s_thr2:.2f}x on 2")
-    tasks = one["tasks"]
+    tasks, idle = one["tasks"], one["idle"]
     wall_over = one["wall"] / N - one["run_wall"]
-    w_cpu = one["cpu_workers"] - one["sum_run_cpu"]
-    s_cpu, c_cpu = one["cpu_scheduler"], one["cpu_client"]
+    # the CPU the processes would have spent idle over the sweep's wall time is not a cost of its tasks
+    w_cpu = one["cpu_workers"] - one["sum_run_cpu"] - idle["workers"] * one["wall"]
+    s_cpu = one["cpu_scheduler"] - idle["scheduler"] * one["wall"]
+    c_cpu = one["cpu_client"] - idle["client"] * one["wall"]
+    print(f"idle CPU per second (subtracted below): worker {idle['workers'] * 1e3:.1f} ms, scheduler "
+          f"{idle['scheduler'] * 1e3:.1f} ms, client {idle['client'] * 1e3:.1f} ms")
     print(f"overhead (1 worker): wall {wall_over * 1e3:.2f} ms a run, {wall_over * N / tasks * 1e3:.2f} ms a task "
           f"(target < 5 ms: {'met' if wall_over * N / tasks < 5e-3 else 'NOT met'}); CPU a task: worker "
           f"{w_cpu / tasks * 1e3:.2f} ms beyond the runs, scheduler {s_cpu / tasks * 1e3:.2f} ms, client "
           f"{c_cpu / tasks * 1e3:.2f} ms; a run: {w_cpu / N * 1e3:.3f} / {s_cpu / N * 1e3:.3f} / {c_cpu / N * 1e3:.3f} ms")
     sg = one["single"]
     print(f"  one run a task: wall {(sg['wall'] / N - sg['run_wall']) * 1e3:.2f} ms a run; CPU a run: worker "
-          f"{(sg['cpu_workers'] - sg['sum_run_cpu']) / N * 1e3:.2f} ms, scheduler {sg['cpu_scheduler'] / N * 1e3:.2f} ms, "
-          f"client {sg['cpu_client'] / N * 1e3:.2f} ms")
+          f"{(sg['cpu_workers'] - sg['sum_run_cpu'] - idle['workers'] * sg['wall']) / N * 1e3:.2f} ms, scheduler "
+          f"{(sg['cpu_scheduler'] - idle['scheduler'] * sg['wall']) / N * 1e3:.2f} ms, "
+          f"client {(sg['cpu_client'] - idle['client'] * sg['wall']) / N * 1e3:.2f} ms")
     nz = one["noop"]
     print(f"{NOOPS} no-op tasks, 1 worker: {nz['wall'] / NOOPS * 1e3:.2f} ms each wall; CPU per task: worker "
           f"{nz['cpu_workers'] / NOOPS * 1e3:.2f} ms, scheduler {nz['cpu_scheduler'] / NOOPS * 1e3:.2f} ms, client "

@@ -194,7 +194,8 @@ def local_cluster(n_workers: int | None = None):
     from distributed import LocalCluster
 
     n = n_workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"}
+    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue",
+           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}  # as service.launch.start_workers
     return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, env=env)
 
 
