@@ -81,7 +81,7 @@ SECTIONS: tuple[Section, ...] = (
 # kernels (or operators) and a _warmup, no catalog section (the sweep modules: no kernels of their own, re-exported
 # the same way)
 SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample", "engine.hvp", "engine.spectrum", "engine.sweeps",
-                            "engine.sweep_results", "engine.sweep_analysis", "engine.scaling")
+                            "engine.sweep_tasks", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling")
 
 CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
 MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT

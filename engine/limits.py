@@ -114,7 +114,7 @@ SWEEP_LIMITS: dict[str, int] = {
     "max_sweep_axis_values": 256,  # values of one axis
     "max_sweep_seeds": 64,
     "max_sweep_combinations": 1024,  # product of the axes' lengths: each is validated before submission
-    "max_sweep_tasks": 4096,  # combinations x seeds: one Dask task each
+    "max_sweep_tasks": 4096,  # runs (combinations x seeds), several to a Dask task (engine.sweep_tasks)
     "max_sweep_metrics": 16,
     "max_sweep_values": 1_000_000,  # numbers in the results (rows x metrics, a curve counting its points): ~20 MB of JSON
     # sum over tasks of (the task's work / the largest work one request of its kind may ask for): 256

@@ -25,6 +25,7 @@ same requests ran up to 65× slower).
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -36,14 +37,16 @@ from .full_batch import resolve_problem, train_full_batch
 from .hvp import hvp_work, mlp_hessian, single_threaded_blas
 from .limits import LIMITS, check_max
 from .validate import check_int
+from .init import resolve_init
 from .mlp import init_params
+from .optimizers import resolve_optimizer
 from .spectrum import DEFAULT_SIGMA, DEFAULT_TOL, eigenpairs, hutchinson_trace, spectral_density
 
 EXACT_MAX = 500  # parameters up to which the exact spectrum comes along
 MAXITER = 20  # eigsh restarts per end at most (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
 NCV = 20
 
-__all__ = ["NetworkHessian", "run_network_hessian"]
+__all__ = ["HessianPlan", "NetworkHessian", "plan_network_hessian", "run_network_hessian"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,14 +132,35 @@ def _compute(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, 
     return params, run, h, top, bottom, top_vectors, tr, dens, exact, method
 
 
-def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
-                        train_steps: int = 0, optimizer=None, top_k: int = 5, bottom_k: int | None = None,
-                        density: bool = True, seed: int = 0, tol: float = DEFAULT_TOL, trace_samples: int = 100,
-                        density_steps: int = 64, density_probes: int = 4, sigma: float = DEFAULT_SIGMA,
-                        density_points: int = 256, init=None, output_activation: str = "identity",
-                        residual: bool = False, batch_norm: bool = False, dropout: float = 0.0,
-                        activation_params: dict | None = None, loss_params: dict | None = None) -> NetworkHessian:
-    """Spectrum, trace and density of the full-batch loss Hessian of a (trained) MLP; see the module docstring."""
+@dataclass(frozen=True, eq=False)
+class HessianPlan:
+    """A checked request: what ``run_network_hessian`` computes, and its work (``max_hessian_work``)."""
+
+    problem: object  # engine.full_batch.Problem
+    init: object
+    seed: int
+    train_steps: int
+    optimizer: object
+    top_k: int
+    bottom_k: int
+    tol: float
+    maxiter: int
+    ncvs: dict
+    trace_samples: int
+    density: bool
+    slq: tuple  # (steps, probes, sigma, points)
+    work: int
+
+
+def plan_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
+                         train_steps: int = 0, optimizer=None, top_k: int = 5, bottom_k: int | None = None,
+                         density: bool = True, seed: int = 0, tol: float = DEFAULT_TOL, trace_samples: int = 100,
+                         density_steps: int = 64, density_probes: int = 4, sigma: float = DEFAULT_SIGMA,
+                         density_points: int = 256, init=None, output_activation: str = "identity",
+                         residual: bool = False, batch_norm: bool = False, dropout: float = 0.0,
+                         activation_params: dict | None = None, loss_params: dict | None = None) -> HessianPlan:
+    """Every check of ``run_network_hessian`` (its arguments), no computation: what a sweep runs before
+    submitting anything (``engine.sweep_kinds``)."""
     seed = check_int("seed", seed, 0)
     if seed > 2**32 - 1:
         raise EngineInputError("seed", "must be < 2**32")
@@ -171,10 +195,25 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
                                          f"reorthogonalization) exceeds limit max_hessian_work="
                                          f"{LIMITS['max_hessian_work']:,}; use fewer rows, parameters, probes or "
                                          "eigenvalues")
+    if init is not None:  # what init_params checks, without drawing the weights
+        resolve_init(init, "init")
+    if train_steps > 0 and optimizer is not None:  # what train_full_batch checks before its steps
+        resolve_optimizer(optimizer)
+    return HessianPlan(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, maxiter, ncvs,
+                       trace_samples, density, (d_steps, d_probes, sigma, d_points), work)
+
+
+def run_network_hessian(*args, **kwargs) -> NetworkHessian:
+    """Spectrum, trace and density of the full-batch loss Hessian of a (trained) MLP; see the module docstring.
+    The arguments are ``plan_network_hessian``'s."""
+    pl = plan_network_hessian(*args, **kwargs)
+    problem, seed, top_k, bottom_k = pl.problem, pl.seed, pl.top_k, pl.bottom_k
+    net = problem.net
+    P = net.n_params
     with single_threaded_blas():  # measured under load: BLAS threads made the 10k-parameter default 65x slower
         params, run, h, top, bottom, top_vectors, tr, dens, exact, method = _compute(
-            problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, maxiter, ncvs, trace_samples, density,
-            (d_steps, d_probes, sigma, d_points))
+            problem, pl.init, seed, pl.train_steps, pl.optimizer, top_k, bottom_k, pl.tol, pl.maxiter, pl.ncvs,
+            pl.trace_samples, pl.density, pl.slq)
     numbers = [top, bottom, np.array([tr.trace, tr.stderr, h.loss])]
     if dens is not None:
         numbers.append(dens["y"])
@@ -187,6 +226,10 @@ def run_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str |
                                                 "statistics; exact HVPs (R-operator)"}
     return NetworkHessian(P, top, bottom, tr.trace, tr.stderr, tr.samples, dens, method, exact, h.loss,
                           float(math.sqrt(float(h.grad @ h.grad))), training, settings, top_vectors, run.params)
+
+
+run_network_hessian.__signature__ = inspect.signature(plan_network_hessian).replace(
+    return_annotation=NetworkHessian)  # one argument list, read by help() and the sweep kinds
 
 
 def describe() -> list[dict]:

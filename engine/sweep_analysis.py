@@ -28,7 +28,7 @@ from . import scaling as fits
 from .errors import EngineInputError
 from .sweep_kinds import CURVE, KINDS, NUMBER
 from .sweep_results import SweepResult, t_interval
-from .sweeps import sweep
+from .sweep_tasks import sweep
 
 __all__ = ["heatmap", "scaling_curves", "scaling_law_fits", "seed_bands"]
 

@@ -7,8 +7,8 @@ anything is submitted), how much of the kind's single-request budget it uses, wh
 a sweep's seed, which metrics a finished run yields, and a tiny example request (the warm-up runs it,
 the catalog shows it). The service reads the same entry to find the endpoint's own
 marshmallow request schema (``request_schema``, imported by the service only: the engine never
-imports it), so a sweep's base request is validated exactly like the endpoint's. Adding a kind, e.g.
-``lm/train`` once it lands, is one ``SweepKind`` entry in ``KINDS`` (plus its metrics and rows).
+imports it), so a sweep's base request is validated exactly like the endpoint's. Adding a kind is one
+``SweepKind`` entry in ``KINDS`` (plus its metrics and rows), as ``lm/train`` and ``networks/hessian`` are.
 
 A kind's ``rows(result)`` turns one result into one or more rows of metrics, each with the extra
 coordinates that tell them apart: a regularization comparison gives one row per variant
@@ -31,7 +31,9 @@ from .basins import basin_map, plan_basins
 from .errors import EngineInputError
 from .init import resolve_init
 from .limits import LIMITS
+from .lm_train import RUN_PARAMS as LM_RUN_PARAMS, prepare_lm, train_lm
 from .lr_sweep import plan_lr_sweep, run_lr_sweep
+from .network_hessian import plan_network_hessian, run_network_hessian
 from .race import plan_race, run_race
 from .regularization import DEFAULT_VARIANTS, compare, plan_compare
 from .trajectory import plan_trajectory, run_trajectory
@@ -67,10 +69,17 @@ class SweepKind:
     size: Callable[[dict], tuple[int, int]] = lambda req: (1, 0)  # request -> (rows, points of each curve metric)
     arguments: tuple[str, ...] = ()  # the engine's top-level argument names (a Python axis path's first
     #                                  segment); default: ``run``'s own parameters
+    seconds: tuple[float, float] = (0.005, 2.0)  # a run's expected time on one core here: fixed + share x full
+    #   (``check``'s share of the largest request; the fixed part is a small run's setup and report). Only
+    #   for cutting a sweep into tasks of ~0.1 s (``engine.sweep_tasks``): a wrong guess costs speed, never numbers
 
     def __post_init__(self):
         if not self.arguments:
             object.__setattr__(self, "arguments", _names(self.run))
+
+    def run_seconds(self, share: float) -> float:
+        """Expected seconds of a run that uses ``share`` of the kind's largest single request."""
+        return self.seconds[0] + share * self.seconds[1]
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -236,6 +245,79 @@ def _basins_rows(b) -> list[tuple[dict, dict]]:
                   "mean_steps": float(b.steps.mean()), "minima_found": int(b.minima.shape[0])})]
 
 
+# -- language models -------------------------------------------------------------------------------------
+LM_METRICS = (
+    Metric("final_val_loss", NUMBER, "validation loss (nats per token) at the last evaluation"),
+    Metric("final_train_loss", NUMBER, "training loss at the last evaluation (fixed sample, no dropout)"),
+    Metric("best_val_loss", NUMBER, "the lowest validation loss over the evaluations"),
+    Metric("generalization_gap", NUMBER, "final_val_loss - final_train_loss"),
+    Metric("gap_to_floor", NUMBER, "final_val_loss - the corpus's exact floor (null where the floor is unknown)"),
+    Metric("bigram_gain", NUMBER, "the add-one bigram baseline's validation loss - final_val_loss"),
+    Metric("steps_run", NUMBER, "optimizer steps completed"),
+    Metric("n_params", NUMBER, "parameters of the model (model scaling's N)"),
+    Metric("status", CATEGORY, "completed | diverged"),
+    Metric("val_loss_curve", CURVE, "val_loss per evaluation"),
+    Metric("train_loss_curve", CURVE, "train_loss per evaluation"),
+)
+# the run's seed (initial parameters, batches, dropout, samples) and the corpus's (its data and split; the
+# user's own text has none: narrow seed_fields to ["seed"] for it)
+LM_SEEDS = {"seed": "seed", "corpus.seed": "corpus.seed"}
+
+
+def _lm_rows(r) -> list[tuple[dict, dict]]:
+    h = r.history
+    val = [v for v in h.val_loss.tolist() if math.isfinite(v)]
+    final = _finite(r.final_val_loss)
+    return [({}, {
+        "final_val_loss": final, "final_train_loss": _finite(r.final_train_loss),
+        "best_val_loss": min(val) if val else None,
+        "generalization_gap": _diff(r.final_val_loss, r.final_train_loss),
+        "gap_to_floor": _diff(final, r.floor), "bigram_gain": _diff(r.baselines["bigram"], final),
+        "steps_run": r.steps_run, "n_params": r.n_params, "status": r.status,
+        "val_loss_curve": _curve(h.val_loss), "train_loss_curve": _curve(h.train_loss)})]
+
+
+def _lm_run_arg(req: dict, name: str) -> int:
+    v = req.get(name)
+    return next(p.default for p in LM_RUN_PARAMS if p.name == name) if v is None else int(v)
+
+
+def _lm_size(req: dict) -> tuple[int, int]:
+    steps, every = _lm_run_arg(req, "steps"), _lm_run_arg(req, "eval_every")
+    return 1, len(set(range(0, steps, every)) | {steps})
+
+
+# -- curvature -------------------------------------------------------------------------------------------
+HESSIAN_METRICS = (
+    Metric("top_eigenvalue", NUMBER, "the largest Hessian eigenvalue (sharpness; Lanczos)"),
+    Metric("bottom_eigenvalue", NUMBER, "the smallest eigenvalue (negative: a descent direction of curvature)"),
+    Metric("trace", NUMBER, "Hutchinson estimate of the trace"),
+    Metric("trace_stderr", NUMBER, "its standard error"),
+    Metric("loss", NUMBER, "full-batch loss at the parameters analysed"),
+    Metric("grad_norm", NUMBER, "2-norm of the full-batch gradient there"),
+    Metric("n_params", NUMBER, "parameters of the network"),
+    Metric("negative_fraction", NUMBER, "fraction of negative eigenvalues of the exact spectrum (null beyond "
+                                        "engine.network_hessian.EXACT_MAX parameters)"),
+    Metric("training_status", CATEGORY, "none (train_steps 0) | ok | diverged"),
+    Metric("top_eigenvalues", CURVE, "the top_k largest eigenvalues, largest first"),
+)
+HESSIAN_SEEDS = {"seed": "seed", "dataset.seed": "dataset.seed"}
+
+
+def _hessian_rows(r) -> list[tuple[dict, dict]]:
+    return [({}, {
+        "top_eigenvalue": _finite(r.top[0]) if r.top.size else None,
+        "bottom_eigenvalue": _finite(r.bottom[0]) if r.bottom.size else None,
+        "trace": _finite(r.trace), "trace_stderr": _finite(r.trace_stderr), "loss": _finite(r.loss),
+        "grad_norm": _finite(r.grad_norm), "n_params": r.n_params,
+        "negative_fraction": None if r.exact is None else r.exact["negative_fraction"],
+        "training_status": r.training["status"], "top_eigenvalues": _curve(r.top)})]
+
+
+def _hessian_size(req: dict) -> tuple[int, int]:
+    return 1, int(_defaults(plan_network_hessian, req)["top_k"])
+
+
 def _names(*fns, drop=()) -> tuple[str, ...]:
     out = []
     for fn in fns:
@@ -249,7 +331,7 @@ _TINY_TRAINING = {"dataset": {"name": "sine", "n_train": 6, "n_val": 4}, "model"
                   "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 4, "prediction": {"points": 4}}
 _DESCENT = DESCENT_METRICS + (Metric("loss_curve", CURVE, "loss[i] after i steps"),)
 
-# One entry per sweepable kind: adding one (lm/train, networks/hessian) is one more entry here.
+# One entry per sweepable kind: adding one is one more entry here.
 KINDS: dict[str, SweepKind] = {k.name: k for k in (
     SweepKind(
         name="training/run", title="Training runs", doc="one training run (POST /api/v1/training/run)",
@@ -306,6 +388,26 @@ KINDS: dict[str, SweepKind] = {k.name: k for k in (
         default_metrics=("fraction_known_minimum", "fraction_diverged", "mean_steps"), seed_fields={},
         request_schema="service.schemas.descent:BasinsRequest",
         example={"surface": "himmelblau", "resolution": [2, 2], "steps": 3, "optimizer": {"name": "sgd", "lr": 0.01}}),
+    SweepKind(
+        name="lm/train", title="Language-model training runs", doc="one language-model run (POST /api/v1/lm/train)",
+        run=train_lm, check=lambda req: prepare_lm(**req).work / LIMITS["max_lm_work"], rows=_lm_rows,
+        size=_lm_size, metrics=LM_METRICS, seed_fields=LM_SEEDS,
+        default_metrics=("final_val_loss", "best_val_loss", "generalization_gap", "status"),
+        arguments=_names(prepare_lm) + tuple(p.name for p in LM_RUN_PARAMS), seconds=(0.01, 10.0),  # max_lm_work: ~30 GFLOP/s here
+        request_schema="service.schemas.lm:LMTrainRequest",
+        example={"corpus": {"name": "reverse", "length": 2, "n_train": 8, "n_val": 4},
+                 "model": {"name": "gpt", "n_layer": 1, "n_head": 1, "d_model": 4}, "steps": 2, "batch_size": 2,
+                 "eval_every": 1, "sampling": {"length": 2}}),
+    SweepKind(
+        name="networks/hessian", title="Hessian spectra",
+        doc="a network's loss Hessian: extreme eigenvalues, trace (POST /api/v1/networks/hessian)",
+        run=run_network_hessian, check=lambda req: plan_network_hessian(**req).work / LIMITS["max_hessian_work"],
+        rows=_hessian_rows, size=_hessian_size, metrics=HESSIAN_METRICS, seed_fields=HESSIAN_SEEDS,
+        default_metrics=("top_eigenvalue", "bottom_eigenvalue", "trace", "loss"),
+        arguments=_names(plan_network_hessian), seconds=(0.01, 6.0),  # max_hessian_work: ~6 s here
+        request_schema="service.schemas.curvature:HessianRequest",
+        example={"layers": [2, 3, 1], "loss": "mse", "dataset": {"name": "moons", "n_train": 8}, "train_steps": 2,
+                 "top_k": 1, "trace_samples": 2, "density": False}),
 )}
 
 

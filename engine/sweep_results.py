@@ -124,6 +124,7 @@ class SweepResult:
     errors: tuple[dict, ...] = ()  # {"task", "coords", "seed", "field", "message"}: runs the engine refused
     seconds: tuple[float, ...] = field(default=())  # wall time of each finished task inside its worker, task order
     cpu_seconds: tuple[float, ...] = field(default=())  # and the CPU time its thread used
+    dask_tasks: int = 0  # the Dask tasks the runs travelled in (several runs each: engine.sweep_tasks)
 
     @cached_property
     def columns(self) -> dict:
@@ -162,7 +163,7 @@ class SweepResult:
                 "aggregates": [a.to_dict() for a in self.aggregates], "errors": list(self.errors)}
 
 
-def collect(spec: "SweepSpec", outputs: Mapping[int, dict]) -> SweepResult:
+def collect(spec: "SweepSpec", outputs: Mapping[int, dict], n_batches: int = 0) -> SweepResult:
     """Rows and aggregates from the task outputs finished so far (task index -> ``run_task``'s output)."""
     k = KINDS[spec.kind]
     rows, errors, seconds, cpu = [], [], [], []
@@ -186,7 +187,7 @@ def collect(spec: "SweepSpec", outputs: Mapping[int, dict]) -> SweepResult:
         for m in spec.metrics:
             aggregates.append(_aggregate(k.metric(m).kind, m, coords, [r["metrics"].get(m) for r in members]))
     return SweepResult(spec, len(outputs), spec.n_tasks, tuple(rows), tuple(aggregates), tuple(errors),
-                       tuple(seconds), tuple(cpu))
+                       tuple(seconds), tuple(cpu), n_batches)
 
 
 def _warmup() -> None:

@@ -11,7 +11,7 @@ started without the preload, ``client.register_plugin(WarmKernels())`` does the 
 current and future worker.
 
 A worker runs one task at a time on one core: ``--nthreads 1`` and, in its environment (the launcher,
-docker-compose and ``engine.sweeps.local_cluster`` set them), ``NUMBA_NUM_THREADS=1``,
+docker-compose and ``engine.sweep_tasks.local_cluster`` set them), ``NUMBA_NUM_THREADS=1``,
 ``OPENBLAS_NUM_THREADS=1``, ``NUMBA_THREADING_LAYER=workqueue``. A sweep's parallelism is its many tasks;
 a second thread per process would only contend with the others. This module does not set them itself:
 importing it must not change the importing process's numba.

@@ -1,9 +1,10 @@
-"""Sweeps: many runs of one computable kind across axes × seeds, each run a Dask task.
+"""Sweeps: many runs of one computable kind across axes × seeds, planned and checked here, run on Dask.
 
 A sweep is data (STYLE 17): a kind (``engine.sweep_kinds.KINDS``), a base request, axes (dotted
 parameter paths, each with its values) and seeds. Every combination of axis values runs once per
-seed; each run is an independent task, a pure function of its request (``run_task``), so a task that
-Dask reruns after a worker died gives the same numbers, and every result carries its coordinates::
+seed; each run is a pure function of its request, so a run that Dask repeats after a worker died gives
+the same numbers, and every result carries its coordinates. ``engine.sweep`` (``engine.sweep_tasks``)
+plans with ``plan_sweep`` below, then runs the runs in batches of several per Dask task::
 
     res = engine.sweep("training/run", base, {"optimizer.lr": [1e-3, 1e-2], "dataset.n_train": [20, 80]},
                        seeds=range(4), metrics=["final_val_loss"])
@@ -21,9 +22,9 @@ Dask reruns after a worker died gives the same numbers, and every result carries
   (``SweepKind.check``: no computation) before any task is submitted; a refusal names ``axes.<path>``
   when an axis value caused it, ``base.<field>`` otherwise, and the sweep limits
   (``engine.limits.SWEEP_LIMITS``) by name.
-* **Execution**: ``client=None`` starts a ``LocalCluster`` (one single-threaded worker process per
-  core) for the call; ``"sync"`` runs every task in this process, one after the other; a
-  ``distributed.Client`` (or a scheduler address) runs them on that cluster.
+* **Execution** (``engine.sweep_tasks``): ``client=None`` starts a ``LocalCluster`` (one single-threaded
+  worker process per core) for the call; ``"sync"`` runs every run in this process, one after the
+  other; a ``distributed.Client`` (or a scheduler address) runs them on that cluster.
 """
 
 from __future__ import annotations
@@ -31,21 +32,18 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from .errors import EngineInputError
 from .limits import SWEEP_LIMITS, check_max
 from .sweep_kinds import CURVE, KINDS, SweepKind, resolve_kind
-from .sweep_results import SweepResult, collect
 from .validate import check_int
 
-__all__ = ["SWEEP_LIMITS", "SweepPlan", "SweepSpec", "plan_sweep", "sweep"]
+__all__ = ["SWEEP_LIMITS", "SweepPlan", "SweepSpec", "plan_sweep"]
 
 SEED_MAX = 2**32 - 1
 _SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)$")
@@ -262,15 +260,17 @@ def reroot(err: EngineInputError, combo: Mapping, index: int) -> EngineInputErro
     return EngineInputError(f"base.{err.field}", err.message + suffix)
 
 
-def check_requests(spec: SweepSpec, requests: Sequence[dict], seed_fields: Sequence[str]) -> float:
-    """Check every combination's request like its engine function would; the sweep's budget use."""
+def check_requests(spec: SweepSpec, requests: Sequence[dict], seed_fields: Sequence[str]) -> tuple[float, tuple]:
+    """Check every combination's request like its engine function would: the sweep's budget use, and
+    each combination's share of the kind's largest single request (what a run is expected to cost)."""
     k = KINDS[spec.kind]
     seed = spec.seeds[0] if spec.seeds else None
     curves = sum(k.metric(m).kind == CURVE for m in spec.metrics)
-    budget, values = 0.0, 0
+    budget, values, shares = 0.0, 0, []
     for c, req in enumerate(requests):
         try:
-            budget += k.check(with_seed(req, seed_fields, seed))
+            shares.append(float(k.check(with_seed(req, seed_fields, seed))))
+            budget += shares[-1]
         except EngineInputError as err:
             raise reroot(err, spec.combination(c), c) from None
         rows, points = k.size(req)
@@ -285,7 +285,7 @@ def check_requests(spec: SweepSpec, requests: Sequence[dict], seed_fields: Seque
                                        f"its runs of each run's share of the single-request budget), exceeds limit "
                                        f"max_sweep_budget={SWEEP_LIMITS['max_sweep_budget']}; "
                                        "use fewer combinations, seeds or smaller runs")
-    return budget
+    return budget, tuple(shares)
 
 
 @dataclass(frozen=True)
@@ -294,6 +294,7 @@ class SweepPlan:
     requests: tuple[dict, ...]  # one per combination, engine keyword arguments, seeds not yet written
     seed_paths: tuple[str, ...]
     budget: float
+    shares: tuple[float, ...] = ()  # per combination: its share of the kind's largest single request
 
     def task_request(self, i: int) -> dict:
         c, seed = self.spec.task(i)
@@ -315,89 +316,11 @@ def plan_sweep(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None
             raise EngineInputError(f"axes.{path}", f"unknown parameter path; {k.name} takes: {', '.join(k.arguments)}")
     paths = seed_paths(k, [p for p, _ in spec.axes], seed_fields, "engine", bool(spec.seeds))
     requests = tuple(combination_request(base, spec.combination(c)) for c in range(spec.n_combinations))
-    budget = check_requests(spec, requests, paths)
-    return SweepPlan(spec, requests, paths, budget)
-
-
-# -- running ---------------------------------------------------------------------------------------------
-def run_task(kind: str, request: dict, metrics: Sequence[str]) -> dict:
-    """One run of a sweep, on a Dask worker: ``{"rows": [{"coords", "metrics"}], "seconds", "cpu_seconds"}``
-    (wall and this thread's CPU time), with ``"error": {"field", "message"}`` instead of rows if the engine
-    refused the request (every request was checked before submission: not expected)."""
-    k = KINDS[kind]
-    t0, c0 = time.perf_counter(), time.thread_time()
-    try:
-        result = k.run(**copy.deepcopy(request))
-        out = {"rows": [{"coords": plain(extra), "metrics": {m: plain(values[m]) for m in metrics}}
-                        for extra, values in k.rows(result)]}
-    except EngineInputError as err:
-        out = {"rows": [], "error": {"field": err.field, "message": err.message}}
-    return {**out, "seconds": time.perf_counter() - t0, "cpu_seconds": time.thread_time() - c0}
-
-
-def task_key(prefix: str, i: int) -> str:
-    return f"{prefix}-{i:06d}"
-
-
-def submit(client, kind: str, requests: Sequence[dict], metrics: Sequence[str], prefix: str) -> list:
-    """Submit one task per request; keys ``<prefix>-000000``... so any process can find them again."""
-    n = len(requests)
-    return client.map(run_task, [kind] * n, list(requests), [tuple(metrics)] * n,
-                      key=[task_key(prefix, i) for i in range(n)], pure=False)
-
-
-def local_cluster(n_workers: int | None = None):
-    """A LocalCluster of single-threaded worker processes, one per core (``n_workers`` overrides)."""
-    from distributed import LocalCluster
-
-    n = n_workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"}
-    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, env=env)
-
-
-def execute(p: SweepPlan, client=None, progress: Callable[[int, int], Any] | None = None) -> dict[int, dict]:
-    """Run every task of ``p``; outputs by task index. ``progress(done, total)`` after each task."""
-    total = p.spec.n_tasks
-    requests = [p.task_request(i) for i in range(total)]
-    if client == "sync":
-        out = {}
-        for i, r in enumerate(requests):
-            out[i] = run_task(p.spec.kind, r, p.spec.metrics)
-            if progress:
-                progress(i + 1, total)
-        return out
-    from distributed import Client, as_completed
-
-    owned = []
-    if client is None:
-        owned.append(local_cluster())
-        client = Client(owned[0], set_as_default=False)
-        owned.insert(0, client)
-    elif isinstance(client, str):
-        client = Client(client, set_as_default=False)
-        owned.append(client)
-    try:
-        prefix = f"descentlab-sweep-local-{time.time_ns():x}"
-        futures = submit(client, p.spec.kind, requests, p.spec.metrics, prefix)
-        if progress:
-            for done, _ in enumerate(as_completed(futures, loop=client.loop), 1):
-                progress(done, total)
-        return dict(enumerate(client.gather(futures)))  # one round trip for every result
-    finally:
-        for obj in owned:
-            obj.close()
-
-
-def sweep(kind: str, base: Mapping, axes: Mapping | None = None, seeds: Sequence[int] | None = None,
-          metrics: Sequence[str] | None = None, client=None, seed_fields: Sequence[str] | None = None,
-          progress: Callable[[int, int], Any] | None = None) -> SweepResult:
-    """Run ``kind`` (a key of ``engine.sweep_kinds.KINDS``) for every combination of ``axes`` and every
-    seed, from ``base`` (the engine function's keyword arguments); see the module docstring."""
-    p = plan_sweep(kind, base, axes, seeds, metrics, seed_fields)
-    return collect(p.spec, execute(p, client, progress))
+    budget, shares = check_requests(spec, requests, paths)
+    return SweepPlan(spec, requests, paths, budget, shares)
 
 
 def _warmup() -> None:
-    """A two-run sweep in this process: planning, the task wrapper and collecting the rows (Python only;
-    the kinds' kernels are warmed by their modules)."""
-    sweep("descent/trajectory", KINDS["descent/trajectory"].example, {"steps": [2, 3]}, client="sync").columns
+    """Planning a sweep of every kind's example (running it: ``engine.sweep_tasks``)."""
+    for name, k in KINDS.items():
+        plan_sweep(name, k.example)

@@ -47,7 +47,7 @@ GROUPS: tuple[tuple[tuple[str, ...], float], ...] = (
     (("engine.datasets", "engine.user_data", "engine.doctor", "engine.clipping", "engine.schedules", "engine.rng",
       "engine.activations", "engine.init", "engine.deadlines"), 0.5),
     # no kernels of their own: they run the kinds' (warmed above, then only loaded) on tiny sweeps
-    (("engine.sweep_kinds", "engine.sweeps", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling"), 0.5),
+    (("engine.sweep_kinds", "engine.sweeps", "engine.sweep_tasks", "engine.sweep_results", "engine.sweep_analysis", "engine.scaling"), 0.5),
 )
 
 

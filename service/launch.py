@@ -76,7 +76,10 @@ def start_workers(address: str, n: int, nanny: bool = True, env: dict | None = N
            "--preload", "engine.sweep_worker", "--death-timeout", "60", "--nanny" if nanny else "--no-nanny"]
     if name:
         cmd += ["--name", name]
-    threads = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue"}
+    threads = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "workqueue",
+               # Dask's statistical profiler samples the task thread every 10 ms, for as long as the worker
+               # lives: CPU taken from the runs, and it sees only the numba call each run is inside
+               "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     return subprocess.Popen(cmd, env=env_for({**threads, **(env or {})}), start_new_session=True, **popen)
 
 

@@ -2,13 +2,16 @@
 
 Nothing about a job is kept in an API process's memory. On the Dask scheduler:
 
-* **the tasks**: one per run, keys ``descentlab-sweep-<id>-000000`` ..., held by a published dataset
+* **the tasks**: the sweep's plan (``descentlab-sweep-<id>-plan``: every combination's request, sent to
+  the cluster once) and one task per batch of runs (``engine.sweep_tasks``: several runs a task, cut by
+  their expected cost), keys ``descentlab-sweep-<id>-000000`` ..., all held by a published dataset
   ``descentlab-sweep-<id>`` (``Client.publish_dataset``). The scheduler keeps published futures
   wanted after the client that submitted them is gone, so the runs go on and their results stay on
   the workers when the API process that accepted the job dies; a worker's death makes the scheduler
-  rerun its tasks, results included (every task is a pure function of its request: same numbers);
+  rerun its batches, results included (every batch is a pure function of the plan: same numbers);
 * **the description** (``Client.set_metadata``, the scheduler's own key-value store):
-  ``descentlab/jobs/<id>``: the validated sweep, total, created and expiry times, the analyses asked for;
+  ``descentlab/jobs/<id>``: the validated sweep, total, the batches' bounds, created and expiry times, the
+  analyses asked for;
   ``descentlab/cancelled/<id>``: when it was cancelled; ``descentlab/expiry/<id>``: its expiry time (the
   index the expiry pass reads);
 * **the end**: the first process that sees every task ended writes the whole answer (results,
@@ -16,11 +19,12 @@ Nothing about a job is kept in an API process's memory. On the Dask scheduler:
   unpublishes the tasks, which frees the workers' memory; later reads return that document. Two
   processes finishing at once write the same document.
 
-Progress is the scheduler's own task states (``get_task_status``), results are gathered from the
-workers. What survives what: an API process killed, nothing lost; a worker killed, its running and
-finished tasks rerun elsewhere; the scheduler killed, every job is lost (it is the store, like a
-cache server without persistence: resubmit). Jobs expire ``ttl_s`` after submission (default 6 h):
-any request to ``/sweeps`` then drops their metadata and tasks, and they answer 404.
+Progress is the scheduler's own task states (``get_task_status``), counted in runs (a batch that ended
+adds its runs); results are gathered from the workers. What survives what: an API process killed,
+nothing lost; a worker killed, its running and finished batches rerun elsewhere; the scheduler killed,
+every job is lost (it is the store, like a cache server without persistence: resubmit). Jobs expire
+``ttl_s`` after submission (default 6 h): any request to ``/sweeps`` then drops their metadata and
+tasks, and they answer 404.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import time
 import uuid
 from typing import Iterator
 
-from engine.sweeps import SweepSpec, submit, task_key
+from engine.sweep_tasks import Batches, RunPlan, batches_for, n_workers, submit, task_key, unpack
+from engine.sweeps import SweepPlan, SweepSpec
 from engine.sweep_analysis import run_analyses
 from engine.sweep_results import collect
 
@@ -50,10 +55,6 @@ class Unavailable(Exception):
 
 def dataset_name(jid: str) -> str:
     return f"descentlab-sweep-{jid}"
-
-
-def _index(key: str) -> int:
-    return int(key.rsplit("-", 1)[1])
 
 
 class Jobs:
@@ -118,8 +119,8 @@ class Jobs:
             self._client = None
 
     # -- public ---------------------------------------------------------------------------------------
-    def submit(self, spec: SweepSpec, tasks: list[dict], analysis: dict, budget: float) -> dict:
-        return self._guard(self._submit, spec, tasks, analysis, budget)
+    def submit(self, plan: SweepPlan, analysis: dict) -> dict:
+        return self._guard(self._submit, plan, analysis)
 
     def status(self, jid: str) -> dict | None:
         return self._guard(self._status, jid)
@@ -161,60 +162,73 @@ class Jobs:
     def _url(self, jid: str) -> str:
         return f"{self.url_prefix}/{jid}"
 
-    def _submit(self, c, spec: SweepSpec, tasks: list[dict], analysis: dict, budget: float) -> dict:
+    def _submit(self, c, plan: SweepPlan, analysis: dict) -> dict:
         self._expire_now(c)
+        spec = plan.spec
         jid = uuid.uuid4().hex
         created = time.time()
         expires = created + self.ttl_s
         c.set_metadata([ROOT, "expiry", jid], expires)  # first: the expiry pass finds whatever follows
-        futures = submit(c, spec.kind, tasks, spec.metrics, dataset_name(jid))
-        c.publish_dataset(futures, name=dataset_name(jid))
+        batches = batches_for(plan, n_workers(c))
+        held, futures = submit(c, RunPlan.of(plan), batches, dataset_name(jid))
+        c.publish_dataset({"plan": held, "batches": futures}, name=dataset_name(jid))
         c.set_metadata([ROOT, "jobs", jid], {"spec": spec.to_dict(), "analysis": analysis, "total": spec.n_tasks,
-                                             "created": created, "expires": expires, "budget": budget})
+                                             "bounds": list(batches.bounds), "created": created, "expires": expires,
+                                             "budget": plan.budget})
         return {"id": jid, "url": self._url(jid), "events": self._url(jid) + "/events", "total": spec.n_tasks,
                 "status": "queued", "expires": expires}
 
-    def _states(self, c, jid: str, total: int) -> dict:
-        keys = [task_key(dataset_name(jid), i) for i in range(total)]
-        return c.sync(c.scheduler.get_task_status, keys=keys)
-
     @staticmethod
-    def _count(states: dict, cancelled: bool) -> tuple[int, str]:
-        values = list(states.values())
-        ended = sum(v in ENDED_STATES for v in values)
+    def _batches(job: dict) -> Batches:
+        return Batches(tuple(job["bounds"]))
+
+    def _states(self, c, jid: str, job: dict) -> dict:
+        """Batch index -> the scheduler's state of its task (None: unknown to it)."""
+        keys = [task_key(dataset_name(jid), b) for b in range(len(self._batches(job)))]
+        states = c.sync(c.scheduler.get_task_status, keys=keys)
+        return {b: states.get(k) for b, k in enumerate(keys)}
+
+    def _count(self, job: dict, states: dict, cancelled: bool) -> tuple[int, str]:
+        """(runs done, status): a batch that ended counts all its runs."""
+        ended = [b for b, v in states.items() if v in ENDED_STATES]
+        done = self._batches(job).runs_ended(ended)
         if cancelled:
-            return ended, "cancelled"
-        if ended == len(values):
-            return ended, "ended"
-        if ended == 0 and not any(v == "processing" for v in values):
-            return ended, "queued"
-        return ended, "running"
+            return done, "cancelled"
+        if len(ended) == len(states):
+            return done, "ended"
+        if not ended and not any(v == "processing" for v in states.values()):
+            return done, "queued"
+        return done, "running"
 
     def _progress(self, c, jid: str) -> dict | None:
         job = self._meta(c, "jobs", jid)
         ended = None if job is None else self._meta(c, "ended", jid)
         if job is None or ended is not None:
             return ended and {"id": jid, **ended}
-        states = self._states(c, jid, job["total"])
-        done, status = self._count(states, self._meta(c, "cancelled", jid) is not None)
+        states = self._states(c, jid, job)
+        done, status = self._count(job, states, self._meta(c, "cancelled", jid) is not None)
         if status == "cancelled":
             return self._status(c, jid)  # write the final document now
         return {"id": jid, "status": "running" if status == "ended" else status, "done": done, "total": job["total"]}
 
-    def _gather(self, c, jid: str, states: dict) -> tuple[dict[int, dict], list[dict]] | None:
-        """Outputs of the finished tasks by index, and the tasks that raised; None if the tasks are gone."""
+    def _gather(self, c, jid: str, job: dict, states: dict) -> tuple[dict[int, dict], list[dict]] | None:
+        """Outputs of the finished runs by run index, and the runs whose batch raised; None if the tasks are
+        gone."""
         try:
-            futures = c.get_dataset(dataset_name(jid))
+            futures = c.get_dataset(dataset_name(jid))["batches"]
         except KeyError:
             return None
-        done = {f.key: f for f in futures if states.get(f.key) == "memory"}
+        done = {f.key: f for b, f in enumerate(futures) if states.get(b) == "memory"}
         values = c.gather(done, errors="skip")
-        outputs = {_index(k): v for k, v in values.items() if v is not None}
-        raised = []
-        for f in futures:
-            if states.get(f.key) == "erred":
-                raised.append({"task": _index(f.key), "field": "task",
-                               "message": f"{type(f.exception()).__name__}: {f.exception()}"})
+        outputs: dict[int, dict] = {}
+        for v in values.values():
+            if v is not None:
+                outputs.update(unpack(v))
+        raised, batches = [], self._batches(job)
+        for b, f in enumerate(futures):
+            if states.get(b) == "erred":
+                message = f"{type(f.exception()).__name__}: {f.exception()}"
+                raised += [{"task": i, "field": "task", "message": message} for i in batches.runs(b)]
         return outputs, raised
 
     def _status(self, c, jid: str) -> dict | None:
@@ -224,9 +238,9 @@ class Jobs:
         if job is None or final is not None:
             return final
         spec = SweepSpec.from_dict(job["spec"])
-        states = self._states(c, jid, job["total"])
-        done, status = self._count(states, self._meta(c, "cancelled", jid) is not None)
-        got = self._gather(c, jid, states)
+        states = self._states(c, jid, job)
+        done, status = self._count(job, states, self._meta(c, "cancelled", jid) is not None)
+        got = self._gather(c, jid, job, states)
         if got is None:  # another process finished it meanwhile, or the tasks are lost
             final = self._meta(c, "final", jid)
             return final if final is not None else self._doc(jid, job, spec, "failed", 0, {}, [
@@ -271,13 +285,13 @@ class Jobs:
         if job is None or final is not None:
             return final
         c.set_metadata([ROOT, "cancelled", jid], time.time())
-        states = self._states(c, jid, job["total"])
+        states = self._states(c, jid, job)
         try:
-            futures = c.get_dataset(dataset_name(jid))
+            futures = c.get_dataset(dataset_name(jid))["batches"]
         except KeyError:
             return self._status(c, jid)
-        pending = [f for f in futures if states.get(f.key) not in ENDED_STATES]
-        if pending:
+        pending = [f for b, f in enumerate(futures) if states.get(b) not in ENDED_STATES]
+        if pending:  # not the plan: cancelling a task cancels its dependents, the finished batches too
             c.cancel(pending, force=True)  # force: the published dataset wants them too
         return self._status(c, jid)
 

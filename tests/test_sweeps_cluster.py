@@ -2,7 +2,8 @@
 the HTTP job API end to end, and its faults with real processes, no mocks:
 
 * a sweep's results equal the endpoint's answers to the same requests sent one by one (bit for bit);
-* a worker killed (SIGKILL) in the middle of a sweep loses nothing: its tasks, and the results it held,
+* runs travel several to a Dask task (engine.sweep_tasks); progress counts runs;
+* a worker killed (SIGKILL) in the middle of a sweep loses nothing: its batches, and the results it held,
   are recomputed elsewhere, with the same numbers;
 * the API process that accepted a job killed (SIGKILL), another API process reports the job to its end;
 * ``DELETE`` stops the tasks not yet run; jobs expire.
@@ -18,7 +19,7 @@ import pytest
 
 import engine
 from dask_cluster import start_apis, wait_until
-from engine.sweeps import task_key
+from engine.sweep_tasks import plan_key, task_key
 from service import create_app
 from service.sweep_jobs import dataset_name
 
@@ -101,15 +102,28 @@ def test_events_stream_progress_then_end(api):
     assert end == {"id": url.rsplit("/", 1)[1], "status": "done", "done": 6, "total": 6}
 
 
+def _batch_keys(c, jid: str) -> tuple[list[str], list[int]]:
+    """The job's batch task keys and the bounds of its batches (the job's metadata on the scheduler)."""
+    bounds = c.get_metadata(["descentlab", "jobs", jid])["bounds"]
+    return [task_key(dataset_name(jid), b) for b in range(len(bounds) - 1)], bounds
+
+
 def test_delete_stops_the_remaining_tasks(api, dask_cluster):
     r = api.post("/api/v1/sweeps", json={"kind": "training/run", "base": SLOW, "axes": {"optimizer.lr": [0.01, 0.02]},
                                          "seeds": list(range(20))})
     acc = r.get_json()
+    with dask_cluster.client() as c:
+        keys, bounds = _batch_keys(c, acc["id"])
+    assert 8 <= len(keys) < 40 and bounds[-1] == 40  # several runs a task, >= 4 tasks per worker
     wait_until(lambda: api.get(acc["url"]).get_json()["done"] >= 2, 60, 0.2, "two runs done")
     doc = api.delete(acc["url"]).get_json()
     assert doc["status"] == "cancelled" and 2 <= doc["done"] < doc["total"] == 40
     assert len(doc["results"]) == doc["done"]
-    keys = [task_key(dataset_name(acc["id"]), i) for i in range(40)]
+    # run index = combination x 20 + seed; the runs done are whole batches, and done counts those runs
+    ran = {20 * [0.01, 0.02].index(r["coords"]["optimizer.lr"]) + r["seed"] for r in doc["results"]}
+    whole = [set(range(bounds[b], bounds[b + 1])) for b in range(len(keys))]
+    assert all(w <= ran or not (w & ran) for w in whole) and len(ran) == doc["done"]
+    keys.append(plan_key(dataset_name(acc["id"])))
     with dask_cluster.client() as c:
         def idle():
             busy = {k for ks in c.processing().values() for k in ks}
@@ -128,8 +142,9 @@ def test_a_worker_killed_mid_sweep_loses_no_result(api, dask_cluster):
     r = api.post("/api/v1/sweeps", json={"kind": "training/run", "base": SLOW, "axes": axes, "seeds": seeds,
                                          "metrics": ["final_val_loss", "best_epoch"]})
     acc = r.get_json()
-    keys = [task_key(dataset_name(acc["id"]), i) for i in range(acc["total"])]
     with dask_cluster.client() as c:
+        keys, bounds = _batch_keys(c, acc["id"])
+        assert len(keys) < acc["total"] == bounds[-1]  # some batches hold several runs
         addr = dask_cluster.worker_address(c, "victim")
         held = wait_until(lambda: [k for k, ws in c.sync(c.scheduler.who_has, keys=keys).items() if addr in ws], 60, 0.05,
                           "a result held by the victim worker")

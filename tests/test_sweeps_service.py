@@ -34,7 +34,17 @@ PER_KIND = {
     "descent/basins": {"kind": "descent/basins", "base": {"surface": "himmelblau", "resolution": [20, 20],
                                                           "optimizer": {"name": "adam", "lr": 0.05}},
                        "axes": {"optimizer.lr": [0.01, 0.05]}},
+    "lm/train": {"kind": "lm/train", "base": {"corpus": {"name": "reverse", "length": 3, "n_train": 40, "n_val": 10},
+                                              "model": {"name": "gpt", "n_layer": 1, "n_head": 2, "d_model": 8},
+                                              "optimizer": {"name": "adamw", "lr": 0.01}, "steps": 12,
+                                              "batch_size": 4, "eval_every": 4},
+                 "axes": {"model.d_model": [8, 16], "optimizer.lr": [0.01, 0.03]}, "seeds": [0, 1]},
+    "networks/hessian": {"kind": "networks/hessian", "base": {"layers": [2, 4, 1], "dataset": {"name": "moons",
+                                                                                            "n_train": 24},
+                                                              "top_k": 2, "density": False},
+                         "axes": {"train_steps": [0, 20], "layers": [[2, 4, 1], [2, 8, 1]]}, "seeds": [0, 1]},
 }
+LM_BODY, HESSIAN_BODY = PER_KIND["lm/train"], PER_KIND["networks/hessian"]
 
 
 def _post(client, body):
@@ -98,6 +108,21 @@ BAD = [
     ({**VALID, "axes": {"seed": [0, 1], "dataset.seed": [0, 1]}}, "seeds", None),  # the axes set both already
     ({**PER_KIND["descent/basins"], "base": {**PER_KIND["descent/basins"]["base"], "resolution": [500, 500]},
       "axes": {"steps": [200, 100_000]}}, "base.resolution", "max_descent_work"),  # the field the endpoint names
+    # the language-model and curvature kinds: their endpoints' own schemas and checks, named under axes / base
+    ({**LM_BODY, "axes": {"model.d_model": [8, 1000]}}, "axes.model.d_model", None),
+    ({**LM_BODY, "axes": {"model.dmodel": [8]}}, "axes.model.dmodel", None),
+    ({**LM_BODY, "axes": {"steps": [10, 10**6]}}, "axes.steps", None),
+    ({**LM_BODY, "base": {**LM_BODY["base"], "batch_size": 0}}, "base.batch_size", None),
+    ({**LM_BODY, "base": {**LM_BODY["base"], "model": {"name": "gpt", "n_layer": 4, "d_model": 128, "n_head": 4,
+                                                       "block_size": 64}, "corpus": {"name": "markov"},
+                          "steps": 20000, "eval_every": 1000}, "axes": {}}, "base.steps", "max_lm_work"),
+    ({**HESSIAN_BODY, "axes": {"top_k": [2, 50]}}, "axes.top_k", None),
+    ({**HESSIAN_BODY, "axes": {"layers": [[2, 4, 1], [3, 4, 1]]}}, "axes.layers", None),
+    ({**HESSIAN_BODY, "axes": {"train_step": [1]}}, "axes.train_step", None),
+    ({**HESSIAN_BODY, "base": {**HESSIAN_BODY["base"], "trace_samples": 0}}, "base.trace_samples", None),
+    ({**HESSIAN_BODY, "base": {**HESSIAN_BODY["base"], "layers": [2, 512, 512, 1],
+                               "dataset": {"name": "moons", "n_train": 150}}, "axes": {}}, "base.layers",
+     "max_hessian_work"),
     ({**VALID, "base": {**RUN, "dataset": {"name": "sine", "n_train": 1000, "n_val": 200},
                         "model": {"layers": [1, 64, 64, 1]}, "epochs": 200, "batch_size": 6},
       "axes": {"optimizer.lr": [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]}, "seeds": list(range(64))}, "axes",
@@ -162,6 +187,6 @@ def test_each_kinds_example_is_a_valid_body_of_its_endpoint_and_a_valid_sweep(cl
     example = next(e["example"] for e in cat["sweeps"] if e["name"] == kind)
     r = client.post(f"/api/v1/{kind}", json=example)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
-    axis = "steps" if kind.startswith("descent") else "epochs"
+    axis = {"descent": "steps", "lm": "steps", "networks": "train_steps"}.get(kind.split("/")[0], "epochs")
     r = client.post("/api/v1/sweeps", json={"kind": kind, "base": example, "axes": {axis: [2, 3]}})
     assert r.status_code == 503, r.get_data(as_text=True)[:300]

@@ -58,7 +58,7 @@ def post_sweep(body):
         valid = expand(body)
     except SweepRefused as err:
         abort(422, messages={"json": err.messages})
-    accepted = _call(jobs().submit, valid.spec, list(valid.tasks), valid.analysis, valid.budget)
+    accepted = _call(jobs().submit, valid.plan, valid.analysis)
     return accepted, 202, {"Location": accepted["url"]}
 
 

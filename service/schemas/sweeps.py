@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.errors import EngineInputError
-from engine.sweeps import SWEEP_LIMITS, SweepSpec, check_requests, check_spec, combination_request, seed_paths, split, \
-    with_seed
+from engine.sweeps import SWEEP_LIMITS, SweepPlan, SweepSpec, check_requests, check_spec, combination_request, \
+    seed_paths, split
 from engine.sweep_analysis import MAX_ANALYSIS_BOOTSTRAP, check_analysis
 from engine.scaling import LOSSES
 from engine.sweep_kinds import KINDS
@@ -163,10 +163,12 @@ class SweepStatus(Schema):
 # -- validation ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ValidSweep:
-    spec: SweepSpec
-    tasks: tuple[dict, ...]  # engine keyword arguments of every task, seeds written
+    plan: SweepPlan  # the engine's plan: every combination's engine keyword arguments, seed paths, costs
     analysis: dict
-    budget: float
+
+    @property
+    def spec(self) -> SweepSpec:
+        return self.plan.spec
 
 
 class SweepRefused(Exception):
@@ -255,12 +257,8 @@ def expand(body: dict) -> ValidSweep:
     try:
         seeds_at = seed_paths(KINDS[spec.kind], [p for p, _ in spec.axes], body.get("seed_fields"), "request",
                               bool(spec.seeds))
-        budget = check_requests(spec, requests, seeds_at)
+        budget, shares = check_requests(spec, requests, seeds_at)
     except EngineInputError as err:
         _refuse(err.field, err.message)
-    tasks = []
-    for i in range(spec.n_tasks):
-        c, seed = spec.task(i)
-        tasks.append(with_seed(requests[c], seeds_at, seed))
-    return ValidSweep(spec, tuple(tasks), analysis, budget)
+    return ValidSweep(SweepPlan(spec, tuple(requests), seeds_at, budget, shares), analysis)
 
