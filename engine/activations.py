@@ -46,7 +46,8 @@ from .registry import ParamSpec, lookup, resolve_params
 from .vecmath import sigmoid as vec_sigmoid
 from .vecmath import tanh as vec_tanh
 
-__all__ = ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_activation", "resolve_activation"]
+# activation_value / activation_deriv are kernels for the MLP's loops (unchecked input): internal.
+__all__ = ["ACTIVATIONS", "evaluate_activation", "resolve_activation"]
 
 # Integer codes (stable: the MLP's kernels dispatch on them)
 IDENTITY = 0

@@ -40,7 +40,7 @@ from .descent import (
 )
 from .deadlines import run_chunked
 from .errors import EngineInputError
-from .optimizers import Optimizer, new_state, reset_state, resolve_optimizer
+from .optimizers import ResolvedOptimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .validate import check_int, check_interval
@@ -80,7 +80,7 @@ class BasinsPlan:
     """A basin-map request, validated and resolved: what ``basin_map`` runs (``plan_basins``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lrs: np.ndarray  # (steps,)
     xs: np.ndarray  # (nx,) grid of starts
     ys: np.ndarray  # (ny,)

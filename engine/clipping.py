@@ -31,7 +31,9 @@ from .errors import EngineInputError
 from .registry import ParamSpec
 from .validate import check_array, check_float
 
-__all__ = ["ClippedGradient", "clip_by_norm", "clip_by_value", "clip_grad_norm", "clip_grad_value", "grad_norm"]
+# clip_grad_norm / clip_grad_value / grad_norm are in-place kernels for the engine's loops (unchecked input);
+# users call clip_by_norm / clip_by_value, which validate and return a new array.
+__all__ = ["ClippedGradient", "clip_by_norm", "clip_by_value"]
 
 CLIP_EPS = 1e-6  # torch clip_grad_norm_: coef = max_norm / (total_norm + 1e-6)
 

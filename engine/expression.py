@@ -51,8 +51,8 @@ from .errors import EngineInputError
 from .formula import formula_grad, formula_hessian, formula_value, formula_value_grad_hess
 from .limits import LIMITS
 
-__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression",
-           "resolve_formula", "formula_grad", "formula_hessian", "formula_value", "formula_value_grad_hess"]
+# formula_value / _grad / _hessian / _value_grad_hess (engine.formula) are kernels: internal, unchecked input.
+__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression", "resolve_formula"]
 
 PROGRAM_CACHE_SIZE = 512  # compiled programs kept (each < 20 kB); keyed by (expression, parameter names)
 

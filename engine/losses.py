@@ -63,8 +63,9 @@ from .registry import ParamSpec, lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION
 from .validate import check_int
 
+# loss_value_grad is the kernel other kernels call (unchecked input): internal; users call evaluate_loss.
 __all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
-           "loss_curves", "loss_value_grad", "resolve_loss"]
+           "loss_curves", "resolve_loss"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)

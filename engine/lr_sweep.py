@@ -47,7 +47,7 @@ from .descent import (
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .validate import check_float, check_int
@@ -158,7 +158,7 @@ class LRSweepPlan:
     """An lr-sweep request, validated and resolved: what ``run_lr_sweep`` runs (``plan_lr_sweep``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lr_list: list[float]
     lr_rows: np.ndarray  # (R, steps) each run's learning rate per step
     start: tuple[float, float]

@@ -27,7 +27,7 @@ from .descent import (
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .trajectory import Trajectory, trajectory_of
@@ -70,7 +70,7 @@ class RacePlan:
     """A race request, validated and resolved: what ``run_race`` runs (``plan_race``)."""
 
     su: Setup
-    opts: tuple[Optimizer, ...]
+    opts: tuple[ResolvedOptimizer, ...]
     lrs: np.ndarray  # (R, steps) each racer's learning rate per step
     start: tuple[float, float]
     min_tol: float

@@ -56,8 +56,9 @@ from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .validate import check_interval
 
-__all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface", "surface_grad", "surface_hessian",
-           "surface_value"]
+# surface_value / surface_grad / surface_hessian are kernels for the engine's own loops (unchecked input);
+# users evaluate a surface through landscape_grid / landscape_slice, which validate first.
+__all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)

@@ -55,7 +55,7 @@ from .descent import (
     ALIGNMENT, BOUND_FACTOR, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, SAMPLES_PER_WORK_UNIT, STATUS, STATUS_MEANINGS,
     Setup, check_start, descend, new_run, record_arrays, setup, stop_reason,
 )
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 
@@ -97,7 +97,7 @@ class TrajectoryPlan:
     """A trajectory request, validated and resolved: what ``run_trajectory`` runs (``plan_trajectory``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lrs: np.ndarray  # (steps,) the learning rate of each step
     start: tuple[float, float]
 
