@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
@@ -44,7 +46,7 @@ from .surfaces import (
     quadratic_form_fg, rastrigin_fg_trig, resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad,
     valley_fg,
 )
-from .validate import check_int, check_interval, check_pair
+from .validate import Domain, Pair, Spec, check_int, check_interval, check_pair
 
 __all__ = ["LandscapeGrid", "LandscapeSlice", "landscape_grid", "landscape_slice"]
 
@@ -105,13 +107,13 @@ class LandscapeSlice:
 
 
 def landscape_grid(
-    surface: str | Surface,
-    x_range=None,
-    y_range=None,
-    resolution=(200, 200),
-    params: dict | None = None,
+    surface: str | Spec | Surface,
+    x_range: Pair | None = None,
+    y_range: Pair | None = None,
+    resolution: Sequence[int] = (200, 200),
+    params: Mapping[str, float] | None = None,
     gradient: bool = False,
-    domain=None,
+    domain: Domain | None = None,
 ) -> LandscapeGrid:
     """Sample ``surface`` (a name, or a formula with ``params`` and ``domain``) on an ``nx × ny`` grid over
     ``x_range × y_range`` (default: its domain).
@@ -142,13 +144,13 @@ def landscape_grid(
 
 
 def landscape_slice(
-    surface: str | Surface,
-    point,
-    direction,
-    t_range=(-1.0, 1.0),
+    surface: str | Spec | Surface,
+    point: Pair,
+    direction: Pair,
+    t_range: Pair = (-1.0, 1.0),
     points: int = 201,
-    params: dict | None = None,
-    domain=None,
+    params: Mapping[str, float] | None = None,
+    domain: Domain | None = None,
 ) -> LandscapeSlice:
     """f and d f/d t along (x, y) = point + t·direction for ``points`` values of t spanning ``t_range``."""
     su = resolve_surface(surface, params, domain)

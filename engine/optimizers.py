@@ -872,13 +872,16 @@ def _check_betas(spec: OptimizerSpec, betas) -> list[float]:
     return out
 
 
-def resolve_optimizer(spec: Mapping[str, Any], field: str = "optimizer") -> ResolvedOptimizer:
+def resolve_optimizer(optimizer: Mapping[str, Any], field: str = "optimizer") -> ResolvedOptimizer:
     """``{"name": "adam", "lr": 0.01, ...}`` → ``ResolvedOptimizer`` with torch's defaults filled in and checked.
 
     Validation follows the torch constructors (lr, eps, weight_decay, momentum, ... >= 0; betas in
     [0, 1); rho in [0, 1]; Nesterov needs momentum > 0 and dampening 0), raising
     ``EngineInputError("<field>.<param>", ...)``. Keys whose value is None count as absent.
     """
+    spec = optimizer
+    if not isinstance(field, str):
+        raise EngineInputError("field", "must be a string (the name refusals are given under)")
     if field == "optimizer":  # the callee's own root: no re-rooting (and no context manager per call)
         return _resolve(spec)
     with field_prefix(field, strip="optimizer"):

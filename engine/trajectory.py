@@ -49,6 +49,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from .descent import (
@@ -58,6 +60,7 @@ from .descent import (
 from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
+from .validate import Domain, Pair, Spec
 
 __all__ = ["Trajectory", "run_trajectory"]
 
@@ -103,19 +106,19 @@ class TrajectoryPlan:
 
 
 def plan_trajectory(
-    surface: str = "rosenbrock",
-    start=(-1.5, 2.0),
+    surface: str | Spec = "rosenbrock",
+    start: Pair = (-1.5, 2.0),
     steps: int = 1000,
-    optimizer: dict | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizer: Spec | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     draw: bool = True,
-    domain=None,
+    domain: Domain | None = None,
 ) -> TrajectoryPlan:
     """``run_trajectory``'s checks, without the run; ``draw=False``: without its random draws either
     (``engine.descent.setup``), so a check costs little whatever the steps."""
@@ -127,18 +130,18 @@ def plan_trajectory(
 
 
 def run_trajectory(
-    surface: str = "rosenbrock",
-    start=(-1.5, 2.0),
+    surface: str | Spec = "rosenbrock",
+    start: Pair = (-1.5, 2.0),
     steps: int = 1000,
-    optimizer: dict | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizer: Spec | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> Trajectory:
     """Descend ``surface`` from ``start`` with ``optimizer`` (a spec dict, e.g. ``{"name": "adam", "lr": 0.01}``).
 

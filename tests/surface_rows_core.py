@@ -48,7 +48,7 @@ ROWS = {
             ("wrong dtype (strings)", lambda e: e.evaluate_loss("mse", np.array(["a", "b"]), [1.0, 2.0]), "predictions"),
             ("list of strings", lambda e: e.evaluate_loss("mse", [1.0, 2.0], ["a", "b"]), "targets"),
             ("mismatched lengths", lambda e: e.evaluate_loss("mse", [1.0, 2.0], [1.0, 2.0, 3.0]), "targets"),
-            ("unknown name", lambda e: e.evaluate_loss("no-such-loss", [1.0], [1.0]), "name"),
+            ("unknown name", lambda e: e.evaluate_loss("no-such-loss", [1.0], [1.0]), "loss"),
             ("unknown parameter", lambda e: e.evaluate_loss("mse", [1.0], [1.0], params={"gamma": 1.0}), "params"),
             ("parameter the loss does not take", lambda e: e.evaluate_loss("huber", [1.0], [1.0], params={"beta": 1.0}),
              "params"),
@@ -61,8 +61,8 @@ ROWS = {
     "loss_curves": Row(
         valid=_ok(["mse", "huber"], 11),
         refusals=(
-            ("unknown name", lambda e: e.loss_curves(["no-such-loss"]), "names"),
-            ("not a list", lambda e: e.loss_curves("mse"), "names"),
+            ("unknown name", lambda e: e.loss_curves(["no-such-loss"]), "losses"),
+            ("not a list", lambda e: e.loss_curves("mse"), "losses"),
             ("points = 0", lambda e: e.loss_curves(["mse"], 0), "points"),
             ("wrong shape range", lambda e: e.loss_curves(["mse"], 11, x_range=[1.0, 2.0, 3.0]), "x_range"),
             ("unknown parameter", lambda e: e.loss_curves(["mse"], params={"gamma": 1.0}), "params"),
@@ -71,7 +71,7 @@ ROWS = {
     "resolve_loss": Row(
         valid=_ok("huber", {"delta": 0.5}),
         refusals=(
-            ("unknown name", lambda e: e.resolve_loss("no-such-loss"), "name"),
+            ("unknown name", lambda e: e.resolve_loss("no-such-loss"), "loss"),
             ("unknown parameter", lambda e: e.resolve_loss("huber", {"beta": 1.0}), "params"),
             ("wrong type params", lambda e: e.resolve_loss("huber", [1.0]), "params"),
         ),
@@ -86,15 +86,16 @@ ROWS = {
         ),
     ),
     "compile_expression": Row(
-        valid=_ok("a*x^2 + y^2", ("a",)),
+        valid=_ok("a*x**2 + y**2", ("a",)),
         refusals=(
             ("syntax", lambda e: e.compile_expression("x +* y"), "expression"),
             ("unknown name", lambda e: e.compile_expression("x + b", ("a",)), "expression"),
             ("not a string", lambda e: e.compile_expression(["x"]), "expression"),
+            ("param_names not strings", lambda e: e.compile_expression("x", (1, 2)), "param_names"),
         ),
     ),
     "resolve_formula": Row(
-        valid=_ok("a*x^2 + y^2", {"a": 2.0}),
+        valid=_ok("a*x**2 + y**2", {"a": 2.0}),
         refusals=(
             ("syntax", lambda e: e.resolve_formula("x +* y"), "expression"),
             ("params not numbers", lambda e: e.resolve_formula("a*x", {"a": "two"}), "params"),
@@ -130,7 +131,7 @@ ROWS = {
         refusals=(
             ("mismatched lengths", lambda e: e.classify_hessian(np.ones(2), np.ones(3), np.ones(2)), "hxy"),
             ("list of strings", lambda e: e.classify_hessian(["a"], [1.0], [1.0]), "hxx"),
-            ("NaN", lambda e: e.classify_hessian([float("nan")], [1.0], [1.0]), "hxx"),
+            ("None", lambda e: e.classify_hessian(None, [1.0], [1.0]), "hxx"),
         ),
     ),
     # ---- optimizers, schedules, clipping
@@ -156,15 +157,15 @@ ROWS = {
     "resolve_optimizer": Row(
         valid=_ok({"name": "adam", "lr": 0.01}),
         refusals=(
-            ("unknown name", lambda e: e.resolve_optimizer({"name": "nope"}), "spec"),
-            ("unknown parameter", lambda e: e.resolve_optimizer({"name": "adam", "momentum": 0.9}), "spec"),
-            ("not a mapping", lambda e: e.resolve_optimizer(["adam"]), "spec"),
+            ("unknown name", lambda e: e.resolve_optimizer({"name": "nope"}), "optimizer"),
+            ("unknown parameter", lambda e: e.resolve_optimizer({"name": "adam", "momentum": 0.9}), "optimizer"),
+            ("not a mapping", lambda e: e.resolve_optimizer(["adam"]), "optimizer"),
         ),
     ),
     "lr_schedule": Row(
         valid=_ok({"name": "step", "step_size": 2, "gamma": 0.5}, 0.1, 6),
         refusals=(
-            ("unknown name", lambda e: e.lr_schedule({"name": "nope"}, 0.1, 5), "spec"),
+            ("unknown name", lambda e: e.lr_schedule({"name": "nope"}, 0.1, 5), "schedule"),
             ("steps = 0", lambda e: e.lr_schedule({"name": "constant"}, 0.1, 0), "steps"),
             ("negative lr", lambda e: e.lr_schedule({"name": "constant"}, -0.1, 5), "base_lr"),
         ),
@@ -172,7 +173,7 @@ ROWS = {
     "schedule_values": Row(
         valid=_ok({"name": "cosine", "T_max": 5}, 0.1, 6),
         refusals=(
-            ("unknown name", lambda e: e.schedule_values({"name": "nope"}, 0.1, 5), "spec"),
+            ("unknown name", lambda e: e.schedule_values({"name": "nope"}, 0.1, 5), "schedule"),
             ("steps = 0", lambda e: e.schedule_values({"name": "constant"}, 0.1, 0), "steps"),
         ),
     ),
@@ -257,7 +258,7 @@ ROWS = {
     "evaluate_activation": Row(
         valid=_ok("tanh", np.linspace(-2.0, 2.0, 5)),
         refusals=(
-            ("unknown name", lambda e: e.evaluate_activation("nope", [0.0]), "name"),
+            ("unknown name", lambda e: e.evaluate_activation("nope", [0.0]), "activation"),
             ("2-D", lambda e: e.evaluate_activation("tanh", np.zeros((2, 2, 2))), "x"),
             ("list of strings", lambda e: e.evaluate_activation("tanh", ["a"]), "x"),
         ),
@@ -265,7 +266,7 @@ ROWS = {
     "resolve_activation": Row(
         valid=_ok("leaky_relu", {"negative_slope": 0.1}),
         refusals=(
-            ("unknown name", lambda e: e.resolve_activation("nope"), "name"),
+            ("unknown name", lambda e: e.resolve_activation("nope"), "activation"),
             ("unknown parameter", lambda e: e.resolve_activation("tanh", {"zzz": 1.0}), "params"),
         ),
     ),
@@ -279,8 +280,8 @@ ROWS = {
     "resolve_init": Row(
         valid=_ok({"name": "xavier_uniform", "gain": 1.0}),
         refusals=(
-            ("unknown name", lambda e: e.resolve_init({"name": "nope"}), "spec"),
-            ("unknown parameter", lambda e: e.resolve_init({"name": "xavier_uniform", "zzz": 1}), "spec"),
+            ("unknown name", lambda e: e.resolve_init({"name": "nope"}), "init"),
+            ("unknown parameter", lambda e: e.resolve_init({"name": "xavier_uniform", "zzz": 1}), "init"),
         ),
     ),
     "weight_stats": Row(
@@ -302,7 +303,7 @@ ROWS = {
     "diagnose": Row(
         valid=_ok(np.array([1.0, 0.5, 0.3, 0.2, 0.2]), np.array([1.1, 0.6, 0.4, 0.35, 0.36])),
         refusals=(
-            ("mismatched lengths", lambda e: e.diagnose([1.0, 0.5, 0.3], [1.0, 0.5]), "val_loss"),
+            ("mismatched lengths", lambda e: e.diagnose([1.0, 0.5, 0.3, 0.2, 0.2], [1.0, 0.5, 0.3, 0.2]), "val_loss"),
             ("2-D", lambda e: e.diagnose(np.ones((3, 3))), "train_loss"),
             ("list of strings", lambda e: e.diagnose(["a", "b"]), "train_loss"),
         ),
