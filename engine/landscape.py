@@ -120,6 +120,13 @@ def landscape_grid(
 
     ``resolution`` is ``(nx, ny)`` or one int for both; each axis 2..max_grid_axis (a formula: nodes x
     nx x ny <= max_formula_work). With ``gradient=True`` also returns ‖∇f‖ per cell.
+
+    >>> g = engine.landscape_grid("himmelblau", x_range=(-5, 5), y_range=(-5, 5), resolution=(11, 11))
+    >>> g.z.shape, g.z_min, float(g.z[5, 5])   # row = y, column = x: the centre is f(0, 0)
+    ((11, 11), 0.0, 170.0)
+    >>> engine.landscape_grid("x**2 + a*y**2", resolution=3, params={"a": 2.0},
+    ...                       domain={"x": [-1, 1], "y": [-1, 1]}).z.tolist()
+    [[3.0, 2.0, 3.0], [1.0, 0.0, 1.0], [3.0, 2.0, 3.0]]
     """
     su = resolve_surface(surface, params, domain)
     (x0, x1), (y0, y1) = rectangle(su, x_range, y_range)

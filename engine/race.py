@@ -143,6 +143,14 @@ def run_race(
     """Run each optimizer spec from ``start`` (default: ``default_start``) in parallel.
 
     An entry of ``optimizers`` may carry its own ``"schedule"``; otherwise ``schedule`` applies.
+    ``optimizers=None`` races SGD (lr 1e-3) against Adam (lr 1e-2).
+
+    >>> r = engine.run_race("himmelblau", start=(0.0, 0.0), steps=300,
+    ...                     optimizers=[{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 0.1}])
+    >>> [(s.optimizer, s.status, s.minimum) for s in r.summary]
+    [('sgd', 'converged', 0), ('adam', 'max_steps', 0)]
+    >>> r.minima[0].round(3).tolist()      # x, y, f of the minimum both reached
+    [3.0, 2.0, 0.0]
     """
     p = plan_race(surface, start, steps, optimizers, schedule, params, noise_scale, seed, batch_size, clip, tolerance,
                   minimum_tolerance, domain=domain)

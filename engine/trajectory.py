@@ -149,6 +149,11 @@ def run_trajectory(
     step; without one the lr is constant. ``noise_scale``/``seed``/``batch_size`` make the gradient
     stochastic and ``clip`` clips it (module docstring). ``tolerance`` is the gradient-norm tolerance
     for ``converged`` (0 disables it).
+
+    >>> t = engine.run_trajectory("rosenbrock", start=(-1.5, 2.0), steps=2000,
+    ...                           optimizer={"name": "adam", "lr": 0.05})
+    >>> t.status, t.path.shape, t.path[-1].round(3).tolist()
+    ('max_steps', (2001, 2), [1.0, 1.0])
     """
     p = plan_trajectory(surface, start, steps, optimizer, schedule, params, noise_scale, seed, batch_size, clip,
                         tolerance, domain=domain)
