@@ -1,5 +1,10 @@
 """Optimizers as in-place kernels over flat float64 parameter vectors, with torch.optim semantics.
 
+Python users step with ``engine.Optimizer`` (``engine/optim.py``: ``opt = Optimizer("adam", lr=1e-2);
+opt.step(params, grad)``), which owns its state and checks sizes and dtypes. Everything below the registry
+(``optimizer_step``, ``reset_state``, ``new_state``) is the engine's internal kernel interface: unchecked,
+so it is not exported.
+
 One step function per optimizer, written the way ``torch/optim/<name>.py::_single_tensor_<name>``
 writes it (torch 2.13, CPU single-tensor path): its per-step scalars, then one formula per
 coordinate (``_<name>_coord``, scalars in and out). ONE dispatcher ``optimizer_step`` is what any
