@@ -37,16 +37,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._jit import kernel
 from .errors import EngineInputError
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_array
 from .vecmath import sigmoid as vec_sigmoid
 from .vecmath import tanh as vec_tanh
 
-__all__ = ["ACTIVATIONS", "activation_deriv", "activation_value", "evaluate_activation", "resolve_activation"]
+# activation_value / activation_deriv are kernels for the MLP's loops (unchecked input): internal.
+__all__ = ["ACTIVATIONS", "evaluate_activation", "resolve_activation"]
 
 # Integer codes (stable: the MLP's kernels dispatch on them)
 IDENTITY = 0
@@ -346,14 +350,27 @@ class ResolvedActivation:
     params: dict  # resolved parameters by name, defaults included
 
 
-def resolve_activation(name, params: dict | None = None, field: str = "activation") -> ResolvedActivation:
-    """Look ``name`` up in ACTIVATIONS and resolve its parameter (errors name ``field``)."""
+def resolve_activation(activation: str, params: Mapping[str, float] | None = None,
+                       field: str | None = None) -> ResolvedActivation:
+    """Look ``activation`` up in ACTIVATIONS and resolve its parameter.
+
+    Errors name ``activation`` and ``params.<name>``; a caller that took them under other names passes
+    ``field`` (the MLP's ``output_activation``: its parameters are then ``output_activation_params``).
+
+    >>> engine.resolve_activation("leaky_relu", {"negative_slope": 0.1}).param
+    0.1
+    """
+    name = activation
+    if field is not None and not isinstance(field, str):
+        raise EngineInputError("field", "must be a string")
+    pfield = "params" if field is None else f"{field}_params"
+    field = "activation" if field is None else field
     if not isinstance(name, str):
         raise EngineInputError(field, f"must be an activation name; choose one of: {', '.join(ACTIVATIONS)}")
     spec = lookup(ACTIVATIONS, name, field)
-    if params is not None and not isinstance(params, dict):
-        raise EngineInputError(f"{field}_params", "must be an object of parameter values")
-    resolved = resolve_params(spec.params, params, f"{field}_params")
+    if params is not None and not isinstance(params, Mapping):
+        raise EngineInputError(pfield, "must be an object of parameter values")
+    resolved = resolve_params(spec.params, params, pfield)
     param = float(resolved[spec.params[0].name]) if spec.params else 0.0
     return ResolvedActivation(spec.name, spec.code, param, resolved)
 
@@ -367,15 +384,15 @@ class ActivationCurve:
     params: dict
 
 
-def evaluate_activation(name: str, x, params: dict | None = None) -> ActivationCurve:
-    """f(x) and f'(x) of one activation at the given points (a 1-D list of finite numbers)."""
-    act = resolve_activation(name, params)
-    try:
-        xs = np.ascontiguousarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise EngineInputError("x", "must be a list of numbers") from None
-    if xs.ndim != 1 or xs.size == 0 or not np.isfinite(xs).all():
-        raise EngineInputError("x", "must be a non-empty 1-D list of finite numbers")
+def evaluate_activation(activation: str, x: ArrayLike, params: Mapping[str, float] | None = None) -> ActivationCurve:
+    """f(x) and f'(x) of one activation at the given points (a 1-D array of finite numbers).
+
+    >>> c = engine.evaluate_activation("relu", [-1.0, 0.0, 2.0])
+    >>> c.value.tolist(), c.derivative.tolist()
+    ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
+    """
+    act = resolve_activation(activation, params)
+    xs = check_array("x", x, ndim=(1,), limit="max_curve_points")
     value = np.empty_like(xs)
     deriv = np.empty_like(xs)
     _curve(act.code, act.param, xs, value, deriv)

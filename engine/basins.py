@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from ._jit import parallel_kernel, prange
@@ -40,10 +42,10 @@ from .descent import (
 )
 from .deadlines import run_chunked
 from .errors import EngineInputError
-from .optimizers import Optimizer, new_state, reset_state, resolve_optimizer
+from .optimizers import ResolvedOptimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
-from .validate import check_int, check_interval
+from .validate import Domain, Pair, Spec, check_int, check_interval
 
 __all__ = ["Basins", "basin_map"]
 
@@ -80,25 +82,25 @@ class BasinsPlan:
     """A basin-map request, validated and resolved: what ``basin_map`` runs (``plan_basins``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lrs: np.ndarray  # (steps,)
     xs: np.ndarray  # (nx,) grid of starts
     ys: np.ndarray  # (ny,)
 
 
 def plan_basins(
-    surface: str = "himmelblau",
-    optimizer: dict | None = None,
-    x_range=None,
-    y_range=None,
-    resolution=DEFAULT_RESOLUTION,
+    surface: str | Spec = "himmelblau",
+    optimizer: Spec | None = None,
+    x_range: Pair | None = None,
+    y_range: Pair | None = None,
+    resolution: Sequence[int] = DEFAULT_RESOLUTION,
     steps: int = 1000,
-    schedule: dict | None = None,
-    params: dict | None = None,
-    clip: dict | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> BasinsPlan:
     """``basin_map``'s checks, without the run (it draws nothing at random)."""
     try:
@@ -121,18 +123,18 @@ def plan_basins(
 
 
 def basin_map(
-    surface: str = "himmelblau",
-    optimizer: dict | None = None,
-    x_range=None,
-    y_range=None,
-    resolution=DEFAULT_RESOLUTION,
+    surface: str | Spec = "himmelblau",
+    optimizer: Spec | None = None,
+    x_range: Pair | None = None,
+    y_range: Pair | None = None,
+    resolution: Sequence[int] = DEFAULT_RESOLUTION,
     steps: int = 1000,
-    schedule: dict | None = None,
-    params: dict | None = None,
-    clip: dict | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> Basins:
     """Label every start of an ``nx x ny`` grid with the minimum ``optimizer`` takes it to."""
     p = plan_basins(surface, optimizer, x_range, y_range, resolution, steps, schedule, params, clip, tolerance,

@@ -25,13 +25,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._jit import inline_kernel, kernel
 from .errors import EngineInputError
 from .registry import ParamSpec
 from .validate import check_array, check_float
 
-__all__ = ["ClippedGradient", "clip_by_norm", "clip_by_value", "clip_grad_norm", "clip_grad_value", "grad_norm"]
+# clip_grad_norm / clip_grad_value / grad_norm are in-place kernels for the engine's loops (unchecked input);
+# users call clip_by_norm / clip_by_value, which validate and return a new array.
+__all__ = ["ClippedGradient", "clip_by_norm", "clip_by_value"]
 
 CLIP_EPS = 1e-6  # torch clip_grad_norm_: coef = max_norm / (total_norm + 1e-6)
 
@@ -119,17 +122,21 @@ class ClippedGradient:
     clipped: bool  # whether any coordinate changed
 
 
-def clip_by_norm(g, max_norm: float) -> ClippedGradient:
-    """``torch.nn.utils.clip_grad_norm_(…, max_norm)`` on a copy of ``g`` (2-norm)."""
-    a = check_array("grad", g, ndim=(1,))
+def clip_by_norm(grad: ArrayLike, max_norm: float) -> ClippedGradient:
+    """``torch.nn.utils.clip_grad_norm_(…, max_norm)`` on a copy of ``grad`` (a 1-D array; 2-norm).
+
+    >>> engine.clip_by_norm(np.array([3.0, 4.0]), 1.0).grad.round(6).tolist()
+    [0.6, 0.8]
+    """
+    a = check_array("grad", grad, ndim=(1,), limit="max_network_parameters")
     c = check_float("max_norm", max_norm, 0.0, strict=True)
     before = clip_grad_norm(a, c)
     return ClippedGradient(a, float(before), float(grad_norm(a)), bool(before + CLIP_EPS > c))
 
 
-def clip_by_value(g, clip_value: float) -> ClippedGradient:
-    """``torch.nn.utils.clip_grad_value_(…, clip_value)`` on a copy of ``g``."""
-    a = check_array("grad", g, ndim=(1,))
+def clip_by_value(grad: ArrayLike, clip_value: float) -> ClippedGradient:
+    """``torch.nn.utils.clip_grad_value_(…, clip_value)`` on a copy of ``grad`` (a 1-D array)."""
+    a = check_array("grad", grad, ndim=(1,), limit="max_network_parameters")
     c = check_float("clip_value", clip_value, 0.0, strict=True)
     before = grad_norm(a)
     clipped = bool(np.any(np.abs(a) > c))

@@ -21,12 +21,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
+from .errors import EngineInputError
 from .landscape import rectangle
 from .surfaces import Surface, check_formula_work, exact_args, resolve_surface, surface_grad, surface_hessian
-from .validate import check_int
+from .validate import Domain, Pair, Spec, check_int
 
 __all__ = ["CriticalPoints", "critical_points", "classify_hessian"]
 
@@ -45,14 +48,31 @@ DEDUP_TOL = 1e-6
 _FMAX = float(np.finfo(np.float64).max)
 
 
-def classify_hessian(hxx, hxy, hyy) -> tuple[np.ndarray, np.ndarray]:
+def _entries(field: str, v) -> np.ndarray:
+    """Hessian entries: a number or an array of numbers (NaN and inf allowed: see classify_hessian)."""
+    if isinstance(v, (str, bytes, dict)) or v is None:
+        raise EngineInputError(field, "must be a number or an array of numbers")
+    try:
+        arr = np.asarray(v)
+    except (TypeError, ValueError):
+        raise EngineInputError(field, "must be a number or an array of numbers") from None
+    if arr.dtype.kind not in "biuf":
+        raise EngineInputError(field, "must be a number or an array of numbers")
+    return arr.astype(np.float64)
+
+
+def classify_hessian(hxx: float | np.ndarray, hxy: float | np.ndarray,
+                     hyy: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(kind codes into KINDS, eigenvalues [..., 2] ascending)`` of the Hessians [[hxx, hxy], [hxy, hyy]]
     (numbers or arrays of them), by the rule in the module docstring.
 
     An infinite entry counts as ±1.797e308 (the eigenvalues stay finite: a cone point of a formula is a
     minimum with huge curvature); Hessians with entries beyond 1e150 are scaled down for the eigenvalues
     and back, so nothing overflows; a NaN entry gives NaN eigenvalues and ``degenerate``."""
-    a, b, c = (np.clip(np.asarray(v, dtype=np.float64), -_FMAX, _FMAX) for v in (hxx, hxy, hyy))
+    a, b, c = (np.clip(_entries(name, v), -_FMAX, _FMAX) for name, v in (("hxx", hxx), ("hxy", hxy), ("hyy", hyy)))
+    if not a.shape == b.shape == c.shape:
+        raise EngineInputError("hxy" if b.shape != a.shape else "hyy",
+                               f"shapes {list(a.shape)}, {list(b.shape)}, {list(c.shape)} of hxx, hxy, hyy differ")
     s = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.abs(c))
     scale = np.where(s > 1e150, s, 1.0)  # 1.0 elsewhere: the usual path is exactly the plain formula
     a, b, c = a / scale, b / scale, c / scale
@@ -114,12 +134,12 @@ class CriticalPoints:
 
 
 def critical_points(
-    surface: str | Surface,
-    x_range=None,
-    y_range=None,
+    surface: str | Spec | Surface,
+    x_range: Pair | None = None,
+    y_range: Pair | None = None,
     seeds: int = 41,
-    params: dict | None = None,
-    domain=None,
+    params: Mapping[str, float] | None = None,
+    domain: Domain | None = None,
 ) -> CriticalPoints:
     """Every critical point (∇f = 0) found in the rectangle, classified by Hessian eigenvalues.
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from .errors import DeadlineExceeded
+from .errors import DeadlineExceeded, EngineInputError
 from .registry import ParamSpec
+from .validate import check_float
 
 __all__ = ["DeadlineExceeded", "deadline"]
 
@@ -50,10 +51,29 @@ class Deadline:
 _current: ContextVar[Deadline | None] = ContextVar("engine_deadline", default=None)
 
 
-@contextmanager
 def deadline(seconds: float | None = None, *, at: float | None = None,
-             extend: Callable[[], float | None] | None = None) -> Iterator[Deadline | None]:
-    """Stop chunked computations ``seconds`` from now (or at monotonic time ``at``) inside this block."""
+             extend: Callable[[], float | None] | None = None) -> AbstractContextManager[Deadline | None]:
+    """Stop chunked computations ``seconds`` from now (or at monotonic time ``at``) inside this block.
+
+    ``seconds`` >= 0 (or ``at``, a ``time.monotonic()`` value); ``extend``, asked once when the time
+    passes, may return a later ``at``. Checked when called, before the block runs.
+
+    >>> with engine.deadline(60.0) as d:
+    ...     d is not None
+    True
+    """
+    if seconds is not None:
+        seconds = check_float("seconds", seconds, 0.0)
+    if at is not None:
+        at = check_float("at", at)
+    if extend is not None and not callable(extend):
+        raise EngineInputError("extend", "must be callable: extend() -> a later time.monotonic() value, or None")
+    return _deadline(seconds, at, extend)
+
+
+@contextmanager
+def _deadline(seconds: float | None, at: float | None,
+              extend: Callable[[], float | None] | None) -> Iterator[Deadline | None]:
     if seconds is None and at is None:
         yield None
         return

@@ -42,6 +42,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Sequence
+
 import numpy as np
 
 from .errors import EngineInputError
@@ -120,7 +122,8 @@ def _f(x) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-def diagnose(train_loss, val_loss=None) -> Diagnosis:
+def diagnose(train_loss: Sequence[float | None] | np.ndarray,
+             val_loss: Sequence[float | None] | np.ndarray | None = None) -> Diagnosis:
     """Walk the decision tree in the module docstring over ``train_loss`` (and ``val_loss``)."""
     tr = _curve(train_loss, "train_loss")
     va = None

@@ -43,16 +43,17 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import formula as vm
 from .errors import EngineInputError
 from .formula import formula_grad, formula_hessian, formula_value, formula_value_grad_hess
-from .limits import LIMITS
+from .limits import LIMITS, check_max
 
-__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression",
-           "resolve_formula", "formula_grad", "formula_hessian", "formula_value", "formula_value_grad_hess"]
+# formula_value / _grad / _hessian / _value_grad_hess (engine.formula) are kernels: internal, unchecked input.
+__all__ = ["FORMULA_FUNCTIONS", "ExpressionError", "Formula", "Program", "compile_expression", "resolve_formula"]
 
 PROGRAM_CACHE_SIZE = 512  # compiled programs kept (each < 20 kB); keyed by (expression, parameter names)
 
@@ -195,13 +196,13 @@ class Formula:
 # ---------------------------------------------------------------------------------------------
 
 
-def resolve_formula(expression: str, params: dict | None = None) -> Formula:
+def resolve_formula(expression: str, params: Mapping[str, float] | None = None) -> Formula:
     """Parse and compile ``expression`` (cached) and bind ``params`` (name -> finite number).
 
     Raises EngineInputError naming ``expression`` (an ``ExpressionError`` with the column) or
     ``params``/``params.<name>``. Parameters the formula does not use are accepted and kept.
     """
-    if params is not None and not isinstance(params, dict):
+    if params is not None and not isinstance(params, Mapping):
         raise EngineInputError("params", "must be an object of parameter values")
     given = dict(params or {})
     limit = LIMITS["max_expression_params"]
@@ -224,7 +225,7 @@ def resolve_formula(expression: str, params: dict | None = None) -> Formula:
     return Formula(expression, values, program.param_names, program.ops.copy(), program.consts.copy(), p, program)
 
 
-def compile_expression(expression: str, param_names=()) -> Program:
+def compile_expression(expression: str, param_names: Sequence[str] = ()) -> Program:
     """The program of ``expression`` in which ``param_names`` may appear as parameters.
 
     Programs are kept in an LRU cache of PROGRAM_CACHE_SIZE by (expression, parameter names):
@@ -232,6 +233,11 @@ def compile_expression(expression: str, param_names=()) -> Program:
     """
     if not isinstance(expression, str):
         raise ExpressionError("must be a string")
+    if isinstance(param_names, (str, bytes)) or not isinstance(param_names, (list, tuple)) or not all(
+            isinstance(n, str) for n in param_names):
+        raise EngineInputError("param_names", "must be a list of parameter names (strings)")
+    check_max("param_names", len(param_names), "max_expression_params")
+    param_names = tuple(param_names)
     limit = LIMITS["max_expression_length"]
     if len(expression) > limit:
         raise ExpressionError(f"{len(expression)} characters exceeds limit max_expression_length={limit}")

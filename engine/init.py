@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
 from .errors import EngineInputError
 from .registry import ParamSpec, lookup, resolve_params
+from .validate import check_float, check_int
 
 __all__ = ["INITS", "calculate_gain", "init_layer", "resolve_init", "weight_stats"]
 
@@ -47,7 +49,15 @@ MODES = ("fan_in", "fan_out")
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """torch.nn.init.calculate_gain for the nonlinearities an MLP uses (conv* count as linear)."""
+    """torch.nn.init.calculate_gain for the nonlinearities an MLP uses (conv* count as linear).
+
+    >>> engine.calculate_gain("tanh"), round(engine.calculate_gain("leaky_relu", 0.2), 6)
+    (1.6666666666666667, 1.38675)
+    """
+    if not isinstance(nonlinearity, str):
+        raise EngineInputError("nonlinearity", f"must be a name; choose one of: {', '.join(NONLINEARITIES)}")
+    if param is not None:
+        param = check_float("param", param)
     if nonlinearity in ("linear", "identity", "sigmoid") or nonlinearity.startswith("conv"):
         return 1.0
     if nonlinearity == "tanh":
@@ -59,7 +69,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1.0 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4.0
-    raise EngineInputError("init.nonlinearity", f"unsupported nonlinearity {nonlinearity!r}; choose one of: {', '.join(NONLINEARITIES)}")
+    raise EngineInputError("nonlinearity", f"unsupported nonlinearity {nonlinearity!r}; choose one of: {', '.join(NONLINEARITIES)}")
 
 
 def fans(shape: tuple[int, int]) -> tuple[int, int]:
@@ -122,11 +132,19 @@ class ResolvedInit:
     params: dict  # resolved parameters, defaults included
 
 
-def resolve_init(spec, field: str = "init") -> ResolvedInit:
-    """``{"name": ..., **params}`` (or a bare name) resolved against INITS; errors name ``field.<param>``."""
+def resolve_init(init: str | Mapping[str, Any], field: str = "init") -> ResolvedInit:
+    """``{"name": ..., **params}`` (or a bare name) resolved against INITS; errors name ``init.<param>``
+    (``field.<param>`` for a caller that took the spec under another name, e.g. ``model.init``).
+
+    >>> engine.resolve_init({"name": "kaiming_normal", "nonlinearity": "relu"}).params["mode"]
+    'fan_in'
+    """
+    if not isinstance(field, str):
+        raise EngineInputError("field", "must be a string")
+    spec = init
     if isinstance(spec, str):
         spec = {"name": spec}
-    if not isinstance(spec, dict):
+    if not isinstance(spec, Mapping):
         raise EngineInputError(field, "must be an object with a 'name'")
     given = dict(spec)
     name = given.pop("name", None)
@@ -151,8 +169,21 @@ class InitStats:
     bias_bound: float  # b ~ U(±bias_bound); 0 means zero biases
 
 
-def weight_stats(init: ResolvedInit, fan_in: int, fan_out: int) -> InitStats:
-    """The distribution of W for a [fan_in, fan_out] layer under ``init`` (torch's formulas)."""
+def _layer(init, fan_in, fan_out) -> tuple[ResolvedInit, int, int]:
+    if not isinstance(init, ResolvedInit):
+        init = resolve_init(init)
+    return (init, check_int("fan_in", fan_in, 1, "max_width", integral_floats=False),
+            check_int("fan_out", fan_out, 1, "max_width", integral_floats=False))
+
+
+def weight_stats(init: ResolvedInit | str | Mapping[str, Any], fan_in: int, fan_out: int) -> InitStats:
+    """The distribution of W for a [fan_in, fan_out] layer under ``init`` (a name, a spec or a resolved
+    init; torch's formulas).
+
+    >>> round(engine.weight_stats("xavier_uniform", 1, 5).high, 12)   # gain·√(6/(fan_in + fan_out))
+    1.0
+    """
+    init, fan_in, fan_out = _layer(init, fan_in, fan_out)
     p = init.params
     if init.name == "normal":
         return InitStats("normal", p["mean"], p["std"], None, None, 0.0)
@@ -178,8 +209,12 @@ def weight_stats(init: ResolvedInit, fan_in: int, fan_out: int) -> InitStats:
     raise AssertionError(init.name)
 
 
-def init_layer(init: ResolvedInit, fan_in: int, fan_out: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def init_layer(init: ResolvedInit | str | Mapping[str, Any], fan_in: int, fan_out: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Draw (W [fan_in, fan_out], b [fan_out]) for one layer from ``rng`` (W first, then b)."""
+    init, fan_in, fan_out = _layer(init, fan_in, fan_out)
+    if not isinstance(rng, np.random.Generator):
+        raise EngineInputError("rng", "must be a numpy Generator, e.g. np.random.default_rng(0)")
     st = weight_stats(init, fan_in, fan_out)
     shape = (fan_in, fan_out)
     if st.distribution == "normal":

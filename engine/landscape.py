@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
@@ -44,7 +46,7 @@ from .surfaces import (
     quadratic_form_fg, rastrigin_fg_trig, resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad,
     valley_fg,
 )
-from .validate import check_int, check_interval, check_pair
+from .validate import Domain, Pair, Spec, check_int, check_interval, check_pair
 
 __all__ = ["LandscapeGrid", "LandscapeSlice", "landscape_grid", "landscape_slice"]
 
@@ -105,19 +107,26 @@ class LandscapeSlice:
 
 
 def landscape_grid(
-    surface: str | Surface,
-    x_range=None,
-    y_range=None,
-    resolution=(200, 200),
-    params: dict | None = None,
+    surface: str | Spec | Surface,
+    x_range: Pair | None = None,
+    y_range: Pair | None = None,
+    resolution: Sequence[int] = (200, 200),
+    params: Mapping[str, float] | None = None,
     gradient: bool = False,
-    domain=None,
+    domain: Domain | None = None,
 ) -> LandscapeGrid:
     """Sample ``surface`` (a name, or a formula with ``params`` and ``domain``) on an ``nx × ny`` grid over
     ``x_range × y_range`` (default: its domain).
 
     ``resolution`` is ``(nx, ny)`` or one int for both; each axis 2..max_grid_axis (a formula: nodes x
     nx x ny <= max_formula_work). With ``gradient=True`` also returns ‖∇f‖ per cell.
+
+    >>> g = engine.landscape_grid("himmelblau", x_range=(-5, 5), y_range=(-5, 5), resolution=(11, 11))
+    >>> g.z.shape, g.z_min, float(g.z[5, 5])   # row = y, column = x: the centre is f(0, 0)
+    ((11, 11), 0.0, 170.0)
+    >>> engine.landscape_grid("x**2 + a*y**2", resolution=3, params={"a": 2.0},
+    ...                       domain={"x": [-1, 1], "y": [-1, 1]}).z.tolist()
+    [[3.0, 2.0, 3.0], [1.0, 0.0, 1.0], [3.0, 2.0, 3.0]]
     """
     su = resolve_surface(surface, params, domain)
     (x0, x1), (y0, y1) = rectangle(su, x_range, y_range)
@@ -142,13 +151,13 @@ def landscape_grid(
 
 
 def landscape_slice(
-    surface: str | Surface,
-    point,
-    direction,
-    t_range=(-1.0, 1.0),
+    surface: str | Spec | Surface,
+    point: Pair,
+    direction: Pair,
+    t_range: Pair = (-1.0, 1.0),
     points: int = 201,
-    params: dict | None = None,
-    domain=None,
+    params: Mapping[str, float] | None = None,
+    domain: Domain | None = None,
 ) -> LandscapeSlice:
     """f and d f/d t along (x, y) = point + t·direction for ``points`` values of t spanning ``t_range``."""
     su = resolve_surface(surface, params, domain)

@@ -53,18 +53,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._jit import kernel
-from .errors import EngineInputError, field_prefix
+from .errors import EngineInputError
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION
 from .validate import check_int
 
+# loss_value_grad is the kernel other kernels call (unchecked input): internal; users call evaluate_loss.
 __all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
-           "loss_curves", "loss_value_grad", "resolve_loss"]
+           "loss_curves", "resolve_loss"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)
@@ -371,6 +374,30 @@ def loss_value_grad(code, pred, target, lparams, grad_out):
     return elementwise_sum(code, pred, target, lparams[0], grad_out, 1.0 / count) / count
 
 
+@kernel
+def loss_terms(code, pred, target, lparams, terms, grad_out):
+    """The unreduced loss: ``terms[i, j]`` per element (elementwise losses and kl_div) or ``terms[i, 0]``
+    per row (cross_entropy, cross_entropy_with_logits), and in ``grad_out`` the gradient of their SUM
+    (torch's ``reduction='none'`` backward with ones). ``evaluate_loss``'s reduction='sum'/'none' path;
+    mean stays on ``loss_value_grad`` (the kernel every training loop calls)."""
+    n = pred.shape[0]
+    k = pred.shape[1]
+    for i in range(n):
+        if code == CROSS_ENTROPY:
+            terms[i, 0] = cross_entropy_row(pred[i], target[i], grad_out[i], 1.0)
+        elif code == CROSS_ENTROPY_WITH_LOGITS:
+            terms[i, 0] = cross_entropy_logits_row(pred[i], target[i], lparams[0], grad_out[i], 1.0)
+        elif code == KL_DIV:
+            for j in range(k):
+                pk = target[i, j]
+                # torch: xlogy(p, p) - p*log q, 0 where p = 0
+                terms[i, j] = pk * (math.log(pk) - pred[i, j]) if pk > 0.0 else 0.0
+                grad_out[i, j] = -pk
+        else:
+            for j in range(k):
+                terms[i, j], grad_out[i, j] = pointwise(code, pred[i, j], target[i, j], lparams[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------------
@@ -506,15 +533,19 @@ def _check_strict(resolved: dict, prefix: str) -> None:
             raise EngineInputError(f"{prefix}{pname}", f"must be > {low}")
 
 
-def resolve_loss(name: str, params: dict | None = None) -> ResolvedLoss:
-    """Look up ``name`` in LOSSES and pack ``params`` (defaults filled, ranges checked).
+def resolve_loss(loss: str, params: Mapping[str, float] | None = None) -> ResolvedLoss:
+    """Look up ``loss`` in LOSSES and pack ``params`` (defaults filled, ranges checked): what the kernels take.
 
     Raises EngineInputError naming ``loss`` (with the choices) or ``params.<name>`` (with the range).
+
+    >>> engine.resolve_loss("huber", {"delta": 0.5}).params
+    {'delta': 0.5}
     """
+    name = loss
     if not isinstance(name, str):
         raise EngineInputError("loss", f"must be a loss name; choose one of: {', '.join(LOSSES)}")
     spec = lookup(LOSSES, name, "loss")
-    if params is not None and not isinstance(params, dict):
+    if params is not None and not isinstance(params, Mapping):
         raise EngineInputError("params", "must be an object of parameter values")
     resolved = resolve_params(spec.params, params, "params")
     _check_strict(resolved, "params.")
@@ -534,10 +565,14 @@ class LossResult:
     """One evaluation: the reduced loss and d loss / d predictions (in the predictions' shape)."""
 
     loss: str
-    value: float
-    gradient: np.ndarray
+    value: float  # the reduced loss (reduction 'none': their sum, the same number as 'sum')
+    gradient: np.ndarray  # d value / d predictions ('none': the gradient of the sum), predictions' shape
     params: dict  # the loss parameters used, defaults included
-    ignored: tuple[str, ...]  # parameters given that this loss does not take
+    ignored: tuple[str, ...]  # always empty: a parameter the loss does not take is refused (kept for the HTTP echo)
+    reduction: str = "mean"  # mean | sum | none
+    reduced: str = ""  # what was reduced, in words ("mean over all 6 elements", "sum over 2 rows", ...)
+    values: np.ndarray | None = None  # reduction 'none': the unreduced losses (per element, or per row for CE)
+    labels: bool = False  # targets were integer class labels (converted to one-hot)
 
 
 def _as_array(field: str, values) -> np.ndarray:
@@ -570,15 +605,19 @@ def _check_range(field: str, arr: np.ndarray, bounds: tuple[float, float] | None
         raise EngineInputError(field, f"must be {what}: every value in [{lo:g}, {hi:g}]")
 
 
-def _check_params(params: dict) -> dict:
-    """Keyword loss parameters checked against PARAMS (name and range); errors name the parameter."""
-    unknown = sorted(set(params) - set(PARAMS))
+def _check_params(params, field: str = "params") -> dict:
+    """Loss parameters checked against PARAMS (name and range); errors name ``params.<name>``."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise EngineInputError(field, "must be a mapping of loss parameters, e.g. {'delta': 0.5}")
+    unknown = sorted((k for k in params if k not in PARAMS), key=str)
     if unknown:
-        raise EngineInputError(unknown[0], f"unknown loss parameter; accepted: {', '.join(sorted(PARAMS))}")
-    with field_prefix("", strip="params"):  # "params.delta" -> "delta": the parameter sits beside the arrays
-        out = resolve_params(tuple(PARAMS[k] for k in params), params, "params")
+        raise EngineInputError(f"{field}.{str(unknown[0])[:40]}",
+                               f"unknown loss parameter; accepted: {', '.join(sorted(PARAMS))}")
+    out = resolve_params(tuple(PARAMS[k] for k in params), params, field)
     out = {k: out[k] for k in params}
-    _check_strict(out, "")
+    _check_strict(out, f"{field}.")
     return out
 
 
@@ -586,26 +625,74 @@ def _split_params(spec: LossSpec, params: dict) -> dict:
     return {p.name: params[p.name] for p in spec.params if p.name in params}
 
 
-def evaluate_loss(name: str, predictions, targets, **params) -> LossResult:
-    """Loss ``name`` of ``predictions`` against ``targets``, and its gradient w.r.t. the predictions.
+REDUCTIONS = ("mean", "sum", "none")
+LABEL_LOSSES = ("cross_entropy", "cross_entropy_with_logits")  # torch F.cross_entropy / F.nll_loss take class indices
+
+
+def _labels_to_onehot(spec: LossSpec, targets, pred: np.ndarray) -> np.ndarray | None:
+    """Integer class labels (shape = predictions' without the class axis, values in [0, C)) as one-hot rows;
+    None when ``targets`` are not labels (same shape as the predictions: class probabilities)."""
+    if isinstance(targets, (str, bytes, dict)) or targets is None:
+        return None
+    try:
+        arr = np.asarray(targets)
+    except (TypeError, ValueError):
+        return None
+    if arr.shape != pred.shape[:-1] or arr.dtype.kind not in "biuf":
+        return None
+    if spec.name not in LABEL_LOSSES:
+        raise EngineInputError("targets", f"{spec.name} takes targets of the predictions' shape {list(pred.shape)}; "
+                                          f"class labels are accepted by {', '.join(LABEL_LOSSES)}")
+    if arr.dtype.kind not in "iu":
+        raise EngineInputError("targets", "class labels must be integers (as torch's class indices): "
+                                          f"got {arr.dtype}; or give class probabilities of shape {list(pred.shape)}")
+    C = pred.shape[-1]
+    if arr.size and (arr.min() < 0 or arr.max() >= C):
+        raise EngineInputError("targets", f"class labels must lie in [0, {C}) (the predictions have {C} classes)")
+    return np.ascontiguousarray(np.eye(C, dtype=np.float64)[arr.astype(np.int64)])
+
+
+def evaluate_loss(loss: str, predictions: ArrayLike, targets: ArrayLike, params: Mapping[str, float] | None = None,
+                  reduction: str = "mean") -> LossResult:
+    """Loss ``loss`` of ``predictions`` against ``targets``, and its gradient w.r.t. the predictions.
 
     Elementwise losses (mse, mae, huber, smooth_l1, log_cosh, bce, bce_with_logits, hinge) take
-    any 1-D or 2-D arrays of one shape and average over all elements. cross_entropy,
-    cross_entropy_with_logits and kl_div read a 1-D array as ONE sample of K classes and a 2-D
-    array as rows of samples, and average over rows (kl_div: 'batchmean'). See the module
-    docstring for what predictions and targets mean per loss; ``params`` are the loss's
-    parameters (``delta``, ``beta``, ``label_smoothing``). A known parameter that this loss does
-    not take is range-checked, then ignored and listed in ``ignored`` (a frontend may send every
-    slider's value whatever the loss); an unknown name is refused.
+    any 1-D or 2-D arrays of one shape. cross_entropy, cross_entropy_with_logits and kl_div read a
+    1-D array as ONE sample of K classes and a 2-D array as rows of samples. See the module
+    docstring for what predictions and targets mean per loss.
 
-    Raises EngineInputError naming ``loss``, ``predictions``, ``targets`` or the parameter.
+    * ``targets`` of cross_entropy and cross_entropy_with_logits may be integer class labels, as
+      torch's ``F.cross_entropy``: shape (B,) for (B, C) predictions (a scalar for one (C,) sample),
+      values in [0, C); they mean the one-hot rows (``labels`` is then true in the result).
+    * ``params``: the loss's own parameters (huber ``delta``, smooth_l1 ``beta``,
+      cross_entropy_with_logits ``label_smoothing``); one the loss does not take is refused.
+    * ``reduction``: ``"mean"`` (torch's default: over all elements, over rows for the row-wise
+      losses, kl_div 'batchmean'), ``"sum"``, or ``"none"`` (``values`` holds the unreduced losses,
+      per element, per row for cross-entropy; ``value`` and ``gradient`` are those of their sum).
+      ``reduced`` says in words what was reduced.
+
+    Raises EngineInputError naming ``loss``, ``predictions``, ``targets``, ``params.<name>`` or ``reduction``.
+
+    >>> r = engine.evaluate_loss("cross_entropy_with_logits", np.array([[2.0, 0.5, -1.0]]), np.array([0]))
+    >>> round(r.value, 6), r.labels, r.reduced
+    (0.241311, True, 'mean over 1 rows')
+    >>> engine.evaluate_loss("mse", [0.5, 2.0], [0.0, 0.0], reduction="sum").value
+    4.25
     """
+    if not isinstance(loss, str):
+        raise EngineInputError("loss", f"must be a loss name; choose one of: {', '.join(LOSSES)}")
+    spec = lookup(LOSSES, loss, "loss")
     given = _check_params(params)
-    r = resolve_loss(name, None)
-    r = resolve_loss(name, _split_params(r.spec, given))
-    spec = r.spec
+    extra = [k for k in given if k not in {p.name for p in spec.params}]
+    if extra:
+        taken = ", ".join(p.name for p in spec.params) or "none"
+        raise EngineInputError(f"params.{extra[0]}", f"{spec.name} takes no parameter {extra[0]!r} (it takes: {taken})")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise EngineInputError("reduction", f"must be one of: {', '.join(REDUCTIONS)}")
+    r = resolve_loss(spec.name, given)
     pred = _as_array("predictions", predictions)
-    targ = _as_array("targets", targets)
+    onehot = _labels_to_onehot(spec, targets, pred) if spec.rowwise else None
+    targ = onehot if onehot is not None else _as_array("targets", targets)
     if pred.shape != targ.shape:
         raise EngineInputError("targets", f"shape {list(targ.shape)} does not match predictions {list(pred.shape)}")
     _check_range("predictions", pred, spec.pred_range, spec.predictions)
@@ -616,11 +703,28 @@ def evaluate_loss(name: str, predictions, targets, **params) -> LossResult:
     pred2 = pred.reshape(1, -1) if pred.ndim == 1 else pred
     targ2 = targ.reshape(1, -1) if targ.ndim == 1 else targ
     grad = np.empty_like(pred2)
-    value = float(loss_value_grad(r.code, pred2, targ2, r.lparams, grad))
+    rows_only = spec.code in (CROSS_ENTROPY, CROSS_ENTROPY_WITH_LOGITS)
+    values = None
+    if reduction == "mean":
+        value = float(loss_value_grad(r.code, pred2, targ2, r.lparams, grad))
+        what = f"mean over {pred2.shape[0]} rows" if spec.rowwise else f"mean over all {pred2.size} elements"
+        if spec.code == KL_DIV:
+            what = f"batchmean: sum over all elements / {pred2.shape[0]} rows"
+    else:
+        terms = np.empty((pred2.shape[0], 1) if rows_only else pred2.shape)
+        loss_terms(r.code, pred2, targ2, r.lparams, terms, grad)
+        value = float(terms.sum())
+        unit = f"{pred2.shape[0]} rows" if rows_only else f"{pred2.size} elements"
+        if reduction == "sum":
+            what = f"sum over {unit}"
+        else:
+            values = terms[:, 0].copy() if rows_only else terms.reshape(shape).copy()
+            if rows_only and pred.ndim == 1:
+                values = values.reshape(())
+            what = f"none: one loss per {'row' if rows_only else 'element'} ({unit}); value and gradient are their sum's"
     if not (math.isfinite(value) and np.isfinite(grad).all()):  # not reachable within MAX_ABS_INPUT; kept as a guard
         raise EngineInputError("predictions", "the loss overflows float64 for these values")
-    ignored = tuple(k for k in given if k not in r.params)
-    return LossResult(spec.name, value, grad.reshape(shape), r.params, ignored)
+    return LossResult(spec.name, value, grad.reshape(shape), r.params, (), reduction, what, values, onehot is not None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -720,7 +824,7 @@ class LossCurve:
 class CurvesResult:
     curves: tuple[LossCurve, ...]
     points: int
-    ignored: tuple[str, ...]  # parameters given that no requested loss takes
+    ignored: tuple[str, ...]  # always empty from the engine (refused); the service fills it for the HTTP echo
     x_range: tuple[float, float]  # regression curves
     p_range: tuple[float, float]  # classification curves
 
@@ -740,11 +844,11 @@ def _range(field: str, value, default, low: float, high: float, low_open: bool) 
 
 
 def loss_curves(
-    names,
+    losses: Sequence[str],
     points: int = 201,
-    x_range=None,
-    p_range=None,
-    **params,
+    x_range: tuple[float, float] | None = None,
+    p_range: tuple[float, float] | None = None,
+    params: Mapping[str, float] | None = None,
 ) -> CurvesResult:
     """Penalty curves ("grading rubrics") of several losses, each with its own x axis.
 
@@ -752,9 +856,13 @@ def loss_curves(
     (default [−3, 3]); classification losses against the predicted probability of the true
     class p over ``p_range`` (default [0.01, 1], within (0, 1]); see the table above for how p
     becomes each loss's input. ``params`` (``delta``, ``beta``, ``label_smoothing``) go to
-    every requested loss that takes them; one that no requested loss takes is range-checked,
-    then ignored and listed in ``ignored``.
+    every requested loss that takes them; one that no requested loss takes is refused.
+
+    >>> c = engine.loss_curves(["mse", "huber"], points=3, params={"delta": 1.0})
+    >>> c.curves[1].value.tolist()
+    [2.5, 0.0, 2.5]
     """
+    names = losses
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise EngineInputError("losses", "must be a list of loss names")
     if not names:
@@ -766,6 +874,9 @@ def loss_curves(
     pr = _range("p_range", p_range, (0.01, 1.0), 0.0, 1.0, low_open=True)
     given = _check_params(params)
     taken = {p.name for s in specs for p in s.params}
+    extra = [k for k in given if k not in taken]
+    if extra:
+        raise EngineInputError(f"params.{extra[0]}", f"none of the requested losses takes {extra[0]!r}")
     xs = {REGRESSION: np.linspace(xr[0], xr[1], int(points)), CLASSIFICATION: np.linspace(pr[0], pr[1], int(points))}
     curves = []
     for spec in specs:
@@ -782,7 +893,7 @@ def loss_curves(
             spec.name, spec.kind, x.copy(), value, deriv, _X_LABELS[spec.kind], _CONVENTIONS[spec.name],
             r.params, omitted,
         ))
-    return CurvesResult(tuple(curves), int(points), tuple(k for k in given if k not in taken), xr, pr)
+    return CurvesResult(tuple(curves), int(points), (), xr, pr)
 
 
 _REDUCTIONS = {
@@ -818,4 +929,5 @@ def _warmup() -> None:
         pred = [[-0.5, -1.0]] if name == "kl_div" else [[0.25, 0.75]]
         targ = [[-1.0, 1.0]] if name == "hinge" else [[0.0, 1.0]]
         evaluate_loss(name, pred, targ)
+        evaluate_loss(name, pred, targ, reduction="none")
     loss_curves(list(LOSSES), points=3)

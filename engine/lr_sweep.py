@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from .descent import (
@@ -47,10 +49,10 @@ from .descent import (
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
-from .validate import check_float, check_int
+from .validate import Domain, Pair, Spec, check_float, check_int
 
 __all__ = ["LRRangeTest", "LRSweep", "SweepRun", "lr_range_test", "run_lr_sweep"]
 
@@ -158,27 +160,27 @@ class LRSweepPlan:
     """An lr-sweep request, validated and resolved: what ``run_lr_sweep`` runs (``plan_lr_sweep``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lr_list: list[float]
     lr_rows: np.ndarray  # (R, steps) each run's learning rate per step
     start: tuple[float, float]
 
 
 def plan_lr_sweep(
-    surface: str = "quadratic",
-    lrs=(1e-3, 1e-2, 1e-1, 1.0),
-    optimizer: dict | None = None,
+    surface: str | Spec = "quadratic",
+    lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+    optimizer: Spec | None = None,
     steps: int = 200,
-    start=None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    start: Pair | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     draw: bool = True,
-    domain=None,
+    domain: Domain | None = None,
 ) -> LRSweepPlan:
     """``run_lr_sweep``'s checks, without the run; ``draw=False``: without its random draws either."""
     try:
@@ -202,19 +204,19 @@ def plan_lr_sweep(
 
 
 def run_lr_sweep(
-    surface: str = "quadratic",
-    lrs=(1e-3, 1e-2, 1e-1, 1.0),
-    optimizer: dict | None = None,
+    surface: str | Spec = "quadratic",
+    lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+    optimizer: Spec | None = None,
     steps: int = 200,
-    start=None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    start: Pair | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> LRSweep:
     """Run ``optimizer`` (its own lr is replaced) with each base lr in ``lrs``; judge each curve."""
     p = plan_lr_sweep(surface, lrs, optimizer, steps, start, schedule, params, noise_scale, seed, batch_size, clip,
@@ -233,20 +235,20 @@ def run_lr_sweep(
 
 
 def lr_range_test(
-    surface: str = "rosenbrock",
-    optimizer: dict | None = None,
+    surface: str | Spec = "rosenbrock",
+    optimizer: Spec | None = None,
     lr_min: float = 1e-6,
     lr_max: float = 1.0,
     steps: int = 100,
-    start=None,
-    params: dict | None = None,
+    start: Pair | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     beta: float = RANGE_BETA,
     divergence_factor: float = RANGE_DIVERGENCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> LRRangeTest:
     """The learning-rate range test (module docstring). The optimizer's own lr is ignored."""
     steps = check_int("steps", steps, 2, "max_steps")

@@ -1,5 +1,10 @@
 """Optimizers as in-place kernels over flat float64 parameter vectors, with torch.optim semantics.
 
+Python users step with ``engine.Optimizer`` (``engine/optim.py``: ``opt = Optimizer("adam", lr=1e-2);
+opt.step(params, grad)``), which owns its state and checks sizes and dtypes. Everything below the registry
+(``optimizer_step``, ``reset_state``, ``new_state``) is the engine's internal kernel interface: unchecked,
+so it is not exported.
+
 One step function per optimizer, written the way ``torch/optim/<name>.py::_single_tensor_<name>``
 writes it (torch 2.13, CPU single-tensor path): its per-step scalars, then one formula per
 coordinate (``_<name>_coord``, scalars in and out). ONE dispatcher ``optimizer_step`` is what any
@@ -14,7 +19,7 @@ Shared interface (other modules code against it; keep it stable)
 -----------------------------------------------------------------
 * ``N_SLOTS = 3`` rows of per-coordinate state, ``N_SCALARS = 2`` scalar state entries,
   ``HP_SIZE = 8`` packed hyperparameters (unused entries are 0).
-* ``resolve_optimizer(spec, field="optimizer") -> Optimizer`` (frozen: ``name``, ``code``, ``hp``, ``lr``,
+* ``resolve_optimizer(spec, field="optimizer") -> ResolvedOptimizer`` (frozen: ``name``, ``code``, ``hp``, ``lr``,
   ``params``); refusals are named under ``field`` (``optimizers.2.lr``).
 * ``new_state(opt, n) -> (state float64[N_SLOTS, n], scal float64[N_SCALARS])``, initialised as torch
   does (Adagrad's sum = initial_accumulator_value, NAdam's mu_product = 1, everything else 0).
@@ -77,7 +82,9 @@ from ._jit import inline_kernel, kernel
 from .errors import EngineInputError, field_prefix
 from .registry import ParamSpec, lookup, resolve_params
 
-__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerArgs", "OptimizerState", "new_state", "optimizer_step", "reset_state", "resolve_optimizer"]
+# optimizer_step, reset_state (kernels) and new_state (their state) are internal: engine code steps with them;
+# users step with engine.Optimizer (engine.optim), which checks sizes and dtypes first.
+__all__ = ["OPTIMIZERS", "Optimizer", "OptimizerArgs", "OptimizerState", "ResolvedOptimizer", "resolve_optimizer"]
 
 N_SLOTS = 3  # rows of per-coordinate state (the most any optimizer keeps: Adam's m, v, vmax)
 N_SCALARS = 2
@@ -705,7 +712,7 @@ class OptimizerState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)
-class Optimizer:
+class ResolvedOptimizer:
     """A resolved optimizer: what kernels need (``code``, ``hp``) and what to echo back (``params``)."""
 
     name: str
@@ -870,20 +877,23 @@ def _check_betas(spec: OptimizerSpec, betas) -> list[float]:
     return out
 
 
-def resolve_optimizer(spec: Mapping[str, Any], field: str = "optimizer") -> Optimizer:
-    """``{"name": "adam", "lr": 0.01, ...}`` → ``Optimizer`` with torch's defaults filled in and checked.
+def resolve_optimizer(optimizer: Mapping[str, Any], field: str = "optimizer") -> ResolvedOptimizer:
+    """``{"name": "adam", "lr": 0.01, ...}`` → ``ResolvedOptimizer`` with torch's defaults filled in and checked.
 
     Validation follows the torch constructors (lr, eps, weight_decay, momentum, ... >= 0; betas in
     [0, 1); rho in [0, 1]; Nesterov needs momentum > 0 and dampening 0), raising
     ``EngineInputError("<field>.<param>", ...)``. Keys whose value is None count as absent.
     """
+    spec = optimizer
+    if not isinstance(field, str):
+        raise EngineInputError("field", "must be a string (the name refusals are given under)")
     if field == "optimizer":  # the callee's own root: no re-rooting (and no context manager per call)
         return _resolve(spec)
     with field_prefix(field, strip="optimizer"):
         return _resolve(spec)
 
 
-def _resolve(spec) -> Optimizer:
+def _resolve(spec) -> ResolvedOptimizer:
     if not isinstance(spec, Mapping):
         raise EngineInputError("optimizer", "must be an object with a name, e.g. {'name': 'adam', 'lr': 0.01}")
     name = spec.get("name")
@@ -903,10 +913,10 @@ def _resolve(spec) -> Optimizer:
     hp = np.zeros(HP_SIZE, dtype=np.float64)
     for k, key in enumerate(s.hp_order):
         hp[k] = float(flat[key])
-    return Optimizer(name=s.name, code=s.code, hp=hp, lr=float(params["lr"]), params=params)
+    return ResolvedOptimizer(name=s.name, code=s.code, hp=hp, lr=float(params["lr"]), params=params)
 
 
-def new_state(opt: Optimizer, n: int) -> OptimizerState:
+def new_state(opt: ResolvedOptimizer, n: int) -> OptimizerState:
     """Fresh state for ``n`` parameters: ``(float64[N_SLOTS, n] C-contiguous, float64[N_SCALARS])``."""
     state = np.empty((N_SLOTS, int(n)), dtype=np.float64)
     scal = np.empty(N_SCALARS, dtype=np.float64)
@@ -938,3 +948,8 @@ def _warmup() -> None:
         opt = resolve_optimizer({"name": name})
         state, scal = new_state(opt, 2)
         optimizer_step(opt.code, opt.hp, p, g, state, scal, 1, opt.lr)
+
+
+# The checked object API (engine.Optimizer) lives in engine.optim and is re-exported here with the concept; imported
+# last because it builds on everything above.
+from .optim import Optimizer  # noqa: E402

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from .descent import (
@@ -27,11 +29,11 @@ from .descent import (
 )
 from .errors import EngineInputError
 from .limits import check_max
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
 from .trajectory import Trajectory, trajectory_of
-from .validate import check_float
+from .validate import Domain, Pair, Spec, check_float
 
 __all__ = ["Race", "RaceSummary", "run_race"]
 
@@ -42,6 +44,9 @@ RULE = (
     "run's last point; else a discovered stationary point if the run converged (gradient norm < tolerance); "
     "-1 if diverged; -2 otherwise. steps_to_minimum = first path index within minimum_tolerance of it."
 )
+
+# optimizers=None races these two (the same pair as engine.race_function's default)
+DEFAULT_RACE = ({"name": "sgd", "lr": 1e-3}, {"name": "adam", "lr": 1e-2})
 
 
 @dataclass(frozen=True)
@@ -70,29 +75,31 @@ class RacePlan:
     """A race request, validated and resolved: what ``run_race`` runs (``plan_race``)."""
 
     su: Setup
-    opts: tuple[Optimizer, ...]
+    opts: tuple[ResolvedOptimizer, ...]
     lrs: np.ndarray  # (R, steps) each racer's learning rate per step
     start: tuple[float, float]
     min_tol: float
 
 
 def plan_race(
-    surface: str = "rosenbrock",
-    start=None,
+    surface: str | Spec = "rosenbrock",
+    start: Pair | None = None,
     steps: int = 1000,
-    optimizers: list[dict] | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizers: Sequence[Spec | None] | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
     draw: bool = True,
-    domain=None,
+    domain: Domain | None = None,
 ) -> RacePlan:
     """``run_race``'s checks, without the run; ``draw=False``: without its random draws either."""
+    if optimizers is None:
+        optimizers = DEFAULT_RACE
     if not isinstance(optimizers, (list, tuple)) or not optimizers:
         raise EngineInputError("optimizers", "must be a non-empty list of optimizer specs")
     R = len(optimizers)
@@ -119,23 +126,31 @@ def plan_race(
 
 
 def run_race(
-    surface: str = "rosenbrock",
-    start=None,
+    surface: str | Spec = "rosenbrock",
+    start: Pair | None = None,
     steps: int = 1000,
-    optimizers: list[dict] | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizers: Sequence[Spec | None] | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     minimum_tolerance: float = DEFAULT_MINIMUM_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> Race:
     """Run each optimizer spec from ``start`` (default: ``default_start``) in parallel.
 
     An entry of ``optimizers`` may carry its own ``"schedule"``; otherwise ``schedule`` applies.
+    ``optimizers=None`` races SGD (lr 1e-3) against Adam (lr 1e-2).
+
+    >>> r = engine.run_race("himmelblau", start=(0.0, 0.0), steps=300,
+    ...                     optimizers=[{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 0.1}])
+    >>> [(s.optimizer, s.status, s.minimum) for s in r.summary]
+    [('sgd', 'converged', 0), ('adam', 'max_steps', 0)]
+    >>> r.minima[0].round(3).tolist()      # x, y, f of the minimum both reached
+    [3.0, 2.0, 0.0]
     """
     p = plan_race(surface, start, steps, optimizers, schedule, params, noise_scale, seed, batch_size, clip, tolerance,
                   minimum_tolerance, domain=domain)

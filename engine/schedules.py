@@ -325,11 +325,14 @@ def _resolve(s: ScheduleSpec, given: dict, base: float, steps: int) -> dict:
     return p
 
 
-def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int, lr_field: str = "base_lr") -> ScheduleValues:
+def schedule_values(schedule: Mapping[str, Any], base_lr: float, steps: int, lr_field: str = "base_lr") -> ScheduleValues:
     """Resolve ``spec`` (``{"name": ..., <params>}``) and compute ``lr[e]`` for e = 0..steps−1.
 
     ``lr_field`` names the base rate in refusals: a caller whose base rate is an optimizer's ``lr`` gets a
     base rate too large for the schedule (its values overflow) blamed on that ``lr``, not on the schedule."""
+    spec = schedule
+    if not isinstance(lr_field, str):
+        raise EngineInputError("lr_field", "must be a string (the name refusals give the base rate)")
     if not isinstance(spec, Mapping):
         raise EngineInputError("schedule", "must be an object with a name, e.g. {'name': 'cosine'}")
     base = check_float(lr_field, base_lr, 0.0)
@@ -352,9 +355,13 @@ def schedule_values(spec: Mapping[str, Any], base_lr: float, steps: int, lr_fiel
     return ScheduleValues(s.name, p, lr)
 
 
-def lr_schedule(spec: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarray:
-    """float64 (steps,): ``lr[e]`` for e = 0..steps−1, as torch's scheduler gives (step t uses lr[t−1])."""
-    return schedule_values(spec, base_lr, steps).lr
+def lr_schedule(schedule: Mapping[str, Any], base_lr: float, steps: int) -> np.ndarray:
+    """float64 (steps,): ``lr[e]`` for e = 0..steps−1, as torch's scheduler gives (step t uses lr[t−1]).
+
+    >>> engine.lr_schedule({"name": "step", "step_size": 2, "gamma": 0.5}, 0.1, 5).tolist()
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
+    return schedule_values(schedule, base_lr, steps).lr
 
 
 def lr_per_step(spec: Mapping[str, Any] | None, base_lr: float, steps: int, field: str = "schedule",

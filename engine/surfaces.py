@@ -44,7 +44,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -54,10 +54,11 @@ from .expression import Formula, resolve_formula
 from .formula import formula_grad, formula_hessian, formula_value
 from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
-from .validate import check_interval
+from .validate import Domain, check_interval
 
-__all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface", "surface_grad", "surface_hessian",
-           "surface_value"]
+# surface_value / surface_grad / surface_hessian are kernels for the engine's own loops (unchecked input);
+# users evaluate a surface through landscape_grid / landscape_slice, which validate first.
+__all__ = ["SURFACES", "Surface", "SurfaceArgs", "SurfaceSpec", "resolve_surface"]
 
 # ---------------------------------------------------------------------------------------------
 # Integer codes (stable: other kernels dispatch on them)
@@ -918,7 +919,8 @@ def _fill_defaults() -> None:
 _fill_defaults()
 
 
-def resolve_surface(surface, params: dict | None = None, domain=None) -> Surface:
+def resolve_surface(surface: str | Mapping[str, Any] | Surface, params: Mapping[str, float] | None = None,
+                    domain: Domain | None = None) -> Surface:
     """A built-in surface by name, or a formula. How ``surface`` is read:
 
     1. a name in SURFACES: that surface, ``params`` resolved against its parameters (defaults filled,

@@ -76,7 +76,7 @@ class TrainingSetup:
     Yv: np.ndarray
     lab: np.ndarray  # class indices (float64) [n_train] (zeros for regression)
     labv: np.ndarray
-    optimizer: Any  # engine.optimizers.Optimizer (its weight_decay possibly replaced)
+    optimizer: Any  # engine.optimizers.ResolvedOptimizer (its weight_decay possibly replaced)
     lrs: np.ndarray  # lr per epoch
     schedule: dict | None
     reg: Regularization

@@ -49,15 +49,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from .descent import (
     ALIGNMENT, BOUND_FACTOR, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, SAMPLES_PER_WORK_UNIT, STATUS, STATUS_MEANINGS,
     Setup, check_start, descend, new_run, record_arrays, setup, stop_reason,
 )
-from .optimizers import Optimizer, resolve_optimizer
+from .optimizers import ResolvedOptimizer, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
+from .validate import Domain, Pair, Spec
 
 __all__ = ["Trajectory", "run_trajectory"]
 
@@ -97,25 +100,25 @@ class TrajectoryPlan:
     """A trajectory request, validated and resolved: what ``run_trajectory`` runs (``plan_trajectory``)."""
 
     su: Setup
-    opt: Optimizer
+    opt: ResolvedOptimizer
     lrs: np.ndarray  # (steps,) the learning rate of each step
     start: tuple[float, float]
 
 
 def plan_trajectory(
-    surface: str = "rosenbrock",
-    start=(-1.5, 2.0),
+    surface: str | Spec = "rosenbrock",
+    start: Pair = (-1.5, 2.0),
     steps: int = 1000,
-    optimizer: dict | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizer: Spec | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     draw: bool = True,
-    domain=None,
+    domain: Domain | None = None,
 ) -> TrajectoryPlan:
     """``run_trajectory``'s checks, without the run; ``draw=False``: without its random draws either
     (``engine.descent.setup``), so a check costs little whatever the steps."""
@@ -127,18 +130,18 @@ def plan_trajectory(
 
 
 def run_trajectory(
-    surface: str = "rosenbrock",
-    start=(-1.5, 2.0),
+    surface: str | Spec = "rosenbrock",
+    start: Pair = (-1.5, 2.0),
     steps: int = 1000,
-    optimizer: dict | None = None,
-    schedule: dict | None = None,
-    params: dict | None = None,
+    optimizer: Spec | None = None,
+    schedule: Spec | None = None,
+    params: Mapping[str, float] | None = None,
     noise_scale: float = 0.0,
     seed: int = 0,
     batch_size: int | None = None,
-    clip: dict | None = None,
+    clip: Spec | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    domain=None,
+    domain: Domain | None = None,
 ) -> Trajectory:
     """Descend ``surface`` from ``start`` with ``optimizer`` (a spec dict, e.g. ``{"name": "adam", "lr": 0.01}``).
 
@@ -146,6 +149,11 @@ def run_trajectory(
     step; without one the lr is constant. ``noise_scale``/``seed``/``batch_size`` make the gradient
     stochastic and ``clip`` clips it (module docstring). ``tolerance`` is the gradient-norm tolerance
     for ``converged`` (0 disables it).
+
+    >>> t = engine.run_trajectory("rosenbrock", start=(-1.5, 2.0), steps=2000,
+    ...                           optimizer={"name": "adam", "lr": 0.05})
+    >>> t.status, t.path.shape, t.path[-1].round(3).tolist()
+    ('max_steps', (2001, 2), [1.0, 1.0])
     """
     p = plan_trajectory(surface, start, steps, optimizer, schedule, params, noise_scale, seed, batch_size, clip,
                         tolerance, domain=domain)

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .clipping import clip_gradient, resolve_clip
 from .descent import DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE
@@ -141,8 +142,9 @@ def _common(fun, x0, steps, clip, tolerance, runs: int):
     return p0, steps, tolerance, clip_kind, clip_arg, _caller(fun, p0.size, name), name
 
 
-def descend_function(fun: Callable, x0, steps: int = 1000, optimizer: dict | None = None,
-                     schedule: dict | None = None, clip: dict | None = None,
+def descend_function(fun: Callable[[np.ndarray], tuple[float, ArrayLike]], x0: ArrayLike, steps: int = 1000,
+                     optimizer: Mapping[str, Any] | None = None, schedule: Mapping[str, Any] | None = None,
+                     clip: Mapping[str, float] | None = None,
                      tolerance: float = DEFAULT_TOLERANCE) -> Trajectory:
     """Descend ``fun(p) -> (value, gradient)`` from ``x0`` with ``optimizer`` (a spec dict, torch.optim names and
     defaults; default SGD lr 1e-3), ``schedule`` (engine.schedules) and ``clip`` (``{"max_norm": c}`` or
@@ -154,11 +156,14 @@ def descend_function(fun: Callable, x0, steps: int = 1000, optimizer: dict | Non
         return _one_run(call, p0, opt, lrs, ck, ca, tolerance, name)
 
 
-def race_function(fun: Callable, x0, steps: int = 1000, optimizers: Sequence[dict] | None = None,
-                  schedule: dict | None = None, clip: dict | None = None,
+def race_function(fun: Callable[[np.ndarray], tuple[float, ArrayLike]], x0: ArrayLike, steps: int = 1000,
+                  optimizers: Sequence[Mapping[str, Any]] | None = None, schedule: Mapping[str, Any] | None = None,
+                  clip: Mapping[str, float] | None = None,
                   tolerance: float = DEFAULT_TOLERANCE) -> FunctionRace:
     """Race ``optimizers`` (spec dicts; each may carry its own ``schedule``, else the shared one) on ``fun``
     from ``x0``: one ``descend_function`` run each, in order, with the same clip and tolerance."""
+    if optimizers is not None and (isinstance(optimizers, (str, bytes, Mapping)) or not isinstance(optimizers, Sequence)):
+        raise EngineInputError("optimizers", "must be a list of optimizer specs, e.g. [{'name': 'adam', 'lr': 0.01}]")
     specs = list(optimizers) if optimizers is not None else [DEFAULT_OPTIMIZER, {"name": "adam", "lr": 0.01}]
     if not 1 <= len(specs) <= LIMITS["max_race_runs"]:
         raise EngineInputError("optimizers", f"between 1 and {LIMITS['max_race_runs']} optimizers "
@@ -166,7 +171,7 @@ def race_function(fun: Callable, x0, steps: int = 1000, optimizers: Sequence[dic
     p0, steps, tolerance, ck, ca, call, name = _common(fun, x0, steps, clip, tolerance, len(specs))
     plans = []
     for i, spec in enumerate(specs):
-        if not isinstance(spec, dict):
+        if not isinstance(spec, Mapping):
             raise EngineInputError(f"optimizers.{i}", "must be an optimizer spec, e.g. {'name': 'adam', 'lr': 0.01}")
         own = dict(spec)
         sched = own.pop("schedule", schedule)

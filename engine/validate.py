@@ -8,7 +8,7 @@ so the error names the limit too. Kernels never see unchecked input: this module
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -116,3 +116,9 @@ def check_array(field: str, values, shape: tuple[int, ...] | None = None, ndim: 
     if max_abs is not None and arr.size and np.abs(arr).max() > max_abs:
         raise EngineInputError(field, f"values must lie within ±{max_abs:g}")
     return np.ascontiguousarray(arr)
+
+
+# Type hints the public signatures share (what a caller may pass; each function checks it).
+Pair = Sequence[float]  # two numbers (a, b): a range [low, high], a point [x, y], a resolution [nx, ny]
+Domain = Mapping[str, Sequence[float]] | Sequence[Sequence[float]]  # {"x": [lo, hi], "y": [lo, hi]} or ((lo, hi), (lo, hi))
+Spec = Mapping[str, Any]  # a registry spec {"name": ..., **params}

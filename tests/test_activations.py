@@ -160,6 +160,9 @@ def test_bad_names_and_parameters_are_refused():
     assert e.value.field == "activation" and "relu" in e.value.message
     with pytest.raises(EngineInputError) as e:
         resolve_activation("leaky_relu", {"slope": 0.1})
+    assert e.value.field == "params.slope"  # the Python argument's name
+    with pytest.raises(EngineInputError) as e:  # a caller that took them as activation / activation_params (the MLP)
+        resolve_activation("leaky_relu", {"slope": 0.1}, "activation")
     assert e.value.field == "activation_params.slope"
     with pytest.raises(EngineInputError):
         evaluate_activation("relu", [float("nan")])

@@ -205,7 +205,7 @@ def test_value_and_gradient_match_reference(name, params):
     rng = np.random.default_rng(hash(name) % 2**32)
     for shape in ((7,), (4, 5), (1, 3)):
         x, y = sample(name, shape, rng, params)
-        res = evaluate_loss(name, x.tolist(), y.tolist(), **params)
+        res = evaluate_loss(name, x.tolist(), y.tolist(), params=params)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
         y2 = y.reshape(1, -1) if y.ndim == 1 else y
         ev, eg = reference(name, x2, y2, **params)
@@ -254,11 +254,11 @@ def test_worked_values_from_the_reference_sheet():
     onehot = [[1, 0, 0], [0, 0, 1]]
     ce = "cross_entropy_with_logits"
     assert evaluate_loss(ce, logits, onehot).value == pytest.approx(1.7531091265562453, rel=1e-14)
-    r = evaluate_loss(ce, logits, onehot, label_smoothing=0.1)
+    r = evaluate_loss(ce, logits, onehot, params={'label_smoothing': 0.1})
     assert r.value == pytest.approx(1.7031091265562452, rel=1e-14)
     np.testing.assert_allclose(r.gradient[1], [0.15, 0.15, -0.3], rtol=1e-12)  # the mean-reduced gradient
     assert evaluate_loss(ce, logits, probs).value == pytest.approx(1.1031091265562452, rel=1e-14)
-    assert evaluate_loss(ce, logits, probs, label_smoothing=0.1).value == pytest.approx(1.118109126556245, rel=1e-14)
+    assert evaluate_loss(ce, logits, probs, params={'label_smoothing': 0.1}).value == pytest.approx(1.118109126556245, rel=1e-14)
     per = [0.126928011, 0.313261688, 0.693147181, 50.0]
     assert evaluate_loss("bce_with_logits", [2, -1, 0, 50], [1, 0, 1, 0]).value == pytest.approx(np.mean(per), rel=1e-9)
     kl = evaluate_loss("kl_div", np.log([[0.25, 0.25, 0.5], [0.1, 0.6, 0.3]]), [[0.5, 0.5, 0], [0.2, 0.3, 0.5]])
@@ -269,15 +269,15 @@ def test_closed_forms_of_simple_cases():
     # huber(δ) = δ·smooth_l1(β = δ), for values and gradients
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
-    h = evaluate_loss("huber", x, y, delta=0.7)
-    s = evaluate_loss("smooth_l1", x, y, beta=0.7)
+    h = evaluate_loss("huber", x, y, params={'delta': 0.7})
+    s = evaluate_loss("smooth_l1", x, y, params={'beta': 0.7})
     assert h.value == pytest.approx(0.7 * s.value, rel=1e-13)
     np.testing.assert_allclose(h.gradient, 0.7 * s.gradient, rtol=1e-13)
     # |d| = δ takes the linear branch (gradient δ·sign(d)), as torch
-    assert evaluate_loss("huber", [2.0], [0.0], delta=2.0).gradient.tolist() == [2.0]
+    assert evaluate_loss("huber", [2.0], [0.0], params={'delta': 2.0}).gradient.tolist() == [2.0]
     # sign(0) = 0 for mae and smooth_l1(β = 0)
     assert evaluate_loss("mae", [1.0, 2.0], [1.0, 0.0]).gradient.tolist() == [0.0, 0.5]
-    assert evaluate_loss("smooth_l1", [1.0], [1.0], beta=0.0).gradient.tolist() == [0.0]
+    assert evaluate_loss("smooth_l1", [1.0], [1.0], params={'beta': 0.0}).gradient.tolist() == [0.0]
     # hinge: zero loss and gradient once the margin is met, gradient 0 at the kink
     r = evaluate_loss("hinge", [2.0, 1.0, 0.5, -0.5], [1, 1, 1, -1])
     assert r.value == pytest.approx(0.5 / 4 + 0.5 / 4) and r.gradient.tolist() == [0.0, 0.0, -0.25, 0.25]
@@ -286,8 +286,8 @@ def test_closed_forms_of_simple_cases():
     assert evaluate_loss("log_cosh", [800.0], [0.0]).value == pytest.approx(800 - math.log(2), rel=1e-15)
     # label smoothing 1 makes the target uniform whatever it was
     z = [[0.3, -1.2, 2.0]]
-    a = evaluate_loss("cross_entropy_with_logits", z, [[1, 0, 0]], label_smoothing=1.0)
-    b = evaluate_loss("cross_entropy_with_logits", z, [[0, 0, 1]], label_smoothing=1.0)
+    a = evaluate_loss("cross_entropy_with_logits", z, [[1, 0, 0]], params={'label_smoothing': 1.0})
+    b = evaluate_loss("cross_entropy_with_logits", z, [[0, 0, 1]], params={'label_smoothing': 1.0})
     assert a.value == b.value
     # KL(p ‖ p) = 0, and the gradient is −p/B
     p = np.array([[0.2, 0.3, 0.5]])
@@ -315,7 +315,7 @@ def test_extremes_stay_finite():
     assert r.value == pytest.approx((1000 + 1000 + math.log(2) + math.log1p(math.exp(-50))) / 4, rel=1e-14)
     # σ(50) − 1 rounds to 0 in float64 (torch computes σ(x) − y the same way)
     np.testing.assert_allclose(r.gradient * 4, [1.0, -1.0, -0.5, -1 / (1 + math.exp(50))], rtol=1e-14, atol=1e-20)
-    r = evaluate_loss("cross_entropy_with_logits", [[1000.0, -1000.0, 0.0]], [[0, 1, 0]], label_smoothing=0.1)
+    r = evaluate_loss("cross_entropy_with_logits", [[1000.0, -1000.0, 0.0]], [[0, 1, 0]], params={'label_smoothing': 0.1})
     assert r.value == pytest.approx((0.9 + 0.1 / 3) * 2000 + 0.1 / 3 * 1000, rel=1e-14)
     np.testing.assert_allclose(r.gradient, [[1 - 0.1 / 3, -(0.9 + 0.1 / 3), -0.1 / 3]], rtol=1e-14)
     # BCE: p = 0 or 1 against the opposite label is the clamp, 100
@@ -362,7 +362,7 @@ def test_matches_torch(name, params):
         xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
         expected = fn(xt, torch.tensor(y, dtype=torch.float64), params)
         expected.backward()
-        res = evaluate_loss(name, x, y, **params)
+        res = evaluate_loss(name, x, y, params=params)
         assert res.value == pytest.approx(expected.item(), rel=1e-12, abs=1e-15)
         np.testing.assert_allclose(res.gradient, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
 
@@ -384,7 +384,7 @@ def test_matches_torch_at_the_extremes():
         xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
         expected = fn(xt, torch.tensor(y, dtype=torch.float64))
         expected.backward()
-        res = evaluate_loss(name, x, y, **params)
+        res = evaluate_loss(name, x, y, params=params)
         assert res.value == pytest.approx(expected.item(), rel=1e-12), name
         np.testing.assert_allclose(res.gradient, xt.grad.numpy(), rtol=1e-12, atol=1e-300, err_msg=name)
 
@@ -411,15 +411,17 @@ def test_matches_torch_at_the_extremes():
         ("kl_div", [-0.5, 0.5], [0.5, 0.5], {}, "predictions", "log-probabilities"),
         ("kl_div", [-0.5, -0.5], [1.5, 0.5], {}, "targets", "[0, 1]"),
         ("nope", [1.0], [1.0], {}, "loss", "mse"),
-        ("huber", [1.0], [1.0], {"delta": 0}, "delta", "> 0"),
-        ("huber", [1.0], [1.0], {"delta": math.nan}, "delta", "finite"),
-        ("mse", [1.0], [1.0], {"label_smoothing": 2.0}, "label_smoothing", "<= 1"),
-        ("mse", [1.0], [1.0], {"delat": 1.0}, "delat", "unknown"),
+        ("huber", [1.0], [1.0], {"delta": 0}, "params.delta", "> 0"),
+        ("huber", [1.0], [1.0], {"delta": math.nan}, "params.delta", "finite"),
+        ("mse", [1.0], [1.0], {"label_smoothing": 2.0}, "params.label_smoothing", "<= 1"),
+        ("mse", [1.0], [1.0], {"delat": 1.0}, "params.delat", "unknown"),
+        ("mse", [1.0], [1.0], {"delta": 1.0}, "params.delta", "takes no parameter"),
+        ("huber", [1.0], [1.0], {"beta": 1.0}, "params.beta", "takes no parameter"),
     ],
 )
 def test_evaluate_refuses(name, x, y, params, field, words):
     with pytest.raises(EngineInputError) as e:
-        evaluate_loss(name, x, y, **params)
+        evaluate_loss(name, x, y, params=params)
     assert e.value.field == field and words in e.value.message, str(e.value)
 
 
@@ -431,11 +433,13 @@ def test_element_limit_is_checked_before_the_kernel():
     assert e.value.field == "predictions" and "max_loss_elements" in e.value.message
 
 
-def test_parameters_a_loss_does_not_take_are_ignored_and_listed():
-    r = evaluate_loss("mse", [1.0], [0.0], delta=0.5, label_smoothing=0.1)
-    assert r.value == 1.0 and r.params == {} and r.ignored == ("delta", "label_smoothing")
-    r = evaluate_loss("huber", [3.0], [0.0], delta=0.5, beta=2.0)
-    assert r.value == 0.5 * (3 - 0.25) and r.params == {"delta": 0.5} and r.ignored == ("beta",)
+def test_parameters_a_loss_does_not_take_are_refused_by_name():
+    # the issue's example: beta on huber used to be silently ignored
+    with pytest.raises(EngineInputError) as e:
+        evaluate_loss("huber", [3.0], [0.0], params={"delta": 0.5, "beta": 2.0})
+    assert e.value.field == "params.beta"
+    r = evaluate_loss("huber", [3.0], [0.0], params={"delta": 0.5})
+    assert r.value == 0.5 * (3 - 0.25) and r.params == {"delta": 0.5} and r.ignored == ()
 
 
 # -- penalty curves -------------------------------------------------------------------------------
@@ -443,7 +447,7 @@ CURVE_PARAMS = {"delta": 0.8, "beta": 0.6, "label_smoothing": 0.2}
 
 
 def test_curve_derivative_matches_finite_differences_of_the_value():
-    res = loss_curves(NAMES, points=101, **CURVE_PARAMS)
+    res = loss_curves(NAMES, points=101, params=CURVE_PARAMS)
     assert [c.loss for c in res.curves] == NAMES and res.ignored == ()
     h = 1e-6
     for c in res.curves:
@@ -474,7 +478,7 @@ def test_curves_axes_labels_and_defaults():
 
 
 def test_huber_curve_is_the_closed_form():
-    c = loss_curves(["huber"], points=61, x_range=(-4, 4), delta=1.5).curves[0]
+    c = loss_curves(["huber"], points=61, x_range=(-4, 4), params={"delta": 1.5}).curves[0]
     d = c.x
     np.testing.assert_allclose(c.value, np.where(np.abs(d) < 1.5, 0.5 * d**2, 1.5 * (np.abs(d) - 0.75)), rtol=1e-15)
     np.testing.assert_allclose(c.derivative, np.clip(d, -1.5, 1.5), rtol=1e-15)
@@ -482,11 +486,11 @@ def test_huber_curve_is_the_closed_form():
 
 def test_curves_agree_with_the_losses_they_picture():
     """Each classification curve is the real loss of the sample its convention describes."""
-    res = loss_curves(NAMES, points=9, p_range=(0.05, 0.95), label_smoothing=0.3)
+    res = loss_curves(NAMES, points=9, p_range=(0.05, 0.95), params={"label_smoothing": 0.3})
     for c in res.curves:
         for x, v, dv in zip(c.x, c.value, c.derivative):
             if c.kind == "regression":
-                r = evaluate_loss(c.loss, [x], [0.0], **c.params)
+                r = evaluate_loss(c.loss, [x], [0.0], params=c.params)
                 assert v == pytest.approx(r.value, rel=1e-14) and dv == pytest.approx(r.gradient[0], rel=1e-14)
                 continue
             z = math.log(x / (1 - x))
@@ -504,7 +508,7 @@ def test_curves_agree_with_the_losses_they_picture():
                 r = evaluate_loss(c.loss, [z], [1.0])
                 g = r.gradient[0] * dz
             elif c.loss == "cross_entropy_with_logits":
-                r = evaluate_loss(c.loss, [0.0, z], [0.0, 1.0], **c.params)
+                r = evaluate_loss(c.loss, [0.0, z], [0.0, 1.0], params=c.params)
                 g = r.gradient[1] * dz
             else:  # kl_div: input [log(1 − p), log p]; d/dp through both inputs
                 r = evaluate_loss(c.loss, [math.log(1 - x), math.log(x)], [0.0, 1.0])
@@ -515,34 +519,35 @@ def test_curves_agree_with_the_losses_they_picture():
 
 def test_curve_points_that_are_not_finite_are_left_out():
     # p = 1 with label smoothing: −(ε/2)·log(1 − p) is infinite there
-    c = loss_curves(["cross_entropy_with_logits"], points=11, label_smoothing=0.1).curves[0]
+    c = loss_curves(["cross_entropy_with_logits"], points=11, params={"label_smoothing": 0.1}).curves[0]
     assert c.omitted == 1 and c.x.size == 10 and c.x[-1] < 1.0 and np.isfinite(c.value).all()
     c = loss_curves(["cross_entropy_with_logits"], points=11).curves[0]
     assert c.omitted == 0 and c.x[-1] == 1.0 and c.value[-1] == 0.0
 
 
 def test_label_smoothing_moves_the_minimum_off_certainty():
-    c = loss_curves(["cross_entropy_with_logits"], points=1001, p_range=(0.5, 0.999), label_smoothing=0.2).curves[0]
+    c = loss_curves(["cross_entropy_with_logits"], points=1001, p_range=(0.5, 0.999), params={"label_smoothing": 0.2}).curves[0]
     assert c.x[np.argmin(c.value)] == pytest.approx(1 - 0.1, abs=1e-3)  # q' = [ε/2, 1 − ε/2]
 
 
 @pytest.mark.parametrize(
     "kwargs, field, words",
     [
-        (dict(names="mse"), "losses", "list"),
-        (dict(names=[]), "losses", "at least one"),
-        (dict(names=["mse", "nope"]), "losses", "choose one of"),
-        (dict(names=["mse"] * (LIMITS["max_curve_losses"] + 1)), "losses", "max_curve_losses"),
-        (dict(names=["mse"], points=1), "points", ">= 2"),
-        (dict(names=["mse"], points=2.5), "points", "integer"),
-        (dict(names=["mse"], points=LIMITS["max_curve_points"] + 1), "points", "max_curve_points"),
-        (dict(names=["mse"], x_range=(1, -1)), "x_range", "low < high"),
-        (dict(names=["mse"], x_range=(0, 2e6)), "x_range", "within"),
-        (dict(names=["mse"], x_range="ab"), "x_range", "two numbers"),
-        (dict(names=["bce"], p_range=(0.0, 1.0)), "p_range", "(0, 1]"),
-        (dict(names=["bce"], p_range=(0.5, 1.5)), "p_range", "(0, 1]"),
-        (dict(names=["huber"], delta=-1.0), "delta", ">= 0"),
-        (dict(names=["huber"], gamma=1.0), "gamma", "unknown"),
+        (dict(losses="mse"), "losses", "list"),
+        (dict(losses=[]), "losses", "at least one"),
+        (dict(losses=["mse", "nope"]), "losses", "choose one of"),
+        (dict(losses=["mse"] * (LIMITS["max_curve_losses"] + 1)), "losses", "max_curve_losses"),
+        (dict(losses=["mse"], points=1), "points", ">= 2"),
+        (dict(losses=["mse"], points=2.5), "points", "integer"),
+        (dict(losses=["mse"], points=LIMITS["max_curve_points"] + 1), "points", "max_curve_points"),
+        (dict(losses=["mse"], x_range=(1, -1)), "x_range", "low < high"),
+        (dict(losses=["mse"], x_range=(0, 2e6)), "x_range", "within"),
+        (dict(losses=["mse"], x_range="ab"), "x_range", "two numbers"),
+        (dict(losses=["bce"], p_range=(0.0, 1.0)), "p_range", "(0, 1]"),
+        (dict(losses=["bce"], p_range=(0.5, 1.5)), "p_range", "(0, 1]"),
+        (dict(losses=["huber"], params={"delta": -1.0}), "params.delta", ">= 0"),
+        (dict(losses=["huber"], params={"gamma": 1.0}), "params.gamma", "unknown"),
+        (dict(losses=["mse", "huber"], params={"label_smoothing": 0.1}), "params.label_smoothing", "none of"),
     ],
 )
 def test_curves_refuse(kwargs, field, words):
@@ -551,9 +556,9 @@ def test_curves_refuse(kwargs, field, words):
     assert e.value.field == field and words in e.value.message, str(e.value)
 
 
-def test_curves_list_parameters_no_requested_loss_takes():
-    res = loss_curves(["mse", "huber"], points=3, delta=0.5, label_smoothing=0.1)
-    assert res.ignored == ("label_smoothing",)
+def test_curves_pass_parameters_to_the_losses_that_take_them():
+    res = loss_curves(["mse", "huber"], points=3, params={"delta": 0.5})
+    assert res.ignored == ()
     assert res.curves[0].params == {} and res.curves[1].params == {"delta": 0.5}
 
 
