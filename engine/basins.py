@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import parallel_kernel, prange
 from .descent import (
     CONVERGED, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, MAX_DISCOVERED, MAX_STEPS, REACHED, Record, RunState,
@@ -58,6 +59,7 @@ RULE = (
 )
 
 
+@resultclass
 @dataclass(frozen=True)
 class Basins:
     surface: str

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import inline_kernel, kernel
 from .errors import EngineInputError
 from .registry import ParamSpec
@@ -109,6 +110,7 @@ def resolve_clip(clip, field: str = "clip") -> tuple[int, float]:
     return CLIP_KEYS[key], check_float(f"{field}.{key}", value, 0.0, strict=True)
 
 
+@resultclass
 @dataclass(frozen=True)
 class ClippedGradient:
     """A clipped copy of a gradient and the norms around the clip."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import kernel, parallel_kernel, prange
 from .landscape import rectangle
 from .surfaces import Surface, check_formula_work, exact_args, resolve_surface, surface_grad, surface_hessian
@@ -72,6 +73,7 @@ def kind_at(surface: Surface, x: float, y: float) -> str:
     return KINDS[int(kind)]
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class CriticalPoints:
     """All critical points Newton's method found in a rectangle, classified by Hessian eigenvalues.

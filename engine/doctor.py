@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from .errors import EngineInputError
 from .limits import check_max
 
@@ -80,6 +81,7 @@ ACTIONS = {
 }
 
 
+@resultclass
 @dataclass(frozen=True)
 class Diagnosis:
     diagnosis: str  # one of DIAGNOSES

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .formula import formula_fill_row
@@ -57,6 +58,7 @@ _TWO_PI = 2.0 * math.pi
 # ---------------------------------------------------------------------------------------------
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LandscapeGrid:
     """f sampled on a rectangle: ``z[i, j] = f(x[j], y[i])`` (row = y, column = x).
@@ -79,6 +81,7 @@ class LandscapeGrid:
     n_overflow: int  # cells of z and grad_norm that are not finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LandscapeSlice:
     """f along the line (x, y) = point + t·direction; ``derivative`` = d f / d t = ∇f · direction.

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import kernel
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
@@ -529,6 +530,7 @@ def resolve_loss(name: str, params: dict | None = None) -> ResolvedLoss:
 MAX_ABS_INPUT = 1e100  # |prediction|, |target| bound: every loss, its sum and gradient stay finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LossResult:
     """One evaluation: the reduced loss and d loss / d predictions (in the predictions' shape)."""
@@ -701,6 +703,7 @@ _CONVENTIONS = {
 }
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True, eq=False)
 class LossCurve:
     """One penalty curve: value and derivative of one loss against one number x."""
@@ -716,6 +719,7 @@ class LossCurve:
     omitted: int  # grid points left out because the value or derivative is not finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class CurvesResult:
     curves: tuple[LossCurve, ...]

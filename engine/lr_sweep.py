@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, NONFINITE, OUT_OF_BOUNDS, STATUS, check_start, default_start, run_many,
     Setup, setup,
@@ -88,6 +89,7 @@ RANGE_RULE = (
 )
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class SweepRun:
     lr: float
@@ -101,6 +103,7 @@ class SweepRun:
     reversal_fraction: float
 
 
+@resultclass
 @dataclass(frozen=True)
 class LRSweep:
     surface: str
@@ -111,6 +114,7 @@ class LRSweep:
     rule: str
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class LRRangeTest:
     surface: str

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, Record, Setup, check_start, dedupe_radius, default_start, discover, run_many,
     setup, with_discovered,
@@ -44,6 +45,7 @@ RULE = (
 )
 
 
+@resultclass
 @dataclass(frozen=True)
 class RaceSummary:
     optimizer: str
@@ -54,6 +56,7 @@ class RaceSummary:
     steps_to_minimum: int | None
 
 
+@resultclass
 @dataclass(frozen=True)
 class Race:
     runs: tuple[Trajectory, ...]  # request order

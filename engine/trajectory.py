@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     ALIGNMENT, BOUND_FACTOR, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, SAMPLES_PER_WORK_UNIT, STATUS, STATUS_MEANINGS,
     Setup, check_start, descend, new_run, record_arrays, setup, stop_reason,
@@ -62,6 +63,7 @@ from .schedules import lr_per_step
 __all__ = ["Trajectory", "run_trajectory"]
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class Trajectory:
     """One descent. Arrays are aligned as the module docstring says; all values finite."""

@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from .clipping import clip_gradient, resolve_clip
 from .descent import DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE
 from .errors import EngineInputError, field_prefix
@@ -45,6 +46,7 @@ from .validate import check_float, check_int
 __all__ = ["FunctionRace", "descend_function", "race_function"]
 
 
+@resultclass
 @dataclass(frozen=True)
 class FunctionRace:
     """Optimizers raced on one function from one start: their trajectories in request order."""
