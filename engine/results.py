@@ -45,8 +45,12 @@ def is_result(obj: Any) -> bool:
     return getattr(obj, "__engine_result__", False) is True
 
 
-def resultclass(cls: type | None = None, *, columns: bool = False) -> Any:
-    """Class decorator for a frozen result dataclass (apply it above ``@dataclass(frozen=True)``)."""
+def resultclass(cls: type | None = None, *, columns: bool | tuple[str, ...] = False) -> Any:
+    """Class decorator for a frozen result dataclass (apply it above ``@dataclass(frozen=True)``).
+
+    ``columns``: give the class ``to_columns()``; a tuple names the columns of a 2-D array field's
+    second axis (``("x", "y")``: ``path`` becomes ``path_x``, ``path_y``; default ``path_0``, ``path_1``).
+    """
     if cls is None:
         return functools.partial(resultclass, columns=columns)
     if not dataclasses.is_dataclass(cls):
@@ -70,6 +74,7 @@ def resultclass(cls: type | None = None, *, columns: bool = False) -> Any:
     cls.to_json = _to_json
     if columns:
         cls.to_columns = _to_columns
+        cls.__column_names__ = tuple(columns) if isinstance(columns, tuple) else ()
     cls.__engine_result__ = True
     return cls
 
@@ -233,8 +238,9 @@ def _to_columns(self, index: str | None = None) -> dict[str, list]:
 
     One row per entry of ``index`` (default: the first array field; for a trajectory, one row per point,
     for a history one per epoch or evaluation). A field becomes a column when its length matches:
-    a 1-D array is one column, a 2-D array ``(rows, k)`` is ``k`` columns (``name_x``, ``name_y`` for
-    ``k = 2``, else ``name_0``, ``name_1``, ...), a dict of arrays is one column per key (``name.key``).
+    a 1-D array (or a list of numbers or strings) is one column, a 2-D array ``(rows, k)`` is ``k`` columns
+    (a trajectory's ``path_x``, ``path_y``; elsewhere ``name_0``, ``name_1``, ...), a dict of arrays is one
+    column per key (``name.key``).
     Arrays one shorter than the rows (a trajectory's per-step ``update``, ``lr``, ``step_gradient``:
     step i goes from point i to point i+1) get ``None`` in the last row. An optional column that was not
     recorded (empty, e.g. accuracies on a regression run) is dropped. Arrays recorded at other rows
@@ -251,18 +257,22 @@ def _to_columns(self, index: str | None = None) -> dict[str, list]:
         raise EngineInputError("index", f"must name an array field of {type(self).__name__}: one of "
                                         f"{', '.join(arrays)}")
     rows = int(arrays[index].shape[0])
+    suffixes = type(self).__column_names__
     out: dict[str, list] = {}
     for name, value in fields.items():
         if isinstance(value, dict):
             for key, v in value.items():
                 if isinstance(v, np.ndarray):
-                    _add_column(out, f"{name}.{key}", v, rows)
+                    _add_column(out, f"{name}.{key}", v, rows, suffixes)
         elif isinstance(value, np.ndarray) and value.ndim >= 1:
-            _add_column(out, name, value, rows)
+            _add_column(out, name, value, rows, suffixes)
+        elif (type(value) in (list, tuple) and value and len(value) in (rows, rows - 1)
+              and all(_is_scalar(v) for v in value)):
+            out[name] = [plain(v) for v in value] + [None] * (rows - len(value))
     return out
 
 
-def _add_column(out: dict, name: str, a: np.ndarray, rows: int) -> None:
+def _add_column(out: dict, name: str, a: np.ndarray, rows: int, suffixes: tuple[str, ...]) -> None:
     if a.size == 0 or a.ndim > 2 or a.shape[0] not in (rows, rows - 1):
         return
     pad = rows - a.shape[0]
@@ -270,6 +280,6 @@ def _add_column(out: dict, name: str, a: np.ndarray, rows: int) -> None:
         out[name] = _array(a) + [None] * pad
         return
     k = a.shape[1]
-    names = [f"{name}_x", f"{name}_y"] if k == 2 else [f"{name}_{j}" for j in range(k)]
+    names = [f"{name}_{c}" for c in (suffixes if len(suffixes) == k else range(k))]
     for j, col in enumerate(names):
         out[col] = _array(np.ascontiguousarray(a[:, j])) + [None] * pad

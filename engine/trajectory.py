@@ -63,7 +63,7 @@ from .schedules import lr_per_step
 __all__ = ["Trajectory", "run_trajectory"]
 
 
-@resultclass(columns=True)
+@resultclass(columns=("x", "y"))
 @dataclass(frozen=True)
 class Trajectory:
     """One descent. Arrays are aligned as the module docstring says; all values finite."""
