@@ -35,7 +35,7 @@ def _train():
 @functools.cache
 def _train_classification():
     return engine.train(**{**SMALL_TRAIN, "dataset": {"name": "moons", "n_train": 16, "n_val": 8},
-                           "model": {"layers": [2, 6, 2], "activation": "tanh"}, "loss": "cross_entropy"})
+                           "model": {"layers": [2, 6, 2], "activation": "tanh"}, "loss": "cross_entropy_with_logits"})
 
 
 @functools.cache
