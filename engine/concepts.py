@@ -27,6 +27,8 @@ from __future__ import annotations
 import importlib
 from typing import NamedTuple
 
+from .limits import LIMITS, SWEEP_LIMITS
+
 
 class Section(NamedTuple):
     key: str  # the catalog key (GET /api/v1/catalog)
@@ -100,8 +102,6 @@ def catalog() -> dict:
     >>> [e["name"] for e in engine.catalog()["losses"]][:2]
     ['mse', 'mae']
     """
-    from .limits import LIMITS, SWEEP_LIMITS  # here: engine/__init__ reads this module before any concept
-
     out = {s.key: [e for m in s.modules for e in importlib.import_module(m).describe()] for s in SECTIONS}
     out["limits"] = {**LIMITS, **SWEEP_LIMITS}
     out["presets"] = {k: v for m in MODULES for k, v in getattr(importlib.import_module(m), "PRESETS", {}).items()}

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import EngineInputError
+
 __all__ = ["resultclass", "is_result", "plain"]
 
 REPR_LIMIT = 499  # a repr is at most this many characters
@@ -252,8 +254,6 @@ def _to_columns(self, index: str | None = None) -> dict[str, list]:
     if index is None:
         index = next(iter(arrays), None)
     if index not in arrays:
-        from .errors import EngineInputError
-
         raise EngineInputError("index", f"must name an array field of {type(self).__name__}: one of "
                                         f"{', '.join(arrays)}")
     rows = int(arrays[index].shape[0])
