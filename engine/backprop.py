@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import as_int, kernel
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
@@ -136,6 +137,7 @@ def _path_factors(layout, fparams, params, X, work_z, units, sample, dy, out):
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
+@resultclass
 @dataclass(frozen=True, eq=False)
 class ChainRule:
     path: dict  # {"input": i, "unit": j, "through": [u_2..u_{L−1}], "output": k, "sample": s}
@@ -147,6 +149,7 @@ class ChainRule:
     n_paths: float  # a float: 64 layers of 1024 units have ~1e190 paths
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class GradCheck:
     max_rel_error: float
@@ -157,6 +160,7 @@ class GradCheck:
     finite_difference: np.ndarray  # the whole finite-difference gradient (flat, the params' layout)
 
 
+@resultclass
 @dataclass(frozen=True)
 class Cost:
     forward_s: float
@@ -169,6 +173,7 @@ class Cost:
     repeats: int
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class BackpropResult:
     widths: tuple[int, ...]

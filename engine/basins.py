@@ -35,6 +35,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import parallel_kernel, prange
 from .descent import (
     CONVERGED, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, MAX_DISCOVERED, MAX_STEPS, REACHED, Record, RunState,
@@ -60,6 +61,7 @@ RULE = (
 )
 
 
+@resultclass
 @dataclass(frozen=True)
 class Basins:
     surface: str

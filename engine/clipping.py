@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .results import resultclass
 from ._jit import inline_kernel, kernel
 from .errors import EngineInputError
 from .registry import ParamSpec
@@ -112,6 +113,7 @@ def resolve_clip(clip, field: str = "clip") -> tuple[int, float]:
     return CLIP_KEYS[key], check_float(f"{field}.{key}", value, 0.0, strict=True)
 
 
+@resultclass
 @dataclass(frozen=True)
 class ClippedGradient:
     """A clipped copy of a gradient and the norms around the clip."""

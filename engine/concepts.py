@@ -16,11 +16,18 @@ sweeps) is: write the module, add it here, and place it in a compile group of ``
 and re-exported the same way; shared cores whose kernels only run inside other kernels (``descent``,
 ``mlp_kernels``, ``training_epochs``, the language models' ``lm_layers``, ``lm_gpt``, ``lm_ngram``) are
 compiled by their callers and need no entry.
+
+``catalog()`` (``engine.catalog()``, and the service's ``GET /api/v1/catalog`` as is) lists every section's
+entries, ``limits`` and ``presets``: the modules' ``PRESETS`` (name -> a complete request body a frontend can
+replay, e.g. ``edge_of_stability``: a ``training/run`` body).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import NamedTuple
+
+from .limits import LIMITS, SWEEP_LIMITS
 
 
 class Section(NamedTuple):
@@ -85,3 +92,20 @@ SUPPORT: tuple[str, ...] = ("engine.rng", "engine.lm_sample", "engine.hvp", "eng
 
 CONCEPT_MODULES: tuple[str, ...] = tuple(m for s in SECTIONS for m in s.modules)
 MODULES: tuple[str, ...] = CONCEPT_MODULES + SUPPORT
+
+
+def catalog() -> dict:
+    """Everything a frontend can choose, described from the registries: one list of entries per section
+    (``SECTIONS``), ``limits`` (every hard limit) and ``presets``. The same dict as ``GET /api/v1/catalog``.
+
+    >>> import engine
+    >>> [e["name"] for e in engine.catalog()["losses"]][:2]
+    ['mse', 'mae']
+    """
+    out = {s.key: [e for m in s.modules for e in importlib.import_module(m).describe()] for s in SECTIONS}
+    out["limits"] = {**LIMITS, **SWEEP_LIMITS}
+    out["presets"] = {k: v for m in MODULES for k, v in getattr(importlib.import_module(m), "PRESETS", {}).items()}
+    return out
+
+
+build_catalog = catalog  # the name the service and older code use

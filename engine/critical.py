@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .landscape import rectangle
@@ -92,6 +93,7 @@ def kind_at(surface: Surface, x: float, y: float) -> str:
     return KINDS[int(kind)]
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class CriticalPoints:
     """All critical points Newton's method found in a rectangle, classified by Hessian eigenvalues.

@@ -46,6 +46,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .results import resultclass
 from .errors import EngineInputError
 from .limits import check_max
 
@@ -82,6 +83,7 @@ ACTIONS = {
 }
 
 
+@resultclass
 @dataclass(frozen=True)
 class Diagnosis:
     diagnosis: str  # one of DIAGNOSES

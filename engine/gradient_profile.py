@@ -61,6 +61,7 @@ import numpy as np
 
 from typing import NamedTuple
 
+from .results import resultclass
 from ._jit import as_bool, as_int, kernel
 from .clipping import CLIP_NONE, CLIP_NORM, clip_gradient, resolve_clip
 from .deadlines import run_chunked
@@ -157,6 +158,7 @@ def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, los
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
+@resultclass
 @dataclass(frozen=True, eq=False)
 class ClipReport:
     kind: str  # "max_norm" | "max_value"
@@ -166,6 +168,7 @@ class ClipReport:
     weight_grad_norm_after: np.ndarray  # per layer
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True, eq=False)
 class TrainingProfile:
     optimizer: dict
@@ -178,6 +181,7 @@ class TrainingProfile:
     status: str  # "ok" | "diverged"
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class GradientProfile:
     depth: int

@@ -52,6 +52,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .results import resultclass
 from ._jit import as_int, kernel
 from .deadlines import check as check_deadline
 from .errors import EngineInputError
@@ -411,6 +412,7 @@ def hvp_work(rows: int, n_params: int) -> int:
     return 8 * int(rows) * int(n_params)
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class HessianMatrix:
     """The full Hessian, column by column from exact HVPs, symmetrized."""

@@ -36,6 +36,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .formula import formula_fill_row
@@ -59,6 +60,7 @@ _TWO_PI = 2.0 * math.pi
 # ---------------------------------------------------------------------------------------------
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LandscapeGrid:
     """f sampled on a rectangle: ``z[i, j] = f(x[j], y[i])`` (row = y, column = x).
@@ -81,6 +83,7 @@ class LandscapeGrid:
     n_overflow: int  # cells of z and grad_norm that are not finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LandscapeSlice:
     """f along the line (x, y) = point + t·direction; ``derivative`` = d f / d t = ∇f · direction.

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .results import resultclass
 from .corpora import make_corpus
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
@@ -80,6 +81,7 @@ def decode_parameters(model: LMModel, blob: Any) -> np.ndarray:
     return p
 
 
+@resultclass
 @dataclass(frozen=True)
 class LMInspection:
     tokens: list  # the prompt's tokens (strings)

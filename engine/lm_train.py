@@ -44,6 +44,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import as_int, kernel
 from .corpora import Corpus, count_baselines, make_corpus
 from .deadlines import run_chunked
@@ -328,6 +329,7 @@ def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any
 # =============================================================================================
 # Running, recording, reporting
 # =============================================================================================
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class LMHistory:
     """One entry per evaluation (columnar)."""
@@ -341,6 +343,7 @@ class LMHistory:
     tokens: np.ndarray  # training tokens (targets) seen by then
 
 
+@resultclass
 @dataclass(frozen=True)
 class LMTrainResult:
     vocab: list

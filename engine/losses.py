@@ -58,6 +58,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .results import resultclass
 from ._jit import kernel
 from .errors import EngineInputError
 from .limits import check_max
@@ -560,6 +561,7 @@ def resolve_loss(loss: str, params: Mapping[str, float] | None = None) -> Resolv
 MAX_ABS_INPUT = 1e100  # |prediction|, |target| bound: every loss, its sum and gradient stay finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class LossResult:
     """One evaluation: the reduced loss and d loss / d predictions (in the predictions' shape)."""
@@ -805,6 +807,7 @@ _CONVENTIONS = {
 }
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True, eq=False)
 class LossCurve:
     """One penalty curve: value and derivative of one loss against one number x."""
@@ -820,6 +823,7 @@ class LossCurve:
     omitted: int  # grid points left out because the value or derivative is not finite
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class CurvesResult:
     curves: tuple[LossCurve, ...]

@@ -43,6 +43,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, NONFINITE, OUT_OF_BOUNDS, STATUS, check_start, default_start, run_many,
     Setup, setup,
@@ -90,6 +91,7 @@ RANGE_RULE = (
 )
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class SweepRun:
     lr: float
@@ -103,6 +105,7 @@ class SweepRun:
     reversal_fraction: float
 
 
+@resultclass
 @dataclass(frozen=True)
 class LRSweep:
     surface: str
@@ -113,6 +116,7 @@ class LRSweep:
     rule: str
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class LRRangeTest:
     surface: str

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from .results import resultclass
 from .errors import EngineInputError
 from .full_batch import resolve_problem, train_full_batch
 from .hvp import hvp_work, mlp_hessian, single_threaded_blas
@@ -49,6 +50,7 @@ NCV = 20
 __all__ = ["HessianPlan", "NetworkHessian", "plan_network_hessian", "run_network_hessian"]
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class NetworkHessian:
     n_params: int

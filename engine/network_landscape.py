@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .results import resultclass
 from ._jit import as_int, kernel, parallel_kernel, prange
 from .datasets import DATASETS, draw
 from .deadlines import run_chunked
@@ -157,6 +158,7 @@ def filter_normalized_direction(net: MLP, center: np.ndarray, rng: np.random.Gen
     return d
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class NetworkLandscape:
     dims: int

@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, Record, Setup, check_start, dedupe_radius, default_start, discover, run_many,
     setup, with_discovered,
@@ -49,6 +50,7 @@ RULE = (
 DEFAULT_RACE = ({"name": "sgd", "lr": 1e-3}, {"name": "adam", "lr": 1e-2})
 
 
+@resultclass
 @dataclass(frozen=True)
 class RaceSummary:
     optimizer: str
@@ -59,6 +61,7 @@ class RaceSummary:
     steps_to_minimum: int | None
 
 
+@resultclass
 @dataclass(frozen=True)
 class Race:
     runs: tuple[Trajectory, ...]  # request order

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import resultclass
 from ._jit import parallel_kernel, prange
 from .deadlines import run_chunked
 from .errors import EngineInputError, field_prefix
@@ -84,6 +85,7 @@ def describe() -> list[dict]:
     ]
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class VariantResult:
     name: str
@@ -94,6 +96,7 @@ class VariantResult:
     gap_at_best: float | None  # val_loss − train_loss at best_epoch
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class Comparison:
     runs: tuple[VariantResult, ...]  # in request order

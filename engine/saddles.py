@@ -51,6 +51,7 @@ import numba
 import numpy as np
 from scipy.stats import beta as beta_dist
 
+from .results import resultclass
 from ._jit import kernel
 from .deadlines import check as check_deadline
 from .errors import EngineInputError
@@ -120,6 +121,7 @@ def _count_minima(draws, buf):
     return count
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class GOEStatistics:
     dims: np.ndarray  # N
@@ -243,6 +245,7 @@ def _search_one(search: _Search, theta: np.ndarray, iterations: int) -> tuple[in
     return used, objective - 0.5 * search.wd * float(theta @ theta), objective, eig
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class NetworkCriticalPoints:
     """One row per start (arrays of length starts), ordered by start."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize, nnls
 
+from .results import resultclass
 from .errors import EngineInputError
 from .validate import check_array, check_int
 
@@ -41,6 +42,7 @@ MAX_BOOTSTRAP = 2_000
 LOSSES = ("l2", "huber")
 
 
+@resultclass
 @dataclass(frozen=True)
 class PowerLawFit:
     """``y = E + B / x^β`` (E = 0 when fitted without an offset)."""
@@ -59,6 +61,7 @@ class PowerLawFit:
         return self.E + self.B * np.asarray(x, dtype=np.float64) ** -self.beta
 
 
+@resultclass
 @dataclass(frozen=True)
 class ScalingLawFit:
     """``L(N, D) = E + A / N^α + B / D^β``."""

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .results import resultclass
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
@@ -283,6 +284,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
 }
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True)
 class ScheduleValues:
     """A resolved schedule and its per-step learning rates."""

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
+from .results import resultclass
 from .errors import EngineInputError
 from .limits import check_max
 from .validate import check_int
@@ -129,6 +130,7 @@ def dense_matrix(op) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Extreme eigenpairs
 # ---------------------------------------------------------------------------------------------
+@resultclass
 @dataclass(frozen=True, eq=False)
 class Eigenpairs:
     """k eigenpairs from one end of the spectrum (largest first for 'LA', smallest first for 'SA')."""
@@ -189,6 +191,7 @@ def eigenpairs(op, k: int = 5, which: str = "LA", tol: float = DEFAULT_TOL, maxi
 # ---------------------------------------------------------------------------------------------
 # Trace
 # ---------------------------------------------------------------------------------------------
+@resultclass
 @dataclass(frozen=True, eq=False)
 class TraceEstimate:
     trace: float  # mean of zᵀHz
@@ -249,6 +252,7 @@ def lanczos(op, v0, steps: int) -> LanczosResult:
     raise AssertionError("unreachable")
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class SpectralDensity:
     x: np.ndarray  # grid of eigenvalues

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from .results import resultclass
 from .sweep_kinds import CATEGORY, CURVE, KINDS, NUMBER
 
 __all__ = ["Aggregate", "SweepResult"]
@@ -57,6 +58,7 @@ def t_interval(values: np.ndarray) -> tuple[int, float, float | None, tuple[floa
     return n, mean, std, (mean - half, mean + half)
 
 
+@resultclass
 @dataclass(frozen=True)
 class Aggregate:
     coords: dict
@@ -114,6 +116,7 @@ def _aggregate(kind: str, metric: str, coords: dict, values: list) -> Aggregate:
     return Aggregate(coords, metric, kind, n, mean, std, ci, missing=len(values) - n)
 
 
+@resultclass
 @dataclass(frozen=True)
 class SweepResult:
     spec: "SweepSpec"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .results import resultclass
 from .datasets import CLASSIFICATION
 from .tasks import ACC_NONE
 from .training_epochs import (
@@ -22,6 +23,7 @@ from .training_epochs import (
 from .training_setup import TrainingSetup
 
 
+@resultclass(columns=True)
 @dataclass(frozen=True, eq=False)
 class History:
     """Columnar per-epoch records (row e = epoch e + 1); accuracies are empty for regression."""
@@ -57,6 +59,7 @@ class History:
         return int(self.train_loss.shape[0])
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """What a frontend draws: the fitted curve (regression) or the decision surface (classification).
@@ -78,6 +81,7 @@ class Prediction:
     finite: bool = True
 
 
+@resultclass
 @dataclass(frozen=True, eq=False)
 class TrainingResult:
     history: History

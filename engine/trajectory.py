@@ -53,6 +53,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .results import resultclass
 from .descent import (
     ALIGNMENT, BOUND_FACTOR, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, SAMPLES_PER_WORK_UNIT, STATUS, STATUS_MEANINGS,
     Setup, check_start, descend, new_run, record_arrays, setup, stop_reason,
@@ -65,6 +66,7 @@ from .validate import Domain, Pair, Spec
 __all__ = ["Trajectory", "run_trajectory"]
 
 
+@resultclass(columns=("x", "y"))
 @dataclass(frozen=True)
 class Trajectory:
     """One descent. Arrays are aligned as the module docstring says; all values finite."""

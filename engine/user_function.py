@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .results import resultclass
 from .clipping import clip_gradient, resolve_clip
 from .descent import DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE
 from .errors import EngineInputError, field_prefix
@@ -46,6 +47,7 @@ from .validate import check_float, check_int
 __all__ = ["FunctionRace", "descend_function", "race_function"]
 
 
+@resultclass
 @dataclass(frozen=True)
 class FunctionRace:
     """Optimizers raced on one function from one start: their trajectories in request order."""

@@ -4,6 +4,7 @@ reachable by its name, every public name real."""
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 import types
@@ -46,3 +47,58 @@ def test_engine_imports_and_computes_without_flask():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["0.046667", "[]"]
+
+
+def test_version_is_the_package_metadata_version():
+    import tomllib
+    from importlib import metadata
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert engine.__version__ == declared == metadata.version("descentlab")
+
+
+def test_built_wheel_ships_py_typed(tmp_path):
+    # the wheel a user installs (not the source tree) must carry the PEP 561 marker
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    wheel, = tmp_path.glob("descentlab-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "engine/py.typed" in names
+    assert "engine/results.py" in names and "engine/catalog.py" not in names
+
+
+def test_catalog_is_a_function_and_the_services_catalog():
+    import flask  # noqa: F401  (the service half of the comparison)
+    from service.app import create_app
+    from service.config import TestConfig
+
+    assert callable(engine.catalog) and engine.build_catalog is engine.catalog
+    ours = engine.catalog()
+    assert {"losses", "optimizers", "limits", "presets"} <= set(ours)
+    client = create_app(TestConfig).test_client()
+    got = client.get("/api/v1/catalog")
+    assert got.status_code == 200
+    assert got.get_json() == json.loads(json.dumps(ours))
+
+
+def test_help_engine_is_a_page_that_names_every_concept_module():
+    import pydoc
+
+    from engine.concepts import MODULES, SECTIONS
+
+    text = pydoc.render_doc(engine, renderer=pydoc.plaintext)
+    lines = text.splitlines()
+    assert len(lines) < 200, len(lines)
+    for module in MODULES:
+        assert module in text, module
+    for s in SECTIONS:
+        assert s.key in text, s.key
+    assert "catalog()" in text and "warm_kernels" in text
+    # the short page hides nothing from code: every public name is still importable and in __all__
+    namespace: dict = {}
+    exec("from engine import *", namespace)
+    assert set(engine.__all__) <= set(namespace)
+    assert all(getattr(engine, n) is namespace[n] for n in engine.__all__)

@@ -26,4 +26,4 @@ CatalogSchema = Schema.from_dict({
 @cacheable("built from the registries: it changes only with the code, and the version is in the ETag")
 def get_catalog():
     """Every loss, surface, optimizer, schedule, activation, init and dataset with parameters, defaults and limits."""
-    return engine.build_catalog()
+    return engine.catalog()
