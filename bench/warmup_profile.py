@@ -3,6 +3,7 @@
     python -m bench.warmup_profile                 # every module, one process, a fresh cache
     python -m bench.warmup_profile --set filed     # only the modules that existed when issue 14 was filed
     python -m bench.warmup_profile --top 40 --json out.json
+    python -m bench.warmup_profile --set filed --jobs 2   # engine.warm_kernels as the service runs it: wall, CPU
 
 Warms the modules one after the other in this process (``engine.warmup.warm_modules``) with
 ``NUMBA_CACHE_DIR`` pointing at a new temporary directory, so each module's seconds are what it
@@ -11,6 +12,9 @@ compiles beyond the modules before it (the order is ``engine.concepts.MODULES``)
 typing is subtracted from its caller ("self" seconds), so the self times add up to the compile total.
 A kernel compiled for several signatures is listed with all of them: each extra one is a
 specialisation the warm-up may not need.
+
+With ``--jobs N`` the modules are warmed by ``engine.warm_kernels(jobs=N)`` instead (helper processes,
+progress on stderr): the wall time the service's start pays, and the CPU seconds of every process.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--modules", help="comma-separated engine modules (overrides --set)")
     ap.add_argument("--top", type=int, default=30, help="kernel signatures listed, by self seconds")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--jobs", type=int, help="warm with engine.warm_kernels(jobs=JOBS): wall and CPU only")
     args = ap.parse_args(argv)
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-profile-")  # before numba is imported
 
@@ -47,6 +53,19 @@ def main(argv: list[str] | None = None) -> dict:
     from engine.warmup import warm_modules
 
     names = args.modules.split(",") if args.modules else (FILED if args.set == "filed" else MODULES)
+    if args.jobs:
+        from engine.warmup import warm_kernels
+
+        def cpu() -> float:
+            return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                         resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+        t0, c0 = time.perf_counter(), cpu()
+        warm_kernels(jobs=args.jobs, progress=True, modules=names)
+        out = {"wall": time.perf_counter() - t0, "cpu": cpu() - c0, "jobs": args.jobs, "modules": len(names)}
+        print(f"  {len(names)} modules, jobs={args.jobs}: {out['wall']:.1f} s wall, {out['cpu']:.1f} s cpu "
+              "(all processes)")
+        return out
     stack: list[list] = []  # [key, start, child seconds]
     self_s: dict[str, float] = defaultdict(float)
     sigs: dict[str, list[str]] = defaultdict(list)

@@ -111,9 +111,9 @@ def test_an_empty_cache_reports_progress_with_estimates_and_a_warm_one_a_single_
                         r"cache " + re.escape(str(tmp_path / "descentlab")), lines[-1]), lines[-1]
     assert any((tmp_path / "descentlab").glob("losses-*/*.nbi"))
     again = _warm_in_subprocess(tmp_path, heartbeat=0.3)
-    assert len(again) == 1 and re.fullmatch(
-        r"engine.warmup: kernels warm in [\d.]+ s: 2 modules loaded from the cache " + re.escape(str(tmp_path / "descentlab")),
-        again[0]), again
+    cache = re.escape(str(tmp_path / "descentlab"))
+    assert len(again) == 1, again  # a warm cache: one line
+    assert re.fullmatch(r"engine.warmup: kernels warm in [\d.]+ s: 2 modules loaded from the cache " + cache, again[0])
 
 
 def test_progress_goes_to_the_log_at_least_every_heartbeat(monkeypatch, caplog):
