@@ -44,9 +44,11 @@ HEARTBEAT_S = 4.0
 LOAD_S = 0.03  # seconds to load one module's kernels from a warm cache (for the estimate only)
 
 # Every module with kernels, in groups that compile the same callees (a group split over two processes
-# would compile those twice), each module with the seconds it compiles from an empty cache in one
-# process after the modules before it in its group (``python -m bench.warmup_profile --groups``, on the
-# development machine). The seconds share the groups out and make the estimate of the time left.
+# would compile those twice), each module with about the seconds it compiles from an empty cache in one
+# process after the modules before it in its group. Approximate: the old per-group figures split by the
+# CPU seconds ``python -m bench.warmup_profile`` measured per module on the loaded development machine
+# (re-measure on a quiet one). They share the groups out and make the estimate of the time left; a wrong
+# figure only makes the estimate worse.
 _GROUPS: tuple[tuple[tuple[str, float], ...], ...] = (
     (("engine.training", 35.0), ("engine.regularization", 14.0)),
     (("engine.mlp", 14.0), ("engine.backprop", 4.0), ("engine.gradient_profile", 13.0),
@@ -116,8 +118,10 @@ class Progress:
     seconds. ``started``/``finished`` may come from any thread (the helpers' readers); a heartbeat
     thread reports while a module runs, so a report comes at least every ``HEARTBEAT_S``."""
 
-    def __init__(self, plan: list[list[tuple[str, float]]], stream: IO[str] | None, tty: bool):
+    def __init__(self, plan: list[list[tuple[str, float]]], stream: IO[str] | None, tty: bool,
+                 cold: set[str] | frozenset[str] = frozenset()):
         self.plan = plan
+        self.cold = cold  # modules that compile; with none (a warm cache) only the summary is reported
         self.stream, self.tty = stream, tty
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
@@ -146,7 +150,7 @@ class Progress:
             first = module not in self.finished_modules
             self.finished_modules.add(module)
             where = "" if proc == 0 else f" (helper {proc})"
-            if first:
+            if first and self.cold:
                 self._report(f"{module} {seconds:.1f} s{where}")
 
     def remaining(self) -> float:
@@ -167,10 +171,10 @@ class Progress:
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.t0
-        busy = ", ".join(f"{m} ({_clock(time.perf_counter() - since)})" + ("" if p == 0 else f" [helper {p}]")
-                         for p, (m, since) in sorted(self.running.items()))
+        busy = "; ".join(f"{'compiling' if m in self.cold else 'loading'} {m} ({_clock(time.perf_counter() - since)})"
+                         + ("" if p == 0 else f" [helper {p}]") for p, (m, since) in sorted(self.running.items()))
         return (f"{len(self.finished_modules)}/{self.total} modules, {_clock(elapsed)} elapsed, "
-                f"~{_clock(self.remaining())} left" + (f"; compiling {busy}" if busy else ""))
+                f"~{_clock(self.remaining())} left" + (f"; {busy}" if busy else ""))
 
     def _report(self, what: str | None) -> None:
         """Log one report (lock held) and show it."""
@@ -196,6 +200,8 @@ class Progress:
     def _beat(self) -> None:
         while not self._stop.wait(0.25):
             with self.lock:
+                if not self.cold:
+                    continue
                 if time.perf_counter() - self.last_report >= HEARTBEAT_S:
                     self._report(None)
                 elif self.tty:  # the bar's clock moves every quarter second
@@ -274,7 +280,7 @@ def warm_kernels(jobs: int | None = None, progress: bool | None = None,
     plan = [[(m, expect(m)) for m in first] + [(m, LOAD_S if any(m in s for s in shares[1:]) else expect(m))
                                                for m in rest]]
     plan += [[(m, expect(m)) for m in share] for share in shares[1:]]
-    report = Progress(plan, sys.stderr if show else None, tty and show)
+    report = Progress(plan, sys.stderr if show else None, tty and show, cold)
     if cold:
         with report.lock:
             report._report(f"compiling {len(cold)} of {len(wanted)} modules (empty cache: minutes, once) in "
