@@ -111,6 +111,15 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+STARTING = "starting python and importing engine"  # what a helper does before its first module
+
+
+def _doing(module: str, cold) -> str:
+    if module == STARTING:
+        return module
+    return f"{'compiling' if module in cold else 'loading'} {module}"
+
+
 class Progress:
     """The warm-up's reports: what each process is warming, what is done, the time left.
 
@@ -171,7 +180,7 @@ class Progress:
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.t0
-        busy = "; ".join(f"{'compiling' if m in self.cold else 'loading'} {m} ({_clock(time.perf_counter() - since)})"
+        busy = "; ".join(f"{_doing(m, self.cold)} ({_clock(time.perf_counter() - since)})"
                          + ("" if p == 0 else f" [helper {p}]") for p, (m, since) in sorted(self.running.items()))
         return (f"{len(self.finished_modules)}/{self.total} modules, {_clock(elapsed)} elapsed, "
                 f"~{_clock(self.remaining())} left" + (f"; {busy}" if busy else ""))
@@ -294,6 +303,7 @@ def warm_kernels(jobs: int | None = None, progress: bool | None = None,
             proc = subprocess.Popen([sys.executable, "-c", _HELPER, *share], env=env, stdout=subprocess.PIPE,
                                     text=True)
             helpers.append(proc)
+            report.started(index, STARTING)  # seconds on a quiet machine, a minute under heavy load
             readers.append(threading.Thread(target=_read_helper, args=(proc, index, report, spent), daemon=True))
             readers[-1].start()
         warm_modules(first, spent, report)
