@@ -31,8 +31,9 @@ dev: $(STAMP)
 
 # The warm-up first compiles every kernel on all cores at once (a fresh clone's cache is empty;
 # the tests would compile them one by one), then the tests load them: ~1 s when already warm.
+# progress=True: module by module with the time left (a bar on a terminal, lines in CI logs).
 test: $(STAMP)
-	$(BIN)/python -c "import engine; engine.warm_kernels()"
+	$(BIN)/python -c "import engine; engine.warm_kernels(progress=True)"
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

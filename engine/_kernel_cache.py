@@ -3,13 +3,17 @@
 numba decides whether a cached kernel is stale from the timestamp of the kernel's *own* file
 only. A kernel compiles the kernels it calls into itself, so after an edit to ``activations.py``
 a cached ``mlp_forward`` would go on running the old activation, silently. Here each engine
-module's kernels are cached in ``<base>/descentlab/<module>-<key>``, where the key hashes the
+module's kernels are cached in ``<base>/<module>-<key>``, where the key hashes the
 module's source together with every engine module it imports, transitively (``from .x import``):
 editing a module recompiles exactly the modules that can contain its code, and nothing else.
 
-``<base>`` is ``NUMBA_CACHE_DIR`` when set (the service and the Docker image set it), else
-``engine/__pycache__``. Directories of a module under another key that have not been written for a
-week are removed when the engine is imported (several versions may share one volume meanwhile).
+``<base>`` is ``$NUMBA_CACHE_DIR/descentlab`` when that is set (``make``, the service and the Docker
+image set it), else the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``) under
+``descentlab/numba/<engine version>``: a notebook user's kernels compile once per version and never into
+the installed package (which may be read-only, or shared by several users). Where that is not writable,
+numba's own locators take over (``engine/__pycache__``, then its user-wide directory). Directories of a
+module under another key that have not been written for a week are removed when the engine is imported
+(several versions may share one volume meanwhile).
 
 Only files in engine/ are redirected: other code's cached functions keep numba's own locations.
 """
@@ -30,8 +34,27 @@ ENGINE_DIR = Path(__file__).parent.resolve()
 STALE_AFTER_S = 7 * 24 * 3600
 
 
+@cache
+def _version() -> str:
+    """The installed distribution's version, or ``dev`` (a source checkout that was never installed: the
+    module keys below still tell apart every edit)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("descentlab")
+    except (ImportError, PackageNotFoundError):
+        return "dev"
+
+
+def user_cache_dir() -> Path:
+    """Where kernels are cached when ``NUMBA_CACHE_DIR`` is unset: the user's cache, keyed by version."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "descentlab" / "numba" / _version()
+
+
 def base_dir() -> Path:
-    return Path(os.environ.get("NUMBA_CACHE_DIR") or ENGINE_DIR / "__pycache__") / "descentlab"
+    explicit = os.environ.get("NUMBA_CACHE_DIR")
+    return Path(explicit) / "descentlab" if explicit else user_cache_dir()
 
 
 @cache

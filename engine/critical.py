@@ -29,7 +29,8 @@ from .results import resultclass
 from ._jit import kernel, parallel_kernel, prange
 from .errors import EngineInputError
 from .landscape import rectangle
-from .surfaces import Surface, check_formula_work, exact_args, resolve_surface, surface_grad, surface_hessian
+from .surfaces import (Surface, check_formula_work, exact_args, resolve_surface, surface_grad_call,
+                       surface_hessian_call)
 from .validate import Domain, Pair, Spec, check_int
 
 __all__ = ["CriticalPoints", "critical_points", "classify_hessian"]
@@ -89,7 +90,7 @@ def classify_hessian(hxx: float | np.ndarray, hxy: float | np.ndarray,
 
 def kind_at(surface: Surface, x: float, y: float) -> str:
     """The classification of ``surface``'s Hessian at (x, y), as a name."""
-    kind, _ = classify_hessian(*surface_hessian(surface.args, float(x), float(y)))
+    kind, _ = classify_hessian(*surface_hessian_call(surface.args, float(x), float(y)))
     return KINDS[int(kind)]
 
 
@@ -231,14 +232,14 @@ def _newton_kernel(s, sx, sy, is_kink, out, box, step_cap, max_iter):
     for k in prange(sx.size):
         x = sx[k]
         y = sy[k]
-        f, gx, gy = surface_grad(s, x, y)
+        f, gx, gy = surface_grad_call(s, x, y)
         g2 = gx * gx + gy * gy
         converged = is_kink[k] or g2 == 0.0
         mu = 0.0
         it = 0
         while not converged and it < max_iter:
             it += 1
-            hxx, hxy, hyy = surface_hessian(s, x, y)
+            hxx, hxy, hyy = surface_hessian_call(s, x, y)
             scale = 1.0 + abs(x) + abs(y)
             nx_, ny_ = _newton_step(hxx, hxy, hyy, gx, gy)
             nstep = math.sqrt(nx_ * nx_ + ny_ * ny_)
@@ -266,7 +267,7 @@ def _newton_kernel(s, sx, sy, is_kink, out, box, step_cap, max_iter):
                     if dl > step_cap:
                         dx *= step_cap / dl
                         dy *= step_cap / dl
-                    f2, gx2, gy2 = surface_grad(s, x + dx, y + dy)
+                    f2, gx2, gy2 = surface_grad_call(s, x + dx, y + dy)
                     g2n = gx2 * gx2 + gy2 * gy2
                     if g2n < g2:
                         x += dx
@@ -286,11 +287,11 @@ def _newton_kernel(s, sx, sy, is_kink, out, box, step_cap, max_iter):
             if not (xlo <= x <= xhi and ylo <= y <= yhi):
                 break
         if not converged and it >= max_iter:
-            hxx, hxy, hyy = surface_hessian(s, x, y)
+            hxx, hxy, hyy = surface_hessian_call(s, x, y)
             nx_, ny_ = _newton_step(hxx, hxy, hyy, gx, gy)
             converged = math.sqrt(nx_ * nx_ + ny_ * ny_) <= STALL_TOL * (1.0 + abs(x) + abs(y))
         if converged:
-            f, gx, gy = surface_grad(s, x, y)
+            f, gx, gy = surface_grad_call(s, x, y)
             g2 = 0.0 if is_kink[k] else gx * gx + gy * gy
         out[k, 0] = x
         out[k, 1] = y
@@ -322,8 +323,8 @@ def _classify_kernel(s, pts, info):
     for i in range(pts.shape[0]):
         x = pts[i, 0]
         y = pts[i, 1]
-        info[i, 0] = surface_grad(s, x, y)[0]
-        hxx, hxy, hyy = surface_hessian(s, x, y)
+        info[i, 0] = surface_grad_call(s, x, y)[0]
+        hxx, hxy, hyy = surface_hessian_call(s, x, y)
         info[i, 1] = hxx
         info[i, 2] = hxy
         info[i, 3] = hyy

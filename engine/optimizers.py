@@ -581,7 +581,11 @@ def _optimizer_step_long(code, hp, p, g, state, scal, t, lr):
         lion_step(p, g, state, scal, t, lr, h)
 
 
-@inline_kernel
+# Compiled once, here, and called (not inlined) by the network kernels (training, gradient profile,
+# network landscape, user functions, language models): inlined, its ten optimizers compiled again inside
+# every caller, ~10-20 s of empty-cache warm-up each; the call costs ~20 ns a step against a
+# forward/backward pass of microseconds. The 2-D descents inline ``optimizer_step_inline`` instead.
+@kernel
 def optimizer_step(code, hp, p, g, state, scal, t, lr):
     """One torch.optim step of optimizer ``code`` in place on ``p``, ``state``, ``scal`` (module docstring).
 

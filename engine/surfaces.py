@@ -565,6 +565,23 @@ def surface_hessian(s, x, y):
     return math.nan, math.nan, math.nan
 
 
+# The same dispatch compiled once, here, for kernels that need it in several places off the per-step
+# hot path (critical points: four inlined copies of the sixteen-way dispatch in one parallel Newton
+# kernel, three more in the classifier, each compiled again through the parfor passes).
+
+
+@kernel
+def surface_grad_call(s, x, y):
+    """``surface_grad`` as a call."""
+    return surface_grad(s, x, y)
+
+
+@kernel
+def surface_hessian_call(s, x, y):
+    """``surface_hessian`` as a call."""
+    return surface_hessian(s, x, y)
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------------

@@ -127,13 +127,15 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # remote "request line" status bytes duration_ms pid
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms pid=%(p)s'
 
-# The app's own logger (warm-up times, unhandled errors) goes to stderr beside gunicorn's.
-_app_log = logging.getLogger("descentlab")
-if not _app_log.handlers:
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
-    _app_log.addHandler(_handler)
-    _app_log.setLevel(logging.INFO)
+# The app's own logger (warm-up times, unhandled errors) and the warm-up's progress (engine.warmup: a
+# line per module and at least every 5 s while an empty cache compiles) go to stderr beside gunicorn's.
+for _name in ("descentlab", "engine.warmup"):
+    _app_log = logging.getLogger(_name)
+    if not _app_log.handlers:
+        _handler = logging.StreamHandler()
+        _handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        _app_log.addHandler(_handler)
+        _app_log.setLevel(logging.INFO)
 
 
 def when_ready(server):

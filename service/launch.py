@@ -118,7 +118,9 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 def warm_cache() -> None:
-    subprocess.run([sys.executable, "-c", "import engine; engine.warm_kernels()"], env=env_for(), check=True)
+    """Compile (or load) every kernel once, showing progress on stderr: minutes on a fresh clone."""
+    subprocess.run([sys.executable, "-c", "import engine; engine.warm_kernels(progress=True)"], env=env_for(),
+                   check=True)
 
 
 def main() -> int:

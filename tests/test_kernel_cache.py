@@ -77,3 +77,34 @@ def test_key_follows_transitive_relative_imports_only(tmp_path, monkeypatch):
 def test_cache_lives_under_numba_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert _kernel_cache.module_cache_dir("losses").parent == tmp_path / "descentlab"
+
+
+def _compiled_files(root: Path) -> set[Path]:
+    return {p for pattern in ("*.nbi", "*.nbc") for p in root.rglob(pattern)}
+
+
+def test_without_numba_cache_dir_kernels_go_to_the_user_cache_not_the_package(tmp_path):
+    # a notebook user's first run: no NUMBA_CACHE_DIR, so $XDG_CACHE_HOME/descentlab/numba/<version>/
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    env["PYTHONPATH"] = str(ENGINE.parent)
+    before = _compiled_files(ENGINE)
+    probe = _PROBE + "from engine import _kernel_cache; print(_kernel_cache.base_dir())\n"
+    run = subprocess.run([sys.executable, "-c", probe, str(ENGINE.parent)], env=env, cwd=ENGINE.parent,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    value, base = run.stdout.split()
+    assert abs(float(value) - 0.46211715726000974) < 1e-15
+    from importlib.metadata import version
+
+    assert Path(base) == tmp_path / "xdg" / "descentlab" / "numba" / version("descentlab")
+    assert any(Path(base).glob("activations-*/*.nbi")) and any(Path(base).glob("activations-*/*.nbc"))
+    assert _compiled_files(ENGINE) == before  # nothing written into the package folder
+
+
+def test_without_xdg_cache_home_the_user_cache_is_under_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _kernel_cache.base_dir().parent.parent == tmp_path / ".cache" / "descentlab"
+    assert _kernel_cache.module_cache_dir("losses").parent == _kernel_cache.base_dir()

@@ -69,3 +69,76 @@ def test_a_warm_cache_starts_no_helper(monkeypatch):
     monkeypatch.setattr(warmup_module, "is_cached", lambda module: True)
     monkeypatch.setattr(warmup_module.subprocess, "Popen", lambda *a, **k: pytest.fail("helper started"))
     assert set(warmup_module.warm_kernels(jobs=2)) == set(warmup_module.MODULES)
+
+
+# --- progress (a subprocess: an empty cache must be empty for the whole process) --------------------------
+
+_PROGRESS_RUN = """
+import sys
+import engine.warmup as w
+w.HEARTBEAT_S = float(sys.argv[1])
+w.COMPILE_S["engine.clipping"] = 2.0  # counts as a compile-sized group: goes to a helper process
+w.warm_kernels(jobs=2, progress=True, modules=["engine.losses", "engine.clipping"])
+"""
+
+
+def _warm_in_subprocess(cache: Path, heartbeat: float) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    run = subprocess.run([sys.executable, "-c", _PROGRESS_RUN, str(heartbeat)], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return [line for line in run.stderr.splitlines() if line.startswith("engine.warmup: ")]
+
+
+def test_an_empty_cache_reports_progress_with_estimates_and_a_warm_one_a_single_line(tmp_path):
+    import re
+
+    lines = _warm_in_subprocess(tmp_path, heartbeat=0.3)
+    assert re.match(r"engine.warmup: compiling 2 of 2 modules .* in 2 process\(es\) into " + re.escape(str(tmp_path)),
+                    lines[0]), lines
+    done = {m: line for m in ("engine.losses", "engine.clipping") for line in lines if f": {m} " in line}
+    assert set(done) == {"engine.losses", "engine.clipping"}, lines
+    assert "(helper 1)" in done["engine.clipping"] and "helper" not in done["engine.losses"]
+    for line in lines[:-1]:  # every report: modules done, elapsed time, estimate of the time left
+        assert re.search(r"\d/2 modules, (\d+m)?\d+s elapsed, ~(\d+m)?\d+s left", line), line
+    # engine.losses compiles for seconds: heartbeats name it while it runs
+    assert any(re.search(r"/2 modules, .*; compiling engine.losses \((\d+m)?\d+s\)(;|$)", line) for line in lines), lines
+    assert re.fullmatch(r"engine.warmup: kernels warm in [\d.]+ s: 2 modules compiled in 2 process\(es\), 0 loaded; "
+                        r"cache " + re.escape(str(tmp_path / "descentlab")), lines[-1]), lines[-1]
+    assert any((tmp_path / "descentlab").glob("losses-*/*.nbi"))
+    again = _warm_in_subprocess(tmp_path, heartbeat=0.3)
+    cache = re.escape(str(tmp_path / "descentlab"))
+    assert len(again) == 1, again  # a warm cache: one line
+    assert re.fullmatch(r"engine.warmup: kernels warm in [\d.]+ s: 2 modules loaded from the cache " + cache, again[0])
+
+
+def test_progress_goes_to_the_log_at_least_every_heartbeat(monkeypatch, caplog):
+    # a module that takes 1.2 s (a sleep stands in for a compile); heartbeats every 0.2 s name it
+    import logging
+
+    monkeypatch.setattr(warmup_module, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(warmup_module, "is_cached", lambda module: module != "engine.clipping")
+    clipping = importlib.import_module("engine.clipping")
+    real = clipping._warmup
+    monkeypatch.setattr(clipping, "_warmup", lambda: (__import__("time").sleep(1.2), real()))
+    with caplog.at_level(logging.INFO, logger="engine.warmup"):
+        warmup_module.warm_kernels(jobs=1, progress=False, modules=["engine.schedules", "engine.clipping"])
+    records = [r for r in caplog.records if r.name == "engine.warmup"]
+    beats = [r for r in records if "compiling engine.clipping (" in r.getMessage()]
+    assert len(beats) >= 3, [r.getMessage() for r in records]
+    times = [r.created for r in records]
+    assert max(b - a for a, b in zip(times, times[1:])) < 0.2 + 0.35  # the heartbeat checks 4x a second
+    assert records[-1].getMessage().startswith("warm-up: kernels warm in ")
+    assert "1 modules compiled in 1 process(es), 1 loaded" in records[-1].getMessage()
+
+
+def test_unknown_modules_are_refused_by_name():
+    from engine.errors import EngineInputError
+
+    with pytest.raises(EngineInputError) as err:
+        warmup_module.warm_kernels(modules=["engine.nope"])
+    assert err.value.field == "modules" and "engine.nope" in str(err.value)
