@@ -300,8 +300,16 @@ class SweepPlan:
         return with_seed(self.requests[c], self.seed_paths, seed)
 
 
-def plan_sweep(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> SweepPlan:
-    """Validate a Python sweep (engine argument paths) completely, before anything runs."""
+def plan_sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | None = None,
+               seeds: Sequence[int] | None = None, metrics: Sequence[str] | None = None,
+               seed_fields: Sequence[str] | None = None) -> SweepPlan:
+    """Validate a Python sweep (engine argument paths) completely, before anything runs (``sweep``'s arguments).
+
+    >>> p = engine.plan_sweep("descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3},
+    ...                       {"optimizer.lr": [0.01, 0.1]}, seeds=[0, 1])
+    >>> p.spec.n_combinations, p.spec.n_tasks
+    (2, 4)
+    """
     spec = check_spec(kind, axes, seeds, metrics)
     k = KINDS[spec.kind]
     if not isinstance(base, Mapping):
@@ -320,6 +328,23 @@ def plan_sweep(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None
 
 
 # -- running ---------------------------------------------------------------------------------------------
+_ADDRESS = re.compile(r"^(?:tcp|tls|inproc|ucx|ws|wss)://\S+$")
+
+
+def check_client(client):
+    """None, ``"sync"``, a scheduler address (``tcp://host:port``) or an object with ``map`` and ``gather`` (a
+    ``distributed.Client``); anything else is refused before a connection is tried."""
+    if client is None or (isinstance(client, str) and client == "sync"):
+        return client
+    if isinstance(client, str):
+        if not _ADDRESS.match(client):
+            raise EngineInputError("client", "must be None, 'sync', a scheduler address 'tcp://host:port' "
+                                             "or a distributed.Client")
+        return client
+    if not (callable(getattr(client, "map", None)) and callable(getattr(client, "gather", None))):
+        raise EngineInputError("client", "must be None, 'sync', a scheduler address or a distributed.Client")
+    return client
+
 def run_task(kind: str, request: dict, metrics: Sequence[str]) -> dict:
     """One run of a sweep, on a Dask worker: ``{"rows": [{"coords", "metrics"}], "seconds", "cpu_seconds"}``
     (wall and this thread's CPU time), with ``"error": {"field", "message"}`` instead of rows if the engine
@@ -388,11 +413,24 @@ def execute(p: SweepPlan, client=None, progress: Callable[[int, int], Any] | Non
             obj.close()
 
 
-def sweep(kind: str, base: Mapping, axes: Mapping | None = None, seeds: Sequence[int] | None = None,
-          metrics: Sequence[str] | None = None, client=None, seed_fields: Sequence[str] | None = None,
-          progress: Callable[[int, int], Any] | None = None) -> SweepResult:
+def sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | None = None,
+          seeds: Sequence[int] | None = None, metrics: Sequence[str] | None = None, client: Any = None,
+          seed_fields: Sequence[str] | None = None, progress: Callable[[int, int], Any] | None = None) -> SweepResult:
     """Run ``kind`` (a key of ``engine.sweep_kinds.KINDS``) for every combination of ``axes`` and every
-    seed, from ``base`` (the engine function's keyword arguments); see the module docstring."""
+    seed, from ``base`` (the engine function's keyword arguments); see the module docstring.
+
+    ``client``: None starts a LocalCluster for the call, ``"sync"`` runs every task here one after the other,
+    a ``distributed.Client`` or a scheduler address (``"tcp://host:port"``) runs them there. ``progress(done,
+    total)`` is called after each task. Everything is validated before any task runs.
+
+    >>> res = engine.sweep("descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3},
+    ...                    {"optimizer.lr": [0.01, 0.1]}, metrics=["final_loss"], client="sync")
+    >>> [(r["coords"]["optimizer.lr"], r["metrics"]["final_loss"] < 1.0) for r in res.records()]
+    [(0.01, True), (0.1, True)]
+    """
+    client = check_client(client)
+    if progress is not None and not callable(progress):
+        raise EngineInputError("progress", "must be a function progress(done, total) or None")
     p = plan_sweep(kind, base, axes, seeds, metrics, seed_fields)
     return collect(p.spec, execute(p, client, progress))
 
