@@ -120,7 +120,7 @@ def _loss_for(data: Dataset, n_out: int, loss: str | None, loss_params: Mapping 
         raise EngineInputError("model.layers", "a regression dataset needs 1 output unit")
     allowed = fitting_losses(data.task, h)
     name = allowed[0] if loss is None else loss
-    if name not in allowed:
+    if not isinstance(name, str) or name not in allowed:
         raise EngineInputError("loss", f"{name!r} does not fit this task and output width; choose one of: "
                                        f"{', '.join(allowed)}")
     with field_prefix("loss_params", strip="params", only=("params",)):  # the request's name for them
@@ -207,6 +207,7 @@ def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | Non
         opt_spec["weight_decay"] = reg.weight_decay
     opt = resolve_optimizer(opt_spec)
     sched_echo = None
+    schedule = check_mapping("schedule", schedule)
     if schedule:
         with field_prefix("schedule", only=("schedule", "steps")):  # too large a base rate: optimizer.lr
             sv = schedule_values(dict(schedule), opt.lr, epochs, lr_field="optimizer.lr")

@@ -287,7 +287,7 @@ def csv_dataset(csv: str, target: str | int | None = None, task: str | None = No
                 seed: int | None = None) -> Dataset:
     """A training ``Dataset`` from CSV text: one column is the target, the others the features (module docstring).
 
-    >>> d = engine.csv_dataset("a,b,label\n0,1,0\n1,0,1\n1,1,0\n0,0,1\n2,2,0", target="label")
+    >>> d = engine.csv_dataset("a,b,label\\n0,1,0\\n1,0,1\\n1,1,0\\n0,0,1\\n2,2,0", target="label")
     >>> d.task, d.n_classes, d.X_train.shape[1]
     ('classification', 2, 2)
     """
@@ -333,7 +333,7 @@ def csv_rows(csv: str, target=None, task: str | None = None, val_fraction: float
     y = values[:, t]
     if task is None:
         task = CLASSIFICATION if bool(np.all((y >= 0) & (y == np.floor(y)))) else REGRESSION
-    elif task not in TASKS:
+    elif not isinstance(task, str) or task not in TASKS:
         raise EngineInputError(f"{field}.task", f"must be one of: {', '.join(TASKS)}")
     X = np.ascontiguousarray(np.delete(values, t, axis=1))
     Y = np.ascontiguousarray(y.reshape(-1, 1))
