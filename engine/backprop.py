@@ -386,6 +386,8 @@ def run_backprop(
     measure_cost = check_bool("measure_cost", measure_cost)
     with field_prefix("loss_params", strip="params", only=("params",)):  # the request's name for them
         r = resolve_loss(loss, loss_params)
+    if targets is None:
+        raise EngineInputError("targets", "required: one row of targets per input row")
     X, Y = as_batch(net, inputs, targets, "inputs", "targets", batch_limit="max_backprop_samples")
     check_loss_fits(net, r.name, Y)
     params = pack(net, weights) if weights is not None else init_params(net, init, int(seed))

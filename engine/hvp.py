@@ -503,6 +503,8 @@ def mlp_hessian(net: MLP, params: ArrayLike, X: ArrayLike, Y: ArrayLike, loss: s
     """
     check_net(net)
     p = _flat(params, "params", net.n_params)
+    if Y is None:
+        raise EngineInputError("Y", "required: the targets of the batch")
     x, y = as_batch(net, X, Y, batch_limit="max_train_samples")
     with field_prefix("loss_params", strip="params", only=("params",)):
         r = resolve_loss(loss, loss_params)

@@ -402,6 +402,8 @@ def loss_and_grad(net: MLP, params: ArrayLike, X: ArrayLike, Y: ArrayLike, loss:
     (4.0, [4.0, 4.0])
     """
     p = _params(net, params)
+    if Y is None:
+        raise EngineInputError("Y", "required: the targets of the batch")
     x, y = as_batch(net, X, Y)
     with field_prefix("loss_params", strip="params", only=("params",)):
         r = resolve_loss(loss, loss_params)
