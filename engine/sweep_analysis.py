@@ -131,8 +131,9 @@ def _python_fields(call):
 def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
     """Per panel: ``x``/``y`` values (axis order), ``mean``/``n`` as [len(y)][len(x)] (None where no run).
 
-    >>> res = engine.sweep("descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0]},
-    ...                    {"steps": [1, 2], "optimizer.lr": [0.1, 0.2]}, metrics=["final_loss"], client="sync")
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> res = engine.sweep("descent/trajectory", base, {"steps": [1, 2], "optimizer.lr": [0.1, 0.2]},
+    ...                    metrics=["final_loss"], client="sync")
     >>> h = engine.heatmap(res, "final_loss", "steps", "optimizer.lr")
     >>> h[0]["x"], h[0]["y"], h[0]["n"]
     ([1, 2], [0.1, 0.2], [[1, 1], [1, 1]])

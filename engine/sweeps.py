@@ -305,8 +305,9 @@ def plan_sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[A
                seed_fields: Sequence[str] | None = None) -> SweepPlan:
     """Validate a Python sweep (engine argument paths) completely, before anything runs (``sweep``'s arguments).
 
-    >>> p = engine.plan_sweep("descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3},
-    ...                       {"optimizer.lr": [0.01, 0.1]}, seeds=[0, 1])
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3, "noise_scale": 0.1,
+    ...         "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> p = engine.plan_sweep("descent/trajectory", base, {"optimizer.lr": [0.01, 0.1]}, seeds=[0, 1])
     >>> p.spec.n_combinations, p.spec.n_tasks
     (2, 4)
     """
@@ -423,8 +424,9 @@ def sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] 
     a ``distributed.Client`` or a scheduler address (``"tcp://host:port"``) runs them there. ``progress(done,
     total)`` is called after each task. Everything is validated before any task runs.
 
-    >>> res = engine.sweep("descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3},
-    ...                    {"optimizer.lr": [0.01, 0.1]}, metrics=["final_loss"], client="sync")
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3, "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> res = engine.sweep("descent/trajectory", base, {"optimizer.lr": [0.01, 0.1]}, metrics=["final_loss"],
+    ...                    client="sync")
     >>> [(r["coords"]["optimizer.lr"], r["metrics"]["final_loss"] < 1.0) for r in res.records()]
     [(0.01, True), (0.1, True)]
     """

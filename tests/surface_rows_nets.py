@@ -120,7 +120,7 @@ def _lm_refusals(name):
     )
 
 
-_DESCENT = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 2}
+_DESCENT = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 2, "optimizer": {"name": "sgd", "lr": 0.1}}
 
 
 def _sweep_refusals(name):
@@ -153,7 +153,8 @@ def _sweep_result():
     """A 2 x 2 descent sweep with 2 seeds, run in this process once (results are read-only)."""
     if not _SWEEP_CACHE:
         _SWEEP_CACHE.append(_engine().sweep(
-            "descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "noise_scale": 0.1},
+            "descent/trajectory", {"surface": "quadratic", "start": [1.0, 1.0], "noise_scale": 0.1,
+                                   "optimizer": {"name": "sgd", "lr": 0.1}},
             {"steps": [1, 2], "optimizer.lr": [0.1, 0.2]}, seeds=[0, 1], metrics=["final_loss", "loss_curve"],
             client="sync"))
     return _SWEEP_CACHE[0]
