@@ -415,7 +415,7 @@ def count_baselines(c: Corpus) -> dict:
 
     >>> b = engine.count_baselines(engine.make_corpus({"name": "reverse", "length": 2, "n_train": 8, "n_val": 4}))
     >>> sorted(b)
-    ['bigram', 'smoothing', 'train_mle', 'unigram', 'uniform']
+    ['bigram', 'smoothing', 'train_mle', 'uniform', 'unigram']
     """
     _check_corpus(c)
     V = c.tokenizer.size
