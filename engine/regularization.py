@@ -176,12 +176,13 @@ def compare(variants: Sequence[Mapping[str, Any]] | None = None, *, dataset: Map
             epochs: int = 100, batch_size: int = 32, early_stopping: Mapping[str, Any] | None = None,
             clip: Mapping[str, Any] | None = None, loss: str | None = None,
             loss_params: Mapping[str, Any] | None = None, seed: int = 0,
-            prediction: Mapping[str, Any] | None = None) -> Comparison:
+            prediction: Mapping[str, Any] | None = None, curvature: Mapping[str, Any] | None = None) -> Comparison:
     """Train each variant of one run in parallel, on the same data, initial weights, batch order and dropout seed.
 
     ``variants``: ``[{"name": ..., "regularization": {...}}, ...]`` (default: ``DEFAULT_VARIANTS``); each
     variant's ``regularization`` overrides the shared ``regularization`` key by key. The other arguments are
-    ``engine.train``'s (sharpness records, ``curvature``, are for single runs).
+    ``engine.train``'s; ``curvature`` is refused when given (sharpness records are for single runs), by name
+    rather than as an unknown keyword.
 
     >>> c = engine.compare([{"name": "none"}, {"name": "l2", "regularization": {"l2": 0.01}}],
     ...                    dataset={"name": "sine", "n_train": 8, "n_val": 4}, model={"layers": [1, 4, 1]},
@@ -192,7 +193,7 @@ def compare(variants: Sequence[Mapping[str, Any]] | None = None, *, dataset: Map
     vs, setups = plan_compare(variants, dataset=dataset, model=model, optimizer=optimizer, schedule=schedule,
                               regularization=regularization, epochs=epochs, batch_size=batch_size,
                               early_stopping=early_stopping, clip=clip, loss=loss, loss_params=loss_params,
-                              seed=seed, prediction=prediction)
+                              seed=seed, prediction=prediction, curvature=curvature)
     V = len(vs)
     s0 = setups[0]
     model, data, opt, rules = kernel_args(s0)

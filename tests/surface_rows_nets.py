@@ -361,6 +361,8 @@ ROWS: dict[str, Row] = {
                                                                 **_train_kw()), "variants"),
             ("unknown dataset", lambda e: e.compare(None, **_train_kw(dataset={"name": "nope"})), "dataset"),
             ("epochs 0", lambda e: e.compare(None, **_train_kw(epochs=0)), "epochs"),
+            ("curvature (single runs only)", lambda e: e.compare(None, **_train_kw(curvature={"every": 1})),
+             "curvature"),
         ),
     ),
     # --- engine.backprop ---------------------------------------------------------------------------
