@@ -204,6 +204,16 @@ def init_lm_params(model: LMModel, seed: int = 0) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # public loss and gradient of a batch of windows
 # ---------------------------------------------------------------------------------------------
+def activation_floats(model: LMModel, B: int, T: int) -> int:
+    """Floats of activations and scratch a step keeps for B windows of T positions (max_lm_activations)."""
+    cfg = model.cfg
+    if cfg.kind == GPT:
+        per = cfg.L * (21 * cfg.C + cfg.NH * T) + 12 * cfg.C + cfg.V
+    else:
+        per = cfg.context * cfg.C * 2 + cfg.hidden * 2 + cfg.V
+    return B * T * per
+
+
 def _check_model(model) -> LMModel:
     if not isinstance(model, LMModel):
         raise EngineInputError("model", "must be an LMModel from engine.build_lm_model")
@@ -214,11 +224,11 @@ def _batch(model: LMModel, params, stream, starts, T, weights):
     _check_model(model)
     p = check_array("params", params, shape=(model.n_params,), ndim=(1,))
     s = check_int_array("stream", stream, limit="max_lm_corpus_tokens")
-    st = check_int_array("starts", starts, limit="max_lm_batch")
-    T = check_int("T", T, 1, integral_floats=False)
+    st = check_int_array("starts", starts, limit="max_lm_corpus_tokens")
+    T = check_int("T", T, 1, "max_lm_corpus_tokens", integral_floats=False)
     if st.size == 0:
         raise EngineInputError("starts", "needs at least one window start")
-    check_max("T", st.size * T, "max_lm_eval_tokens")  # windows x positions: the activations kept for backward
+    check_max("starts", activation_floats(model, st.size, T), "max_lm_activations")  # what backward keeps
     if s.size and (s.min() < 0 or s.max() >= model.cfg.V):
         raise EngineInputError("stream", f"tokens must lie in [0, {model.cfg.V})")
     if st.min() < 0 or st.max() + T >= s.size:

@@ -51,7 +51,7 @@ from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
 from .lm_inspect import decode_parameters, encode_parameters
 from .lm_layout import GPT, MLP, new_buffers
-from .lm_models import LMModel, build_lm_model, init_lm_params, lm_backward, lm_forward
+from .lm_models import LMModel, activation_floats, build_lm_model, init_lm_params, lm_backward, lm_forward
 from .lm_optim import LMOptim, lm_grad_norm, lm_lrs, lm_step, resolve_lm_optim
 from .lm_sample import sample_tokens
 from .mlp import set_blas_threads
@@ -269,16 +269,6 @@ def run_flops(model: LMModel, B: int, T: int, steps: int, n_evals: int, eval_win
     window = T if model.cfg.kind == GPT else 1
     return ((steps + 1) * 3 * _fwd_flops(model, B, T) + n_evals * 2 * eval_windows * _fwd_flops(model, 1, T)
             + n_evals * sample_len * _fwd_flops(model, 1, window))
-
-
-def activation_floats(model: LMModel, B: int, T: int) -> int:
-    """Floats of activations and scratch a step keeps for B windows of T positions (max_lm_activations)."""
-    cfg = model.cfg
-    if cfg.kind == GPT:
-        per = cfg.L * (21 * cfg.C + cfg.NH * T) + 12 * cfg.C + cfg.V
-    else:
-        per = cfg.context * cfg.C * 2 + cfg.hidden * 2 + cfg.V
-    return B * T * per
 
 
 def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any = DEFAULT_CLIP, sampling=None,
