@@ -46,14 +46,16 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .results import resultclass
 from ._jit import as_int, kernel
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
-from .validate import check_int
+from .validate import check_bool, check_int, check_mapping, check_seed
 from .losses import LOSSES, loss_value_grad, resolve_loss
 from .mlp import MLP, as_batch, build_mlp, init_params, layer_views, new_running, new_workspace, pack, record_views, unpack
 from .mlp_kernels import TRAIN, Problem, mlp_backward, mlp_forward, mlp_loss, safe_norm
@@ -355,32 +357,43 @@ def _compare_finite(net: MLP, fd: np.ndarray, grad: np.ndarray) -> GradCheck:
 
 
 def run_backprop(
-    layers,
-    inputs,
-    targets,
+    layers: Sequence[int],
+    inputs: ArrayLike,
+    targets: ArrayLike,
     activation: str = "sigmoid",
-    init=None,
+    init: Mapping[str, Any] | str | None = None,
     loss: str = "mse",
     seed: int = 0,
-    weights=None,
-    path=None,
+    weights: Sequence[Mapping[str, Any]] | None = None,
+    path: Mapping[str, Any] | None = None,
     residual: bool = False,
     batch_norm: bool = False,
     output_activation: str = "identity",
-    activation_params: dict | None = None,
-    loss_params: dict | None = None,
+    activation_params: Mapping[str, Any] | None = None,
+    loss_params: Mapping[str, Any] | None = None,
     measure_cost: bool = True,
 ) -> BackpropResult:
     """Forward and backward records, chain rule, gradient check and cost for one small batch.
 
+    ``inputs`` [n, layers[0]], ``targets`` [n, layers[-1]]; ``weights`` (``[{"W", "b"}, ...]``) or ``init`` and
+    ``seed`` give the parameters; ``path`` picks the chain-rule path (input, unit, through, output, sample).
     Limits: max_layers, max_width, max_backprop_parameters, max_backprop_samples.
+
+    >>> r = engine.run_backprop([1, 1], [[2.0]], [[0.0]], activation="identity", output_activation="identity",
+    ...                         weights=[{"W": [[0.5]], "b": [0.0]}], measure_cost=False)
+    >>> r.loss, r.backward[0]["dW"].tolist()      # (0.5·2)² and ∂/∂W = 2·(1 − 0)·2
+    (1.0, [[4.0]])
     """
     net = build_mlp(layers, activation, output_activation, residual, batch_norm, 0.0, activation_params)
     check_max("layers", net.n_params, "max_backprop_parameters")
-    check_int("seed", seed, 0, integral_floats=False)
+    seed = check_seed("seed", seed)
+    path = check_mapping("path", path)
+    measure_cost = check_bool("measure_cost", measure_cost)
     with field_prefix("loss_params", strip="params", only=("params",)):  # the request's name for them
         r = resolve_loss(loss, loss_params)
-    X, Y = as_batch(net, inputs, targets, batch_limit="max_backprop_samples")
+    if targets is None:
+        raise EngineInputError("targets", "required: one row of targets per input row")
+    X, Y = as_batch(net, inputs, targets, "inputs", "targets", batch_limit="max_backprop_samples")
     check_loss_fits(net, r.name, Y)
     params = pack(net, weights) if weights is not None else init_params(net, init, int(seed))
     path_resolved = _resolve_path(path, net, X.shape[0]) if not batch_norm else None

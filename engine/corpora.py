@@ -361,9 +361,15 @@ CORPORA: dict[str, CorpusSpec] = {
 }
 
 
-def make_corpus(spec: Mapping[str, Any]) -> Corpus:
-    """``{"name": "markov", "order": 2, ...}`` -> the tokenized ``Corpus`` (see the module docstring)."""
-    spec = check_spec("corpus", spec, "{'name': 'names'}")
+def make_corpus(corpus: Mapping[str, Any]) -> Corpus:
+    """``{"name": "markov", "order": 2, ...}`` -> the tokenized ``Corpus`` (see the module docstring); refusals
+    name ``corpus.<key>`` (the argument, and a training request's field of the same name).
+
+    >>> c = engine.make_corpus({"name": "reverse", "length": 2, "n_train": 8, "n_val": 4})
+    >>> c.tokenizer.size > 0, c.train.dtype
+    (True, dtype('int64'))
+    """
+    spec = check_spec("corpus", corpus, "{'name': 'names'}")
     name = spec.get("name")
     if name is None:
         raise EngineInputError("corpus.name", "required; choose one of: " + ", ".join(CORPORA))
@@ -397,9 +403,21 @@ def _xent(p: np.ndarray, counts: np.ndarray) -> float:
     return float(-(counts[m] * np.log(p[m])).sum() / counts.sum())
 
 
+def _check_corpus(c) -> Corpus:
+    if not isinstance(c, Corpus):
+        raise EngineInputError("c", "must be a Corpus from engine.make_corpus")
+    return c
+
+
 def count_baselines(c: Corpus) -> dict:
     """``uniform``, ``unigram``, ``bigram`` on validation (add-one smoothing), and ``train_mle``: the
-    unsmoothed count models on the training split (the bigram one is the logit table's optimum)."""
+    unsmoothed count models on the training split (the bigram one is the logit table's optimum).
+
+    >>> b = engine.count_baselines(engine.make_corpus({"name": "reverse", "length": 2, "n_train": 8, "n_val": 4}))
+    >>> sorted(b)
+    ['bigram', 'smoothing', 'train_mle', 'uniform', 'unigram']
+    """
+    _check_corpus(c)
     V = c.tokenizer.size
     uni, bi = _counts(c.train, c.train_weights, V)
     vuni, vbi = _counts(c.val, c.val_weights, V)
@@ -418,6 +436,7 @@ def count_baselines(c: Corpus) -> dict:
 
 def corpus_summary(c: Corpus) -> dict:
     """What ``POST /lm/datasets`` returns: vocabulary, sizes, floor, baselines, examples."""
+    _check_corpus(c)
     return {
         "name": c.name, "params": c.params, "vocab": list(c.vocab), "tokenizer": c.tokenizer.to_dict(),
         "train_tokens": int(c.train.size), "val_tokens": int(c.val.size),

@@ -39,7 +39,7 @@ points) is one more entry whose ``make`` builds the ``Dataset`` from the request
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -247,12 +247,26 @@ def describe() -> list[dict]:
     ]
 
 
-def make_dataset(name: str, params: dict | None = None, field: str = "dataset") -> Dataset:
+def make_dataset(name: str, params: Mapping[str, Any] | None = None) -> Dataset:
     """Generate dataset ``name`` with ``params`` (defaults from ``DATASETS[name].params``).
 
     Refuses unknown names and parameters, out-of-range values, and sizes above
-    ``max_train_samples`` / ``max_val_samples``.
+    ``max_train_samples`` / ``max_val_samples`` (errors name ``name`` or ``params.<parameter>``).
+
+    >>> d = engine.make_dataset("moons", {"n_train": 8, "n_val": 4, "seed": 1})
+    >>> d.task, d.X_train.shape, d.Y_train.shape, d.n_classes
+    ('classification', (8, 2), (8, 1), 2)
     """
+    try:
+        return generate(name, params, "dataset")
+    except EngineInputError as err:
+        if err.field == "dataset.name":
+            raise EngineInputError("name", err.message) from None
+        raise err.rerooted("params", strip="dataset") from None
+
+
+def generate(name: str, params: Mapping[str, Any] | None = None, field: str = "dataset") -> Dataset:
+    """``make_dataset`` for a request's dataset object: errors name ``field.name``, ``field.<parameter>``."""
     spec = lookup(DATASETS, name, f"{field}.name")
     p = resolve_params(spec.params, params, field)
     check_max(f"{field}.n_train", p["n_train"], "max_train_samples")

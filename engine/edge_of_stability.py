@@ -43,7 +43,11 @@ PRESETS = {"edge_of_stability": PRESET}  # engine.catalog publishes every module
 
 def edge_of_stability_preset(lr: float | None = None) -> dict:
     """A copy of the documented configuration (a complete ``training/run`` body), at learning rate ``lr``
-    if given: ``engine.train(**engine.edge_of_stability_preset(0.08))``."""
+    if given: ``engine.train(**engine.edge_of_stability_preset(0.08))``.
+
+    >>> engine.edge_of_stability_preset(0.08)["optimizer"]["lr"]
+    0.08
+    """
     body = copy.deepcopy(PRESET)
     if lr is not None:
         body["optimizer"]["lr"] = check_float("lr", lr, 0.0, 10.0, strict=True)

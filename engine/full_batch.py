@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import DATASETS, make_dataset
+from .datasets import DATASETS, generate
 from .errors import EngineInputError, field_prefix
 from .losses import ResolvedLoss, resolve_loss
 from .mlp import MLP, build_mlp, new_running
@@ -69,7 +69,7 @@ def resolve_problem(layers, activation: str = "tanh", loss: str | None = None, d
     name = ds.pop("name", "moons")
     lookup(DATASETS, name, "dataset.name")
     ds.setdefault("n_val", 1)  # the validation split is not used: draw the least
-    data = make_dataset(name, ds)
+    data = generate(name, ds)
     net = build_mlp(layers, activation, output_activation, residual, batch_norm, dropout, activation_params)
     if net.widths[0] != data.n_inputs:
         raise EngineInputError("layers", f"the first width must be {data.n_inputs}: dataset {name!r} has "

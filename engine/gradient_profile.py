@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from .results import resultclass
 from ._jit import as_bool, as_int, kernel
@@ -73,7 +73,7 @@ from .mlp import as_batch, build_mlp, init_params, layer_views, new_running, unp
 from .mlp_kernels import TRAIN, Problem, mlp_backward, mlp_forward, safe_norm
 from .optimizers import new_state, optimizer_step, resolve_optimizer
 from .registry import ParamSpec
-from .validate import check_int
+from .validate import check_int, check_seed
 
 __all__ = ["GradientProfile", "run_gradient_profile"]
 
@@ -236,26 +236,30 @@ def run_gradient_profile(
     depth: int = 10,
     width: int = 32,
     activation: str = "sigmoid",
-    init=None,
+    init: Mapping[str, Any] | str | None = None,
     residual: bool = False,
     batch_norm: bool = False,
-    clip=None,
+    clip: Mapping[str, Any] | None = None,
     batch: int = 64,
     seed: int = 0,
-    activation_params: dict | None = None,
-    training: dict | None = None,
+    activation_params: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> GradientProfile:
     """Per-layer gradient norms of a ``depth``-layer, ``width``-wide MLP at initialization, and a verdict.
 
     Limits: max_layers (depth), max_width, max_batch, max_network_parameters, max_network_work
     (batch × parameters), and for ``training`` max_profile_steps and max_profile_work.
+
+    >>> g = engine.run_gradient_profile(depth=3, width=4, batch=8)
+    >>> g.layer.tolist(), g.weight_grad_norm.shape
+    ([1, 2, 3], (3,))
     """
     depth = check_int("depth", depth, 1, "max_layers")
     width = check_int("width", width, 1, "max_width")
     batch = check_int("batch", batch, 1, "max_batch")
     if batch_norm is True and batch < 2:
         raise EngineInputError("batch", "must be >= 2 with batch_norm (batch statistics need two rows, as in torch)")
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     init = DEFAULT_INIT if init is None else init
     resolved_init = resolve_init(init)
     kind, threshold = resolve_clip(clip)
@@ -324,7 +328,7 @@ def run_gradient_profile(
 def _resolve_training(training, batch: int, n_params: int):
     if training is None:
         return None
-    if not isinstance(training, dict):
+    if not isinstance(training, Mapping):
         raise EngineInputError("training", "must be an object: {'optimizer': {...}, 'steps': S, 'every': k}")
     unknown = sorted(set(training) - {"optimizer", "steps", "every"})
     if unknown:

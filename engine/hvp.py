@@ -47,18 +47,19 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .results import resultclass
 from ._jit import as_int, kernel
 from .deadlines import check as check_deadline
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .limits import check_max
 from .losses import ResolvedLoss, loss_value_grad, resolve_loss
-from .mlp import MLP, as_batch, build_mlp, init_params, new_running, set_blas_threads
+from .mlp import MLP, as_batch, build_mlp, check_net, init_params, new_running, set_blas_threads
 from .mlp_kernels import (
     ACT, B_OFF, BETA_OFF, EVAL_BATCH, F_ACT, G_OFF, IN, OUT, SKIP, W_OFF, layer_state_size, mlp_backward,
     mlp_forward, record_size,
@@ -490,17 +491,25 @@ def _flat(values, field: str, n: int) -> np.ndarray:
     return a
 
 
-def mlp_hessian(net: MLP, params, X, Y, loss: str = "mse", loss_params: dict | None = None,
-                batch_limit: str = "max_train_samples") -> MLPHessian:
+def mlp_hessian(net: MLP, params: ArrayLike, X: ArrayLike, Y: ArrayLike, loss: str = "mse",
+                loss_params: Mapping[str, Any] | None = None) -> MLPHessian:
     """Prepare exact HVPs of ``loss`` of ``net`` at ``params`` on the batch (X, Y) (numpy in, numpy out).
 
     Refuses (EngineInputError naming the argument): a parameter vector of the wrong size or not
-    finite, a batch over ``batch_limit`` rows or over max_network_work (rows × parameters), a loss
+    finite, a batch over max_train_samples rows or over max_network_work (rows × parameters), a loss
     or gradient that is not finite at ``params`` (e.g. predictions outside the loss's domain).
+
+    >>> net = engine.build_mlp([1, 1])                     # ŷ = w·x + b, mse: H = 2·mean([x², x; x, 1])
+    >>> engine.mlp_hessian(net, [0.5, 0.0], [[1.0], [3.0]], [[0.0], [1.0]]).matrix().matrix.tolist()
+    [[10.0, 4.0], [4.0, 2.0]]
     """
+    check_net(net)
     p = _flat(params, "params", net.n_params)
-    x, y = as_batch(net, X, Y, batch_limit=batch_limit)
-    r = resolve_loss(loss, loss_params)
+    if Y is None:
+        raise EngineInputError("Y", "required: the targets of the batch")
+    x, y = as_batch(net, X, Y, batch_limit="max_train_samples")
+    with field_prefix("loss_params", strip="params", only=("params",)):
+        r = resolve_loss(loss, loss_params)
     h = hessian_of(net, p, x, y, r)
     if h is None:
         raise EngineInputError("params", f"the {r.name} loss or its gradient is not finite here (overflow, or "

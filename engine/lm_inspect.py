@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .results import resultclass
 from .corpora import make_corpus
@@ -33,7 +34,7 @@ from .limits import LIMITS, check_max
 from .lm_layout import GPT, new_buffers
 from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
 from .registry import ParamSpec
-from .validate import check_int
+from .validate import check_array, check_int
 
 __all__ = ["LMInspection", "decode_parameters", "encode_parameters", "inspect_lm"]
 
@@ -46,19 +47,34 @@ INSPECT_PARAMS = (
 TINY = np.finfo(np.float64).tiny  # a probability that underflows to 0 is reported as this (loss ≤ 708.4)
 
 
-def encode_parameters(model: LMModel, params: np.ndarray) -> dict:
-    """The portable blob of a parameter vector (see the module docstring)."""
-    raw = np.ascontiguousarray(params, dtype="<f8").tobytes()
+def _check_model(model) -> LMModel:
+    if not isinstance(model, LMModel):
+        raise EngineInputError("model", "must be an LMModel from engine.build_lm_model")
+    return model
+
+
+def encode_parameters(model: LMModel, params: ArrayLike) -> dict:
+    """The portable blob of a parameter vector (see the module docstring); ``decode_parameters`` reverses it.
+
+    >>> m = engine.build_lm_model({"name": "bigram"}, 2)
+    >>> blob = engine.encode_parameters(m, [1.0, 2.0, 3.0, 4.0])
+    >>> engine.decode_parameters(m, blob).tolist()
+    [1.0, 2.0, 3.0, 4.0]
+    """
+    _check_model(model)
+    raw = check_array("params", params, shape=(model.n_params,), ndim=(1,)).astype("<f8").tobytes()
     return {"layout": model.layout(), "data": base64.b64encode(raw).decode("ascii"), "n_params": model.n_params,
             "dtype": "float64", "byteorder": "little", "encoding": "base64"}
 
 
-def decode_parameters(model: LMModel, blob: Any) -> np.ndarray:
-    """The parameter vector of ``blob`` (``{"data": ..., "layout": ...}`` or the base64 string itself)."""
+def decode_parameters(model: LMModel, parameters: Mapping[str, Any] | str) -> np.ndarray:
+    """The parameter vector of the blob ``parameters`` (``{"data": ..., "layout": ...}`` or the base64 string
+    itself; refusals name ``parameters.data`` / ``parameters.layout``, as a request's field of that name)."""
+    _check_model(model)
     layout = None
-    data = blob
-    if isinstance(blob, Mapping):
-        data, layout = blob.get("data"), blob.get("layout")
+    data = parameters
+    if isinstance(parameters, Mapping):
+        data, layout = parameters.get("data"), parameters.get("layout")
     if not isinstance(data, str) or not data:
         raise EngineInputError("parameters.data", "required: the base64 of the little-endian float64 vector")
     need = 8 * model.n_params
@@ -93,10 +109,17 @@ class LMInspection:
     model: dict
 
 
-def inspect_lm(corpus=None, model=None, parameters=None, prompt: str | None = None, top_k: int = 5,
+def inspect_lm(corpus: Mapping[str, Any] | None = None, model: Mapping[str, Any] | None = None,
+               parameters: Mapping[str, Any] | str | None = None, prompt: str | None = None, top_k: int = 5,
                seed: int = 0) -> LMInspection:
     """Next-token predictions (and attention) at every position of ``prompt`` (module docstring).
-    Without ``parameters`` the model's initial parameters for ``seed`` are used."""
+    Without ``parameters`` the model's initial parameters for ``seed`` are used.
+
+    >>> r = engine.inspect_lm({"name": "reverse", "length": 2, "n_train": 8, "n_val": 4}, {"name": "bigram"},
+    ...                       prompt="ab", top_k=2)
+    >>> r.tokens, len(r.positions[0]["top"])
+    (['a', 'b'], 2)
+    """
     c = make_corpus(corpus if corpus is not None else {"name": "names"})
     m = build_lm_model(model if model is not None else {"name": "gpt"}, c.tokenizer.size)
     seed = check_int("seed", seed, 0, integral_floats=False)

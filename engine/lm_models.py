@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import EngineInputError
 from .limits import LIMITS, check_max
@@ -38,7 +39,7 @@ from .lm_gpt import gpt_backward, gpt_forward
 from .lm_layout import BIGRAM, GPT, KINDS, MLP, Block, LMBuffers, LMConfig, layout, new_buffers, step_flops
 from .lm_ngram import bigram_backward, bigram_forward, mlp_backward, mlp_forward
 from .registry import ParamSpec, lookup, resolve_params
-from .validate import check_spec
+from .validate import check_array, check_bool, check_int, check_int_array, check_seed, check_spec
 
 __all__ = ["LM_MODELS", "LMModel", "build_lm_model", "init_lm_params", "lm_loss_and_grad"]
 
@@ -136,9 +137,16 @@ class LMModel:
         return [b.to_dict() for b in self.blocks]
 
 
-def build_lm_model(spec: Mapping[str, Any], V: int) -> LMModel:
-    """``{"name": "gpt", ...}`` for a vocabulary of V tokens -> ``LMModel`` (defaults filled, limits checked)."""
-    spec = check_spec("model", spec, "{'name': 'gpt'}")
+def build_lm_model(model: Mapping[str, Any], V: int) -> LMModel:
+    """``{"name": "gpt", ...}`` for a vocabulary of V tokens -> ``LMModel`` (defaults filled, limits checked);
+    refusals name ``model.<key>`` (the argument, and a training request's field of the same name) or ``V``.
+
+    >>> m = engine.build_lm_model({"name": "mlp", "context": 2, "embedding": 3, "hidden": 4}, 5)
+    >>> m.name, m.n_params > 0
+    ('mlp', True)
+    """
+    V = check_int("V", V, 1, "max_lm_vocab", integral_floats=False)
+    spec = check_spec("model", model, "{'name': 'gpt'}")
     name = spec.get("name")
     if name is None:
         raise EngineInputError("model.name", "required; choose one of: " + ", ".join(LM_MODELS))
@@ -168,8 +176,13 @@ def build_lm_model(spec: Mapping[str, Any], V: int) -> LMModel:
 
 
 def init_lm_params(model: LMModel, seed: int = 0) -> np.ndarray:
-    """The initial parameter vector (see the module docstring for each model's scheme)."""
-    rng = np.random.default_rng(seed)
+    """The initial parameter vector (see the module docstring for each model's scheme).
+
+    >>> engine.init_lm_params(engine.build_lm_model({"name": "bigram"}, 2)).tolist()     # a zero logit table
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    _check_model(model)
+    rng = np.random.default_rng(check_seed("seed", seed))
     p = np.zeros(model.n_params)
     cfg = model.cfg
     for b in model.blocks:
@@ -191,35 +204,59 @@ def init_lm_params(model: LMModel, seed: int = 0) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # public loss and gradient of a batch of windows
 # ---------------------------------------------------------------------------------------------
+def activation_floats(model: LMModel, B: int, T: int) -> int:
+    """Floats of activations and scratch a step keeps for B windows of T positions (max_lm_activations)."""
+    cfg = model.cfg
+    if cfg.kind == GPT:
+        per = cfg.L * (21 * cfg.C + cfg.NH * T) + 12 * cfg.C + cfg.V
+    else:
+        per = cfg.context * cfg.C * 2 + cfg.hidden * 2 + cfg.V
+    return B * T * per
+
+
+def _check_model(model) -> LMModel:
+    if not isinstance(model, LMModel):
+        raise EngineInputError("model", "must be an LMModel from engine.build_lm_model")
+    return model
+
+
 def _batch(model: LMModel, params, stream, starts, T, weights):
-    p = np.ascontiguousarray(params, dtype=np.float64)
-    if p.shape != (model.n_params,):
-        raise EngineInputError("params", f"must have {model.n_params} entries, got shape {p.shape}")
-    s = np.ascontiguousarray(stream, dtype=np.int64)
-    st = np.ascontiguousarray(starts, dtype=np.int64)
-    T = int(T)
-    if s.ndim != 1 or st.ndim != 1 or st.size == 0 or T < 1:
-        raise EngineInputError("starts", "need a 1-D stream, at least one window start and T >= 1")
+    _check_model(model)
+    p = check_array("params", params, shape=(model.n_params,), ndim=(1,))
+    s = check_int_array("stream", stream, limit="max_lm_corpus_tokens")
+    st = check_int_array("starts", starts, limit="max_lm_corpus_tokens")
+    T = check_int("T", T, 1, "max_lm_corpus_tokens", integral_floats=False)
+    if st.size == 0:
+        raise EngineInputError("starts", "needs at least one window start")
+    check_max("starts", activation_floats(model, st.size, T), "max_lm_activations")  # what backward keeps
     if s.size and (s.min() < 0 or s.max() >= model.cfg.V):
         raise EngineInputError("stream", f"tokens must lie in [0, {model.cfg.V})")
     if st.min() < 0 or st.max() + T >= s.size:
         raise EngineInputError("starts", f"each window needs starts[b] + T < len(stream) = {s.size}")
     if model.cfg.kind == GPT and T > model.cfg.block:
         raise EngineInputError("T", f"exceeds the model's block_size {model.cfg.block}")
-    w = np.ones(s.size) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    if w.shape != s.shape:
-        raise EngineInputError("weights", "must have one weight per stream token")
+    w = np.ones(s.size) if weights is None else check_array("weights", weights, shape=s.shape, ndim=(1,))
+    if (w < 0).any():
+        raise EngineInputError("weights", "must be >= 0")
     return p, s, st, T, w
 
 
-def lm_loss_and_grad(model: LMModel, params, stream, starts, T: int, weights=None, *, train: bool = False,
-                     seed: int = 0, step: int = 0) -> tuple[float, np.ndarray]:
+def lm_loss_and_grad(model: LMModel, params: ArrayLike, stream: ArrayLike, starts: ArrayLike, T: int,
+                     weights: ArrayLike | None = None, *, train: bool = False, seed: int = 0,
+                     step: int = 0) -> tuple[float, np.ndarray]:
     """(weighted mean loss, its gradient) over the windows ``stream[starts[b] : starts[b] + T + 1]``.
 
     ``train`` applies dropout (gpt) with masks of (seed, step). A batch without counted targets
-    has loss 0 and gradient 0.
+    has loss 0 and gradient 0. ``weights``: one per stream token (its weight as a target).
+
+    >>> m = engine.build_lm_model({"name": "bigram"}, 3)
+    >>> loss, grad = engine.lm_loss_and_grad(m, engine.init_lm_params(m), [0, 1, 2, 0, 1], [0], 4)
+    >>> round(loss, 12) == round(float(np.log(3)), 12), grad.shape     # zero logits: uniform over 3 tokens
+    (True, (9,))
     """
     p, s, st, T, w = _batch(model, params, stream, starts, T, weights)
+    train = check_bool("train", train)
+    seed, step = check_seed("seed", seed), check_seed("step", step)
     buf = new_buffers(model.cfg, st.size, T, dropout=train)
     total, wsum = lm_forward(model.cfg, model.off, p, s, st, T, w, buf, bool(train), int(seed), int(step))
     grad = np.zeros(model.n_params)

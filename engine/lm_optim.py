@@ -70,7 +70,8 @@ def resolve_lm_optim(spec: Mapping[str, Any] | None, defaults: Mapping[str, Any]
     optimizer takes them."""
     spec = check_spec("optimizer", spec, "{'name': 'adamw'}") if spec is not None else {"name": "adamw"}
     spec.setdefault("name", "adamw")
-    takes = {p.name for p in OPTIMIZERS[spec["name"]].params} if spec["name"] in OPTIMIZERS else set()
+    known = isinstance(spec["name"], str) and spec["name"] in OPTIMIZERS  # a bad name: resolve_optimizer says so
+    takes = {p.name for p in OPTIMIZERS[spec["name"]].params} if known else set()
     for key, value in defaults.items():
         if key in takes and spec.get(key) is None:
             spec[key] = value

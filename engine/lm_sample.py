@@ -17,13 +17,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._jit import kernel
 from .errors import EngineInputError
+from .limits import check_max
 from .lm_layout import GPT, new_buffers
 from .lm_models import LMModel, build_lm_model, init_lm_params, lm_forward
 from .rng import hash_uniform
 from .tokenizer import CharTokenizer
+from .validate import check_array, check_float, check_int, check_seed
 
 __all__ = ["sample_text"]
 
@@ -95,11 +98,32 @@ def sample_tokens(model: LMModel, params: np.ndarray, prompt: np.ndarray, length
     return seq[prompt.size:]
 
 
-def sample_text(model: LMModel, params: np.ndarray, tokenizer: CharTokenizer, prompt: str, length: int,
-                temperature: float = 1.0, top_k: int = 0, seed: int = 0, stream_id: int = 0, buf=None) -> str:
-    """The text of ``sample_tokens`` (the prompt itself not included)."""
-    ids = tokenizer.encode(prompt, "sampling.prompt")
-    return tokenizer.decode(sample_tokens(model, params, ids, length, temperature, top_k, seed, stream_id, buf))
+def sample_text(model: LMModel, params: ArrayLike, tokenizer: CharTokenizer, prompt: str, length: int,
+                temperature: float = 1.0, top_k: int = 0, seed: int = 0, stream_id: int = 0) -> str:
+    """``length`` tokens generated after ``prompt``, as text (the prompt itself not included); ``temperature`` 0
+    is greedy, ``top_k`` > 0 keeps the k most likely tokens; draws are a function of (seed, stream_id, position).
+
+    >>> tok = engine.build_tokenizer("ab")
+    >>> m = engine.build_lm_model({"name": "bigram"}, tok.size)
+    >>> engine.sample_text(m, np.array([0.0, 5.0, 5.0, 0.0]), tok, "a", 4, temperature=0)   # a->b, b->a
+    'baba'
+    """
+    if not isinstance(model, LMModel):
+        raise EngineInputError("model", "must be an LMModel from engine.build_lm_model")
+    p = check_array("params", params, shape=(model.n_params,), ndim=(1,))
+    if not isinstance(tokenizer, CharTokenizer):
+        raise EngineInputError("tokenizer", "must be a CharTokenizer (engine.build_tokenizer, or a corpus's)")
+    if tokenizer.size != model.cfg.V:
+        raise EngineInputError("tokenizer", f"has {tokenizer.size} tokens; the model's vocabulary has {model.cfg.V}")
+    if not isinstance(prompt, str) or not prompt:
+        raise EngineInputError("prompt", "must be a non-empty string")
+    check_max("prompt", len(prompt), "max_lm_prompt_chars")
+    length = check_int("length", length, 0, "max_lm_sample_chars", integral_floats=False)
+    temperature = check_float("temperature", temperature, 0.0, 10.0)
+    top_k = min(check_int("top_k", top_k, 0, integral_floats=False), model.cfg.V)
+    seed, stream_id = check_seed("seed", seed), check_seed("stream_id", stream_id)
+    ids = tokenizer.encode(prompt, "prompt")
+    return tokenizer.decode(sample_tokens(model, p, ids, length, temperature, top_k, seed, stream_id))
 
 
 def _warmup() -> None:

@@ -52,7 +52,7 @@ from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
 from .lm_inspect import decode_parameters, encode_parameters
 from .lm_layout import GPT, MLP, new_buffers
-from .lm_models import LMModel, build_lm_model, init_lm_params, lm_backward, lm_forward
+from .lm_models import LMModel, activation_floats, build_lm_model, init_lm_params, lm_backward, lm_forward
 from .lm_optim import LMOptim, lm_grad_norm, lm_lrs, lm_step, resolve_lm_optim
 from .lm_sample import sample_tokens
 from .mlp import set_blas_threads
@@ -270,16 +270,6 @@ def run_flops(model: LMModel, B: int, T: int, steps: int, n_evals: int, eval_win
     window = T if model.cfg.kind == GPT else 1
     return ((steps + 1) * 3 * _fwd_flops(model, B, T) + n_evals * 2 * eval_windows * _fwd_flops(model, 1, T)
             + n_evals * sample_len * _fwd_flops(model, 1, window))
-
-
-def activation_floats(model: LMModel, B: int, T: int) -> int:
-    """Floats of activations and scratch a step keeps for B windows of T positions (max_lm_activations)."""
-    cfg = model.cfg
-    if cfg.kind == GPT:
-        per = cfg.L * (21 * cfg.C + cfg.NH * T) + 12 * cfg.C + cfg.V
-    else:
-        per = cfg.context * cfg.C * 2 + cfg.hidden * 2 + cfg.V
-    return B * T * per
 
 
 def prepare_lm(corpus=None, model=None, optimizer=None, schedule=None, clip: Any = DEFAULT_CLIP, sampling=None,
@@ -501,17 +491,48 @@ def _settings(s: LMSetup) -> dict:
             "loss": "mean next-token cross-entropy (nats) over counted targets"}
 
 
-def train_lm(**request) -> LMTrainResult:
-    """Train as ``request`` says (the keyword arguments of ``prepare_lm``); see the module docstring."""
-    st = LMStream(prepare_lm(**request))
+def train_lm(corpus: Mapping[str, Any] | None = None, model: Mapping[str, Any] | None = None,
+             optimizer: Mapping[str, Any] | None = None, schedule: Mapping[str, Any] | None = None,
+             clip: Mapping[str, Any] | None = DEFAULT_CLIP, sampling: Mapping[str, Any] | None = None,
+             return_parameters: bool = False, parameters: Mapping[str, Any] | None = None, steps: int = 2000,
+             batch_size: int = 32, eval_every: int = 100, eval_tokens: int = 4096, seed: int = 0) -> LMTrainResult:
+    """Train a character-level language model (see the module docstring for what one step and one evaluation do).
+
+    ``corpus`` (default names, engine.corpora), ``model`` (default gpt, engine.lm_models), ``optimizer`` (AdamW
+    defaults per model), ``schedule`` (default warmup_cosine), ``clip`` (global-norm clipping; None: off),
+    ``sampling`` (prompt, length, temperature, top_k of the samples taken at each evaluation),
+    ``return_parameters``/``parameters`` (export the trained parameters / start from exported ones),
+    ``steps``, ``batch_size``, ``eval_every``, ``eval_tokens``, ``seed``. Refusals name the argument.
+
+    >>> r = engine.train_lm(corpus={"name": "reverse", "length": 2, "n_train": 8, "n_val": 4},
+    ...                     model={"name": "bigram"}, steps=2, batch_size=2, eval_every=1, sampling={"length": 2})
+    >>> r.status, r.history.step.tolist()
+    ('completed', [0, 1, 2])
+    """
+    st = LMStream(prepare_lm(corpus=corpus, model=model, optimizer=optimizer, schedule=schedule, clip=clip, sampling=sampling,
+                 return_parameters=return_parameters, parameters=parameters, steps=steps, batch_size=batch_size,
+                 eval_every=eval_every, eval_tokens=eval_tokens, seed=seed))
     for _ in st:
         pass
     return st.result
 
 
-def lm_stream(**request) -> LMStream:
-    """``train_lm``'s run as an iterator of evaluation records (validated before the first step)."""
-    return LMStream(prepare_lm(**request))
+def lm_stream(corpus: Mapping[str, Any] | None = None, model: Mapping[str, Any] | None = None,
+             optimizer: Mapping[str, Any] | None = None, schedule: Mapping[str, Any] | None = None,
+             clip: Mapping[str, Any] | None = DEFAULT_CLIP, sampling: Mapping[str, Any] | None = None,
+             return_parameters: bool = False, parameters: Mapping[str, Any] | None = None, steps: int = 2000,
+             batch_size: int = 32, eval_every: int = 100, eval_tokens: int = 4096, seed: int = 0) -> LMStream:
+    """``train_lm``'s run as an iterator of evaluation records (validated before the first step); arguments:
+    ``train_lm``'s. After the last record ``.result`` holds the ``LMTrainResult``.
+
+    >>> st = engine.lm_stream(corpus={"name": "reverse", "length": 2, "n_train": 8, "n_val": 4},
+    ...                       model={"name": "bigram"}, steps=2, batch_size=2, eval_every=2, sampling={"length": 2})
+    >>> [rec["step"] for rec in st], st.result.status
+    ([0, 2], 'completed')
+    """
+    return LMStream(prepare_lm(corpus=corpus, model=model, optimizer=optimizer, schedule=schedule, clip=clip, sampling=sampling,
+                 return_parameters=return_parameters, parameters=parameters, steps=steps, batch_size=batch_size,
+                 eval_every=eval_every, eval_tokens=eval_tokens, seed=seed))
 
 
 def window_starts(setup: LMSetup, step: int) -> np.ndarray:

@@ -33,7 +33,7 @@ layer ℓ = 1..L maps a_{ℓ−1} [n, w_{ℓ−1}] to a_ℓ [n, w_ℓ], a_0 = X)
 
 The kernels (forward, backward, loss of a batch on the flat parameter vector) are
 ``engine.mlp_kernels``'; this module builds a network, initialises, packs and unpacks its parameters and
-evaluates it from Python::
+evaluates it from Python (the kernels themselves are internal: they trust their arrays)::
 
     net = build_mlp([2, 16, 1], "tanh")
     params = init_params(net, {"name": "xavier_uniform"}, seed=0)
@@ -47,12 +47,14 @@ import functools
 import glob
 import os
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 import scipy
+from numpy.typing import ArrayLike
 
 from .activations import ACTIVATIONS, resolve_activation
-from .errors import EngineInputError
+from .errors import EngineInputError, field_prefix
 from .init import init_layer, resolve_init
 from .limits import LIMITS, check_max
 from .losses import LOSSES, resolve_loss
@@ -62,11 +64,12 @@ from .mlp_kernels import (
     SKIP, W_OFF, Problem, mlp_backward, mlp_forward, mlp_loss, mlp_loss_grad, mlp_predict, output_view, record_size,
     workspace_size,
 )
-from .validate import check_array, check_bool, check_float, check_int
+from .validate import check_array, check_bool, check_float, check_int, check_seed
 
-__all__ = ["MLP", "Problem", "build_mlp", "init_params", "loss_and_grad", "mlp_backward", "mlp_forward", "mlp_loss",
-           "mlp_loss_grad", "mlp_predict", "new_running", "pack", "predict", "record_size", "unpack",
-           "workspace_size"]
+# The kernels (mlp_forward, mlp_backward, mlp_loss, mlp_loss_grad, mlp_predict, record_size, workspace_size) are
+# the engine's own: they trust their arrays (a wrong size writes out of bounds), so they are not exported; the
+# checked functions below (loss_and_grad, predict) do the same work for users.
+__all__ = ["MLP", "build_mlp", "init_params", "loss_and_grad", "new_running", "pack", "predict", "unpack"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ class MLP:
 
 
 def build_mlp(
-    layers,
+    layers: Sequence[int],
     activation: str = "relu",
     output_activation: str = "identity",
     residual: bool = False,
@@ -116,7 +119,15 @@ def build_mlp(
     output_activation_params: dict | None = None,
     bn_momentum: float = BN_MOMENTUM,
 ) -> MLP:
-    """Validate an architecture (limits max_layers, max_width, max_network_parameters) and lay it out."""
+    """Validate an architecture (limits max_layers, max_width, max_network_parameters) and lay it out.
+
+    ``layers``: widths from input to output, e.g. ``[2, 16, 1]``; ``activation`` on hidden layers,
+    ``output_activation`` on the last; ``residual``, ``batch_norm``, ``dropout`` as the module docstring says.
+
+    >>> net = engine.build_mlp([2, 8, 1], "tanh")
+    >>> net.widths, net.n_params
+    ((2, 8, 1), 33)
+    """
     if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__len__"):
         raise EngineInputError("layers", "must be a list of layer widths, input first, output last")
     if len(layers) < 2:
@@ -175,7 +186,13 @@ class LayerParams:
 
 
 def unpack(net: MLP, params: np.ndarray) -> list[LayerParams]:
-    """Per-layer views (no copies) of W, b, γ, β inside ``params`` (or a gradient of the same layout)."""
+    """Per-layer views (no copies) of W, b, γ, β inside ``params`` (or a gradient of the same layout).
+
+    ``params`` must be a float64 numpy vector of ``net.n_params`` entries (views of a list cannot exist).
+    """
+    check_net(net)
+    if not (isinstance(params, np.ndarray) and params.dtype == np.float64 and params.shape == (net.n_params,)):
+        raise EngineInputError("params", f"must be a float64 numpy vector of {net.n_params} entries")
     out = []
     for row in net.layout:
         fi, fo, wo, bo, go, beo = (int(v) for v in row[:6])
@@ -186,10 +203,17 @@ def unpack(net: MLP, params: np.ndarray) -> list[LayerParams]:
     return out
 
 
-def init_params(net: MLP, init=None, seed: int = 0, field: str = "init") -> np.ndarray:
-    """A flat parameter vector drawn layer by layer with ``init`` (engine.init), BN γ = 1, β = 0."""
-    resolved = resolve_init(init if init is not None else {"name": "torch_default"}, field)
-    rng = np.random.default_rng(seed)
+def init_params(net: MLP, init: Mapping | str | None = None, seed: int = 0) -> np.ndarray:
+    """A flat parameter vector drawn layer by layer with ``init`` (engine.init, default torch's), BN γ = 1, β = 0.
+
+    >>> net = engine.build_mlp([2, 3, 1])
+    >>> p = engine.init_params(net, {"name": "xavier_uniform"}, seed=0)
+    >>> p.shape, bool((p == engine.init_params(net, {"name": "xavier_uniform"}, seed=0)).all())   # seeded
+    ((13,), True)
+    """
+    check_net(net)
+    resolved = resolve_init(init if init is not None else {"name": "torch_default"}, "init")
+    rng = np.random.default_rng(check_seed("seed", seed))
     params = np.zeros(net.n_params, dtype=np.float64)
     for lp, (fi, fo) in zip(unpack(net, params), zip(net.widths[:-1], net.widths[1:])):
         W, b = init_layer(resolved, fi, fo, rng)
@@ -200,8 +224,10 @@ def init_params(net: MLP, init=None, seed: int = 0, field: str = "init") -> np.n
     return params
 
 
-def pack(net: MLP, weights, field: str = "weights") -> np.ndarray:
+def pack(net: MLP, weights: Sequence[Mapping]) -> np.ndarray:
     """A flat vector from ``[{"W": [[...]], "b": [...], ("gamma", "beta")}, ...]``, shapes checked."""
+    check_net(net)
+    field = "weights"
     if not isinstance(weights, (list, tuple)) or len(weights) != net.n_layers:
         raise EngineInputError(field, f"must be a list of {net.n_layers} layers, one per weight layer")
     params = np.zeros(net.n_params, dtype=np.float64)
@@ -228,7 +254,14 @@ def pack(net: MLP, weights, field: str = "weights") -> np.ndarray:
 MAX_ABS_VALUE = 1e6  # |input|, |target|, |weight| accepted from users
 
 
-def as_batch(net: MLP, X, Y=None, x_field: str = "inputs", y_field: str = "targets",
+def check_net(net, field: str = "net") -> MLP:
+    """``net`` must be an ``MLP`` from ``build_mlp``."""
+    if not isinstance(net, MLP):
+        raise EngineInputError(field, "must be an MLP from engine.build_mlp")
+    return net
+
+
+def as_batch(net: MLP, X, Y=None, x_field: str = "X", y_field: str = "Y",
              batch_limit: str = "max_batch") -> tuple[np.ndarray, np.ndarray | None]:
     """Validated C-contiguous float64 inputs [n, w_0] (and targets [n, w_L]); limits checked."""
     try:
@@ -256,6 +289,7 @@ def as_batch(net: MLP, X, Y=None, x_field: str = "inputs", y_field: str = "targe
 
 def new_running(net: MLP) -> np.ndarray:
     """BN running statistics, torch's initial values: mean 0, var 1 (layer by layer)."""
+    check_net(net)
     running = np.zeros(net.n_running, dtype=np.float64)
     for row in net.layout:
         ro, w = int(row[RUN_OFF]), int(row[OUT])
@@ -332,18 +366,20 @@ def _scipy_openblas():
 
 
 def _mode(mode: str) -> int:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise EngineInputError("mode", f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
     return MODES[mode]
 
 
 def _running(net: MLP, running) -> np.ndarray:
+    """The BN running statistics to use: a float64 C-contiguous vector of the right size is used in place (mode
+    ``train_update`` updates it, as torch updates the module's buffers); anything else is checked and copied."""
     if running is None:
         return new_running(net)
-    r = np.ascontiguousarray(running, dtype=np.float64)
-    if r.shape != (net.n_running,):
-        raise EngineInputError("running", f"must have {net.n_running} entries")
-    return r
+    if (isinstance(running, np.ndarray) and running.dtype == np.float64 and running.flags.c_contiguous
+            and running.shape == (net.n_running,) and running.flags.writeable and np.isfinite(running).all()):
+        return running
+    return check_array("running", running, shape=(net.n_running,), ndim=(1,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,33 +389,54 @@ class LossGrad:
     output: np.ndarray  # ŷ [n, w_L]
 
 
-def loss_and_grad(net: MLP, params: np.ndarray, X, Y, loss: str = "mse", loss_params: dict | None = None,
-                  mode: str = "train", running=None, seed: int = 0, step: int = 0) -> LossGrad:
-    """Loss of a batch and its gradient with respect to every parameter (one kernel call)."""
+def loss_and_grad(net: MLP, params: ArrayLike, X: ArrayLike, Y: ArrayLike, loss: str = "mse",
+                  loss_params: Mapping | None = None, mode: str = "train", running: ArrayLike | None = None,
+                  seed: int = 0, step: int = 0) -> LossGrad:
+    """Loss of a batch and its gradient with respect to every parameter (one kernel call).
+
+    ``X`` [n, widths[0]], ``Y`` [n, widths[-1]] (a vector when there is one output); ``mode`` one of
+    train, train_update, eval_batch, eval_running; ``running``: BN running statistics (``new_running``).
+
+    >>> net = engine.build_mlp([1, 1])
+    >>> r = engine.loss_and_grad(net, np.array([2.0, 0.0]), [[1.0]], [[0.0]])
+    >>> r.loss, r.grad.tolist()
+    (4.0, [4.0, 4.0])
+    """
+    p = _params(net, params)
+    if Y is None:
+        raise EngineInputError("Y", "required: the targets of the batch")
     x, y = as_batch(net, X, Y)
-    r = resolve_loss(loss, loss_params)
+    with field_prefix("loss_params", strip="params", only=("params",)):
+        r = resolve_loss(loss, loss_params)
+    m = _mode(mode)
     run = _running(net, running)
+    seed, step = check_seed("seed", seed), check_seed("step", step)
     work = new_workspace(net, x.shape[0])
     grad = np.empty(net.n_params)
-    value = mlp_loss_grad(net.layout, net.fparams, _params(net, params), x, y, r.code, r.lparams, _mode(mode),
-                          int(seed), int(step), run, grad, work)
+    value = mlp_loss_grad(net.layout, net.fparams, p, x, y, r.code, r.lparams, m, seed, step, run, grad, work)
     return LossGrad(float(value), grad, output_view(net.layout, net.fparams, x.shape[0], work).copy())
 
 
-def predict(net: MLP, params: np.ndarray, X, mode: str = "eval_batch", running=None, seed: int = 0,
-            step: int = 0) -> np.ndarray:
-    """ŷ of a batch (eval modes: no dropout; BN with batch or running statistics)."""
+def predict(net: MLP, params: ArrayLike, X: ArrayLike, mode: str = "eval_batch", running: ArrayLike | None = None,
+            seed: int = 0, step: int = 0) -> np.ndarray:
+    """ŷ of a batch ``X`` [n, widths[0]] (eval modes: no dropout; BN with batch or running statistics).
+
+    >>> net = engine.build_mlp([1, 1])
+    >>> engine.predict(net, np.array([2.0, 0.5]), [[1.0], [3.0]]).tolist()
+    [[2.5], [6.5]]
+    """
+    p = _params(net, params)
     x, _ = as_batch(net, X)
-    yhat = mlp_forward(net.layout, net.fparams, _params(net, params), x, _mode(mode), int(seed), int(step),
-                       _running(net, running), new_workspace(net, x.shape[0]))
+    m = _mode(mode)
+    run = _running(net, running)
+    seed, step = check_seed("seed", seed), check_seed("step", step)
+    yhat = mlp_forward(net.layout, net.fparams, p, x, m, seed, step, run, new_workspace(net, x.shape[0]))
     return yhat.copy()  # (mlp_predict does the same inside kernels; one compiled kernel fewer here)
 
 
 def _params(net: MLP, params) -> np.ndarray:
-    p = np.ascontiguousarray(params, dtype=np.float64)
-    if p.shape != (net.n_params,):
-        raise EngineInputError("params", f"must have {net.n_params} entries")
-    return p
+    check_net(net)
+    return check_array("params", params, shape=(net.n_params,), ndim=(1,))
 
 
 def describe() -> list[dict]:

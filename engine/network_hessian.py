@@ -26,6 +26,8 @@ same requests ran up to 65× slower).
 from __future__ import annotations
 
 import inspect
+from typing import Any, Mapping, Sequence
+
 import math
 from dataclasses import dataclass
 
@@ -154,13 +156,15 @@ class HessianPlan:
     work: int
 
 
-def plan_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
-                         train_steps: int = 0, optimizer=None, top_k: int = 5, bottom_k: int | None = None,
+def plan_network_hessian(layers: Sequence[int] = (2, 16, 1), activation: str = "tanh", loss: str | None = None,
+                         dataset: Mapping[str, Any] | None = None, train_steps: int = 0,
+                         optimizer: Mapping[str, Any] | None = None, top_k: int = 5, bottom_k: int | None = None,
                          density: bool = True, seed: int = 0, tol: float = DEFAULT_TOL, trace_samples: int = 100,
                          density_steps: int = 64, density_probes: int = 4, sigma: float = DEFAULT_SIGMA,
-                         density_points: int = 256, init=None, output_activation: str = "identity",
-                         residual: bool = False, batch_norm: bool = False, dropout: float = 0.0,
-                         activation_params: dict | None = None, loss_params: dict | None = None) -> HessianPlan:
+                         density_points: int = 256, init: Mapping[str, Any] | str | None = None,
+                         output_activation: str = "identity", residual: bool = False, batch_norm: bool = False,
+                         dropout: float = 0.0, activation_params: Mapping[str, Any] | None = None,
+                         loss_params: Mapping[str, Any] | None = None) -> HessianPlan:
     """Every check of ``run_network_hessian`` (its arguments), no computation: what a sweep runs before
     submitting anything (``engine.sweep_kinds``)."""
     seed = check_int("seed", seed, 0)
@@ -207,7 +211,16 @@ def plan_network_hessian(layers=(2, 16, 1), activation: str = "tanh", loss: str 
 
 def run_network_hessian(*args, **kwargs) -> NetworkHessian:
     """Spectrum, trace and density of the full-batch loss Hessian of a (trained) MLP; see the module docstring.
-    The arguments are ``plan_network_hessian``'s."""
+
+    ``layers``/``activation``/``loss``/``dataset`` (default moons) give the problem, ``train_steps`` of
+    ``optimizer`` train it first; ``top_k``/``bottom_k`` extreme eigenvalues (eigsh), ``trace_samples``
+    Hutchinson probes, ``density`` a stochastic-Lanczos spectral density. Refusals name the argument.
+
+    >>> h = engine.run_network_hessian([2, 3, 1], dataset={"name": "moons", "n_train": 8}, top_k=1,
+    ...                                trace_samples=4, density=False)
+    >>> h.top.shape, bool(abs(h.top[0] - h.exact["eigenvalues"][-1]) < 1e-8)   # eigsh = the dense spectrum
+    ((1,), True)
+    """
     pl = plan_network_hessian(*args, **kwargs)
     problem, seed, top_k, bottom_k = pl.problem, pl.seed, pl.top_k, pl.bottom_k
     net = problem.net

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numba
 import numpy as np
@@ -58,7 +59,7 @@ from .mlp_kernels import EVAL_BATCH, TRAIN, Problem, mlp_loss, mlp_loss_grad
 from .optimizers import new_state, optimizer_step, resolve_optimizer
 from .registry import lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION, fitting_losses, format_targets, head
-from .validate import check_float, check_int
+from .validate import check_float, check_int, check_seed
 
 __all__ = ["NetworkLandscape", "run_network_landscape"]
 
@@ -133,7 +134,7 @@ def make_data(spec, seed: int, field: str = "dataset") -> Data:
         spec = {"name": spec}
     if spec is None:
         spec = {"name": "moons"}
-    if not isinstance(spec, dict):
+    if not isinstance(spec, Mapping):
         raise EngineInputError(field, "must be an object with a name")
     given = dict(spec)
     name = given.pop("name", "moons")
@@ -185,24 +186,30 @@ class NetworkLandscape:
 
 
 def run_network_landscape(
-    layers=(2, 16, 16, 1),
+    layers: Sequence[int] = (2, 16, 16, 1),
     activation: str = "tanh",
-    dataset=None,
+    dataset: Mapping[str, Any] | str | None = None,
     dims: int = 2,
     resolution: int = 41,
     span: float = 1.0,
     seed: int = 0,
-    init=None,
+    init: Mapping[str, Any] | str | None = None,
     loss: str | None = None,
     residual: bool = False,
     batch_norm: bool = False,
     train_steps: int = 200,
-    optimizer: dict | None = None,
-    activation_params: dict | None = None,
+    optimizer: Mapping[str, Any] | None = None,
+    activation_params: Mapping[str, Any] | None = None,
 ) -> NetworkLandscape:
-    """Loss along filter-normalized random directions around a (briefly trained) network's parameters."""
-    seed = check_int("seed", seed, 0)
-    if dims not in (1, 2) or isinstance(dims, bool):
+    """Loss along filter-normalized random directions around a (briefly trained) network's parameters.
+
+    >>> g = engine.run_network_landscape([2, 3, 1], dataset={"name": "moons", "n": 8}, dims=1, resolution=3,
+    ...                                  train_steps=0)
+    >>> g.loss.shape
+    (1, 3)
+    """
+    seed = check_seed("seed", seed)
+    if check_int("dims", dims, 1, integral_floats=False) > 2:
         raise EngineInputError("dims", "must be 1 or 2")
     resolution = check_int("resolution", resolution, 2, "max_landscape_axis")
     span = check_float("span", span, 0.0, 100.0, strict=True)
@@ -220,7 +227,7 @@ def run_network_landscape(
         raise EngineInputError("layers", f"the last width must be {want} for a {ds.task} dataset")
     fits = fitting_losses(ds.task, h, labels_as_values=True)
     loss = fits[0] if loss is None else loss
-    if loss not in fits:
+    if not isinstance(loss, str) or loss not in fits:
         raise EngineInputError("loss", f"{loss!r} does not fit {ds.task} with {outputs} output(s); choose one of: "
                                        f"{', '.join(fits)}")
     r = resolve_loss(loss)

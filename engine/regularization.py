@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .results import resultclass
 from ._jit import parallel_kernel, prange
+from .datasets import Dataset
 from .deadlines import run_chunked
 from .errors import EngineInputError, field_prefix
 from .limits import check_max
@@ -171,10 +173,30 @@ def plan_compare(variants=None, **run) -> tuple[list[dict], list[TrainingSetup]]
     return vs, setups
 
 
-def compare(variants=None, **run) -> Comparison:
-    """Train each variant of ``run`` (``engine.training.prepare``'s arguments; ``run["regularization"]``
-    is the base every variant's own ``regularization`` overrides key by key) in parallel."""
-    vs, setups = plan_compare(variants, **run)
+def compare(variants: Sequence[Mapping[str, Any]] | None = None, *, dataset: Mapping[str, Any] | Dataset,
+            model: Mapping[str, Any], optimizer: Mapping[str, Any] | None = None,
+            schedule: Mapping[str, Any] | None = None, regularization: Mapping[str, Any] | None = None,
+            epochs: int = 100, batch_size: int = 32, early_stopping: Mapping[str, Any] | None = None,
+            clip: Mapping[str, Any] | None = None, loss: str | None = None,
+            loss_params: Mapping[str, Any] | None = None, seed: int = 0,
+            prediction: Mapping[str, Any] | None = None, curvature: Mapping[str, Any] | None = None) -> Comparison:
+    """Train each variant of one run in parallel, on the same data, initial weights, batch order and dropout seed.
+
+    ``variants``: ``[{"name": ..., "regularization": {...}}, ...]`` (default: ``DEFAULT_VARIANTS``); each
+    variant's ``regularization`` overrides the shared ``regularization`` key by key. The other arguments are
+    ``engine.train``'s; ``curvature`` is refused when given (sharpness records are for single runs), by name
+    rather than as an unknown keyword.
+
+    >>> c = engine.compare([{"name": "none"}, {"name": "l2", "regularization": {"l2": 0.01}}],
+    ...                    dataset={"name": "sine", "n_train": 8, "n_val": 4}, model={"layers": [1, 4, 1]},
+    ...                    epochs=2, batch_size=4)
+    >>> [v.name for v in c.runs], c.runs[0].result.epochs_run
+    (['none', 'l2'], 2)
+    """
+    vs, setups = plan_compare(variants, dataset=dataset, model=model, optimizer=optimizer, schedule=schedule,
+                              regularization=regularization, epochs=epochs, batch_size=batch_size,
+                              early_stopping=early_stopping, clip=clip, loss=loss, loss_params=loss_params,
+                              seed=seed, prediction=prediction, curvature=curvature)
     V = len(vs)
     s0 = setups[0]
     model, data, opt, rules = kernel_args(s0)

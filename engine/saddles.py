@@ -46,9 +46,11 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import beta as beta_dist
 
 from .results import resultclass
@@ -60,7 +62,7 @@ from .hvp import MLPPoint, hessian_rows, hvp_workspace_size, prepare_point, sing
 from .limits import LIMITS, check_max
 from .mlp import init_params, new_running
 from .optimizers import new_state, resolve_optimizer
-from .validate import check_int
+from .validate import check_array, check_int
 
 GRAD_TOL = 1e-8
 FLAT_TOL = 1e-3
@@ -144,8 +146,14 @@ def _dims(dims) -> list[int]:
     return out
 
 
-def goe_minimum_probability(dims=tuple(range(1, 11)), samples: int = 100_000, seed: int = 0) -> GOEStatistics:
-    """Monte Carlo P(all N eigenvalues of a GOE matrix > 0) for each N in ``dims`` (limits max_goe_*)."""
+def goe_minimum_probability(dims: Sequence[int] = tuple(range(1, 11)), samples: int = 100_000,
+                            seed: int = 0) -> GOEStatistics:
+    """Monte Carlo P(all N eigenvalues of a GOE matrix > 0) for each N in ``dims`` (limits max_goe_*).
+
+    >>> g = engine.goe_minimum_probability([1], samples=1000)      # N = 1: a Gaussian's sign, p = 1/2
+    >>> g.dims.tolist(), bool(abs(g.p_minimum[0] - 0.5) < 0.1)
+    ([1], True)
+    """
     dims = _dims(dims)
     samples = check_int("samples", samples, 1, "max_goe_samples")
     seed = check_int("seed", seed, 0)
@@ -318,12 +326,13 @@ def _search_all(problem, thetas, steps, lr: float, wd: float, iterations: int, e
         out[s] = used, data_loss, objective, np.linalg.norm(g), np.linalg.norm(search.H @ g)
 
 
-def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: str | None = None, dataset=None,
-                            starts: int = 24, train_steps: int = 20_000, lr: float = 0.1, iterations: int = 200,
-                            weight_decay: float = WEIGHT_DECAY, grad_tol: float | None = None,
-                            flat_tol: float | None = None, eig_tol: float | None = None, seed: int = 0, init=None,
-                            output_activation: str = "identity", activation_params: dict | None = None,
-                            start_params=None) -> NetworkCriticalPoints:
+def network_critical_points(layers: Sequence[int] = (1, 4, 1), activation: str = "tanh", loss: str | None = None,
+                            dataset: Mapping[str, Any] | None = None, starts: int = 24, train_steps: int = 20_000,
+                            lr: float = 0.1, iterations: int = 200, weight_decay: float = WEIGHT_DECAY,
+                            grad_tol: float | None = None, flat_tol: float | None = None,
+                            eig_tol: float | None = None, seed: int = 0, init: Mapping[str, Any] | str | None = None,
+                            output_activation: str = "identity", activation_params: Mapping[str, Any] | None = None,
+                            start_params: ArrayLike | None = None) -> NetworkCriticalPoints:
     """Critical points of a small network's full-batch objective L + (weight_decay/2)‖θ‖² from ``starts``
     starts (see the module docstring). Default: 1-4-1 tanh on 20 points of sin x + N(0, 0.3²), MSE.
 
@@ -356,9 +365,7 @@ def network_critical_points(layers=(1, 4, 1), activation: str = "tanh", loss: st
         thetas = np.stack([init_params(net, init, int(np.random.default_rng([seed, s]).integers(2**32)))
                            for s in range(starts)])
     else:
-        thetas = np.array(start_params, dtype=np.float64)
-        if thetas.shape != (starts, P) or not np.isfinite(thetas).all():
-            raise EngineInputError("start_params", f"must be {starts} rows of {P} finite numbers")
+        thetas = check_array("start_params", start_params, shape=(starts, P))
     start_loss, eigs, out = np.zeros(starts), np.zeros((starts, P)), np.zeros((starts, 5))
     with single_threaded_blas():  # small products and eigh: BLAS threads only contend (see engine.hvp)
         _search_all(problem, thetas, steps, float(lr), wd, iterations, eigs, start_loss, out)

@@ -25,11 +25,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize, nnls
 
 from .results import resultclass
 from .errors import EngineInputError
-from .validate import check_array, check_int
+from .validate import check_array, check_bool, check_float, check_int, check_name, check_seed
 
 __all__ = ["PowerLawFit", "ScalingLawFit", "fit_power_law", "fit_scaling_law"]
 
@@ -183,16 +184,18 @@ def _array(name: str, v, positive: bool) -> np.ndarray:
     return a
 
 
-def _checks(xs: dict, y, loss: str, bootstrap: int, min_points: int) -> tuple[np.ndarray, np.ndarray]:
-    if loss not in LOSSES:
-        raise EngineInputError("loss", f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+def _checks(xs: dict, y, loss: str, bootstrap: int, min_points: int, seed, delta,
+            y_name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    check_name("loss", loss, LOSSES)
     if check_int("bootstrap", bootstrap, 0, integral_floats=False) > MAX_BOOTSTRAP:
         raise EngineInputError("bootstrap", f"must be <= {MAX_BOOTSTRAP}")
+    check_seed("seed", seed)
+    check_float("delta", delta, 0.0, strict=True)
     cols = [_array(k, v, True) for k, v in xs.items()]
-    yv = _array("y", y, loss == "huber")
+    yv = _array(y_name, y, loss == "huber")
     for k, c in zip(xs, cols):
         if c.size != yv.size:
-            raise EngineInputError(k, f"has {c.size} values, y has {yv.size}")
+            raise EngineInputError(k, f"has {c.size} values, {y_name} has {yv.size}")
     design = {tuple(r) for r in np.stack(cols, axis=1)}
     if len(design) < min_points:
         raise EngineInputError(next(iter(xs)), f"needs at least {min_points} distinct design points, got {len(design)}")
@@ -220,13 +223,19 @@ def _rmse(pred, y) -> float:
     return float(np.sqrt(np.mean((pred - y) ** 2)))
 
 
-def fit_power_law(x, y, offset: bool = True, loss: str = "l2", bootstrap: int = 200, seed: int = 0,
-                  delta: float = HUBER_DELTA) -> PowerLawFit:
+def fit_power_law(x: ArrayLike, y: ArrayLike, offset: bool = True, loss: str = "l2", bootstrap: int = 200,
+                  seed: int = 0, delta: float = HUBER_DELTA) -> PowerLawFit:
     """Fit ``y = E + B / x^β`` (``offset=False``: ``E = 0``) to points ``(x, y)``, x > 0.
 
     E, B ≥ 0 and β in ``EXPONENT_RANGE``; ``loss`` "l2" on y, or "huber" on log y (y > 0).
+
+    >>> x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    >>> f = engine.fit_power_law(x, 0.5 + 2.0 / x**0.7, bootstrap=0)
+    >>> round(f.E, 6), round(f.B, 6), round(f.beta, 6)
+    (0.5, 2.0, 0.7)
     """
-    logx, yv = _checks({"x": x}, y, loss, bootstrap, 3 if offset else 2)
+    offset = check_bool("offset", offset)
+    logx, yv = _checks({"x": x}, y, loss, bootstrap, 3 if offset else 2, seed, delta)
     off = int(bool(offset))
     coef, (beta,) = _fit(logx, yv, off, loss, delta)
     E, B = (coef[0], coef[1]) if off else (0.0, coef[0])
@@ -244,10 +253,17 @@ def fit_power_law(x, y, offset: bool = True, loss: str = "l2", bootstrap: int = 
     return PowerLawFit(**{**fit.__dict__, "rmse": _rmse(fit.predict(np.exp(logx[:, 0])), yv)})
 
 
-def fit_scaling_law(N, D, L, loss: str = "l2", bootstrap: int = 200, seed: int = 0,
+def fit_scaling_law(N: ArrayLike, D: ArrayLike, L: ArrayLike, loss: str = "l2", bootstrap: int = 200, seed: int = 0,
                     delta: float = HUBER_DELTA) -> ScalingLawFit:
-    """Fit ``L(N, D) = E + A / N^α + B / D^β`` to runs of ``N`` parameters on ``D`` samples (both > 0)."""
-    logx, yv = _checks({"N": N, "D": D}, L, loss, bootstrap, 5)
+    """Fit ``L(N, D) = E + A / N^α + B / D^β`` to runs of ``N`` parameters on ``D`` samples (both > 0).
+
+    >>> N, D = np.meshgrid([1e3, 1e4, 1e5], [1e4, 1e5, 1e6])
+    >>> f = engine.fit_scaling_law(N.ravel(), D.ravel(), 1.7 + 400 / N.ravel()**0.34 + 410 / D.ravel()**0.28,
+    ...                            bootstrap=0)
+    >>> round(f.alpha, 3), round(f.beta, 3)
+    (0.34, 0.28)
+    """
+    logx, yv = _checks({"N": N, "D": D}, L, loss, bootstrap, 5, seed, delta, y_name="L")
     coef, (alpha, beta) = _fit(logx, yv, 1, loss, delta)
     samples: dict[str, list[float]] = {"E": [], "A": [], "B": [], "alpha": [], "beta": []}
     for idx in _resamples(logx, bootstrap, seed):

@@ -66,7 +66,7 @@ from .registry import ParamSpec, resolve_params
 from .spectrum import eigenpairs, scaled_operator
 from .validate import check_mapping
 
-__all__ = ["Curvature", "SharpnessTracker", "resolve_curvature"]  # engine.training's; catalog: engine.edge_of_stability
+__all__ = ["Curvature"]  # the resolver and tracker are engine.training's (their arguments are its resolved objects); catalog: engine.edge_of_stability
 
 CURVATURE_PARAMS = (
     ParamSpec("every", 10, 1, 100_000, "int", "measure after every k-th epoch, and after the last epoch run"),

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
+
+from numpy.typing import ArrayLike
 
 import numpy as np
 import scipy.linalg
@@ -33,7 +35,9 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from .results import resultclass
 from .errors import EngineInputError
 from .limits import check_max
-from .validate import check_int
+from .validate import check_array, check_int, check_name, check_seed
+
+Operator = Any  # anything with an integer ``n`` and ``hvp(v, out=None)`` (MLPHessian, hessian_operator(...))
 
 WHICH = {"LA": "largest (algebraic)", "SA": "smallest (algebraic)"}
 DEFAULT_TOL = 1e-6
@@ -60,8 +64,17 @@ class FunctionOperator:
 
 
 def hessian_operator(n: int, fn: Callable[[np.ndarray, np.ndarray], object]) -> FunctionOperator:
-    """Wrap ``fn(v, out)`` (out = H v) as an operator of dimension ``n`` for the functions below."""
-    return FunctionOperator(check_int("n", n, 1), fn)
+    """Wrap ``fn(v, out)`` (out = H v) as an operator of dimension ``n`` (at most ``max_network_parameters``:
+    the functions below keep several vectors of length n) for the functions below.
+
+    >>> op = engine.hessian_operator(3, lambda v, out: np.multiply([1.0, 2.0, 3.0], v, out=out))
+    >>> engine.eigenpairs(op, 1).values.tolist()
+    [3.0]
+    """
+    n = check_int("n", n, 1, "max_network_parameters", integral_floats=False)
+    if not callable(fn):
+        raise EngineInputError("fn", "must be a function fn(v, out) writing H v into out")
+    return FunctionOperator(n, fn)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,18 +94,22 @@ class ScaledOperator:
         return out
 
 
-def scaled_operator(op, d) -> ScaledOperator:
-    """D H D (D = diag(d), d finite, length n): e.g. d = 1/√(√v̂ + ε) for Adam's P⁻¹H spectrum."""
+def scaled_operator(op: Operator, d: ArrayLike) -> ScaledOperator:
+    """D H D (D = diag(d), d finite, length n): e.g. d = 1/√(√v̂ + ε) for Adam's P⁻¹H spectrum.
+
+    >>> op = engine.hessian_operator(2, lambda v, out: np.multiply([1.0, 4.0], v, out=out))
+    >>> engine.scaled_operator(op, [2.0, 0.5]).hvp(np.ones(2)).tolist()
+    [4.0, 1.0]
+    """
     _check_op(op)
-    d = np.ascontiguousarray(d, dtype=np.float64)
-    if d.shape != (op.n,) or not np.isfinite(d).all():
-        raise EngineInputError("d", f"must be {op.n} finite numbers")
+    d = check_array("d", d, shape=(op.n,), ndim=(1,))
     return ScaledOperator(op, d)
 
 
 def _check_op(op) -> None:
     n = getattr(op, "n", None)
-    if not isinstance(n, (int, np.integer)) or n < 1 or not callable(getattr(op, "hvp", None)):
+    if (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
+            or not callable(getattr(op, "hvp", None))):
         raise EngineInputError("op", "must have an integer n >= 1 and a method hvp(v, out=None)")
 
 
@@ -147,8 +164,7 @@ class Eigenpairs:
 
 def _eig_args(op, k, which, tol, maxiter):
     _check_op(op)
-    if which not in WHICH:
-        raise EngineInputError("which", f"must be one of: {', '.join(WHICH)}")
+    check_name("which", which, WHICH)
     k = check_int("k", k, 1, "max_hessian_top_k")
     if k > op.n:
         raise EngineInputError("k", f"must be <= n = {op.n}")
@@ -158,13 +174,25 @@ def _eig_args(op, k, which, tol, maxiter):
     return k, float(tol), maxiter
 
 
-def eigenpairs(op, k: int = 5, which: str = "LA", tol: float = DEFAULT_TOL, maxiter: int | None = None,
-               seed: int = 0, ncv: int | None = None, v0=None) -> Eigenpairs:
+def eigenpairs(op: Operator, k: int = 5, which: str = "LA", tol: float = DEFAULT_TOL, maxiter: int | None = None,
+               seed: int = 0, ncv: int | None = None, v0: ArrayLike | None = None) -> Eigenpairs:
     """The ``k`` largest ('LA') or smallest ('SA') eigenpairs of the symmetric operator ``op``.
 
     ``v0`` (length n, not all zero) starts Lanczos there instead of at a seeded Gaussian vector: a
-    previous eigenvector makes tracking a slowly moving λ_max cheap."""
+    previous eigenvector makes tracking a slowly moving λ_max cheap.
+
+    >>> op = engine.hessian_operator(40, lambda v, out: np.multiply(np.arange(1.0, 41.0), v, out=out))
+    >>> np.round(engine.eigenpairs(op, 2, "SA", tol=0).values, 8).tolist()
+    [1.0, 2.0]
+    """
     k, tol, maxiter = _eig_args(op, k, which, tol, maxiter)
+    seed = check_seed("seed", seed)
+    if ncv is not None:
+        check_int("ncv", ncv, k + 1, integral_floats=False)
+    if v0 is not None:
+        v0 = check_array("v0", v0, shape=(op.n,), ndim=(1,))
+        if not v0.any():
+            raise EngineInputError("v0", "must not be all zero")
     n = op.n
     if k >= n - 1:  # eigsh needs k < n; the matrix is small then
         w, V = np.linalg.eigh(dense_matrix(op))
@@ -172,11 +200,7 @@ def eigenpairs(op, k: int = 5, which: str = "LA", tol: float = DEFAULT_TOL, maxi
         return Eigenpairs(w[idx], V[:, idx], which, "dense", 0.0, n, n, k)
     A = _Counted(op)
     if v0 is None:
-        v0 = np.random.default_rng(check_int("seed", seed, 0)).standard_normal(n)
-    else:
-        v0 = np.ascontiguousarray(v0, dtype=np.float64)
-        if v0.shape != (n,) or not np.isfinite(v0).all() or not v0.any():
-            raise EngineInputError("v0", f"must be {n} finite numbers, not all zero")
+        v0 = np.random.default_rng(seed).standard_normal(n)
     ncv = min(n, max(2 * k + 1, 20)) if ncv is None else check_int("ncv", ncv, k + 1)
     try:
         w, V = eigsh(A, k=k, which=which, tol=tol, maxiter=maxiter, v0=v0, ncv=min(ncv, n))
@@ -201,11 +225,16 @@ class TraceEstimate:
     values: np.ndarray  # zᵀHz per probe
 
 
-def hutchinson_trace(op, samples: int = 100, seed: int = 0) -> TraceEstimate:
-    """Hutchinson's estimate of tr H with Rademacher probes z ∈ {−1, +1}ⁿ drawn from ``seed``."""
+def hutchinson_trace(op: Operator, samples: int = 100, seed: int = 0) -> TraceEstimate:
+    """Hutchinson's estimate of tr H with Rademacher probes z ∈ {−1, +1}ⁿ drawn from ``seed``.
+
+    >>> op = engine.hessian_operator(3, lambda v, out: np.multiply([1.0, 2.0, 3.0], v, out=out))
+    >>> engine.hutchinson_trace(op, 5).trace      # exact for a diagonal H: zᵢ² = 1
+    6.0
+    """
     _check_op(op)
     samples = check_int("samples", samples, 1, "max_hutchinson_samples")
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     out = np.empty(op.n)
     vals = np.empty(samples)
@@ -226,14 +255,21 @@ class LanczosResult:
     steps: int  # m: steps taken (fewer than asked when an invariant subspace was found)
 
 
-def lanczos(op, v0, steps: int) -> LanczosResult:
-    """``steps`` Lanczos steps from v0 with full reorthogonalization (twice, Gram–Schmidt): T = QᵀHQ."""
+def lanczos(op: Operator, v0: ArrayLike, steps: int) -> LanczosResult:
+    """``steps`` Lanczos steps from v0 with full reorthogonalization (twice, Gram–Schmidt): T = QᵀHQ.
+
+    >>> op = engine.hessian_operator(3, lambda v, out: np.multiply([1.0, 2.0, 3.0], v, out=out))
+    >>> engine.lanczos(op, np.ones(3), 5).steps          # an invariant subspace after n steps
+    3
+    """
     _check_op(op)
     n = op.n
+    q = check_array("v0", v0, shape=(n,), ndim=(1,))
+    if not q.any():
+        raise EngineInputError("v0", "must not be all zero")
     m = min(check_int("steps", steps, 1, "max_lanczos_steps"), n)
     check_max("steps", m * n, "max_lanczos_memory")
     Q = np.zeros((m, n))
-    q = np.asarray(v0, dtype=np.float64)
     q = q / np.linalg.norm(q)
     alpha = np.zeros(m)
     beta = np.zeros(m)
@@ -269,14 +305,19 @@ class SpectralDensity:
     mean_stderr: float  # its standard error over the probes
 
 
-def spectral_density(op, steps: int = 64, probes: int = 4, sigma: float = DEFAULT_SIGMA, points: int = 256,
+def spectral_density(op: Operator, steps: int = 64, probes: int = 4, sigma: float = DEFAULT_SIGMA, points: int = 256,
                      seed: int = 0) -> SpectralDensity:
     """Stochastic Lanczos quadrature: the eigenvalue density of H, smoothed with a Gaussian of width
-    σ = ``sigma`` × (spread of the nodes); ``points`` grid points cover the nodes ± 5σ."""
+    σ = ``sigma`` × (spread of the nodes); ``points`` grid points cover the nodes ± 5σ.
+
+    >>> op = engine.hessian_operator(4, lambda v, out: np.multiply([1.0, 2.0, 3.0, 4.0], v, out=out))
+    >>> round(engine.spectral_density(op, 4, 2).mean, 12)      # tr H / n
+    2.5
+    """
     _check_op(op)
     probes = check_int("probes", probes, 1, "max_slq_probes")
     points = check_int("points", points, 16, "max_density_points")
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0.0 < sigma <= 1.0:
         raise EngineInputError("sigma", "must be a number in (0, 1]: the smoothing width relative to the spread")
     m = min(check_int("steps", steps, 1, "max_lanczos_steps"), op.n)

@@ -29,6 +29,7 @@ from .errors import EngineInputError
 from .sweep_kinds import CURVE, KINDS, NUMBER
 from .sweep_results import SweepResult, t_interval
 from .sweep_tasks import sweep
+from .validate import check_bool, check_int, check_name, check_seed
 
 __all__ = ["heatmap", "scaling_curves", "scaling_law_fits", "seed_bands"]
 
@@ -78,8 +79,106 @@ def _with_fit(entry: dict, analysis: str, fit) -> dict:
         return {**entry, "fit": None, "error": {"field": f"analysis.{analysis}.{err.field}", "message": err.message}}
 
 
+# -- the Python functions: arguments checked under their own names, then the shared cores below ---------------
+def _check_res(res) -> SweepResult:
+    if not isinstance(res, SweepResult):
+        raise EngineInputError("res", "must be a SweepResult from engine.sweep")
+    return res
+
+
+def _check_metric(res: SweepResult, metric, kinds: tuple[str, ...] = (NUMBER,)) -> str:
+    k = KINDS[res.spec.kind]
+    if not isinstance(metric, str) or metric not in res.spec.metrics or k.metric(metric).kind not in kinds:
+        ok = [m for m in res.spec.metrics if k.metric(m).kind in kinds]
+        raise EngineInputError("metric", f"{metric!r} is not a recorded {' or '.join(kinds)} metric of this sweep; "
+                                         f"choose one of: {', '.join(ok) or 'none'}")
+    return metric
+
+
+def _check_quantity(res: SweepResult, field: str, name, axis_only: bool = False) -> str:
+    axes = dict(res.spec.axes)
+    if isinstance(name, str) and name in axes:
+        if not axis_only and not _is_numeric_axis(axes[name]):
+            raise EngineInputError(field, f"axis {name!r} must have numeric values here")
+        return name
+    numbers = [m for m in res.spec.metrics if KINDS[res.spec.kind].metric(m).kind == NUMBER]
+    if axis_only or not isinstance(name, str) or name not in numbers:
+        what = "an axis" if axis_only else "an axis with numeric values or a recorded number metric"
+        raise EngineInputError(field, f"{name!r} is not {what} of this sweep; axes: {', '.join(axes) or 'none'}")
+    return name
+
+
+def _fit_options(offset, loss, bootstrap, seed) -> None:
+    if offset is not None:
+        check_bool("offset", offset)
+    check_name("loss", loss, fits.LOSSES)
+    if check_int("bootstrap", bootstrap, 0, integral_floats=False) > MAX_ANALYSIS_BOOTSTRAP:
+        raise EngineInputError("bootstrap", f"must be <= {MAX_ANALYSIS_BOOTSTRAP}")
+    check_seed("seed", seed)
+
+
+def _python_fields(call):
+    """``call()`` with the shared core's request fields (``analysis.scaling.x``) named as the argument (``x``)."""
+    try:
+        return call()
+    except EngineInputError as err:
+        parts = err.field.split(".")
+        if parts[0] == "analysis" and len(parts) >= 3:
+            raise EngineInputError(".".join(parts[2:]), err.message) from None
+        raise
+
+
 def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
-    """Per panel: ``x``/``y`` values (axis order), ``mean``/``n`` as [len(y)][len(x)] (None where no run)."""
+    """Per panel: ``x``/``y`` values (axis order), ``mean``/``n`` as [len(y)][len(x)] (None where no run).
+
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> res = engine.sweep("descent/trajectory", base, {"steps": [1, 2], "optimizer.lr": [0.1, 0.2]},
+    ...                    metrics=["final_loss"], client="sync")
+    >>> h = engine.heatmap(res, "final_loss", "steps", "optimizer.lr")
+    >>> h[0]["x"], h[0]["y"], h[0]["n"]
+    ([1, 2], [0.1, 0.2], [[1, 1], [1, 1]])
+    """
+    _check_res(res)
+    _check_metric(res, metric)
+    _check_quantity(res, "x", x, axis_only=True)
+    _check_quantity(res, "y", y, axis_only=True)
+    if x == y:
+        raise EngineInputError("y", "must differ from x")
+    return _python_fields(lambda: _heatmap(res, metric, x, y))
+
+
+def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, loss: str = "l2", bootstrap: int = 200,
+                   seed: int = 0) -> list[dict]:
+    """Per panel: x values, mean / t-interval of ``metric`` at each, and the power-law fit to every run
+    (``engine.fit_power_law``; a fit that cannot be made is ``fit: None`` with its ``error``)."""
+    _check_res(res)
+    _check_metric(res, metric)
+    _check_quantity(res, "x", x)
+    _fit_options(offset, loss, bootstrap, seed)
+    return _python_fields(lambda: _scaling_curves(res, metric, x, offset, loss, bootstrap, seed))
+
+
+def scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = "l2", bootstrap: int = 200,
+                     seed: int = 0) -> list[dict]:
+    """Per panel: ``L(N, D)`` fitted to every run (N from ``n``, D from ``d``: axes or number metrics)."""
+    _check_res(res)
+    _check_metric(res, metric)
+    _check_quantity(res, "n", n)
+    _check_quantity(res, "d", d)
+    _fit_options(None, loss, bootstrap, seed)
+    return _python_fields(lambda: _scaling_law_fits(res, metric, n, d, loss, bootstrap, seed))
+
+
+def seed_bands(res: SweepResult, metric: str) -> list[dict]:
+    """A curve metric's seed band per group: {coords, n, mean, lo, hi} (arrays; NaN where n < 2)."""
+    _check_res(res)
+    _check_metric(res, metric, (CURVE,))
+    return [{"coords": a.coords, "n": a.n, "mean": a.mean, "lo": a.ci95[0], "hi": a.ci95[1]}
+            for a in res.aggregates if a.metric == metric and a.kind == CURVE]
+
+
+# -- the shared cores (the HTTP analyses call these with options check_analysis validated) ---------------------
+def _heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
     axes = dict(res.spec.axes)
     xs, ys = list(axes[x]), list(axes[y])
     out = []
@@ -98,9 +197,8 @@ def heatmap(res: SweepResult, metric: str, x: str, y: str) -> list[dict]:
     return out
 
 
-def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, loss: str = "l2", bootstrap: int = 200,
-                   seed: int = 0) -> list[dict]:
-    """Per panel: x values, mean / t-interval of ``metric`` at each, and the power-law fit to every run."""
+def _scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, loss: str = "l2",
+                    bootstrap: int = 200, seed: int = 0) -> list[dict]:
     out = []
     for rest, rows in _panels(res, _used(res, (x,))):
         pts = [(_value(r, x, "analysis.scaling.x"), _value(r, metric, "analysis.scaling.metric")) for r in rows]
@@ -114,9 +212,8 @@ def scaling_curves(res: SweepResult, metric: str, x: str, offset: bool = True, l
     return out
 
 
-def scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = "l2", bootstrap: int = 200,
-                     seed: int = 0) -> list[dict]:
-    """Per panel: ``L(N, D)`` fitted to every run (N from ``n``, D from ``d``: axes or number metrics)."""
+def _scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = "l2", bootstrap: int = 200,
+                      seed: int = 0) -> list[dict]:
     out = []
     for rest, rows in _panels(res, _used(res, (n, d))):
         pts = [(_value(r, n, "analysis.scaling_law.n"), _value(r, d, "analysis.scaling_law.d"),
@@ -125,12 +222,6 @@ def scaling_law_fits(res: SweepResult, metric: str, n: str, d: str, loss: str = 
         out.append(_with_fit({"coords": rest, "points": len(pts)}, "scaling_law", lambda: fits.fit_scaling_law(
             *(zip(*pts) if pts else ([], [], [])), loss=loss, bootstrap=bootstrap, seed=seed)))
     return out
-
-
-def seed_bands(res: SweepResult, metric: str) -> list[dict]:
-    """A curve metric's seed band per group: {coords, n, mean, lo, hi} (arrays; NaN where n < 2)."""
-    return [{"coords": a.coords, "n": a.n, "mean": a.mean, "lo": a.ci95[0], "hi": a.ci95[1]}
-            for a in res.aggregates if a.metric == metric and a.kind == CURVE]
 
 
 # -- requests for analyses (HTTP) -------------------------------------------------------------------------------
@@ -192,12 +283,13 @@ def run_analyses(res: SweepResult, analysis: Mapping) -> dict:
     for name, o in analysis.items():
         try:
             if name == "heatmap":
-                out[name] = heatmap(res, o["metric"], o["x"], o["y"])
+                out[name] = _heatmap(res, o["metric"], o["x"], o["y"])
             elif name == "scaling":
-                out[name] = scaling_curves(res, o["metric"], o["x"], o.get("offset", True), o.get("loss", "l2"),
-                                    o.get("bootstrap", 200))
+                out[name] = _scaling_curves(res, o["metric"], o["x"], o.get("offset", True), o.get("loss", "l2"),
+                                            o.get("bootstrap", 200))
             else:
-                out[name] = scaling_law_fits(res, o["metric"], o["n"], o["d"], o.get("loss", "l2"), o.get("bootstrap", 200))
+                out[name] = _scaling_law_fits(res, o["metric"], o["n"], o["d"], o.get("loss", "l2"),
+                                              o.get("bootstrap", 200))
         except EngineInputError as err:
             out[name] = {"error": {"field": err.field, "message": err.message}}
     return out

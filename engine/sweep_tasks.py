@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -61,6 +62,24 @@ def cut(seconds: Sequence[float], workers: int, batch: int | None = None) -> tup
     middles = np.cumsum(s) - s / 2
     cuts = np.searchsorted(middles, total * np.arange(1, nb) / nb, side="left")
     return tuple(sorted({0, n} | {int(c) for c in cuts}))
+
+
+_ADDRESS = re.compile(r"^(?:tcp|tls|inproc|ucx|ws|wss)://\S+$")
+
+
+def check_client(client):
+    """None, ``"sync"``, a scheduler address (``tcp://host:port``) or an object with ``map`` and ``gather`` (a
+    ``distributed.Client``); anything else is refused before a connection is tried."""
+    if client is None or (isinstance(client, str) and client == "sync"):
+        return client
+    if isinstance(client, str):
+        if not _ADDRESS.match(client):
+            raise EngineInputError("client", "must be None, 'sync', a scheduler address 'tcp://host:port' "
+                                             "or a distributed.Client")
+        return client
+    if not (callable(getattr(client, "map", None)) and callable(getattr(client, "gather", None))):
+        raise EngineInputError("client", "must be None, 'sync', a scheduler address or a distributed.Client")
+    return client
 
 
 def check_batch(batch) -> int | None:
@@ -247,15 +266,28 @@ def execute(p: SweepPlan, client=None, progress: Callable[[int, int], Any] | Non
             obj.close()
 
 
-def sweep(kind: str, base: Mapping, axes: Mapping | None = None, seeds: Sequence[int] | None = None,
-          metrics: Sequence[str] | None = None, client=None, seed_fields: Sequence[str] | None = None,
-          progress: Callable[[int, int], Any] | None = None, batch: int | None = None) -> SweepResult:
+def sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | None = None,
+          seeds: Sequence[int] | None = None, metrics: Sequence[str] | None = None, client: Any = None,
+          seed_fields: Sequence[str] | None = None, progress: Callable[[int, int], Any] | None = None,
+          batch: int | None = None) -> SweepResult:
     """Run ``kind`` (a key of ``engine.sweep_kinds.KINDS``) for every combination of ``axes`` and every
     seed, from ``base`` (the engine function's keyword arguments); see ``engine.sweeps``.
 
     ``client``: None starts a ``LocalCluster`` (one single-threaded worker process per core) for the
-    call; ``"sync"`` runs everything in this process; a ``distributed.Client`` or a scheduler address runs
-    on that cluster. ``batch``: runs per Dask task (default: cut by expected cost, see the module docstring)."""
+    call; ``"sync"`` runs everything in this process; a ``distributed.Client`` or a scheduler address
+    (``"tcp://host:port"``) runs on that cluster. ``progress(done, total)`` is called as runs finish.
+    ``batch``: runs per Dask task (default: cut by expected cost, see the module docstring). Everything is
+    validated before any task runs.
+
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3, "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> res = engine.sweep("descent/trajectory", base, {"optimizer.lr": [0.01, 0.1]}, metrics=["final_loss"],
+    ...                    client="sync")
+    >>> [r["coords"]["optimizer.lr"] for r in res.records()], bool(np.diff(res.columns["final_loss"]) < 0)
+    ([0.01, 0.1], True)
+    """
+    client = check_client(client)
+    if progress is not None and not callable(progress):
+        raise EngineInputError("progress", "must be a function progress(done, total) or None")
     batch = check_batch(batch)
     p = plan_sweep(kind, base, axes, seeds, metrics, seed_fields)
     ex = execute(p, client, progress, batch)

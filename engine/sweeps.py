@@ -301,8 +301,17 @@ class SweepPlan:
         return with_seed(self.requests[c], self.seed_paths, seed)
 
 
-def plan_sweep(kind, base, axes=None, seeds=None, metrics=None, seed_fields=None) -> SweepPlan:
-    """Validate a Python sweep (engine argument paths) completely, before anything runs."""
+def plan_sweep(kind: str, base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]] | None = None,
+               seeds: Sequence[int] | None = None, metrics: Sequence[str] | None = None,
+               seed_fields: Sequence[str] | None = None) -> SweepPlan:
+    """Validate a Python sweep (engine argument paths) completely, before anything runs (``sweep``'s arguments).
+
+    >>> base = {"surface": "quadratic", "start": [1.0, 1.0], "steps": 3, "noise_scale": 0.1,
+    ...         "optimizer": {"name": "sgd", "lr": 0.1}}
+    >>> p = engine.plan_sweep("descent/trajectory", base, {"optimizer.lr": [0.01, 0.1]}, seeds=[0, 1])
+    >>> p.spec.n_combinations, p.spec.n_tasks
+    (2, 4)
+    """
     spec = check_spec(kind, axes, seeds, metrics)
     k = KINDS[spec.kind]
     if not isinstance(base, Mapping):

@@ -92,8 +92,24 @@ class CharTokenizer:
                 "byte_tokens": self.n_byte_tokens, "order": "characters by code point, then byte tokens by value"}
 
 
+MAX_TEXT_CHARS = 10_000_000  # a tokenizer's own text (a corpus's training text; user text has its own, smaller, limit)
+
+
 def build_tokenizer(text: str, max_vocab: int | None = None) -> CharTokenizer:
-    """The tokenizer of ``text``: one token per distinct character, byte fallback beyond ``max_vocab``."""
+    """The tokenizer of ``text``: one token per distinct character, byte fallback beyond ``max_vocab``.
+
+    >>> tok = engine.build_tokenizer("abcab")
+    >>> tok.vocab, tok.encode("cab").tolist()
+    (('a', 'b', 'c'), [2, 0, 1])
+    """
+    if not isinstance(text, str) or not text:
+        raise EngineInputError("text", "must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise EngineInputError("text", f"{len(text):,} characters exceed {MAX_TEXT_CHARS:,}")
+    if max_vocab is not None:
+        if isinstance(max_vocab, bool) or not isinstance(max_vocab, (int, np.integer)) or max_vocab < 1:
+            raise EngineInputError("max_vocab", "must be an integer >= 1 (or None: no cap)")
+        max_vocab = int(max_vocab)
     counts = Counter(text)
     chars = sorted(counts)
     if max_vocab is None or len(chars) <= max_vocab:

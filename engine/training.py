@@ -73,12 +73,15 @@ turns a run's arrays into a ``TrainingResult``; this module runs them (``train``
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from .datasets import Dataset
 from .deadlines import check as check_deadline, run_chunked
+from .errors import EngineInputError
 from .registry import ParamSpec
+from .validate import check_int
 from .sharpness import SharpnessTracker
 from .tasks import TASK_LOSSES, fitting_losses
 from .training_epochs import (
@@ -93,10 +96,33 @@ from .training_setup import (
 __all__ = ["TrainingResult", "TrainingStream", "epoch_order", "train", "train_stream"]
 
 
-def train(**request) -> TrainingResult:
-    """Train as ``request`` says (the keyword arguments of ``prepare``); every epoch in one kernel call, or
-    under a deadline (``engine.deadline``) epochs [a, b) per call, as the stream does one by one."""
-    s = prepare(**request)
+def train(dataset: Mapping[str, Any] | Dataset, model: Mapping[str, Any], optimizer: Mapping[str, Any] | None = None,
+          schedule: Mapping[str, Any] | None = None, regularization: Mapping[str, Any] | None = None,
+          epochs: int = 100, batch_size: int = 32, early_stopping: Mapping[str, Any] | None = None,
+          clip: Mapping[str, Any] | None = None, loss: str | None = None, loss_params: Mapping[str, Any] | None = None,
+          seed: int = 0, prediction: Mapping[str, Any] | None = None, curvature: Mapping[str, Any] | None = None) -> TrainingResult:
+    """Train an MLP; every epoch in one kernel call, or under a deadline (``engine.deadline``) epochs [a, b)
+    per call, as the stream does one by one.
+
+    Arguments (every refusal is an ``EngineInputError`` naming the argument, dotted inside objects):
+
+    * ``dataset``: ``{"name": "moons", "n_train": ..., ...}`` (engine.datasets), the user's own rows
+      (``{"name": "inline" | "csv", ...}``, engine.user_data) or a ready ``Dataset``;
+    * ``model``: ``{"layers": [...], "activation", "output_activation", "residual", "batch_norm", "init",
+      "activation_params"}`` (engine.mlp.build_mlp; dropout comes from ``regularization``);
+    * ``optimizer`` (default adam), ``schedule`` (stepped per epoch), ``regularization`` (l1, l2, dropout,
+      weight_decay), ``early_stopping`` (patience, min_delta, restore_best_weights), ``clip``;
+    * ``loss``/``loss_params``: default the task's first fitting loss; ``prediction``: resolution of the
+      drawn fit; ``curvature``: ``{"every": k}`` records the sharpness every k epochs.
+
+    >>> r = engine.train(dataset={"name": "sine", "n_train": 8, "n_val": 4}, model={"layers": [1, 4, 1]},
+    ...                  optimizer={"name": "sgd", "lr": 0.1}, epochs=3, batch_size=4)
+    >>> r.epochs_run, r.stop_reason, len(r.history.train_loss)
+    (3, 'completed', 3)
+    """
+    s = prepare(dataset=dataset, model=model, optimizer=optimizer, schedule=schedule, regularization=regularization,
+                epochs=epochs, batch_size=batch_size, early_stopping=early_stopping, clip=clip, loss=loss,
+                loss_params=loss_params, seed=seed, prediction=prediction, curvature=curvature)
     run, scratch = new_run(s)
     if s.curvature is None:
         run_chunked(s.epochs, lambda a, b: _epochs(s, run, scratch, a, b), "training epochs")
@@ -173,19 +199,41 @@ class TrainingStream:
         self._closed = True
 
 
-def stream(**request) -> TrainingStream:
-    """``train``'s run as an iterator of per-epoch records (validation happens here, before any epoch)."""
-    return TrainingStream(prepare(**request))
+def stream(dataset: Mapping[str, Any] | Dataset, model: Mapping[str, Any], optimizer: Mapping[str, Any] | None = None,
+          schedule: Mapping[str, Any] | None = None, regularization: Mapping[str, Any] | None = None,
+          epochs: int = 100, batch_size: int = 32, early_stopping: Mapping[str, Any] | None = None,
+          clip: Mapping[str, Any] | None = None, loss: str | None = None, loss_params: Mapping[str, Any] | None = None,
+          seed: int = 0, prediction: Mapping[str, Any] | None = None, curvature: Mapping[str, Any] | None = None) -> TrainingStream:
+    """``train``'s run as an iterator of per-epoch records (validation happens here, before any epoch);
+    after the last record ``.result`` is the ``TrainingResult`` ``train`` would return. Arguments: ``train``'s.
+
+    >>> st = engine.train_stream(dataset={"name": "sine", "n_train": 8, "n_val": 4}, model={"layers": [1, 4, 1]},
+    ...                          epochs=2, batch_size=4)
+    >>> [rec["epoch"] for rec in st], st.result.epochs_run
+    ([1, 2], 2)
+    """
+    return TrainingStream(prepare(dataset=dataset, model=model, optimizer=optimizer, schedule=schedule, regularization=regularization,
+                epochs=epochs, batch_size=batch_size, early_stopping=early_stopping, clip=clip, loss=loss,
+                loss_params=loss_params, seed=seed, prediction=prediction, curvature=curvature))
 
 
 train_stream = stream  # the name engine re-exports
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order in which epoch ``epoch`` (0-based) of a run with ``seed`` visits the n training rows."""
-    _, shuffle_seed, _ = seeds(int(seed))
-    order = np.zeros(int(n), dtype=np.int64)
-    shuffle(shuffle_seed, int(epoch), order)
+    """The order in which epoch ``epoch`` (0-based) of a run with ``seed`` visits the n training rows.
+
+    >>> sorted(engine.epoch_order(0, 0, 5).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    seed = check_int("seed", seed, 0, integral_floats=False)
+    if seed > 2**32 - 1:
+        raise EngineInputError("seed", "must be < 2**32 (a training run's seed)")
+    epoch = check_int("epoch", epoch, 0, "max_epochs", integral_floats=False)
+    n = check_int("n", n, 1, "max_train_samples", integral_floats=False)
+    _, shuffle_seed, _ = seeds(seed)
+    order = np.zeros(n, dtype=np.int64)
+    shuffle(shuffle_seed, epoch, order)
     return order
 
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .clipping import resolve_clip
-from .datasets import CLASSIFICATION, Dataset, make_dataset
+from .datasets import CLASSIFICATION, Dataset, generate
 from .sharpness import Curvature, resolve_curvature
 from .errors import EngineInputError, field_prefix
 from .limits import LIMITS, check_max
@@ -28,7 +28,7 @@ from .optimizers import resolve_optimizer
 from .registry import ParamSpec, resolve_params
 from .schedules import schedule_values
 from .tasks import fitting_losses, format_targets, head
-from .user_data import USER_DATASETS, user_dataset
+from .user_data import USER_DATASETS, user_spec
 from .validate import check_float, check_int, check_mapping
 
 WORK_SAMPLE_FLOOR = 256  # a sample costs at least this many "parameters" of work (loop overheads)
@@ -120,7 +120,7 @@ def _loss_for(data: Dataset, n_out: int, loss: str | None, loss_params: Mapping 
         raise EngineInputError("model.layers", "a regression dataset needs 1 output unit")
     allowed = fitting_losses(data.task, h)
     name = allowed[0] if loss is None else loss
-    if name not in allowed:
+    if not isinstance(name, str) or name not in allowed:
         raise EngineInputError("loss", f"{name!r} does not fit this task and output width; choose one of: "
                                        f"{', '.join(allowed)}")
     with field_prefix("loss_params", strip="params", only=("params",)):  # the request's name for them
@@ -153,9 +153,9 @@ def resolve_dataset(dataset) -> Dataset:
     if "name" not in ds:
         raise EngineInputError("dataset.name", "required")
     if isinstance(ds["name"], str) and ds["name"] in USER_DATASETS:
-        return user_dataset(ds)
+        return user_spec(ds)
     name = ds.pop("name")
-    return make_dataset(name, ds)
+    return generate(name, ds)
 
 
 def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | None = None, schedule: Mapping | None = None,
@@ -207,6 +207,7 @@ def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | Non
         opt_spec["weight_decay"] = reg.weight_decay
     opt = resolve_optimizer(opt_spec)
     sched_echo = None
+    schedule = check_mapping("schedule", schedule)
     if schedule:
         with field_prefix("schedule", only=("schedule", "steps")):  # too large a base rate: optimizer.lr
             sv = schedule_values(dict(schedule), opt.lr, epochs, lr_field="optimizer.lr")
@@ -230,7 +231,7 @@ def prepare(dataset: Mapping | Dataset, model: Mapping, optimizer: Mapping | Non
     init_seed, shuffle_seed, dropout_seed = seeds(seed)
     if params0 is None:
         with field_prefix("model"):
-            params0 = init_params(net, m.get("init"), init_seed, field="model.init")
+            params0 = init_params(net, m.get("init"), init_seed)  # refusals: init.* -> model.init.*
     return TrainingSetup(
         data=data, net=net, loss=r, loss_name=r.name, loss_code=r.code, lparams=r.lparams, acc_kind=acc,
         Y=Ytr, Yv=Yv, lab=lab, labv=labv, optimizer=opt, lrs=lrs,

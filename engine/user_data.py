@@ -39,7 +39,9 @@ from __future__ import annotations
 import csv as csvlib
 import io
 import math
-from typing import Mapping
+from typing import Any, Mapping
+
+from numpy.typing import ArrayLike
 
 import numpy as np
 
@@ -204,10 +206,33 @@ def _refuse_unknown(field: str, spec: Mapping, accepted: tuple[str, ...]) -> Non
         raise EngineInputError(f"{field}.{unknown[0]}", f"unknown key; accepted: {', '.join(accepted)}")
 
 
-def inline_dataset(x, y=None, labels=None, validation: Mapping | None = None, val_fraction: float | None = None,
-                   seed: int | None = None, field: str = "dataset") -> Dataset:
+def _public(err: EngineInputError, whole: str) -> EngineInputError:
+    """A refusal of the request-shaped core (``dataset.x``) under the Python argument's name (``x``);
+    one about the dataset as a whole names ``whole``."""
+    if err.field == "dataset":
+        return EngineInputError(whole, err.message)
+    return err.rerooted("", strip="dataset")
+
+
+def inline_dataset(x: ArrayLike, y: ArrayLike | None = None, labels: ArrayLike | None = None,
+                   validation: Mapping[str, Any] | None = None, val_fraction: float | None = None,
+                   seed: int | None = None) -> Dataset:
     """A training ``Dataset`` from the user's rows: ``x`` (n, d) with ``y`` (n,) or (n, 1) regression targets,
-    or ``labels`` (n,) class indices; numpy arrays or nested lists (module docstring for every rule)."""
+    or ``labels`` (n,) class indices; numpy arrays or nested lists (module docstring for every rule).
+
+    >>> d = engine.inline_dataset([[0.0], [1.0], [2.0], [3.0]], y=[0.0, 1.0, 4.0, 9.0], val_fraction=0.25)
+    >>> d.task, d.X_train.shape, d.X_val.shape
+    ('regression', (3, 1), (1, 1))
+    """
+    try:
+        return inline_rows(x, y, labels, validation, val_fraction, seed, "dataset")
+    except EngineInputError as err:
+        raise _public(err, "x") from None
+
+
+def inline_rows(x, y=None, labels=None, validation: Mapping | None = None, val_fraction: float | None = None,
+                seed: int | None = None, field: str = "dataset") -> Dataset:
+    """``inline_dataset`` for a request's dataset object: errors name ``field.x``, ``field.labels``..."""
     limit = "max_train_samples" if validation is not None else "max_user_rows"
     X = _matrix(f"{field}.x", x, limit)
     Y, task = _targets({"y": y, "labels": labels}, field, X.shape[0], limit)
@@ -258,9 +283,23 @@ def _csv_rows(field: str, text) -> tuple[list[str] | None, list[tuple[int, list[
     return header, rows
 
 
-def csv_dataset(csv: str, target=None, task: str | None = None, val_fraction: float | None = None,
-                seed: int | None = None, field: str = "dataset") -> Dataset:
-    """A training ``Dataset`` from CSV text: one column is the target, the others the features (module docstring)."""
+def csv_dataset(csv: str, target: str | int | None = None, task: str | None = None, val_fraction: float | None = None,
+                seed: int | None = None) -> Dataset:
+    """A training ``Dataset`` from CSV text: one column is the target, the others the features (module docstring).
+
+    >>> d = engine.csv_dataset("a,b,label\\n0,1,0\\n1,0,1\\n1,1,0\\n0,0,1\\n2,2,0", target="label")
+    >>> d.task, d.n_classes, d.X_train.shape[1]
+    ('classification', 2, 2)
+    """
+    try:
+        return csv_rows(csv, target, task, val_fraction, seed, "dataset")
+    except EngineInputError as err:
+        raise _public(err, "csv") from None
+
+
+def csv_rows(csv: str, target=None, task: str | None = None, val_fraction: float | None = None,
+             seed: int | None = None, field: str = "dataset") -> Dataset:
+    """``csv_dataset`` for a request's dataset object: errors name ``field.csv``, ``field.target``..."""
     cf = f"{field}.csv"
     header, rows = _csv_rows(cf, csv)
     width = len(header) if header is not None else len(rows[0][1])
@@ -294,7 +333,7 @@ def csv_dataset(csv: str, target=None, task: str | None = None, val_fraction: fl
     y = values[:, t]
     if task is None:
         task = CLASSIFICATION if bool(np.all((y >= 0) & (y == np.floor(y)))) else REGRESSION
-    elif task not in TASKS:
+    elif not isinstance(task, str) or task not in TASKS:
         raise EngineInputError(f"{field}.task", f"must be one of: {', '.join(TASKS)}")
     X = np.ascontiguousarray(np.delete(values, t, axis=1))
     Y = np.ascontiguousarray(y.reshape(-1, 1))
@@ -306,8 +345,20 @@ def csv_dataset(csv: str, target=None, task: str | None = None, val_fraction: fl
         "val_fraction": DEFAULT_VAL_FRACTION if val_fraction is None else float(val_fraction), "seed": int(seed or 0)})
 
 
-def user_dataset(spec: Mapping, field: str = "dataset") -> Dataset:
-    """``{"name": "inline" | "csv", ...}`` (a request's dataset object) as a ``Dataset``."""
+def user_dataset(spec: Mapping[str, Any]) -> Dataset:
+    """``{"name": "inline" | "csv", ...}`` (a request's dataset object) as a ``Dataset``; errors name ``spec.<key>``.
+
+    >>> engine.user_dataset({"name": "inline", "x": [[0.0], [1.0], [2.0]], "labels": [0, 1, 0]}).task
+    'classification'
+    """
+    try:
+        return user_spec(spec, "dataset")
+    except EngineInputError as err:
+        raise err.rerooted("spec", strip="dataset") from None
+
+
+def user_spec(spec: Mapping, field: str = "dataset") -> Dataset:
+    """``user_dataset`` for a request's dataset object (errors name ``field.<key>``)."""
     spec = check_mapping(field, spec)
     name = spec.get("name")
     if not (isinstance(name, str) and name in USER_DATASETS):
@@ -316,12 +367,12 @@ def user_dataset(spec: Mapping, field: str = "dataset") -> Dataset:
     if name == "csv":
         if "csv" not in spec:
             raise EngineInputError(f"{field}.csv", "required: the CSV text")
-        return csv_dataset(spec["csv"], spec.get("target"), spec.get("task"), spec.get("val_fraction"),
-                           spec.get("seed"), field)
+        return csv_rows(spec["csv"], spec.get("target"), spec.get("task"), spec.get("val_fraction"),
+                        spec.get("seed"), field)
     if "x" not in spec:
         raise EngineInputError(f"{field}.x", "required: rows of features")
-    return inline_dataset(spec["x"], spec.get("y"), spec.get("labels"), spec.get("validation"),
-                          spec.get("val_fraction"), spec.get("seed"), field)
+    return inline_rows(spec["x"], spec.get("y"), spec.get("labels"), spec.get("validation"),
+                       spec.get("val_fraction"), spec.get("seed"), field)
 
 
 def describe() -> list[dict]:

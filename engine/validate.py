@@ -122,3 +122,48 @@ def check_array(field: str, values, shape: tuple[int, ...] | None = None, ndim: 
 Pair = Sequence[float]  # two numbers (a, b): a range [low, high], a point [x, y], a resolution [nx, ny]
 Domain = Mapping[str, Sequence[float]] | Sequence[Sequence[float]]  # {"x": [lo, hi], "y": [lo, hi]} or ((lo, hi), (lo, hi))
 Spec = Mapping[str, Any]  # a registry spec {"name": ..., **params}
+
+
+# --- helpers added for the networks/data/training/LM/curvature/sweep surface (helper B) ---
+
+def check_seed(field: str, value) -> int:
+    """A seed: an integer in [0, 2**63) (the kernels' counters are int64; numpy's SeedSequence takes any)."""
+    value = check_int(field, value, 0, integral_floats=False)
+    if value >= 2**63:
+        raise EngineInputError(field, "must be < 2**63")
+    return value
+
+
+def check_name(field: str, value, choices) -> str:
+    """One of ``choices`` (a str; a list, dict or number is refused by name, never hashed)."""
+    if not isinstance(value, str) or value not in choices:
+        raise EngineInputError(field, f"unknown name {value!r}; choose one of: {', '.join(map(str, choices))}")
+    return value
+
+
+def check_optional_mapping(field: str, value) -> dict | None:
+    """``None`` or an object (copied)."""
+    return None if value is None else check_mapping(field, value)
+
+
+def check_int_array(field: str, values, ndim: int = 1, limit: str | None = None) -> np.ndarray:
+    """A C-contiguous int64 array (a copy) of ``ndim`` dimensions: integer dtypes, or floats that are whole
+    numbers; strings, booleans, objects and fractions are refused (a float is never truncated silently)."""
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        raise EngineInputError(field, "must be integers")
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        raise EngineInputError(field, "must be integers (rows of equal length)") from None
+    if arr.ndim != ndim:
+        raise EngineInputError(field, f"must be {ndim}-D, got {arr.ndim}-D")
+    if limit is not None:
+        check_max(field, int(arr.size), limit)
+    if arr.dtype.kind in "iu":
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise EngineInputError(field, "values must fit in int64")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all() \
+            and (np.abs(arr) < 2.0**62).all():
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    raise EngineInputError(field, "must be integers")

@@ -263,12 +263,19 @@ def warm_kernels(jobs: int | None = None, progress: bool | None = None,
     ``progress``: show progress on stderr (a one-line bar on a terminal); default: when stderr is a
     terminal. The ``engine.warmup`` logger gets the same reports either way. ``modules``: warm only
     these (default: every module of ``engine.concepts.MODULES``)."""
-    jobs = _default_jobs() if jobs is None else max(1, int(jobs))
+    from .errors import EngineInputError
+    from .validate import check_bool, check_int
+
+    # more processes than modules to compile never helps; the cap keeps a typo from forking thousands
+    jobs = _default_jobs() if jobs is None else min(check_int("jobs", jobs, 1), len(MODULES))
+    if progress is not None:
+        progress = check_bool("progress", progress)
+    if modules is not None and (isinstance(modules, (str, bytes)) or not isinstance(modules, (list, tuple))
+                                or not all(isinstance(m, str) for m in modules)):
+        raise EngineInputError("modules", "must be a list of engine module names, e.g. ['engine.losses']")
     wanted = tuple(MODULES if modules is None else modules)
     unknown = sorted(set(wanted) - set(MODULES))
     if unknown:
-        from .errors import EngineInputError
-
         raise EngineInputError("modules", f"not engine modules with kernels: {unknown}")
     tty = sys.stderr.isatty()
     show = tty if progress is None else bool(progress)

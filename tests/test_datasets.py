@@ -77,14 +77,14 @@ def test_xor_spirals_blobs_constructions():
 @pytest.mark.parametrize(
     "name, params, field",
     [
-        ("nope", {}, "dataset.name"),
-        ("sine", {"bogus": 1}, "dataset.bogus"),
-        ("sine", {"noise": -1.0}, "dataset.noise"),
-        ("sine", {"n_train": 2.5}, "dataset.n_train"),
-        ("sine", {"n_train": LIMITS["max_train_samples"] + 1}, "dataset.n_train"),
-        ("moons", {"n_val": LIMITS["max_val_samples"] + 1}, "dataset.n_val"),
-        ("blobs", {"n_classes": 9}, "dataset.n_classes"),
-        ("blobs", {"n_classes": 5, "n_train": 4}, "dataset.n_train"),
+        ("nope", {}, "name"),
+        ("sine", {"bogus": 1}, "params.bogus"),
+        ("sine", {"noise": -1.0}, "params.noise"),
+        ("sine", {"n_train": 2.5}, "params.n_train"),
+        ("sine", {"n_train": LIMITS["max_train_samples"] + 1}, "params.n_train"),
+        ("moons", {"n_val": LIMITS["max_val_samples"] + 1}, "params.n_val"),
+        ("blobs", {"n_classes": 9}, "params.n_classes"),
+        ("blobs", {"n_classes": 5, "n_train": 4}, "params.n_train"),
     ],
 )
 def test_bad_input_names_the_field(name, params, field):

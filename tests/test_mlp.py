@@ -339,19 +339,19 @@ def test_limits_and_shapes_are_refused_by_name():
     net = build_mlp([2, 3, 1], batch_norm=True)
     with pytest.raises(EngineInputError) as e:
         as_batch(net, [[1.0, 2.0, 3.0]], [[1.0]])
-    assert e.value.field == "inputs"
+    assert e.value.field == "X"  # the Python arguments' names (loss_and_grad, predict, mlp_hessian take X, Y)
     with pytest.raises(EngineInputError) as e:
         as_batch(net, [[1.0, 2.0]], [[1.0]])
     assert "batch normalization" in e.value.message
     with pytest.raises(EngineInputError) as e:
         as_batch(net, [[1.0, float("nan")], [0.0, 0.0]], [[1.0], [0.0]])
-    assert e.value.field == "inputs"
+    assert e.value.field == "X"
     with pytest.raises(EngineInputError) as e:
         as_batch(net, [[1.0, 2.0]] * 1025)
     assert "max_batch" in e.value.message
     with pytest.raises(EngineInputError) as e:
         as_batch(net, [[1.0, 2.0], [0.0, 1.0]], [[1.0, 2.0], [0.0, 1.0]])
-    assert e.value.field == "targets"
+    assert e.value.field == "Y"
     with pytest.raises(EngineInputError) as e:
         pack(net, [{"W": [[1.0, 2.0, 3.0]], "b": [0, 0, 0]}, {"W": [[1.0]] * 3, "b": [0.0]}])
     assert e.value.field == "weights.0.W"

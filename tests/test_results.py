@@ -183,7 +183,7 @@ NOT_RESULTS = {
     "Dataset": "training data handed back to train()", "Corpus": "token streams handed to the language models",
     "CharTokenizer": "a tokenizer", "LMModel": "a language model's layout for the kernels",
     "SweepKind": "a registry entry (holds the engine functions)", "SweepSpec": "a sweep's description",
-    "SweepPlan": "a validated sweep, not yet run",
+    "SweepPlan": "a validated sweep, not yet run", "HessianPlan": "a checked Hessian request, not yet computed",
     "MLPHessian": "an operator (H v by exact HVPs) that owns its scratch; its matrix() is a result",
 }
 

@@ -162,14 +162,14 @@ def test_bad_rows_get_a_422_naming_field_row_and_column(client, dataset, field, 
 def test_python_refusals_name_the_argument():
     with pytest.raises(EngineInputError) as e:
         engine.inline_dataset(np.array([[0.0], [np.inf]]), y=np.zeros(2))
-    assert e.value.field == "dataset.x" and "row 1, column 0: not a finite number (got inf)" in e.value.message
+    assert e.value.field == "x" and "row 1, column 0: not a finite number (got inf)" in e.value.message
     with pytest.raises(EngineInputError) as e:
         engine.train(dataset={"name": "inline", "x": np.zeros((4, 2)), "labels": np.array([0, 1, 2.5, 0])},
                      model={"layers": [2, 3]}, epochs=1)
     assert e.value.field == "dataset.labels" and "row 2" in e.value.message
     with pytest.raises(EngineInputError) as e:
         engine.inline_dataset(np.zeros((3, LIMITS["max_data_features"] + 1)), y=np.zeros(3))
-    assert e.value.field == "dataset.x" and "max_data_features" in e.value.message
+    assert e.value.field == "x" and "max_data_features" in e.value.message
 
 
 def test_the_split_keeps_order_and_is_seeded():

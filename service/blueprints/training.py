@@ -29,7 +29,7 @@ _RUN_DUMP = RunResponse()
 def dataset(body):
     """The points of a synthetic dataset (both splits), as a training run would use them."""
     name = body.pop("name")
-    return datasets.make_dataset(name, body)
+    return datasets.generate(name, body)
 
 
 @blp.route("/run", methods=["POST"])
