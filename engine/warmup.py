@@ -33,6 +33,8 @@ from typing import IO
 from . import _kernel_cache
 from ._jit import cache_dir
 from .concepts import MODULES
+from .errors import EngineInputError
+from .validate import check_bool, check_int
 
 __all__ = ["warm_kernels"]
 
@@ -263,9 +265,6 @@ def warm_kernels(jobs: int | None = None, progress: bool | None = None,
     ``progress``: show progress on stderr (a one-line bar on a terminal); default: when stderr is a
     terminal. The ``engine.warmup`` logger gets the same reports either way. ``modules``: warm only
     these (default: every module of ``engine.concepts.MODULES``)."""
-    from .errors import EngineInputError
-    from .validate import check_bool, check_int
-
     # more processes than modules to compile never helps; the cap keeps a typo from forking thousands
     jobs = _default_jobs() if jobs is None else min(check_int("jobs", jobs, 1), len(MODULES))
     if progress is not None:
