@@ -172,6 +172,27 @@ def _drain(stream):
     return stream.result
 
 
+
+def _hessian_row(name: str) -> Row:
+    def call(*args, **kwargs):
+        return lambda e: getattr(e, name)(*args, **kwargs)
+
+    return Row(
+        valid=lambda: (([2, 2, 1],), {"dataset": {"name": "moons", "n_train": 6}, "top_k": 1, "trace_samples": 2,
+                                      "density_steps": 2, "density_probes": 1, "density_points": 16}),
+        refusals=(
+            ("layers strings", call(["a", "b"]), "layers"),
+            ("first width wrong", call([3, 1]), "layers"),
+            ("unknown dataset", call([2, 1], dataset={"name": "nope"}), "dataset"),
+            ("unknown loss", call([2, 1], loss="nope"), "loss"),
+            ("top_k > parameters", call([2, 1], top_k=4), "top_k"),
+            ("tol NaN", call([2, 1], tol=float("nan")), "tol"),
+            ("sigma 2", call([2, 1], sigma=2.0), "sigma"),
+            ("density not bool", call([2, 1], density="yes"), "density"),
+            ("negative seed", call([2, 1], seed=-1), "seed"),
+        ),
+    )
+
 ROWS: dict[str, Row] = {
     # --- engine.mlp ---------------------------------------------------------------------------------
     "build_mlp": Row(
@@ -459,36 +480,9 @@ ROWS: dict[str, Row] = {
             ("steps float", lambda e: e.spectral_density(_diag_op(), steps=1.5), "steps"),
         ),
     ),
-    "run_network_hessian": Row(
-        valid=lambda: (([2, 2, 1],), {"dataset": {"name": "moons", "n_train": 6}, "top_k": 1, "trace_samples": 2,
-                                      "density_steps": 2, "density_probes": 1, "density_points": 16}),
-        refusals=(
-            ("layers strings", lambda e: e.run_network_hessian(["a", "b"]), "layers"),
-            ("first width wrong", lambda e: e.run_network_hessian([3, 1]), "layers"),
-            ("unknown dataset", lambda e: e.run_network_hessian([2, 1], dataset={"name": "nope"}), "dataset"),
-            ("unknown loss", lambda e: e.run_network_hessian([2, 1], loss="nope"), "loss"),
-            ("top_k > parameters", lambda e: e.run_network_hessian([2, 1], top_k=4), "top_k"),
-            ("tol NaN", lambda e: e.run_network_hessian([2, 1], tol=float("nan")), "tol"),
-            ("sigma 2", lambda e: e.run_network_hessian([2, 1], sigma=2.0), "sigma"),
-            ("density not bool", lambda e: e.run_network_hessian([2, 1], density="yes"), "density"),
-            ("negative seed", lambda e: e.run_network_hessian([2, 1], seed=-1), "seed"),
-        ),
-    ),
-    "plan_network_hessian": Row(
-        valid=lambda: (([2, 2, 1],), {"dataset": {"name": "moons", "n_train": 6}, "top_k": 1, "trace_samples": 2,
-                                      "density_steps": 2, "density_probes": 1, "density_points": 16}),
-        refusals=(
-            ("layers strings", lambda e: e.plan_network_hessian(["a", "b"]), "layers"),
-            ("first width wrong", lambda e: e.plan_network_hessian([3, 1]), "layers"),
-            ("unknown dataset", lambda e: e.plan_network_hessian([2, 1], dataset={"name": "nope"}), "dataset"),
-            ("unknown loss", lambda e: e.plan_network_hessian([2, 1], loss="nope"), "loss"),
-            ("top_k > parameters", lambda e: e.plan_network_hessian([2, 1], top_k=4), "top_k"),
-            ("tol NaN", lambda e: e.plan_network_hessian([2, 1], tol=float("nan")), "tol"),
-            ("sigma 2", lambda e: e.plan_network_hessian([2, 1], sigma=2.0), "sigma"),
-            ("density not bool", lambda e: e.plan_network_hessian([2, 1], density="yes"), "density"),
-            ("negative seed", lambda e: e.plan_network_hessian([2, 1], seed=-1), "seed"),
-        ),
-    ),
+    # plan_network_hessian is run_network_hessian's checks alone: the same call and refusals
+    "run_network_hessian": _hessian_row("run_network_hessian"),
+    "plan_network_hessian": _hessian_row("plan_network_hessian"),
     "goe_minimum_probability": Row(
         valid=lambda: (([1, 2],), {"samples": 50}),
         refusals=(
