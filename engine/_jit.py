@@ -1,8 +1,9 @@
 """The project's jit decorators: every jit option is set here and nowhere else.
 
-* ``kernel``: serial, cached to disk. For kernels that take only arrays and scalars.
-* ``parallel_kernel``: the same with ``parallel=True``; use ``numba.prange`` on the
-  outer independent loop only (grid rows, start points, sweep members).
+* ``kernel``: serial, cached to disk, ``nogil``. For kernels that take only arrays and scalars.
+  There is no parallel variant: independent pieces (grid rows, start points, runs) are serial kernels
+  run on OS threads by ``engine.threads`` (a ``parallel=True`` kernel compiles its body, and all it
+  calls, once more into a gufunc: 17 s of the empty-cache warm-up for one of them).
 * ``inline_kernel``: ``kernel`` with ``inline="always"``: numba inlines it into each caller's IR
   (small helpers and per-step functions on hot paths: saves the call and its array-argument
   marshalling, ~10-25 ns a call, at the price of compiling the body into every caller).
@@ -26,9 +27,7 @@ _kernel_cache.install()  # before any kernel below is decorated
 _COMMON = dict(cache=True, nogil=True, error_model="numpy")
 
 kernel = numba.njit(**_COMMON)
-parallel_kernel = numba.njit(parallel=True, **_COMMON)
 inline_kernel = numba.njit(inline="always", **_COMMON)
-prange = numba.prange
 
 # numba types a constant int (a global such as TRAIN, or a bare 0) as its own Literal type, and a
 # kernel called with one from another kernel is compiled again for that value: mlp_forward was
@@ -40,7 +39,7 @@ as_bool = np.bool_
 
 
 def set_threads(n: int | None) -> None:
-    """Cap the threads parallel kernels use (``None`` restores numba's default)."""
+    """Cap the threads ``engine.threads`` shares work over (``None`` restores numba's default)."""
     numba.set_num_threads(n or numba.config.NUMBA_DEFAULT_NUM_THREADS)
 
 

@@ -83,9 +83,9 @@ def closure(module: str) -> frozenset[str]:
 
 @cache
 def defines_kernels(module: str) -> bool:
-    """Whether ``module`` decorates functions with the project's cached jit (``@kernel``/``@parallel_kernel``)."""
+    """Whether ``module`` decorates functions with the project's cached jit (``@kernel``)."""
     tree = ast.parse((ENGINE_DIR / f"{module}.py").read_bytes())
-    return any(isinstance(d, ast.Name) and d.id in ("kernel", "parallel_kernel")
+    return any(isinstance(d, ast.Name) and d.id == "kernel"
                for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for d in node.decorator_list)
 
 

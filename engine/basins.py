@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .results import resultclass
-from ._jit import parallel_kernel, prange
+from ._jit import kernel
 from .descent import (
     CONVERGED, DEFAULT_OPTIMIZER, DEFAULT_TOLERANCE, MAX_DISCOVERED, MAX_STEPS, REACHED, Record, RunState,
     Setup, descend, discover, setup, with_discovered,
@@ -46,6 +46,7 @@ from .errors import EngineInputError
 from .optimizers import ResolvedOptimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
+from .threads import stride_threads
 from .validate import Domain, Pair, Spec, check_int, check_interval
 
 __all__ = ["Basins", "basin_map"]
@@ -153,9 +154,10 @@ def basin_map(
     final = np.empty((ny, nx, 2))
     args = opt.args(lrs)
 
-    def rows(a, b):  # grid rows [a, b): the kernel on row slices (deadline checks between chunks)
-        _basin_kernel(su.surface.args, su.rules, args, xs, ys[a:b], RunState(*(x[a:b] for x in run)), label[a:b],
-                      nsteps[a:b], status[a:b], final[a:b])
+    def rows(a, b):  # grid rows [a, b), shared out over the threads (deadline checks between chunks)
+        part, out = RunState(*(x[a:b] for x in run)), (label[a:b], nsteps[a:b], status[a:b], final[a:b])
+        stride_threads(b - a, lambda first, stride: _basin_rows(su.surface.args, su.rules, args, xs, ys[a:b], part,
+                                                                out, first, stride))
 
     run_chunked(ny, rows, "basins")
 
@@ -201,16 +203,15 @@ def _warmup() -> None:
     basin_map("himmelblau", {"name": "adam", "lr": 0.1}, resolution=(2, 2), steps=3)
 
 
-@parallel_kernel
-def _basin_kernel(surface, rules, opt, xs, ys, run, label, nsteps, status, final):
-    """One descent per grid start (xs[col], ys[row]), prange over rows with the row's buffers ``run[row]``;
-    nothing recorded but the outcome per start."""
-    # the buffers as plain arrays before the parallel loop: with numba 0.68, ``run.p[row, 0] = x`` written
-    # inside a prange body through the NamedTuple's field was lost (descend read the uninitialised row)
+@kernel
+def _basin_rows(surface, rules, opt, xs, ys, run, out, first, stride):
+    """One descent per grid start (xs[col], ys[row]) for rows first, first + stride, ... (one thread's share),
+    with the row's buffers ``run[row]``; nothing recorded but the outcome per start."""
     p, g, state, scal = run.p, run.g, run.state, run.scal
+    label, nsteps, status, final = out
     none2 = np.zeros((0, 2))
     none1 = np.zeros(0)
-    for row in prange(ys.shape[0]):
+    for row in range(first, ys.shape[0], stride):
         for col in range(xs.shape[0]):
             reset_state(opt.code, opt.hp, state[row], scal[row])
             p[row, 0] = xs[col]

@@ -20,8 +20,8 @@ noise and the mini-batch order up front from ``np.random.default_rng(seed).spawn
 ``noise[t-1]`` and the batch ``order[e*n + j*b : e*n + j*b + m]`` with ``e, j = divmod(t-1, nb)``,
 ``nb = ceil(n / b)``, ``m = min(b, n - j*b)`` (torch ``DataLoader(shuffle=True, drop_last=False)``).
 
-Also here, because race and basins share them: ``run_many`` (R descents in parallel, prange over
-runs) and ``discover`` (grouping the stationary points runs ended at, classified by
+Also here, because race and basins share them: ``run_many`` (R descents in parallel, over threads:
+``engine.threads``) and ``discover`` (grouping the stationary points runs ended at, classified by
 ``engine.critical.classify_hessian``).
 """
 
@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import as_bool, kernel, parallel_kernel, prange
+from ._jit import as_bool, kernel
 from .clipping import clip_gradient, resolve_clip
 from .critical import kind_at
 from .deadlines import run_chunked
@@ -44,6 +44,7 @@ from .surfaces import (
     FORMULA, LINEAR_REGRESSION, NODES_PER_WORK_UNIT, Surface, formula_nodes, resolve_surface, surface_grad,
     surface_value,
 )
+from .threads import stride_threads
 from .validate import check_float, check_int, check_point
 
 # -- run outcomes (kernel codes) ----------------------------------------------------------------
@@ -348,9 +349,11 @@ def run_many(su: Setup, opts: list, lrs: np.ndarray, start: tuple[float, float],
     out = np.zeros((R, 3), dtype=np.int64)  # steps taken, status, reversals
     lrs = np.ascontiguousarray(lrs)
 
-    def runs(a, b):  # runs [a, b) (deadline checks between chunks)
-        _runs_kernel(su.surface.args, su.rules, codes[a:b], hps[a:b], lrs[a:b], RunState(*(x[a:b] for x in run)),
-                     Record(*(x[a:b] for x in rec)), out[a:b])
+    def runs(a, b):  # runs [a, b), shared out over the threads (deadline checks between chunks)
+        opt, part = (codes[a:b], hps[a:b], lrs[a:b]), RunState(*(x[a:b] for x in run))
+        prec = Record(*(x[a:b] for x in rec))
+        stride_threads(b - a, lambda first, stride: _runs_rows(su.surface.args, su.rules, opt, part, prec, out[a:b],
+                                                               first, stride))
 
     run_chunked(R, runs, "descent runs")
     return Runs(rec, p, out[:, 0], out[:, 1], out[:, 2])
@@ -530,13 +533,15 @@ def descend(surface, rules, opt, run, rec):
     return steps, MAX_STEPS, -1, rev
 
 
-@parallel_kernel
-def _runs_kernel(surface, rules, codes, hps, lrs, run, rec, out):
-    """Run r uses optimizer codes[r] with hyperparameters hps[r], learning rates lrs[r] and the buffers [r]
-    of ``run`` and ``rec``; prange over runs. out[r] = (steps taken, status, reversals)."""
-    p, g, state, scal = run.p, run.g, run.state, run.scal  # plain arrays in the prange body (engine.basins)
+@kernel
+def _runs_rows(surface, rules, opt, run, rec, out, first, stride):
+    """Runs r = first, first + stride, ... (one thread's share): run r uses optimizer ``opt.code[r]`` with
+    hyperparameters ``opt.hp[r]``, learning rates ``opt.lrs[r]`` and the buffers [r] of ``run`` and ``rec``.
+    out[r] = (steps taken, status, reversals)."""
+    codes, hps, lrs = opt
+    p, g, state, scal = run.p, run.g, run.state, run.scal
     path, loss, grad, update, used = rec.path, rec.loss, rec.grad, rec.update, rec.used
-    for r in prange(codes.shape[0]):
+    for r in range(first, codes.shape[0], stride):
         n, st, lab, rev = descend(surface, rules, OptimizerArgs(codes[r], hps[r], lrs[r]),
                                   RunState(p[r], g[r], state[r], scal[r]),
                                   Record(path[r], loss[r], grad[r], update[r], used[r]))

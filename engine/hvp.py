@@ -44,12 +44,10 @@ import functools
 import glob
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -65,6 +63,7 @@ from .mlp_kernels import (
     mlp_forward, record_size,
 )
 from .second_order import activation_derivs, loss_hvp
+from .threads import stride_threads
 
 
 __all__ = ["HessianMatrix", "MLPHessian", "mlp_hessian"]
@@ -462,18 +461,14 @@ class MLPHessian:
 
     def matrix(self, threads: int | None = None) -> HessianMatrix:
         """The full P×P Hessian (limit max_dense_hessian_parameters), rows shared out over ``threads``
-        (default: numba's thread count) Python threads, each with its own direction and workspace."""
+        (default: numba's thread count) OS threads (``engine.threads``), each with its own direction and
+        workspace."""
         P = self.n
         check_max("layers", P, "max_dense_hessian_parameters")
-        chunks = max(1, min(threads or numba.get_num_threads(), P))
         H = np.empty((P, P))
         with single_threaded_blas():
-            if chunks == 1:
-                hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H, 0, 1)
-            else:
-                with ThreadPoolExecutor(chunks) as pool:
-                    list(pool.map(lambda c: hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H, c,
-                                                         chunks), range(chunks)))
+            stride_threads(P, lambda first, stride: hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H,
+                                                                 first, stride), threads or None)
         scale = float(np.abs(H).max())
         asym = float(np.abs(H - H.T).max()) / scale if scale > 0 else 0.0
         return HessianMatrix(0.5 * (H + H.T), asym, P)

@@ -37,7 +37,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .results import resultclass
-from ._jit import kernel, parallel_kernel, prange
+from ._jit import kernel
 from .errors import EngineInputError
 from .formula import formula_fill_row
 from .surfaces import (
@@ -47,6 +47,7 @@ from .surfaces import (
     quadratic_form_fg, rastrigin_fg_trig, resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad,
     valley_fg,
 )
+from .threads import stride_threads
 from .validate import Domain, Pair, Spec, check_int, check_interval, check_pair
 
 __all__ = ["LandscapeGrid", "LandscapeSlice", "landscape_grid", "landscape_slice"]
@@ -144,7 +145,10 @@ def landscape_grid(
     zstats = np.empty((ny, 3))  # per row: finite min, finite max, non-finite count
     gstats = np.empty((ny if gradient else 1, 3))
     trig = np.empty((3, nx))  # cos 2πx, sin 2πx, exp(½ cos 2πx) per column (trigonometric surfaces)
-    _grid_kernel(exact_args(su), xs, ys, trig, z, gn, zstats, gstats, gradient)
+    args = exact_args(su)
+    _trig_columns(args, xs, trig)
+    stride_threads(ny, lambda first, stride: _grid_rows(args, xs, ys, trig, z, gn, zstats, gstats, gradient, first,
+                                                        stride))
     n_over, z_min, z_max = _reduce_stats(zstats)
     gmax = None
     if gradient:
@@ -344,14 +348,20 @@ def _row_stats(row, stats):
     stats[2] = bad
 
 
-@parallel_kernel
-def _grid_kernel(s, xs, ys, trig, z, gn, zstats, gstats, want_grad):
+@kernel
+def _trig_columns(s, xs, trig):
+    """cos 2πx, sin 2πx, exp(½ cos 2πx) per column, which every row of the trigonometric surfaces reuses."""
     if s.code == RASTRIGIN or s.code == ACKLEY:
         for j in range(xs.size):
             trig[0, j] = math.cos(_TWO_PI * xs[j])
             trig[1, j] = math.sin(_TWO_PI * xs[j])
             trig[2, j] = math.exp(0.5 * trig[0, j])
-    for i in prange(ys.size):
+
+
+@kernel
+def _grid_rows(s, xs, ys, trig, z, gn, zstats, gstats, want_grad, first, stride):
+    """Rows first, first + stride, ... of the grid (one thread's share)."""
+    for i in range(first, ys.size, stride):
         grow = gn[i] if want_grad else gn[0]
         _fill_row(s, xs, trig, ys[i], z[i], grow, want_grad)
         _row_stats(z[i], zstats[i])

@@ -338,7 +338,7 @@ def set_blas_threads(n: int | None = None) -> int | None:
     """Set (n) or read (None) the threads of the BLAS the kernels' matrix products call; returns the count.
 
     numba's ``np.dot`` calls scipy's OpenBLAS (``scipy.libs/libscipy_openblas*``), which starts its own
-    threads for large products. Inside ``prange`` bodies, or with several worker processes per machine,
+    threads for large products. On several engine threads at once, or with several worker processes per machine,
     those threads oversubscribe the cores (measured here under load: a 1×999 @ 999×999 product took
     8 ms with 2 BLAS threads, 0.8 ms with 1). ``OPENBLAS_NUM_THREADS`` in the environment sets the
     same before start-up. Returns None when that library is not found (then nothing is changed).

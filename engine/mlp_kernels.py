@@ -6,7 +6,7 @@ kernels call (training epochs, gradient profiles, landscapes, backprop records).
 Flat parameter vector ``params`` (what the optimizers update unchanged), layer by layer:
 ``W_1`` (row-major [w_0, w_1]), ``b_1``, [``γ_1``, ``β_1``], ``W_2``, ``b_2``, ... — offsets in ``layout``.
 
-Kernels (arrays and scalars only; no allocation; callable inside other kernels and ``prange``):
+Kernels (arrays and scalars only; no allocation; callable inside other kernels and from several threads at once):
 
     yhat = mlp_forward(layout, fparams, params, X, mode, seed, step, running, work)     # view into work
     mlp_backward(layout, fparams, params, X, dyhat, mode, grad, work, record)

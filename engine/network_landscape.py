@@ -48,7 +48,7 @@ import numba
 import numpy as np
 
 from .results import resultclass
-from ._jit import as_int, kernel, parallel_kernel, prange
+from ._jit import as_int, kernel
 from .datasets import DATASETS, draw
 from .deadlines import run_chunked
 from .errors import EngineInputError
@@ -59,6 +59,7 @@ from .mlp_kernels import EVAL_BATCH, TRAIN, Problem, mlp_loss, mlp_loss_grad
 from .optimizers import new_state, optimizer_step, resolve_optimizer
 from .registry import lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION, fitting_losses, format_targets, head
+from .threads import stride_threads
 from .validate import check_float, check_int, check_seed
 
 __all__ = ["NetworkLandscape", "run_network_landscape"]
@@ -97,23 +98,19 @@ def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses,
     return t1
 
 
-@parallel_kernel
-def _grid(pb, running, center, d1, d2, alphas, betas, thetas, works, out):
-    """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2); rows split over the threads' buffers."""
-    chunks = thetas.shape[0]
-    rows = betas.shape[0]
+@kernel
+def _grid_rows(pb, running, center, d1, d2, alphas, betas, theta, work, out, first, stride):
+    """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2) for rows r = first, first + stride, ... (one thread's
+    share, in its own ``theta`` and ``work``)."""
     P = center.shape[0]
-    for c in prange(chunks):
-        theta = thetas[c]
-        work = works[c]
-        for r in range(c, rows, chunks):
-            b = betas[r]
-            for i in range(alphas.shape[0]):
-                a = alphas[i]
-                for k in range(P):
-                    theta[k] = center[k] + a * d1[k] + b * d2[k]
-                out[r, i] = mlp_loss(pb.layout, pb.fparams, theta, pb.X, pb.Y, pb.loss_code, pb.lparams,
-                                     as_int(EVAL_BATCH), as_int(0), as_int(0), running, work)
+    for r in range(first, betas.shape[0], stride):
+        b = betas[r]
+        for i in range(alphas.shape[0]):
+            a = alphas[i]
+            for k in range(P):
+                theta[k] = center[k] + a * d1[k] + b * d2[k]
+            out[r, i] = mlp_loss(pb.layout, pb.fparams, theta, pb.X, pb.Y, pb.loss_code, pb.lparams,
+                                 as_int(EVAL_BATCH), as_int(0), as_int(0), running, work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,8 +264,10 @@ def run_network_landscape(
     works = np.zeros((chunks, work.shape[0]))
     out = np.zeros((beta.shape[0], resolution))
 
-    def rows(a, b):  # grid rows [a, b) (deadline checks between chunks)
-        _grid(pb, running, center, d1, d2, alpha, beta[a:b], thetas, works, out[a:b])
+    def rows(a, b):  # grid rows [a, b), shared out over the threads (deadline checks between chunks)
+        stride_threads(b - a, lambda first, stride: _grid_rows(pb, running, center, d1, d2, alpha, beta[a:b],
+                                                               thetas[first], works[first], out[a:b], first, stride),
+                       chunks)
 
     run_chunked(beta.shape[0], rows, "network landscape")
     center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))

@@ -29,7 +29,7 @@ Shared interface (other modules code against it; keep it stable)
   ``state`` and ``scal``. ``t`` is the 1-based step count; ``lr`` is THIS step's learning rate (the
   caller applies any schedule: ``hp`` never holds lr). ``g`` is read only (coupled weight decay
   ``g + wd·p`` and ``maximize``'s ``-g`` are formed per element on the fly). It allocates nothing, so it
-  can run inside other kernels' loops and ``prange`` bodies. ``p``, ``g`` and each ``state`` row must
+  can run inside other kernels' loops and on several threads at once. ``p``, ``g`` and each ``state`` row must
   have the same length n: whole arrays, rows of bigger C-contiguous arrays (one per run), or
   contiguous slices of one flat vector (``p[a:b]``, ``g[a:b]``, ``state[:, a:b]``: a model that steps
   some segments with other settings, e.g. weight decay on its matrices only, keeps one ``scal`` per

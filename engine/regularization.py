@@ -3,7 +3,7 @@
 ``compare(variants=[{"name": "none"}, {"name": "l2", "regularization": {"l2": 1e-3}}, ...], **run)``
 trains every variant on the **same data, initial weights, mini-batch order and dropout seed**
 (everything in ``run`` is shared; only the variant's ``regularization`` differs), one variant per
-thread (``prange`` over variants; each variant's epoch loop is ``engine.training``'s kernel).
+thread (``engine.threads``; each variant's epoch loop is ``engine.training``'s kernel, called as it is).
 
 The gap. For each variant ``gap = final_val_loss − final_train_loss``: the validation minus the
 training data loss (no penalty) of the weights the run returns (the last epoch's, or the best
@@ -24,7 +24,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .results import resultclass
-from ._jit import parallel_kernel, prange
 from .datasets import Dataset
 from .deadlines import run_chunked
 from .errors import EngineInputError, field_prefix
@@ -33,6 +32,7 @@ from .mlp_kernels import workspace_size
 from .optimizers import OptimizerArgs, new_state
 from .registry import ParamSpec
 from .training_epochs import EVAL_CHUNK, Model, Rules, RunState, Scratch, kernel_args, new_run, train_epochs
+from .threads import map_threads
 from .training_report import TrainingResult, result
 from .training_setup import TrainingSetup, prepare
 
@@ -105,30 +105,13 @@ class Comparison:
     params0: np.ndarray  # the shared initial weights
 
 
-@parallel_kernel
-def _compare_kernel(model, data, opt, rules, l1, l2, run, scratch, e0, e1):
-    """``train_epochs`` for every variant v, one per thread: its own fparams (dropout), hp (weight decay),
-    l1, l2 (row v of ``model.fparams``, ``opt.hp``, ``l1``, ``l2``) and its own rows of every buffer."""
-    # every field as a plain local before the parallel loop (see engine.basins: numba 0.68 and NamedTuple
-    # fields inside prange bodies)
-    layout, fparams, loss_code, lparams, acc_kind = model.layout, model.fparams, model.loss_code, model.lparams, \
-        model.acc_kind
-    code, hp, lrs = opt.code, opt.hp, opt.lrs
-    clip_kind, clip_arg, batch, shuffle_seed, drop_seed = (rules.clip_kind, rules.clip_arg, rules.batch,
-                                                           rules.shuffle_seed, rules.drop_seed)
-    patience, min_delta, restore = rules.patience, rules.min_delta, rules.restore
-    params, running, ostate, oscal = run.params, run.running, run.ostate, run.oscal
-    best_params, best_running, snap_params, snap_running, es, hist = (
-        run.best_params, run.best_running, run.snap_params, run.snap_running, run.es, run.hist)
-    order, grad, work, Xb, Yb, dy = scratch.order, scratch.grad, scratch.work, scratch.Xb, scratch.Yb, scratch.dy
-    for v in prange(params.shape[0]):
-        train_epochs(Model(layout, fparams[v], loss_code, lparams, acc_kind), data, OptimizerArgs(code, hp[v], lrs),
-                     Rules(l1[v], l2[v], clip_kind, clip_arg, batch, shuffle_seed, drop_seed, patience, min_delta,
-                           restore),
-                     RunState(params[v], running[v], ostate[v], oscal[v], best_params[v], best_running[v],
-                              snap_params[v], snap_running[v], es[v], hist[v]),
-                     Scratch(order[v], grad[v], work[v], Xb[v], Yb[v], dy[v]),
-                     e0, e1)
+def _train_variant(v: int, model: Model, data, opt: OptimizerArgs, rules: Rules, l1: np.ndarray, l2: np.ndarray,
+                   run: RunState, scratch: Scratch, e0: int, e1: int) -> None:
+    """Epochs e0..e1-1 of variant v with ``engine.training``'s kernel: row v of ``model.fparams`` (dropout),
+    ``opt.hp`` (weight decay), ``l1``, ``l2`` and of every buffer (a stopped variant returns at once)."""
+    train_epochs(model._replace(fparams=model.fparams[v]), data, opt._replace(hp=opt.hp[v]),
+                        rules._replace(l1=l1[v], l2=l2[v]), RunState(*(a[v] for a in run)),
+                        Scratch(*(a[v] for a in scratch)), e0, e1)
 
 
 def _variants(variants) -> list[dict]:
@@ -210,9 +193,10 @@ def compare(variants: Sequence[Mapping[str, Any]] | None = None, *, dataset: Map
     state, scratch = new_run(s0, copies=V, work_size=wsize)
     for v, s in enumerate(setups):
         state.ostate[v], state.oscal[v] = new_state(s.optimizer, s0.net.n_params)
-    # epochs [a, b) of every variant per call (deadline checks between chunks)
-    run_chunked(s0.epochs, lambda a, b: _compare_kernel(model, data, opt, rules, l1, l2, state, scratch, a, b),
-                "training epochs")
+    def epochs(a: int, b: int) -> None:  # epochs [a, b) of every variant, one thread each (deadline checks between)
+        map_threads(lambda v: _train_variant(v, model, data, opt, rules, l1, l2, state, scratch, a, b), range(V))
+
+    run_chunked(s0.epochs, epochs, "training epochs")
     runs = []
     for v, (spec, s) in enumerate(zip(vs, setups)):
         res = result(s, RunState(*(a[v] for a in state)), Scratch(*(a[v] for a in scratch)), fparams[v])

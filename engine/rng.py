@@ -3,7 +3,7 @@
 Why not numpy's ``Generator`` here. Public engine functions draw their randomness (weights,
 datasets, directions) with a seeded ``np.random.default_rng(seed)`` before any kernel runs.
 Dropout masks are different: a jitted training loop needs a fresh mask per mini-batch step,
-per layer and per unit, drawn *inside* the kernel, possibly inside a ``prange`` body that trains
+per layer and per unit, drawn *inside* the kernel, possibly on one of several threads that train
 several variants at once. A stateful generator there would have to be threaded through every
 call, shared state would make the masks depend on thread scheduling, and the draws would depend
 on the order the loop visits units. A counter-based hash has no state: the number for

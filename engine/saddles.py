@@ -44,7 +44,6 @@ correlation r (Dauphin et al. 2014: the index falls roughly linearly as the loss
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -62,6 +61,7 @@ from .hvp import MLPPoint, hessian_rows, hvp_workspace_size, prepare_point, sing
 from .limits import LIMITS, check_max
 from .mlp import init_params, new_running
 from .optimizers import new_state, resolve_optimizer
+from .threads import map_threads
 from .validate import check_array, check_int
 
 GRAD_TOL = 1e-8
@@ -160,19 +160,18 @@ def goe_minimum_probability(dims: Sequence[int] = tuple(range(1, 11)), samples: 
     check_max("samples", samples * sum(N * (N + 1) // 2 for N in dims), "max_goe_work")
     threads = numba.get_num_threads()
     counts = []
-    with ThreadPoolExecutor(threads) as pool:
-        for N in dims:
-            m = N * (N + 1) // 2
-            rng = np.random.default_rng([seed, N])
-            bufs = np.zeros((threads, N, N))
-            count = 0
-            left = samples
-            while left:
-                take = min(left, max(1, DRAW_CHUNK // m))
-                shares = np.array_split(rng.standard_normal((take, m)), threads)  # contiguous row blocks
-                count += sum(pool.map(lambda c: _count_minima(shares[c], bufs[c]), range(threads)))
-                left -= take
-            counts.append(int(count))
+    for N in dims:
+        m = N * (N + 1) // 2
+        rng = np.random.default_rng([seed, N])
+        bufs = np.zeros((threads, N, N))
+        count = 0
+        left = samples
+        while left:
+            take = min(left, max(1, DRAW_CHUNK // m))
+            shares = np.array_split(rng.standard_normal((take, m)), threads)  # contiguous row blocks
+            count += sum(map_threads(lambda c: _count_minima(shares[c], bufs[c]), range(threads)))
+            left -= take
+        counts.append(int(count))
     k = np.array(counts, dtype=np.int64)
     p = k / samples
     upper = np.where(k < samples, beta_dist.ppf(0.95, k + 1, np.maximum(samples - k, 1)), 1.0)

@@ -3,7 +3,7 @@
 ``train_epochs(model, data, opt, rules, run, scratch, e0, e1)`` runs epochs e0..e1-1 of one run; every
 argument is one of the NamedTuples below (or an int), so ``engine.training`` runs a whole request in
 one call, ``TrainingStream`` one epoch per call, and ``engine.regularization`` one run per thread
-(``prange`` over variants, each with its own rows). What one epoch does is ``engine.training``'s
+(``engine.threads`` over variants, each with its own rows). What one epoch does is ``engine.training``'s
 docstring; the order inside the kernel:
 
     1) shuffle (``shuffle``: Fisher–Yates on engine.rng's counter-based uniforms, a function of

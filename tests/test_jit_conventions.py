@@ -1,7 +1,10 @@
 """The project's Numba rules, checked on the engine's source (DEVELOPERS.md, engine/_jit.py).
 
 * jit options are set in engine/_jit.py only (no other njit/jit/vectorize, no fastmath anywhere);
-* ``prange`` only in ``parallel_kernel`` functions, and only on the outermost loop;
+* no ``prange`` and no ``parallel=True``: independent pieces (grid rows, seeds, runs, variants) run on
+  ``engine.threads``' OS threads, each a call of a serial kernel (a parallel kernel compiled its body and
+  everything the body calls once more: 17 s of the empty-cache warm-up for one of them). A kernel that
+  takes ``(..., first, stride)`` covers every ``stride``-th row and is called through ``stride_threads``;
 * a kernel never passes a literal int or bool (``0``, ``True``, a constant such as ``TRAIN``) to
   another cached kernel: numba would compile the callee once more for each literal value (cold
   start: ``mlp_forward`` had been compiled six times). ``as_int``/``as_bool`` pass a plain value.
@@ -17,7 +20,7 @@ import pytest
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 SOURCES = {p.stem: p.read_text() for p in sorted(ENGINE.glob("*.py"))}
 TREES = {name: ast.parse(src) for name, src in SOURCES.items()}
-JIT_DECORATORS = {"kernel", "parallel_kernel", "inline_kernel"}
+JIT_DECORATORS = {"kernel", "inline_kernel"}
 
 
 def _decorators(fn: ast.FunctionDef) -> set[str]:
@@ -32,7 +35,7 @@ def _functions(decorators: set[str]):
 
 
 # cached kernels that are compiled on their own (inline kernels are typed inside each caller)
-CALLEES = {fn.name for _, fn in _functions({"kernel", "parallel_kernel"})}
+CALLEES = {fn.name for _, fn in _functions({"kernel"})}
 INT_CONSTANTS = {
     target.id
     for tree in TREES.values()
@@ -92,30 +95,35 @@ def test_the_literal_check_catches_what_it_should():
     assert literal_calls(sample) == ["caller:3 mlp_forward(TRAIN, 0, -1)", "caller:5 _penalty(True)"]
 
 
-def _loops(node: ast.AST, depth: int = 0):
-    """(for-node, number of enclosing for-loops) for every for-loop below ``node``."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.For):
-            yield child, depth
-            yield from _loops(child, depth + 1)
-        else:
-            yield from _loops(child, depth)
+def test_no_parallel_kernels():
+    for module, src in SOURCES.items():
+        tree = TREES[module]
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+            a.attr for a in ast.walk(tree) if isinstance(a, ast.Attribute)}
+        assert "prange" not in names, f"engine.{module} uses prange: run the pieces with engine.threads"
+        assert "parallel_kernel" not in names, f"engine.{module} uses a parallel kernel"
+        for call in ast.walk(tree):
+            if isinstance(call, ast.Call):
+                for kw in call.keywords:
+                    assert not (kw.arg == "parallel" and isinstance(kw.value, ast.Constant) and kw.value.value), \
+                        f"engine.{module}:{call.lineno}: parallel=True"
 
 
-def _is_prange(loop: ast.For) -> bool:
-    it = loop.iter
-    return isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "prange"
-
-
-def test_prange_only_on_the_outer_loop_of_parallel_kernels():
-    uses = 0
-    for module, tree in TREES.items():
-        for node in tree.body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for loop, depth in _loops(node):
-                if _is_prange(loop):
-                    uses += 1
-                    assert "parallel_kernel" in _decorators(node), f"{module}.{node.name}: prange outside parallel_kernel"
-                    assert depth == 0, f"{module}.{node.name}:{loop.lineno}: prange inside another loop"
-    assert uses >= 5  # grid rows, critical-point seeds, basins, races, sweeps, network landscape
+def test_row_kernels_are_called_through_stride_threads():
+    """A kernel taking (first, stride) does every stride-th row: called other than through stride_threads, or
+    directly on all rows (first 0, stride 1), it would skip rows."""
+    row_kernels = {fn.name: module for module, fn in _functions({"kernel"})
+                   if [a.arg for a in fn.args.args[-2:]] == ["first", "stride"]}
+    assert len(row_kernels) >= 5  # landscape grid rows, critical-point seeds, basins, descent runs, network landscape
+    for name, module in row_kernels.items():
+        calls = [(node, parent) for parent in ast.walk(TREES[module]) for node in ast.iter_child_nodes(parent)
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name]
+        assert calls, f"engine.{module}.{name} is never called"
+        for call, parent in calls:
+            last = [a.value if isinstance(a, ast.Constant) else None for a in call.args[-2:]]
+            if last == [0, 1]:
+                continue  # every row, in this thread
+            assert isinstance(parent, ast.Lambda), f"engine.{module}.{name}: called outside stride_threads' lambda"
+            outer = [c for c in ast.walk(TREES[module]) if isinstance(c, ast.Call) and parent in c.args]
+            assert outer and all(isinstance(c.func, ast.Name) and c.func.id == "stride_threads" for c in outer), \
+                f"engine.{module}.{name}: its lambda is not given to stride_threads"
