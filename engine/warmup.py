@@ -47,26 +47,25 @@ LOAD_S = 0.03  # seconds to load one module's kernels from a warm cache (for the
 
 # Every module with kernels, in groups that compile the same callees (a group split over two processes
 # would compile those twice), each module with about the seconds it compiles from an empty cache in one
-# process after the modules before it in its group. Approximate: the old per-group figures split by the
-# CPU seconds ``python -m bench.warmup_profile`` measured per module on the loaded development machine
-# (re-measure on a quiet one). They share the groups out and make the estimate of the time left; a wrong
+# process after the modules before it in its group: from ``python -m bench.warmup_profile --jobs 2`` on a
+# quiet machine (2026-12-02). They share the groups out and make the estimate of the time left; a wrong
 # figure only makes the estimate worse.
 _GROUPS: tuple[tuple[tuple[str, float], ...], ...] = (
-    (("engine.training", 35.0), ("engine.regularization", 14.0)),
-    (("engine.mlp", 14.0), ("engine.backprop", 4.0), ("engine.gradient_profile", 13.0),
-     ("engine.network_landscape", 14.0)),
-    # the curvature modules call the same network kernels (mlp_forward/backward, optimizer_step) and each other's
-    (("engine.hvp", 30.0), ("engine.spectrum", 10.0), ("engine.network_hessian", 15.0), ("engine.saddles", 16.0),
-     ("engine.edge_of_stability", 10.0)),
-    # the language models step with engine.optimizers' optimizer_step: one group, so it compiles once
-    (("engine.optimizers", 10.0), ("engine.trajectory", 3.0), ("engine.race", 3.0), ("engine.lr_sweep", 2.0),
-     ("engine.basins", 2.0), ("engine.user_function", 1.0), ("engine.corpora", 0.5), ("engine.lm_models", 15.0),
-     ("engine.lm_sample", 2.0), ("engine.lm_train", 6.0), ("engine.lm_inspect", 2.5)),
-    # the surface dispatch calls the formula evaluator (engine.expression's kernels): one process compiles both
-    (("engine.expression", 0.5), ("engine.surfaces", 13.0), ("engine.landscape", 1.5), ("engine.critical", 1.0),
-     ("engine.losses", 2.0)),
+    # every network module calls the MLP kernels (mlp_forward/backward, the losses) and optimizer_step, which
+    # the first of them compiles (~20 s); the curvature modules call each other's too. Split over two
+    # processes they compiled that stack twice: 146 s of wall time where one group takes ~95 s
+    (("engine.training", 45.0), ("engine.regularization", 0.5), ("engine.mlp", 1.0), ("engine.backprop", 5.0),
+     ("engine.gradient_profile", 7.0), ("engine.network_landscape", 2.0), ("engine.hvp", 25.0),
+     ("engine.spectrum", 0.5), ("engine.network_hessian", 11.0), ("engine.saddles", 1.0),
+     ("engine.edge_of_stability", 1.0)),
+    # the descents and the language models step with engine.optimizers' optimizer_step, and the descents call
+    # the surface dispatch, which calls the formula evaluator (engine.expression's kernels): one group
+    (("engine.optimizers", 10.0), ("engine.trajectory", 15.0), ("engine.race", 1.0), ("engine.lr_sweep", 0.1),
+     ("engine.basins", 2.0), ("engine.user_function", 0.5), ("engine.corpora", 0.5), ("engine.lm_models", 30.0),
+     ("engine.lm_sample", 2.0), ("engine.lm_train", 0.5), ("engine.lm_inspect", 0.1), ("engine.expression", 0.6),
+     ("engine.surfaces", 2.0), ("engine.landscape", 12.5), ("engine.critical", 3.0), ("engine.losses", 1.0)),
     (("engine.datasets", 0.05), ("engine.user_data", 0.05), ("engine.doctor", 0.05), ("engine.clipping", 0.05),
-     ("engine.schedules", 0.05), ("engine.rng", 0.05), ("engine.activations", 0.05), ("engine.init", 0.05),
+     ("engine.schedules", 0.05), ("engine.rng", 0.1), ("engine.activations", 0.2), ("engine.init", 0.05),
      ("engine.deadlines", 0.05)),
     # no kernels of their own: they run the kinds' (warmed above, then only loaded) on tiny sweeps
     (("engine.sweep_kinds", 0.1), ("engine.sweeps", 0.1), ("engine.sweep_tasks", 0.1), ("engine.sweep_results", 0.1),
