@@ -38,11 +38,6 @@ as_int = np.int64
 as_bool = np.bool_
 
 
-def set_threads(n: int | None) -> None:
-    """Cap the threads ``engine.threads`` shares work over (``None`` restores numba's default)."""
-    numba.set_num_threads(n or numba.config.NUMBA_DEFAULT_NUM_THREADS)
-
-
 def cache_dir(module: str) -> str:
     """Where ``engine.<module>``'s compiled kernels are cached."""
     return str(_kernel_cache.module_cache_dir(module))

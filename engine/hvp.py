@@ -461,7 +461,7 @@ class MLPHessian:
 
     def matrix(self, threads: int | None = None) -> HessianMatrix:
         """The full P×P Hessian (limit max_dense_hessian_parameters), rows shared out over ``threads``
-        (default: numba's thread count) OS threads (``engine.threads``), each with its own direction and
+        (default: ``engine.threads.thread_count()``) OS threads (``engine.threads``), each with its own direction and
         workspace."""
         P = self.n
         check_max("layers", P, "max_dense_hessian_parameters")

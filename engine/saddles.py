@@ -47,7 +47,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import beta as beta_dist
@@ -61,7 +60,7 @@ from .hvp import MLPPoint, hessian_rows, hvp_workspace_size, prepare_point, sing
 from .limits import LIMITS, check_max
 from .mlp import init_params, new_running
 from .optimizers import new_state, resolve_optimizer
-from .threads import map_threads
+from .threads import map_threads, thread_count
 from .validate import check_array, check_int
 
 GRAD_TOL = 1e-8
@@ -158,7 +157,7 @@ def goe_minimum_probability(dims: Sequence[int] = tuple(range(1, 11)), samples: 
     samples = check_int("samples", samples, 1, "max_goe_samples")
     seed = check_int("seed", seed, 0)
     check_max("samples", samples * sum(N * (N + 1) // 2 for N in dims), "max_goe_work")
-    threads = numba.get_num_threads()
+    threads = thread_count()
     counts = []
     for N in dims:
         m = N * (N + 1) // 2

@@ -1,8 +1,7 @@
 """Independent pieces of one computation on OS threads, each piece a call of a nogil kernel.
 
-``map_threads(fn, items)`` is ``[fn(x) for x in items]`` spread over up to ``numba.get_num_threads()``
-threads (the caller's cap: ``engine.set_threads``, the service's per-request share), the calling thread
-working too. The kernels are compiled ``nogil`` (``engine._jit``), so the pieces run at once.
+``map_threads(fn, items)`` is ``[fn(x) for x in items]`` spread over up to ``thread_count()`` threads
+(``NUMBA_NUM_THREADS``: by default the cores; the service sets it), the calling thread working too. The kernels are compiled ``nogil`` (``engine._jit``), so the pieces run at once.
 ``stride_threads(n, fn)`` is the form for a kernel over rows: ``fn(first, stride)`` on each of
 ``stride`` threads, the kernel doing rows ``first, first + stride, ...`` of ``n`` (interleaved rows
 balance grids whose rows cost unequal time).
@@ -24,10 +23,17 @@ from typing import Callable, Sequence, TypeVar
 
 import numba
 
-__all__ = ["map_threads", "stride_threads"]
+__all__ = ["map_threads", "stride_threads", "thread_count"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def thread_count() -> int:
+    """The threads a computation is shared out over: ``NUMBA_NUM_THREADS`` (numba's default: the cores).
+    Read from numba's configuration, not ``numba.get_num_threads()``, which would start numba's own
+    threading layer (a thread pool, and with ``NUMBA_THREADING_LAYER=tbb`` a library) that nothing uses."""
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
 
 
 def _thread_primitives():
@@ -40,11 +46,11 @@ def _thread_primitives():
 
 
 def map_threads(fn: Callable[[T], R], items: Sequence[T], threads: int | None = None) -> list[R]:
-    """``[fn(x) for x in items]``, the calls shared out over up to ``threads`` OS threads (default: numba's
-    thread count in the calling thread). Each thread runs in a copy of the caller's context (a deadline set
+    """``[fn(x) for x in items]``, the calls shared out over up to ``threads`` OS threads (default:
+    ``thread_count()``). Each thread runs in a copy of the caller's context (a deadline set
     there applies). The first exception raised is re-raised here once every thread has stopped."""
     items = list(items)
-    k = max(1, min(numba.get_num_threads() if threads is None else int(threads), len(items)))
+    k = max(1, min(thread_count() if threads is None else int(threads), len(items)))
     if k == 1:
         return [fn(x) for x in items]
     start, allocate = _thread_primitives()
@@ -78,6 +84,6 @@ def map_threads(fn: Callable[[T], R], items: Sequence[T], threads: int | None = 
 
 def stride_threads(n: int, fn: Callable[[int, int], object], threads: int | None = None) -> None:
     """``fn(first, stride)`` for ``first`` in ``range(stride)``, one call per thread, ``stride`` = the
-    threads (default: numba's thread count in the calling thread) but at most ``n``, the rows to cover."""
-    k = max(1, min(numba.get_num_threads() if threads is None else int(threads), int(n)))
+    threads (default: ``thread_count()``) but at most ``n``, the rows to cover."""
+    k = max(1, min(thread_count() if threads is None else int(threads), int(n)))
     map_threads(lambda first: fn(first, k), range(k), k)

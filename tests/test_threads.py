@@ -81,3 +81,22 @@ def _rendezvous(patched: bool, map_fn: str, timeout: float) -> list[str]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
+
+
+def test_the_thread_count_is_numba_num_threads_without_starting_numbas_threading_layer():
+    """NUMBA_NUM_THREADS caps the threads; numba's own layer is never launched (with NUMBA_THREADING_LAYER=tbb
+    and no TBB library loaded, launching it raises: the warm-up failed that way under gunicorn's settings)."""
+    code = textwrap.dedent("""
+        from engine.threads import stride_threads, thread_count
+        calls = []
+        stride_threads(10, lambda first, stride: calls.append((first, stride)))
+        import numba.np.ufunc.parallel as p
+        print(thread_count(), sorted(calls), p._is_initialized)
+    """)
+    import os
+
+    for n, calls in (("1", "[(0, 1)]"), ("3", "[(0, 3), (1, 3), (2, 3)]")):
+        env = dict(os.environ, NUMBA_NUM_THREADS=n, NUMBA_THREADING_LAYER="tbb")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == f"{n} {calls} False"
