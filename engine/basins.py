@@ -46,7 +46,7 @@ from .errors import EngineInputError
 from .optimizers import ResolvedOptimizer, new_state, reset_state, resolve_optimizer
 from .registry import ParamSpec
 from .schedules import lr_per_step
-from .threads import stride_threads
+from .threads import block_threads
 from .validate import Domain, Pair, Spec, check_int, check_interval
 
 __all__ = ["Basins", "basin_map"]
@@ -156,8 +156,8 @@ def basin_map(
 
     def rows(a, b):  # grid rows [a, b), shared out over the threads (deadline checks between chunks)
         part, out = RunState(*(x[a:b] for x in run)), (label[a:b], nsteps[a:b], status[a:b], final[a:b])
-        stride_threads(b - a, lambda first, stride: _basin_rows(su.surface.args, su.rules, args, xs, ys[a:b], part,
-                                                                out, first, stride))
+        block_threads(b - a, lambda c, lo, hi: _basin_rows(su.surface.args, su.rules, args, xs, ys[a:b], part, out,
+                                                           lo, hi))
 
     run_chunked(ny, rows, "basins")
 
@@ -204,14 +204,14 @@ def _warmup() -> None:
 
 
 @kernel
-def _basin_rows(surface, rules, opt, xs, ys, run, out, first, stride):
-    """One descent per grid start (xs[col], ys[row]) for rows first, first + stride, ... (one thread's share),
+def _basin_rows(surface, rules, opt, xs, ys, run, out, lo, hi):
+    """One descent per grid start (xs[col], ys[row]) for rows lo..hi-1 (one thread's share),
     with the row's buffers ``run[row]``; nothing recorded but the outcome per start."""
     p, g, state, scal = run.p, run.g, run.state, run.scal
     label, nsteps, status, final = out
     none2 = np.zeros((0, 2))
     none1 = np.zeros(0)
-    for row in range(first, ys.shape[0], stride):
+    for row in range(lo, hi):
         for col in range(xs.shape[0]):
             reset_state(opt.code, opt.hp, state[row], scal[row])
             p[row, 0] = xs[col]

@@ -31,7 +31,7 @@ from .errors import EngineInputError
 from .landscape import rectangle
 from .surfaces import (Surface, check_formula_work, exact_args, resolve_surface, surface_grad_call,
                        surface_hessian_call)
-from .threads import stride_threads
+from .threads import block_threads
 from .validate import Domain, Pair, Spec, check_int
 
 __all__ = ["CriticalPoints", "critical_points", "classify_hessian"]
@@ -182,8 +182,8 @@ def critical_points(
     wx, wy = x1 - x0, y1 - y0
     out = np.empty((seed_x.size, 4))  # x, y, ‖∇f‖, converged
     box, cap = np.array([x0 - wx, x1 + wx, y0 - wy, y1 + wy]), 0.5 * max(wx, wy)
-    stride_threads(seed_x.size, lambda first, stride: _newton_rows(s, seed_x, seed_y, is_kink, out, box, cap,
-                                                                   MAX_NEWTON_ITER, first, stride))
+    block_threads(seed_x.size, lambda c, lo, hi: _newton_rows(s, seed_x, seed_y, is_kink, out, box, cap,
+                                                              MAX_NEWTON_ITER, lo, hi))
     ok = out[:, 3] > 0.0
     pad_x, pad_y = 1e-9 * wx, 1e-9 * wy
     inside = ok & (out[:, 0] >= x0 - pad_x) & (out[:, 0] <= x1 + pad_x) & (out[:, 1] >= y0 - pad_y) & (out[:, 1] <= y1 + pad_y)
@@ -227,11 +227,11 @@ def _newton_step(hxx, hxy, hyy, gx, gy):
 
 
 @kernel
-def _newton_rows(s, sx, sy, is_kink, out, box, step_cap, max_iter, first, stride):
-    """Newton from seeds (sx[k], sy[k]), k = first, first + stride, ... (one thread's share); stops a run that
+def _newton_rows(s, sx, sy, is_kink, out, box, step_cap, max_iter, lo, hi):
+    """Newton from seeds (sx[k], sy[k]), k = lo..hi-1 (one thread's share); stops a run that
     leaves ``box`` [xlo, xhi, ylo, yhi]; out[k] = x, y, ‖∇f‖, converged."""
     xlo, xhi, ylo, yhi = box[0], box[1], box[2], box[3]
-    for k in range(first, sx.size, stride):
+    for k in range(lo, hi):
         x = sx[k]
         y = sy[k]
         f, gx, gy = surface_grad_call(s, x, y)

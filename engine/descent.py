@@ -44,7 +44,7 @@ from .surfaces import (
     FORMULA, LINEAR_REGRESSION, NODES_PER_WORK_UNIT, Surface, formula_nodes, resolve_surface, surface_grad,
     surface_value,
 )
-from .threads import stride_threads
+from .threads import block_threads
 from .validate import check_float, check_int, check_point
 
 # -- run outcomes (kernel codes) ----------------------------------------------------------------
@@ -352,8 +352,8 @@ def run_many(su: Setup, opts: list, lrs: np.ndarray, start: tuple[float, float],
     def runs(a, b):  # runs [a, b), shared out over the threads (deadline checks between chunks)
         opt, part = (codes[a:b], hps[a:b], lrs[a:b]), RunState(*(x[a:b] for x in run))
         prec = Record(*(x[a:b] for x in rec))
-        stride_threads(b - a, lambda first, stride: _runs_rows(su.surface.args, su.rules, opt, part, prec, out[a:b],
-                                                               first, stride))
+        block_threads(b - a, lambda c, lo, hi: _runs_rows(su.surface.args, su.rules, opt, part, prec, out[a:b], lo,
+                                                          hi))
 
     run_chunked(R, runs, "descent runs")
     return Runs(rec, p, out[:, 0], out[:, 1], out[:, 2])
@@ -534,14 +534,14 @@ def descend(surface, rules, opt, run, rec):
 
 
 @kernel
-def _runs_rows(surface, rules, opt, run, rec, out, first, stride):
-    """Runs r = first, first + stride, ... (one thread's share): run r uses optimizer ``opt.code[r]`` with
+def _runs_rows(surface, rules, opt, run, rec, out, lo, hi):
+    """Runs r = lo..hi-1 (one thread's share): run r uses optimizer ``opt.code[r]`` with
     hyperparameters ``opt.hp[r]``, learning rates ``opt.lrs[r]`` and the buffers [r] of ``run`` and ``rec``.
     out[r] = (steps taken, status, reversals)."""
     codes, hps, lrs = opt
     p, g, state, scal = run.p, run.g, run.state, run.scal
     path, loss, grad, update, used = rec.path, rec.loss, rec.grad, rec.update, rec.used
-    for r in range(first, codes.shape[0], stride):
+    for r in range(lo, hi):
         n, st, lab, rev = descend(surface, rules, OptimizerArgs(codes[r], hps[r], lrs[r]),
                                   RunState(p[r], g[r], state[r], scal[r]),
                                   Record(path[r], loss[r], grad[r], update[r], used[r]))

@@ -63,7 +63,7 @@ from .mlp_kernels import (
     mlp_forward, record_size,
 )
 from .second_order import activation_derivs, loss_hvp
-from .threads import stride_threads
+from .threads import block_threads
 
 
 __all__ = ["HessianMatrix", "MLPHessian", "mlp_hessian"]
@@ -349,13 +349,12 @@ def mlp_hvp(pt, v, out, rwork):
 
 
 @kernel
-def hessian_rows(pt, v, rwork, H, first, stride):
-    """H[j] = H e_j for j = first, first + stride, ... (``v`` all-zero in and out; one caller per ``rwork``).
+def hessian_rows(pt, v, rwork, H, lo, hi):
+    """H[j] = H e_j for j = lo..hi-1 (``v`` all-zero in and out; one caller per ``rwork``).
 
     Serial: ``MLPHessian.matrix`` runs one call per thread (kernels release the GIL), which costs no
     ``parallel=True`` compilation (a prange version of this loop took ~9 s of CPU to compile)."""
-    P = H.shape[0]
-    for j in range(first, P, stride):
+    for j in range(lo, hi):
         v[j] = 1.0
         mlp_hvp(pt, v, H[j], rwork)
         v[j] = 0.0
@@ -467,8 +466,8 @@ class MLPHessian:
         check_max("layers", P, "max_dense_hessian_parameters")
         H = np.empty((P, P))
         with single_threaded_blas():
-            stride_threads(P, lambda first, stride: hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H,
-                                                                 first, stride), threads or None)
+            block_threads(P, lambda c, lo, hi: hessian_rows(self.point, np.zeros(P), np.empty_like(self.rwork), H, lo,
+                                                            hi), threads or None)
         scale = float(np.abs(H).max())
         asym = float(np.abs(H - H.T).max()) / scale if scale > 0 else 0.0
         return HessianMatrix(0.5 * (H + H.T), asym, P)

@@ -47,7 +47,7 @@ from .surfaces import (
     quadratic_form_fg, rastrigin_fg_trig, resolve_surface, rosenbrock_fg, saddle_fg, six_hump_camel_fg, surface_grad,
     valley_fg,
 )
-from .threads import stride_threads
+from .threads import block_threads
 from .validate import Domain, Pair, Spec, check_int, check_interval, check_pair
 
 __all__ = ["LandscapeGrid", "LandscapeSlice", "landscape_grid", "landscape_slice"]
@@ -147,8 +147,7 @@ def landscape_grid(
     trig = np.empty((3, nx))  # cos 2πx, sin 2πx, exp(½ cos 2πx) per column (trigonometric surfaces)
     args = exact_args(su)
     _trig_columns(args, xs, trig)
-    stride_threads(ny, lambda first, stride: _grid_rows(args, xs, ys, trig, z, gn, zstats, gstats, gradient, first,
-                                                        stride))
+    block_threads(ny, lambda c, lo, hi: _grid_rows(args, xs, ys, trig, z, gn, zstats, gstats, gradient, lo, hi))
     n_over, z_min, z_max = _reduce_stats(zstats)
     gmax = None
     if gradient:
@@ -359,9 +358,9 @@ def _trig_columns(s, xs, trig):
 
 
 @kernel
-def _grid_rows(s, xs, ys, trig, z, gn, zstats, gstats, want_grad, first, stride):
-    """Rows first, first + stride, ... of the grid (one thread's share)."""
-    for i in range(first, ys.size, stride):
+def _grid_rows(s, xs, ys, trig, z, gn, zstats, gstats, want_grad, lo, hi):
+    """Rows lo..hi-1 of the grid (one thread's share)."""
+    for i in range(lo, hi):
         grow = gn[i] if want_grad else gn[0]
         _fill_row(s, xs, trig, ys[i], z[i], grow, want_grad)
         _row_stats(z[i], zstats[i])

@@ -58,7 +58,7 @@ from .mlp_kernels import EVAL_BATCH, TRAIN, Problem, mlp_loss, mlp_loss_grad
 from .optimizers import new_state, optimizer_step, resolve_optimizer
 from .registry import lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION, fitting_losses, format_targets, head
-from .threads import stride_threads, thread_count
+from .threads import block_threads, thread_count
 from .validate import check_float, check_int, check_seed
 
 __all__ = ["NetworkLandscape", "run_network_landscape"]
@@ -98,11 +98,11 @@ def train_full_batch(pb, running, opt, ostate, params, grad, work, last, losses,
 
 
 @kernel
-def _grid_rows(pb, running, center, d1, d2, alphas, betas, theta, work, out, first, stride):
-    """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2) for rows r = first, first + stride, ... (one thread's
+def _grid_rows(pb, running, center, d1, d2, alphas, betas, theta, work, out, lo, hi):
+    """out[r, c] = L(center + alphas[c]·d1 + betas[r]·d2) for rows r = lo..hi-1 (one thread's
     share, in its own ``theta`` and ``work``)."""
     P = center.shape[0]
-    for r in range(first, betas.shape[0], stride):
+    for r in range(lo, hi):
         b = betas[r]
         for i in range(alphas.shape[0]):
             a = alphas[i]
@@ -264,9 +264,8 @@ def run_network_landscape(
     out = np.zeros((beta.shape[0], resolution))
 
     def rows(a, b):  # grid rows [a, b), shared out over the threads (deadline checks between chunks)
-        stride_threads(b - a, lambda first, stride: _grid_rows(pb, running, center, d1, d2, alpha, beta[a:b],
-                                                               thetas[first], works[first], out[a:b], first, stride),
-                       chunks)
+        block_threads(b - a, lambda c, lo, hi: _grid_rows(pb, running, center, d1, d2, alpha, beta[a:b], thetas[c],
+                                                          works[c], out[a:b], lo, hi), chunks)
 
     run_chunked(beta.shape[0], rows, "network landscape")
     center_loss = float(mlp_loss(net.layout, net.fparams, center, X, Y, r.code, r.lparams, EVAL_BATCH, 0, 0, running, work))

@@ -211,7 +211,7 @@ class _Search:
     def hessian(self) -> np.ndarray:
         """∇²(objective) at the last point ``objective`` prepared, symmetrized."""
         H = self.H
-        hessian_rows(self.pt, self.v, self.rwork, H, 0, 1)
+        hessian_rows(self.pt, self.v, self.rwork, H, 0, H.shape[0])
         H += H.T
         H *= 0.5
         H[np.diag_indices_from(H)] += self.wd

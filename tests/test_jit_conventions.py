@@ -4,7 +4,7 @@
 * no ``prange`` and no ``parallel=True``: independent pieces (grid rows, seeds, runs, variants) run on
   ``engine.threads``' OS threads, each a call of a serial kernel (a parallel kernel compiled its body and
   everything the body calls once more: 17 s of the empty-cache warm-up for one of them). A kernel that
-  takes ``(..., first, stride)`` covers every ``stride``-th row and is called through ``stride_threads``;
+  takes ``(..., lo, hi)`` covers rows lo..hi-1 and is called through ``block_threads`` (or from row 0);
 * a kernel never passes a literal int or bool (``0``, ``True``, a constant such as ``TRAIN``) to
   another cached kernel: numba would compile the callee once more for each literal value (cold
   start: ``mlp_forward`` had been compiled six times). ``as_int``/``as_bool`` pass a plain value.
@@ -109,21 +109,28 @@ def test_no_parallel_kernels():
                         f"engine.{module}:{call.lineno}: parallel=True"
 
 
-def test_row_kernels_are_called_through_stride_threads():
-    """A kernel taking (first, stride) does every stride-th row: called other than through stride_threads, or
-    directly on all rows (first 0, stride 1), it would skip rows."""
+def test_row_kernels_are_called_through_block_threads():
+    """A kernel taking (lo, hi) does rows lo..hi-1: it is called with the blocks of block_threads, or from row 0."""
     row_kernels = {fn.name: module for module, fn in _functions({"kernel"})
-                   if [a.arg for a in fn.args.args[-2:]] == ["first", "stride"]}
+                   if [a.arg for a in fn.args.args[-2:]] == ["lo", "hi"]}
     assert len(row_kernels) >= 5  # landscape grid rows, critical-point seeds, basins, descent runs, network landscape
     for name, module in row_kernels.items():
         calls = [(node, parent) for parent in ast.walk(TREES[module]) for node in ast.iter_child_nodes(parent)
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name]
+        importers = [tree for mod, tree in TREES.items() if mod != module and any(
+            isinstance(i, ast.ImportFrom) and i.module == module and name in {a.name for a in i.names}
+            for i in ast.walk(tree))]
+        calls += [(node, parent) for tree in importers for parent in ast.walk(tree)
+                  for node in ast.iter_child_nodes(parent)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name]
         assert calls, f"engine.{module}.{name} is never called"
         for call, parent in calls:
-            last = [a.value if isinstance(a, ast.Constant) else None for a in call.args[-2:]]
-            if last == [0, 1]:
-                continue  # every row, in this thread
-            assert isinstance(parent, ast.Lambda), f"engine.{module}.{name}: called outside stride_threads' lambda"
-            outer = [c for c in ast.walk(TREES[module]) if isinstance(c, ast.Call) and parent in c.args]
-            assert outer and all(isinstance(c.func, ast.Name) and c.func.id == "stride_threads" for c in outer), \
-                f"engine.{module}.{name}: its lambda is not given to stride_threads"
+            lo, hi = call.args[-2:]
+            if isinstance(lo, ast.Constant) and lo.value == 0:
+                continue  # from row 0 in this thread
+            assert isinstance(parent, ast.Lambda), f"engine.{module}.{name}: called outside block_threads' lambda"
+            assert [a.arg for a in parent.args.args] == ["c", "lo", "hi"] and \
+                [getattr(x, "id", None) for x in (lo, hi)] == ["lo", "hi"], f"engine.{module}.{name}: not its block"
+            outer = [c for tree in TREES.values() for c in ast.walk(tree) if isinstance(c, ast.Call) and parent in c.args]
+            assert outer and all(isinstance(c.func, ast.Name) and c.func.id == "block_threads" for c in outer), \
+                f"engine.{module}.{name}: its lambda is not given to block_threads"

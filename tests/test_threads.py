@@ -87,15 +87,15 @@ def test_the_thread_count_is_numba_num_threads_without_starting_numbas_threading
     """NUMBA_NUM_THREADS caps the threads; numba's own layer is never launched (with NUMBA_THREADING_LAYER=tbb
     and no TBB library loaded, launching it raises: the warm-up failed that way under gunicorn's settings)."""
     code = textwrap.dedent("""
-        from engine.threads import stride_threads, thread_count
+        from engine.threads import block_threads, thread_count
         calls = []
-        stride_threads(10, lambda first, stride: calls.append((first, stride)))
+        block_threads(10, lambda c, lo, hi: calls.append((c, lo, hi)))
         import numba.np.ufunc.parallel as p
         print(thread_count(), sorted(calls), p._is_initialized)
     """)
     import os
 
-    for n, calls in (("1", "[(0, 1)]"), ("3", "[(0, 3), (1, 3), (2, 3)]")):
+    for n, calls in (("1", "[(0, 0, 10)]"), ("3", "[(0, 0, 3), (1, 3, 6), (2, 6, 10)]")):
         env = dict(os.environ, NUMBA_NUM_THREADS=n, NUMBA_THREADING_LAYER="tbb")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
         assert out.returncode == 0, out.stderr
