@@ -108,3 +108,65 @@ def test_without_xdg_cache_home_the_user_cache_is_under_home(monkeypatch, tmp_pa
     monkeypatch.setenv("HOME", str(tmp_path))
     assert _kernel_cache.base_dir().parent.parent == tmp_path / ".cache" / "descentlab"
     assert _kernel_cache.module_cache_dir("losses").parent == _kernel_cache.base_dir()
+
+
+def _ast_reading(module: str) -> tuple[frozenset[str], bool]:
+    """The oracle: the relative imports and whether a function is decorated ``@kernel``, read by ``ast``."""
+    import ast
+
+    tree = ast.parse((_kernel_cache.ENGINE_DIR / f"{module}.py").read_bytes())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found.update(n.split(".")[0] for n in names
+                         if (_kernel_cache.ENGINE_DIR / f"{n.split('.')[0]}.py").exists())
+    kernels = any(isinstance(d, ast.Name) and d.id == "kernel" for node in ast.walk(tree)
+                  if isinstance(node, ast.FunctionDef) for d in node.decorator_list)
+    return frozenset(found), kernels
+
+
+def test_the_regex_reading_of_imports_and_kernels_matches_ast_on_every_module():
+    """The cache keys read imports with regular expressions (fast); a missed import would keep a stale kernel."""
+    modules = sorted(p.stem for p in _kernel_cache.ENGINE_DIR.glob("*.py"))
+    assert len(modules) > 40
+    for m in modules:
+        imports, kernels = _ast_reading(m)
+        seen, todo = set(), [m]
+        while todo:  # the closure by the oracle's imports
+            x = todo.pop()
+            if x not in seen:
+                seen.add(x)
+                todo.extend(_ast_reading(x)[0])
+        assert _kernel_cache.closure(m) == frozenset(seen), m
+        assert _kernel_cache.defines_kernels(m) == kernels, m
+    assert sum(_kernel_cache.defines_kernels(m) for m in modules) >= 20
+
+
+def test_the_regex_reading_handles_every_import_form(tmp_path, monkeypatch):
+    for name in ("a", "b", "c", "d", "e"):
+        (tmp_path / f"{name}.py").write_text("")
+    (tmp_path / "m.py").write_text(textwrap.dedent('''
+        """Docstring: from .e import nothing (not a statement)."""
+        from .a import x
+        from . import b as bee, c
+        from .d import (
+            y,
+            z,
+        )
+        def f():
+            @kernel  # a comment
+            def g():
+                from .a import w
+    '''))
+    monkeypatch.setattr(_kernel_cache, "ENGINE_DIR", tmp_path)
+    caches = (_kernel_cache._imports, _kernel_cache.closure, _kernel_cache.defines_kernels)
+    for fn in caches:
+        fn.cache_clear()
+    try:
+        assert _kernel_cache.closure("m") == {"m", "a", "b", "c", "d"}
+        assert _kernel_cache.defines_kernels("m")
+        assert not _kernel_cache.defines_kernels("a")
+    finally:
+        for fn in caches:
+            fn.cache_clear()
