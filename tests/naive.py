@@ -33,6 +33,11 @@ def _sign(x):
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
+# torch.optim's class for each name (the oracle of tests/test_optimizers.py and tests/test_optim_object.py)
+TORCH_CLASS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta", "adam": "Adam",
+               "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
+
+
 class NaiveOptimizer:
     def __init__(self, name, **hp):
         self.name = name

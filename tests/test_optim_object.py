@@ -8,6 +8,7 @@ import pytest
 
 import engine
 from engine import EngineInputError, Optimizer
+from naive import TORCH_CLASS
 
 STEPS = 25
 P0 = np.array([1.5, -2.0, 0.25, 3.0, -0.75])
@@ -31,17 +32,6 @@ CASES = [
     ("nadam", {"lr": 0.02, "momentum_decay": 0.01}),
     ("radam", {"lr": 0.05}),
 ]
-TORCH_CLASS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta", "adam": "Adam",
-               "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
-
-
-@pytest.fixture(scope="module")
-def torch64():
-    torch = pytest.importorskip("torch")
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # NAdam's mu_product and the step counters use the default dtype
-    yield torch
-    torch.set_default_dtype(old)
 
 
 @pytest.mark.parametrize("name,hp", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])

@@ -25,7 +25,7 @@ from engine.optimizers import (
     resolve_optimizer,
 )
 
-from naive import TORCH_DEFAULTS, NaiveOptimizer
+from naive import TORCH_CLASS, TORCH_DEFAULTS, NaiveOptimizer
 
 STEPS = 120
 
@@ -145,19 +145,6 @@ def test_matches_formula_sheet(name, hp, lr):
 
 
 # -- torch.optim as the oracle ----------------------------------------------------------------------
-TORCH_CLASS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta", "adam": "Adam",
-               "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
-
-
-@pytest.fixture(scope="module")
-def torch64():
-    torch = pytest.importorskip("torch")
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # NAdam's mu_product and the step counters use the default dtype
-    yield torch
-    torch.set_default_dtype(old)
-
-
 @pytest.mark.parametrize("name,hp,lr", [c for c in CASES if c[0] != "lion"],
                          ids=[i for i, c in zip(IDS, CASES) if c[0] != "lion"])
 def test_matches_torch(torch64, name, hp, lr):
