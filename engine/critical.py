@@ -32,7 +32,7 @@ from .landscape import rectangle
 from .surfaces import (Surface, check_formula_work, exact_args, resolve_surface, surface_grad_call,
                        surface_hessian_call)
 from .threads import block_threads
-from .validate import Domain, Pair, Spec, check_int
+from .validate import Domain, Pair, Spec, as_array, check_int
 
 __all__ = ["CriticalPoints", "critical_points", "classify_hessian"]
 
@@ -53,15 +53,7 @@ _FMAX = float(np.finfo(np.float64).max)
 
 def _entries(field: str, v) -> np.ndarray:
     """Hessian entries: a number or an array of numbers (NaN and inf allowed: see classify_hessian)."""
-    if isinstance(v, (str, bytes, dict)) or v is None:
-        raise EngineInputError(field, "must be a number or an array of numbers")
-    try:
-        arr = np.asarray(v)
-    except (TypeError, ValueError):
-        raise EngineInputError(field, "must be a number or an array of numbers") from None
-    if arr.dtype.kind not in "biuf":
-        raise EngineInputError(field, "must be a number or an array of numbers")
-    return arr.astype(np.float64)
+    return as_array(field, v, "must be a number or an array of numbers", kinds="biuf").astype(np.float64)
 
 
 def classify_hessian(hxx: float | np.ndarray, hxy: float | np.ndarray,

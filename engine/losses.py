@@ -64,7 +64,7 @@ from .errors import EngineInputError
 from .limits import check_max
 from .registry import ParamSpec, lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION
-from .validate import check_int
+from .validate import as_array, check_int
 
 # loss_value_grad is the kernel other kernels call (unchecked input): internal; users call evaluate_loss.
 __all__ = ["LOSS_CODES", "LOSSES", "CurvesResult", "LossCurve", "LossResult", "ResolvedLoss", "evaluate_loss",
@@ -578,14 +578,8 @@ class LossResult:
 
 
 def _as_array(field: str, values) -> np.ndarray:
-    if isinstance(values, (str, bytes, dict)) or values is None:
-        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers")
-    try:
-        arr = np.asarray(values)
-    except (ValueError, TypeError):
-        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers (rows of equal length)") from None
-    if arr.dtype.kind not in "biuf":
-        raise EngineInputError(field, "must be a 1-D or 2-D array of numbers (rows of equal length)")
+    arr = as_array(field, values, "must be a 1-D or 2-D array of numbers",
+                   "must be a 1-D or 2-D array of numbers (rows of equal length)", "biuf")
     if arr.ndim not in (1, 2):
         raise EngineInputError(field, f"must be 1-D or 2-D, got {arr.ndim}-D")
     if arr.size == 0:

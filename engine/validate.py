@@ -146,15 +146,26 @@ def check_optional_mapping(field: str, value) -> dict | None:
     return None if value is None else check_mapping(field, value)
 
 
-def check_int_array(field: str, values, ndim: int = 1, limit: str | None = None) -> np.ndarray:
-    """A C-contiguous int64 array (a copy) of ``ndim`` dimensions: integer dtypes, or floats that are whole
-    numbers; strings, booleans, objects and fractions are refused (a float is never truncated silently)."""
+def as_array(field: str, values, message: str, ragged: str | None = None, kinds: str | None = None) -> np.ndarray:
+    """``np.asarray(values)`` for an argument that must be numbers, refused before numpy guesses: a string,
+    bytes, a dict or None with ``message``; what numpy cannot make one array of (rows of unequal length), or
+    an array whose dtype kind is not in ``kinds`` (numpy's letters, e.g. ``"biuf"``; None: any), with
+    ``ragged`` (default ``message``). The caller checks shape and values."""
     if isinstance(values, (str, bytes, dict)) or values is None:
-        raise EngineInputError(field, "must be integers")
+        raise EngineInputError(field, message)
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError):
-        raise EngineInputError(field, "must be integers (rows of equal length)") from None
+        raise EngineInputError(field, ragged or message) from None
+    if kinds is not None and arr.dtype.kind not in kinds:
+        raise EngineInputError(field, ragged or message)
+    return arr
+
+
+def check_int_array(field: str, values, ndim: int = 1, limit: str | None = None) -> np.ndarray:
+    """A C-contiguous int64 array (a copy) of ``ndim`` dimensions: integer dtypes, or floats that are whole
+    numbers; strings, booleans, objects and fractions are refused (a float is never truncated silently)."""
+    arr = as_array(field, values, "must be integers", "must be integers (rows of equal length)")
     if arr.ndim != ndim:
         raise EngineInputError(field, f"must be {ndim}-D, got {arr.ndim}-D")
     if limit is not None:
