@@ -58,7 +58,7 @@ from .mlp_kernels import EVAL_BATCH, TRAIN, Problem, mlp_loss, mlp_loss_grad
 from .optimizers import new_state, optimizer_step, resolve_optimizer
 from .registry import lookup, resolve_params
 from .tasks import CLASSIFICATION, REGRESSION, fitting_losses, format_targets, head
-from .threads import block_threads, thread_count
+from .threads import block_threads, threads_for
 from .validate import check_float, check_int, check_seed
 
 __all__ = ["NetworkLandscape", "run_network_landscape"]
@@ -258,7 +258,7 @@ def run_network_landscape(
     d2 = filter_normalized_direction(net, center, rng_dir) if dims == 2 else np.zeros(net.n_params)
     alpha = np.linspace(-span, span, resolution)
     beta = alpha.copy() if dims == 2 else np.zeros(1)
-    chunks = max(1, min(thread_count(), beta.shape[0]))
+    chunks = threads_for(beta.shape[0])
     thetas = np.zeros((chunks, net.n_params))
     works = np.zeros((chunks, work.shape[0]))
     out = np.zeros((beta.shape[0], resolution))

@@ -24,7 +24,7 @@ from typing import Callable, Sequence, TypeVar
 
 import numba
 
-__all__ = ["block_threads", "map_threads", "thread_count"]
+__all__ = ["block_threads", "map_threads", "thread_count", "threads_for"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,6 +35,12 @@ def thread_count() -> int:
     Read from numba's configuration, not ``numba.get_num_threads()``, which would start numba's own
     threading layer (a thread pool, and with ``NUMBA_THREADING_LAYER=tbb`` a library) that nothing uses."""
     return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def threads_for(n: int, threads: int | None = None) -> int:
+    """The threads ``n`` pieces are shared over: ``threads`` (default ``thread_count()``), at most ``n``, at
+    least 1 (also the number of per-thread buffers a caller allocates)."""
+    return max(1, min(thread_count() if threads is None else int(threads), int(n)))
 
 
 def _thread_primitives():
@@ -51,7 +57,7 @@ def map_threads(fn: Callable[[T], R], items: Sequence[T], threads: int | None = 
     ``thread_count()``). Each thread runs in a copy of the caller's context (a deadline set
     there applies). The first exception raised is re-raised here once every thread has stopped."""
     items = list(items)
-    k = max(1, min(thread_count() if threads is None else int(threads), len(items)))
+    k = threads_for(len(items), threads)
     if k == 1:
         return [fn(x) for x in items]
     start, allocate = _thread_primitives()
@@ -87,6 +93,6 @@ def block_threads(n: int, fn: Callable[[int, int, int], object], threads: int | 
     """``fn(c, lo, hi)`` for the blocks c = 0, 1, ... of ``range(n)``, one contiguous block of about equal size
     per thread (default ``thread_count()`` threads, at most ``n``)."""
     n = int(n)
-    k = max(1, min(thread_count() if threads is None else int(threads), n))
+    k = threads_for(n, threads)
     edges = [n * c // k for c in range(k + 1)]
     map_threads(lambda c: fn(c, edges[c], edges[c + 1]), range(k), k)
