@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import EngineInputError, field_prefix
 from .optimizers import OPTIMIZERS, new_state, optimizer_step, resolve_optimizer
+from .validate import as_array
 
 __all__ = ["Optimizer"]
 
@@ -53,12 +54,7 @@ def _check_params_array(params: Any) -> np.ndarray:
 
 
 def _check_grad(grad: Any, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(grad, (str, bytes, dict)) or grad is None:
-        raise EngineInputError("grad", "must be an array of numbers")
-    try:
-        arr = np.asarray(grad)
-    except (TypeError, ValueError):
-        raise EngineInputError("grad", "must be an array of numbers") from None
+    arr = as_array("grad", grad, "must be an array of numbers")
     if arr.dtype.kind not in "biuf":
         raise EngineInputError("grad", f"must be an array of numbers, not of {arr.dtype}")
     if arr.shape != shape:
