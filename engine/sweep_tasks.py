@@ -36,7 +36,7 @@ import numpy as np
 from .errors import EngineInputError
 from .sweep_kinds import KINDS
 from .sweep_results import SweepResult, collect
-from .sweeps import SweepPlan, plain, plan_sweep, with_seed
+from .sweeps import SweepPlan, plain, plan_sweep, task_of, with_seed
 from .validate import check_int
 
 __all__ = ["sweep"]
@@ -126,11 +126,9 @@ class RunPlan:
         return cls(p.spec.kind, tuple(p.spec.metrics), p.requests, p.seed_paths, p.spec.seeds)
 
     def request(self, i: int) -> dict:
-        """Run ``i``'s request (``SweepPlan.task_request``)."""
-        if not self.seeds:
-            return self.requests[i]
-        c, s = divmod(i, len(self.seeds))
-        return with_seed(self.requests[c], self.seed_paths, self.seeds[s])
+        """Run ``i``'s request (as ``SweepPlan.task_request``, from what travels to the workers)."""
+        c, seed = task_of(i, self.seeds)
+        return with_seed(self.requests[c], self.seed_paths, seed)
 
 
 def run_task(kind: str, request: dict, metrics: Sequence[str]) -> dict:

@@ -95,10 +95,7 @@ class SweepSpec:
 
     def task(self, i: int) -> tuple[int, int | None]:
         """(combination, seed) of task ``i``."""
-        if not self.seeds:
-            return i, None
-        c, s = divmod(i, len(self.seeds))
-        return c, self.seeds[s]
+        return task_of(i, self.seeds)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "axes": {p: list(v) for p, v in self.axes}, "seeds": list(self.seeds),
@@ -240,6 +237,14 @@ def seed_paths(k: SweepKind, axis_paths: Sequence[str], seed_fields=None, space:
         raise EngineInputError("seeds", f"{k.name} has {why} ({', '.join(names) or 'none'}): every seed would "
                                         "rerun the same request; omit seeds")
     return out
+
+
+def task_of(i: int, seeds: Sequence[int]) -> tuple[int, int | None]:
+    """(combination, seed) of task ``i``: a combination's seeds are consecutive tasks (no seeds: one task each)."""
+    if not seeds:
+        return i, None
+    c, s = divmod(i, len(seeds))
+    return c, seeds[s]
 
 
 def with_seed(request: dict, paths: Sequence[str], seed: int | None) -> dict:
