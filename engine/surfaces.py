@@ -54,7 +54,7 @@ from .expression import Formula, resolve_formula
 from .formula import formula_grad, formula_hessian, formula_value
 from .limits import LIMITS, check_max
 from .registry import ParamSpec, lookup, resolve_params
-from .validate import Domain, check_interval
+from .validate import Domain as DomainArg, check_interval  # what a caller may pass; Domain below: resolved
 
 # surface_value / surface_grad / surface_hessian are kernels for the engine's own loops (unchecked input);
 # users evaluate a surface through landscape_grid / landscape_slice, which validate first.
@@ -937,7 +937,7 @@ _fill_defaults()
 
 
 def resolve_surface(surface: str | Mapping[str, Any] | Surface, params: Mapping[str, float] | None = None,
-                    domain: Domain | None = None) -> Surface:
+                    domain: DomainArg | None = None) -> Surface:
     """A built-in surface by name, or a formula. How ``surface`` is read:
 
     1. a name in SURFACES: that surface, ``params`` resolved against its parameters (defaults filled,
