@@ -71,7 +71,8 @@ def describe() -> list[dict]:
         "preconditioned": list(PRECONDITIONED),
         "hessian": "data loss on the whole training split (dropout off, batch norm with the split's statistics) "
                    "+ l1/l2 penalty; exact HVPs (R-operator)",
-        "method": {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh", "k": 1, "ncv": NCV,
+        "method": {"name": "lanczos", "library": "engine.spectrum (full reorthogonalization, eigsh's convergence "
+                              "test after every product, thick restarts)", "k": 1, "ncv": NCV,
                    "maxiter": EIGSH_MAXITER},
         "preset": PRESET,
         "preset_learning_rates": list(PRESET_LRS),

@@ -103,7 +103,7 @@ LIMITS: dict[str, int] = {
     "max_saddle_iterations": 500,  # Newton steps per start
     "max_saddle_work": 10_000_000_000,  # engine.saddles._work (~1 ns units: GD steps, Newton-MR's Hessians, eigh,
     # line search): ~10 s; the default search is 2.5e9
-    "max_sharpness_evaluations": 1_000,  # sharpness (eigsh) evaluations along one training run
+    "max_sharpness_evaluations": 1_000,  # sharpness (Lanczos) evaluations along one training run
 }
 
 

@@ -104,7 +104,8 @@ def _compute(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, 
         raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
     run = train_full_batch(problem, params, train_steps, optimizer)
     h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
-    method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)",
+    method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos); k = 1: "
+                                        "engine.spectrum's Lanczos (eigsh's test after every product)",
               "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": maxiter, "iterations": 0}
     top = bottom = np.zeros(0)
     top_vectors = np.zeros((P, 0))
@@ -256,7 +257,8 @@ def describe() -> list[dict]:
         "defaults": {"layers": [2, 16, 1], "activation": "tanh", "dataset": {"name": "moons"}, "train_steps": 0,
                      "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5, "density": True, "tol": DEFAULT_TOL,
                      "trace_samples": 100, "density_steps": 64, "density_probes": 4, "sigma": DEFAULT_SIGMA},
-        "estimators": {"top/bottom": "scipy eigsh on a LinearOperator of exact HVPs ('LA'/'SA')",
+        "estimators": {"top/bottom": "scipy eigsh on a LinearOperator of exact HVPs ('LA'/'SA'); k = 1: "
+                                      "engine.spectrum's Lanczos",
                        "trace": "Hutchinson, Rademacher probes, standard error of the mean",
                        "density": "stochastic Lanczos quadrature (nodes: Ritz values; weights: squared first "
                                   "components), Gaussian smoothing"},

@@ -30,11 +30,11 @@ run shows where it stands: ``engine.train(..., curvature={"every": k})`` (and ``
   * none known (empty): NAdam, and adagrad, adadelta, adamax, radam, lion (sharpness only); any
     optimizer with ``maximize``.
 
-Method: ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, the largest algebraic eigenvalue,
-k = 1) on a LinearOperator of exact HVPs, relative tolerance ``tol`` (default 1e-6), ``NCV`` Lanczos
-vectors, at most ``EIGSH_MAXITER`` restarts; each record starts from the previous record's eigenvector
-(the first from a Gaussian seeded by the run's seed), so a slowly moving λ_max costs one or two restarts
-(``sharpness_matvecs`` counts the HVPs). Records are a deterministic function of the run: ``train`` and
+Method: ``engine.spectrum.eigenpairs(op, 1, "LA")``: Lanczos on exact HVPs with full
+reorthogonalization, eigsh's convergence test (relative tolerance ``tol``, default 1e-6) after every
+product, a thick restart every ``NCV`` products, at most ``EIGSH_MAXITER`` restarts; each record
+starts from the previous record's eigenvector (the first from a Gaussian seeded by the run's seed), so a
+slowly moving λ_max costs a few products (``sharpness_matvecs`` counts the HVPs). Records are a deterministic function of the run: ``train`` and
 the stream give the same numbers.
 
 A record is only ever of the weights at the end of the epoch it names: after early stopping or
@@ -70,10 +70,10 @@ __all__ = ["Curvature"]  # the resolver and tracker are engine.training's (their
 
 CURVATURE_PARAMS = (
     ParamSpec("every", 10, 1, 100_000, "int", "measure after every k-th epoch, and after the last epoch run"),
-    ParamSpec("tol", 1e-6, 0.0, 0.1, doc="eigsh's relative tolerance on λ_max (0: machine precision)"),
+    ParamSpec("tol", 1e-6, 0.0, 0.1, doc="relative tolerance on λ_max, eigsh's test (0: machine precision)"),
 )
-EIGSH_MAXITER = 10  # restarts per record at most (warm-started: 1 or 2 are used)
-NCV = 20  # Lanczos vectors eigsh keeps (its default for k = 1)
+EIGSH_MAXITER = 10  # restarts per record at most (warm-started, the first cycle usually converges)
+NCV = 20  # Lanczos vectors kept before a restart (eigsh's default for k = 1)
 PRECONDITIONED = ("adam", "adamw", "nadam", "rmsprop")
 # history fields of the option (engine.training_report.History), one entry per record
 HISTORY = ("sharpness_epoch", "sharpness", "preconditioned_sharpness", "threshold", "sharpness_lr",
@@ -95,7 +95,8 @@ class Curvature:
 
     def echo(self) -> dict:
         return {"every": self.every, "tol": self.tol, "threshold_rule": self.rule, "compare": self.compare,
-                "method": f"scipy eigsh (Lanczos), largest algebraic, k=1, ncv={NCV}, maxiter={EIGSH_MAXITER}, "
+                "method": f"Lanczos (engine.spectrum, full reorthogonalization, eigsh's convergence test after "
+                          f"every product), largest algebraic, k=1, ncv={NCV}, maxiter={EIGSH_MAXITER}, "
                           "warm-started from the previous eigenvector",
                 "hessian": "training objective on the whole training split: data loss (dropout off, batch norm "
                            "with the split's statistics) + l1/l2 penalty; exact HVPs"}
@@ -246,7 +247,7 @@ class SharpnessTracker:
                 if ptop.converged:
                     pre, self._v0p = float(ptop.values[0]), ptop.vectors[:, 0]
         if not top.converged or (cv.preconditioned and not math.isfinite(pre)) or not math.isfinite(top.values[0]):
-            self.stopped = f"eigsh did not converge or overflowed at epoch {epoch}"
+            self.stopped = f"Lanczos did not converge or overflowed at epoch {epoch}"
             return None
         self._v0 = top.vectors[:, 0]
         lr = float(s.lrs[min(epoch, s.epochs - 1)])

@@ -44,6 +44,43 @@ def test_top_and_bottom_eigenvalues_equal_the_full_matrix_to_1e_8(moons_hessian)
     assert 0 < top.matvecs < 1000 and top.ncv == 20
 
 
+def test_single_pair_meets_eigsh_s_test_with_fewer_products(moons_hessian):
+    """k = 1 runs the engine's Lanczos: the same pair as LAPACK, the residual test eigsh applies (checked
+    with the full matrix), and fewer products than eigsh with the same start, tolerance and ncv."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    h, H = moons_hessian
+    w, V = np.linalg.eigh(H)
+    v0 = np.random.default_rng(0).standard_normal(h.n)
+    for which, want, col in (("LA", w[-1], -1), ("SA", w[0], 0)):
+        e = eigenpairs(h, 1, which, tol=1e-6, v0=v0)
+        theta, y = float(e.values[0]), e.vectors[:, 0]
+        assert e.method == "lanczos" and e.converged == 1 and e.ncv == 20
+        assert np.linalg.norm(H @ y - theta * y) <= 1e-6 * abs(theta) * (1 + 1e-9)
+        assert theta == pytest.approx(want, rel=1e-9)
+        assert abs(abs(y @ V[:, col]) - 1.0) < 1e-6 and np.linalg.norm(y) == pytest.approx(1.0, abs=1e-14)
+        calls = []
+        eigsh(LinearOperator((h.n, h.n), matvec=lambda x: (calls.append(1), h.hvp(x))[1], dtype=np.float64), k=1,
+              which=which, tol=1e-6, ncv=20, v0=v0)
+        assert e.matvecs < len(calls), (which, e.matvecs, len(calls))
+    again = eigenpairs(h, 1, "LA", tol=1e-6, v0=v0)
+    first = eigenpairs(h, 1, "LA", tol=1e-6, v0=v0)
+    assert again.values[0] == first.values[0] and np.array_equal(again.vectors, first.vectors)  # bit-reproducible
+
+
+def test_single_pair_restarts_and_says_when_it_did_not_converge():
+    lam = np.linspace(1.0, 2.0, 60) ** 3  # clustered at the top: slow convergence
+    calls = []
+    op = hessian_operator(60, lambda v, out: (calls.append(1), np.multiply(lam, v, out=out)))
+    e = eigenpairs(op, 1, "LA", tol=1e-10, ncv=4, seed=3)  # restarts every 4 products
+    assert e.converged == 1 and e.values[0] == pytest.approx(8.0, rel=1e-9) and e.matvecs == len(calls) > 4
+    calls.clear()
+    stuck = eigenpairs(op, 1, "LA", tol=1e-14, ncv=3, maxiter=2, seed=3)
+    assert stuck.converged == 0 and stuck.values.shape == (0,) and stuck.matvecs == len(calls) == 3 + 2  # a restart keeps 1 of 3
+    exact = eigenpairs(op, 1, "SA", v0=np.eye(60)[0])  # an eigenvector: an invariant subspace after 1 product
+    assert exact.values.tolist() == [1.0] and exact.matvecs == 1
+
+
 def test_matvecs_count_every_operator_application():
     A = np.diag(np.arange(1.0, 41.0))
     calls = []

@@ -85,7 +85,7 @@ class HessianRequest(_NetworkPart):
                                                        "(limit max_hessian_top_k)"})
     density = fields.Boolean(load_default=True, metadata={"description": "also the spectral density (SLQ)"})
     tol = FiniteFloat(load_default=DEFAULT_TOL, validate=validate.Range(0.0, 0.1),
-                      metadata={"description": "eigsh's relative tolerance per eigenvalue (0: machine precision)"})
+                      metadata={"description": "relative tolerance per eigenvalue, eigsh's test (0: machine precision)"})
     trace_samples = _int(100, 1, "max_hutchinson_samples", "Rademacher probes of the Hutchinson trace")
     density_steps = _int(64, 1, "max_lanczos_steps", "Lanczos steps per SLQ probe")
     density_probes = _int(4, 1, "max_slq_probes", "SLQ start vectors")
@@ -111,10 +111,10 @@ class DensitySchema(Schema):
 class MethodSchema(Schema):
     name = fields.String(metadata={"description": "lanczos"})
     library = fields.String(metadata={"description": "the implementation used"})
-    iterations = fields.Integer(metadata={"description": "Hessian-vector products of both eigsh calls"})
-    tolerance = fields.Float(metadata={"description": "eigsh's relative tolerance per eigenvalue"})
-    ncv = fields.Integer(metadata={"description": "Lanczos vectors eigsh keeps (top-k call): max(20, 2k + 1)"})
-    maxiter = fields.Integer(metadata={"description": "eigsh restarts allowed per call: 20, fewer when the work budget "
+    iterations = fields.Integer(metadata={"description": "Hessian-vector products of both Lanczos calls"})
+    tolerance = fields.Float(metadata={"description": "relative tolerance per eigenvalue (eigsh's test)"})
+    ncv = fields.Integer(metadata={"description": "Lanczos vectors kept (top-k call): max(20, 2k + 1)"})
+    maxiter = fields.Integer(metadata={"description": "Lanczos restarts allowed per call: 20, fewer when the work budget "
                                                       "(max_hessian_work) leaves less"})
     top_matvecs = fields.Integer(metadata={"description": "HVPs of the top-k call"})
     bottom_matvecs = fields.Integer(metadata={"description": "HVPs of the bottom-k call"})
@@ -147,7 +147,7 @@ class HessianResponse(Schema):
     trace_stderr = fields.Float(metadata={"description": "its standard error"})
     trace_samples = fields.Integer(metadata={"description": "Rademacher probes used"})
     density = fields.Nested(DensitySchema, allow_none=True, metadata={"description": "null when density is false"})
-    method = fields.Nested(MethodSchema, metadata={"description": "eigsh's settings and counts"})
+    method = fields.Nested(MethodSchema, metadata={"description": "the Lanczos settings and counts"})
     exact = fields.Nested(ExactSchema, allow_none=True, metadata={
         "description": "the full spectrum, for at most 500 parameters; null otherwise"})
     loss = fields.Float(metadata={"description": "full-batch loss at the parameters analysed"})
