@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     body = _grid_body()
     what = f"POST {GRID_PATH}" if body is not None else "GET /healthz (grid endpoint not in the scenario table yet)"
     print(f"cold start: spawn -> first 200 of {what}; gunicorn, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}")
+    from service.launch import compile_bytecode
+
+    compile_bytecode()  # as `make serve` and the image's install do: imports read .pyc, not source
     cache = tempfile.mkdtemp(prefix="numba-cache-")
     out = {}
     try:

@@ -2,8 +2,9 @@
 
     python -m service.launch                     # what `make serve` runs (HOST, PORT as for gunicorn)
 
-1. the kernel cache is warmed once (``engine.warm_kernels``: an empty cache compiles on every core), so
-   the workers and gunicorn below only load kernels;
+1. the bytecode of engine/ and service/ is written (``compile_bytecode``) and the kernel cache is warmed
+   once (``engine.warm_kernels``: an empty cache compiles on every core), so the workers and gunicorn
+   below only load kernels and bytecode;
 2. unless ``DESCENTLAB_DASK_SCHEDULER`` is set (then sweeps go to that cluster and nothing else
    starts here): ``dask scheduler`` on 127.0.0.1:``DESCENTLAB_DASK_PORT`` (8786; any free port if that
    one is taken) and ``dask worker`` with ``DESCENTLAB_DASK_WORKERS`` single-threaded worker processes
@@ -117,6 +118,16 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         pass
 
 
+def compile_bytecode() -> None:
+    """Write the .pyc files of the engine and the service, as installing the package does (the image's
+    ``pip install``). With PYTHONDONTWRITEBYTECODE set (this machine's shell, the Dockerfile) an editable
+    checkout is otherwise compiled from source at every start: 71 modules, ~0.25 s of each start."""
+    import compileall
+
+    for package in ("engine", "service"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+
+
 def warm_cache() -> None:
     """Compile (or load) every kernel once, showing progress on stderr: minutes on a fresh clone."""
     subprocess.run([sys.executable, "-c", "import engine; engine.warm_kernels(progress=True)"], env=env_for(),
@@ -125,6 +136,7 @@ def warm_cache() -> None:
 
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
+    compile_bytecode()
     warm_cache()
     processes: list[tuple[str, subprocess.Popen]] = []
     extra = {}
