@@ -419,7 +419,7 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
         return
     n = ops[0]
     st = np.empty((max(ops[1], 1), 3, BLOCK))
-    order = 1
+    order = as_int(1)  # a plain int64: a bare 1 is typed Literal[int](1), one more compile of each callee
     for j0 in range(0, xs.size, BLOCK):
         m = min(BLOCK, xs.size - j0)
         sp = 0

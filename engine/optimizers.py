@@ -89,7 +89,6 @@ __all__ = ["OPTIMIZERS", "Optimizer", "OptimizerArgs", "OptimizerState", "Resolv
 N_SLOTS = 3  # rows of per-coordinate state (the most any optimizer keeps: Adam's m, v, vmax)
 N_SCALARS = 2
 HP_SIZE = 8
-SHORT = 8  # optimizer_step inlines the element loop up to this length (descents: 2)
 
 # Integer codes (stable: other kernels dispatch on them)
 SGD = 0
@@ -557,9 +556,22 @@ def lion_step(p, g, state, scal, t, lr, h):
     _lion(p, g, state[0], lr, h)
 
 
+# Compiled once, here, and called (not inlined) by the network kernels (training, gradient profile,
+# network landscape, user functions, language models): inlined, its ten optimizers compiled again inside
+# every caller, ~10-20 s of empty-cache warm-up each; the call costs ~20 ns a step against a
+# forward/backward pass of microseconds. It calls each optimizer's own compiled loop whatever the
+# length: inlining ``optimizer_step_inline`` for vectors of up to 8 elements made its compile 4 s
+# longer in each warm-up process, for the Python API's tiny vectors only (the 2-D descents inline
+# ``optimizer_step_inline`` themselves; the networks' vectors are long).
 @kernel
-def _optimizer_step_long(code, hp, p, g, state, scal, t, lr):
-    """``optimizer_step`` for long vectors: a call into each optimizer's own compiled loop."""
+def optimizer_step(code, hp, p, g, state, scal, t, lr):
+    """One torch.optim step of optimizer ``code`` in place on ``p``, ``state``, ``scal`` (module docstring).
+
+    ``t`` is the 1-based step count, ``lr`` this step's learning rate; ``g`` is not modified and
+    nothing is allocated. An unknown code does nothing (``resolve_optimizer`` only makes valid ones).
+    ``p``, ``g`` and the state rows may be contiguous slices of longer vectors (a model that steps its
+    parameters segment by segment).
+    """
     h = _hp_tuple(hp)
     if code == SGD:
         sgd_step(p, g, state, scal, t, lr, h)
@@ -579,26 +591,6 @@ def _optimizer_step_long(code, hp, p, g, state, scal, t, lr):
         radam_step(p, g, state, scal, t, lr, h)
     elif code == LION:
         lion_step(p, g, state, scal, t, lr, h)
-
-
-# Compiled once, here, and called (not inlined) by the network kernels (training, gradient profile,
-# network landscape, user functions, language models): inlined, its ten optimizers compiled again inside
-# every caller, ~10-20 s of empty-cache warm-up each; the call costs ~20 ns a step against a
-# forward/backward pass of microseconds. The 2-D descents inline ``optimizer_step_inline`` instead.
-@kernel
-def optimizer_step(code, hp, p, g, state, scal, t, lr):
-    """One torch.optim step of optimizer ``code`` in place on ``p``, ``state``, ``scal`` (module docstring).
-
-    ``t`` is the 1-based step count, ``lr`` this step's learning rate; ``g`` is not modified and
-    nothing is allocated. An unknown code does nothing (``resolve_optimizer`` only makes valid ones).
-    Vectors longer than ``SHORT`` call the optimizer's own compiled loop; short ones run
-    ``optimizer_step_inline``. ``p``, ``g`` and the state rows may be contiguous slices of longer
-    vectors (a model that steps its parameters segment by segment).
-    """
-    if p.shape[0] > SHORT:
-        _optimizer_step_long(code, hp, p, g, state, scal, t, lr)
-    else:
-        optimizer_step_inline(code, hp, p, g, state, scal, t, lr)
 
 
 @inline_kernel

@@ -338,7 +338,7 @@ def _run_both(code, hp, p, g, lrs, inline):
 @pytest.mark.parametrize("name,hp,lr", CASES)
 def test_inline_step_is_bit_identical(name, hp, lr, n):
     """optimizer_step_inline (the descents' step, one formula per coordinate) against optimizer_step,
-    which for n > SHORT runs each optimizer's own vectorised loop: the same bits, state included."""
+    which runs each optimizer's own vectorised loop: the same bits, state included."""
     opt = resolve_optimizer({"name": name, "lr": lr, **hp})
     lrs = lr * (1.0 + 0.01 * np.arange(300))
     got, want = np.linspace(-1.5, 2.0, n), np.linspace(-1.5, 2.0, n)
