@@ -219,118 +219,6 @@ def _reduce_stats(stats: np.ndarray) -> tuple[int, float, float]:
 
 
 @kernel
-def _fill_row(s, xs, trig, y, zrow, grow, want_grad):
-    """One grid row: zrow[j] = f(xs[j], y) and, if asked, grow[j] = ‖∇f(xs[j], y)‖.
-
-    The dispatch on ``code`` sits outside the loop so each surface's small kernel is inlined
-    into its own loop (and its gradient dropped as dead code when not asked for). For the
-    trigonometric surfaces, ``trig[:, j]`` = cos 2πx, sin 2πx, exp(½ cos 2πx) at x = xs[j] (filled
-    once per grid), and the row's own are computed once per row. The branches unroll
-    ``engine.surfaces.surface_grad``'s table; any other code goes through ``surface_grad`` itself.
-    """
-    code = s.code
-    p = s.p
-    nx = xs.size
-    if code == QUADRATIC:
-        for j in range(nx):
-            f, gx, gy = quadratic_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == ROSENBROCK:
-        for j in range(nx):
-            f, gx, gy = rosenbrock_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == BEALE:
-        for j in range(nx):
-            f, gx, gy = beale_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == BOOTH:
-        for j in range(nx):
-            f, gx, gy = booth_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == MATYAS:
-        for j in range(nx):
-            f, gx, gy = matyas_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == HIMMELBLAU:
-        for j in range(nx):
-            f, gx, gy = himmelblau_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == RASTRIGIN:
-        cy = math.cos(_TWO_PI * y)
-        sy = math.sin(_TWO_PI * y)
-        for j in range(nx):
-            f, gx, gy = rastrigin_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], cy, sy)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == ACKLEY:
-        cy = math.cos(_TWO_PI * y)
-        sy = math.sin(_TWO_PI * y)
-        ey = math.exp(0.5 * cy)
-        for j in range(nx):
-            f, gx, gy = ackley_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], trig[2, j], cy, sy, ey)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == GOLDSTEIN_PRICE:
-        for j in range(nx):
-            f, gx, gy = goldstein_price_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == SIX_HUMP_CAMEL:
-        for j in range(nx):
-            f, gx, gy = six_hump_camel_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == SADDLE:
-        for j in range(nx):
-            f, gx, gy = saddle_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == MONKEY_SADDLE:
-        for j in range(nx):
-            f, gx, gy = monkey_saddle_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == VALLEY:
-        for j in range(nx):
-            f, gx, gy = valley_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == QUADRATIC_FORM:
-        for j in range(nx):
-            f, gx, gy = quadratic_form_fg(p, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-    elif code == FORMULA:  # the stack machine over blocks of columns (value and first derivatives only)
-        formula_fill_row(s.ops, s.consts, p, xs, y, zrow, grow, want_grad)
-    else:
-        for j in range(nx):
-            f, gx, gy = surface_grad(s, xs[j], y)
-            zrow[j] = f
-            if want_grad:
-                grow[j] = math.sqrt(gx * gx + gy * gy)
-
-
-@kernel
 def _row_stats(row, stats):
     """stats = [min, max] over the finite entries of ``row`` (±inf if none) and how many are not finite."""
     lo = math.inf
@@ -359,11 +247,123 @@ def _trig_columns(s, xs, trig):
 
 @kernel
 def _grid_rows(s, xs, ys, trig, z, gn, zstats, gstats, want_grad, lo, hi):
-    """Rows lo..hi-1 of the grid (one thread's share)."""
+    """Rows lo..hi-1 of the grid (one thread's share): z[i, j] = f(xs[j], ys[i]) and, if asked,
+    gn[i, j] = ‖∇f(xs[j], ys[i])‖, then each row's statistics.
+
+    The dispatch on ``code`` sits outside the loop over columns so each surface's small kernel is
+    inlined into its own loop (and its gradient dropped as dead code when not asked for). For the
+    trigonometric surfaces, ``trig[:, j]`` = cos 2πx, sin 2πx, exp(½ cos 2πx) at x = xs[j] (filled
+    once per grid), and the row's own are computed once per row. The branches unroll
+    ``engine.surfaces.surface_grad``'s table; any other code goes through ``surface_grad`` itself.
+    One kernel, not a row kernel called per row: numba compiles a callee on its own and LLVM then
+    optimizes it again inside its caller (the row kernel took 2.8 s of the empty-cache warm-up, its
+    caller 2.1 s more).
+    """
+    code = s.code
+    p = s.p
+    nx = xs.size
     for i in range(lo, hi):
         grow = gn[i] if want_grad else gn[0]
-        _fill_row(s, xs, trig, ys[i], z[i], grow, want_grad)
-        _row_stats(z[i], zstats[i])
+        zrow = z[i]
+        y = ys[i]
+        if code == QUADRATIC:
+            for j in range(nx):
+                f, gx, gy = quadratic_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == ROSENBROCK:
+            for j in range(nx):
+                f, gx, gy = rosenbrock_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == BEALE:
+            for j in range(nx):
+                f, gx, gy = beale_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == BOOTH:
+            for j in range(nx):
+                f, gx, gy = booth_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == MATYAS:
+            for j in range(nx):
+                f, gx, gy = matyas_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == HIMMELBLAU:
+            for j in range(nx):
+                f, gx, gy = himmelblau_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == RASTRIGIN:
+            cy = math.cos(_TWO_PI * y)
+            sy = math.sin(_TWO_PI * y)
+            for j in range(nx):
+                f, gx, gy = rastrigin_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], cy, sy)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == ACKLEY:
+            cy = math.cos(_TWO_PI * y)
+            sy = math.sin(_TWO_PI * y)
+            ey = math.exp(0.5 * cy)
+            for j in range(nx):
+                f, gx, gy = ackley_fg_trig(p, xs[j], y, trig[0, j], trig[1, j], trig[2, j], cy, sy, ey)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == GOLDSTEIN_PRICE:
+            for j in range(nx):
+                f, gx, gy = goldstein_price_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == SIX_HUMP_CAMEL:
+            for j in range(nx):
+                f, gx, gy = six_hump_camel_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == SADDLE:
+            for j in range(nx):
+                f, gx, gy = saddle_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == MONKEY_SADDLE:
+            for j in range(nx):
+                f, gx, gy = monkey_saddle_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == VALLEY:
+            for j in range(nx):
+                f, gx, gy = valley_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == QUADRATIC_FORM:
+            for j in range(nx):
+                f, gx, gy = quadratic_form_fg(p, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        elif code == FORMULA:  # the stack machine over blocks of columns (value and first derivatives only)
+            formula_fill_row(s.ops, s.consts, p, xs, y, zrow, grow, want_grad)
+        else:
+            for j in range(nx):
+                f, gx, gy = surface_grad(s, xs[j], y)
+                zrow[j] = f
+                if want_grad:
+                    grow[j] = math.sqrt(gx * gx + gy * gy)
+        _row_stats(zrow, zstats[i])
         if want_grad:
             _row_stats(grow, gstats[i])
 
