@@ -119,16 +119,6 @@ class Buffers(NamedTuple):
 
 
 @kernel
-def _pass(b, buf, record):
-    yhat = mlp_forward(b.layout, b.fparams, buf.params, b.X, as_int(TRAIN), as_int(0), as_int(0), buf.running, buf.work)
-    n, k = yhat.shape
-    dy = buf.work[buf.work.shape[0] - n * k:].reshape((n, k))  # the tail: past the backward scratch
-    loss = loss_value_grad(b.loss_code, yhat, b.Y, b.lparams, dy)
-    mlp_backward(b.layout, b.fparams, buf.params, b.X, dy, as_int(TRAIN), buf.grad, buf.work, record)
-    return loss
-
-
-@kernel
 def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, losses, t0, t1, rec):
     """Passes t = t0 .. t1-1 of training on one batch for ``steps = len(opt.lrs)`` steps (t = 0 .. steps, one
     pass each); record norms and loss at t = 0, every, 2·every, ..., steps, from record number ``rec`` on
@@ -139,9 +129,17 @@ def _train_profile(b, buf, opt, ostate, clip_kind, clip_value, every, norms, los
     """
     n = b.X.shape[0]
     steps = opt.lrs.shape[0]
+    # the forward and backward pass written out here, not as a kernel of its own: numba compiles a callee
+    # on its own and LLVM optimizes it again inside its caller (2.5 s of the empty-cache warm-up)
     for t in range(t0, t1):
         keep = t % every == 0 or t == steps
-        loss = _pass(b, buf, buf.record if keep else buf.record[:0])
+        yhat = mlp_forward(b.layout, b.fparams, buf.params, b.X, as_int(TRAIN), as_int(0), as_int(0), buf.running,
+                           buf.work)
+        k = yhat.shape[1]
+        dy = buf.work[buf.work.shape[0] - n * k:].reshape((n, k))  # the tail: past the backward scratch
+        loss = loss_value_grad(b.loss_code, yhat, b.Y, b.lparams, dy)
+        mlp_backward(b.layout, b.fparams, buf.params, b.X, dy, as_int(TRAIN), buf.grad, buf.work,
+                     buf.record if keep else buf.record[:0])
         if not math.isfinite(loss):
             return -(rec + 1)
         if keep:

@@ -8,12 +8,12 @@ docstring; the order inside the kernel:
 
     1) shuffle (``shuffle``: Fisher–Yates on engine.rng's counter-based uniforms, a function of
        (seed, epoch)); 2) each mini-batch: gather rows, ``mlp_loss_grad`` in mode TRAIN_UPDATE, the
-       penalty, ``clip_gradient``, ``optimizer_step``; 3) ``_end_of_epoch``: evaluate both splits in
+       penalty, ``clip_gradient``, ``optimizer_step``; 3) the epoch's end: evaluate both splits in
        eval mode and write the history row ``hist[e]`` (columns ``COLUMNS``); 4) early stopping (Keras).
 
 A new per-epoch quantity (say the sharpness: the top Hessian eigenvalue every k epochs) is a new entry
-of ``COLUMNS``, a field of ``Rules`` (its period) and a few lines in ``_end_of_epoch``; the recording,
-the stream and the response schema follow ``COLUMNS``.
+of ``COLUMNS``, a field of ``Rules`` (its period) and a few lines at the epoch's end in
+``train_epochs``; the recording, the stream and the response schema follow ``COLUMNS``.
 """
 
 from __future__ import annotations
@@ -219,33 +219,6 @@ def _copy(src, dst):
 
 
 @kernel
-def _end_of_epoch(model, data, rules, run, scratch, e, lr, loss_sum, gn_sum, nb):
-    """Evaluate both splits in eval mode and write epoch e's history row; False if anything is not finite."""
-    m = model
-    tr_loss, tr_acc = evaluate(m.layout, m.fparams, run.params, run.running, data.X, data.Y, data.lab, m.loss_code,
-                               m.lparams, m.acc_kind, scratch.work, scratch.dy)
-    va_loss, va_acc = evaluate(m.layout, m.fparams, run.params, run.running, data.Xv, data.Yv, data.labv,
-                               m.loss_code, m.lparams, m.acc_kind, scratch.work, scratch.dy)
-    wn, sp = _weight_stats(m.layout, run.params, SPARSITY_THRESHOLD)
-    pen = _penalty(m.layout, run.params, scratch.grad, rules.l1, rules.l2, as_bool(False))
-    if not (math.isfinite(tr_loss) and math.isfinite(va_loss) and math.isfinite(wn) and math.isfinite(pen)
-            and math.isfinite(loss_sum) and math.isfinite(gn_sum)):
-        return False
-    hist = run.hist
-    hist[e, H_TRAIN] = tr_loss
-    hist[e, H_VAL] = va_loss
-    hist[e, H_TRAIN_ACC] = tr_acc
-    hist[e, H_VAL_ACC] = va_acc
-    hist[e, H_LR] = lr
-    hist[e, H_GRAD] = gn_sum / nb
-    hist[e, H_WNORM] = wn
-    hist[e, H_SPARSE] = sp
-    hist[e, H_BATCH] = loss_sum / nb
-    hist[e, H_PEN] = pen
-    return True
-
-
-@kernel
 def train_epochs(model, data, opt, rules, run, scratch, e0, e1):
     """Run epochs e0 .. e1-1 (0-based) of one training run, all state in ``run`` (module docstring).
 
@@ -300,7 +273,29 @@ def train_epochs(model, data, opt, rules, run, scratch, e0, e1):
             gn_sum += gn
             optimizer_step(opt.code, opt.hp, params, grad, run.ostate, run.oscal, t, lr)
         if not bad:
-            bad = not _end_of_epoch(model, data, rules, run, scratch, e, lr, loss_sum, gn_sum, nb)
+            # epoch e's history row, both splits evaluated in eval mode; written out here, not as a kernel of
+            # its own: numba compiles a callee on its own and LLVM optimizes it again in its caller (2.0 s of
+            # the empty-cache warm-up)
+            tr_loss, tr_acc = evaluate(model.layout, model.fparams, params, running, X, Y, data.lab, model.loss_code,
+                                       model.lparams, model.acc_kind, scratch.work, scratch.dy)
+            va_loss, va_acc = evaluate(model.layout, model.fparams, params, running, data.Xv, data.Yv, data.labv,
+                                       model.loss_code, model.lparams, model.acc_kind, scratch.work, scratch.dy)
+            wn, sp = _weight_stats(model.layout, params, SPARSITY_THRESHOLD)
+            pen = _penalty(model.layout, params, scratch.grad, rules.l1, rules.l2, as_bool(False))
+            bad = not (math.isfinite(tr_loss) and math.isfinite(va_loss) and math.isfinite(wn)
+                       and math.isfinite(pen) and math.isfinite(loss_sum) and math.isfinite(gn_sum))
+            if not bad:
+                hist = run.hist
+                hist[e, H_TRAIN] = tr_loss
+                hist[e, H_VAL] = va_loss
+                hist[e, H_TRAIN_ACC] = tr_acc
+                hist[e, H_VAL_ACC] = va_acc
+                hist[e, H_LR] = lr
+                hist[e, H_GRAD] = gn_sum / nb
+                hist[e, H_WNORM] = wn
+                hist[e, H_SPARSE] = sp
+                hist[e, H_BATCH] = loss_sum / nb
+                hist[e, H_PEN] = pen
         if bad:
             # back to the end of the last completed epoch (or, when restoring, to the best epoch below)
             _copy(run.snap_params, params)
