@@ -35,10 +35,9 @@ from .validate import check_float
 
 __all__ = ["DeadlineExceeded", "deadline"]
 
-# Target seconds of one chunk: how late a stop may come. Each chunk of a parallel kernel is a new
-# launch: free with the TBB layer the service uses (a 500x500 basin map took 17.7 s chunked against
-# 17.6 s in one call, load average 9), but with GNU OpenMP on a loaded machine each launch waits for
-# its sleeping threads to be scheduled (2-row chunks took 3x as long as one call, load average 8).
+# Target seconds of one chunk: how late a stop may come. Each chunk is a new call (and, for a grid or a
+# basin map, a new set of OS threads from engine.threads): measured when these were numba parallel
+# kernels, a 500x500 basin map took 17.7 s chunked against 17.6 s in one call (load average 9).
 CHUNK_S = 0.2
 
 

@@ -9,9 +9,8 @@ variable                    default                         meaning
 HOST, PORT                  127.0.0.1, 8000                 where to listen (``BIND`` overrides both)
 WEB_CONCURRENCY             number of cores                 worker processes (gevent: many requests each)
 GUNICORN_WORKER_CONNECTIONS 1000                            open connections per worker process
-NUMBA_NUM_THREADS           number of cores                 threads of one parallel kernel
-NUMBA_THREADING_LAYER       tbb (else workqueue)            thread-safe and fork-safe (below)
-DESCENTLAB_COMPUTE_THREADS  16 (1 with workqueue)           requests computing at once per process
+NUMBA_NUM_THREADS           number of cores                 OS threads of one request's pieces (engine.threads)
+DESCENTLAB_COMPUTE_THREADS  16                              requests computing at once per process
 NUMBA_CACHE_DIR             ``<repo>/.numba_cache``         compiled kernels on disk (must be writable)
 DESCENTLAB_DEADLINE_S       10                              a computing request stops here (503)
 GUNICORN_TIMEOUT            3 x DEADLINE_S                  seconds before a stuck worker is killed
@@ -33,10 +32,11 @@ Why these choices (measured on the 2-core development machine, see README "Perfo
   client. Computations run in OS threads (``service.admission``), so the loop keeps answering
   ``/healthz`` while kernels run; the kernels release the GIL. Measured against sync workers in the
   README ("Serving"). Behind nginx (docker-compose) the proxy buffers as well.
-* ``NUMBA_THREADING_LAYER=tbb``: several threads of one process launch parallel kernels at once;
-  ``workqueue`` aborts the process then, and GNU OpenMP aborts workers forked after the master warmed
-  a parallel kernel. TBB is both thread-safe and fork-safe (``service.serving`` loads it). Without it,
-  workqueue and one computing request per process.
+* no numba threading layer: no kernel is ``parallel=True`` (``tests/test_jit_conventions.py``), so none
+  is ever launched, and several threads of a process (or workers forked after the warm-up) run kernels
+  at once whatever ``NUMBA_THREADING_LAYER`` says. (``workqueue`` aborts when two threads launch
+  parallel kernels, GNU OpenMP aborts workers forked after a parallel kernel ran: the service used to
+  load TBB for that, and computed one request at a time per process without it.)
 * numba threads = cores in each process: one heavy request may use the whole machine; with several
   at once the OS shares the cores. ``HEAVY_SLOTS`` bounds how many heavy ones run (service.config).
 * the timeout is the backstop of the per-request deadline: a computing request stops at
@@ -80,9 +80,7 @@ threads = 1  # gevent: computations get OS threads from service.admission, not g
 # Numba reads these when it is first imported, which happens after this file is executed
 # (the app is loaded by the master, below). setdefault: an explicit environment wins.
 os.environ.setdefault("NUMBA_NUM_THREADS", str(_cores()))
-LAYER = serving.choose_threading_layer()
-os.environ["DESCENTLAB_COMPUTE_THREADS"] = str(
-    serving.compute_threads(LAYER, os.environ.get("DESCENTLAB_COMPUTE_THREADS")))
+os.environ["DESCENTLAB_COMPUTE_THREADS"] = str(serving.compute_threads(os.environ.get("DESCENTLAB_COMPUTE_THREADS")))
 # The MLP's matrix products go through scipy's OpenBLAS, which starts its own threads: with
 # workers x BLAS threads > cores they contend (measured under load: one 999x999 product 8 ms with
 # 2 BLAS threads vs 0.8 ms with 1). Same budget as numba's threads.
@@ -140,11 +138,10 @@ for _name in ("descentlab", "engine.warmup"):
 
 def when_ready(server):
     server.log.info(
-        "descentlab ready: %d %s workers x %s computing threads x %s numba threads (%s), cache %s",
+        "descentlab ready: %d %s workers x %s computing threads x %s threads per request, cache %s",
         workers,
         worker_class,
         os.environ["DESCENTLAB_COMPUTE_THREADS"],
         os.environ["NUMBA_NUM_THREADS"],
-        os.environ["NUMBA_THREADING_LAYER"],
         os.environ["NUMBA_CACHE_DIR"],
     )
