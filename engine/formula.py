@@ -415,90 +415,7 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
     derivatives only: three lanes per slot). Allocates its own (depth, 3, BLOCK) scratch.
     ``engine.landscape``'s grid calls it for a formula's rows (non-finite cells are left as they are)."""
     if not want_grad:
-        # The value-only path. Along a row, y, constants and parameters are scalars: a slot holding one
-        # stays a scalar (``sc[t]``; ``vec[t]`` false) until an operation meets a column of x, so the row
-        # pays no broadcast loop for it and a scalar operand costs a vector op nothing extra (Rosenbrock: 3
-        # of its 12 instructions run once per row instead of once per cell). Written here, not as a kernel
-        # of its own: numba compiles a callee on its own and LLVM optimizes it again in its caller.
-        n = ops[0]
-        depth = max(ops[1], 1)
-        st = np.empty((depth, 3, BLOCK))
-        sc = np.empty(depth)
-        vec = np.zeros(depth, dtype=np.bool_)
-        for j0 in range(0, xs.size, BLOCK):
-            m = min(BLOCK, xs.size - j0)
-            sp = 0
-            for k in range(n):
-                op = ops[HEADER + 2 * k]
-                arg = ops[HEADER + 2 * k + 1]
-                if op < FIRST_UNARY:
-                    t = sp
-                    sp += 1
-                    vec[t] = op == X
-                    if op == X:
-                        for j in range(m):
-                            st[t, 0, j] = xs[j0 + j]
-                    else:
-                        sc[t] = y if op == Y else (consts[arg] if op == CONST else params[arg])
-                elif op < FIRST_BINARY:
-                    t = sp - 1
-                    if vec[t]:
-                        _row_unary(st, t, m, op, arg, as_int(0))
-                    elif op == NEG:
-                        sc[t] = -sc[t]
-                    elif op == POWI and arg == 2:
-                        sc[t] = sc[t] * sc[t]
-                    else:
-                        sc[t] = unary_derivs(op, sc[t], arg, as_int(0))[0]
-                else:
-                    t = sp - 2
-                    w = t + 1
-                    sp -= 1
-                    if not vec[t] and not vec[w]:
-                        sc[t] = binary_jet(op, (sc[t], 0.0, 0.0, 0.0, 0.0, 0.0), (sc[w], 0.0, 0.0, 0.0, 0.0, 0.0))[0]
-                    elif vec[t] and vec[w]:
-                        _row_binary(st, t, m, op, as_bool(False))
-                    elif op <= DIV and vec[t]:  # column ∘ scalar
-                        c = sc[w]
-                        if op == ADD:
-                            for j in range(m):
-                                st[t, 0, j] += c
-                        elif op == SUB:
-                            for j in range(m):
-                                st[t, 0, j] -= c
-                        elif op == MUL:
-                            for j in range(m):
-                                st[t, 0, j] *= c
-                        else:
-                            for j in range(m):
-                                st[t, 0, j] /= c
-                    elif op <= DIV:  # scalar ∘ column
-                        c = sc[t]
-                        if op == ADD:
-                            for j in range(m):
-                                st[t, 0, j] = c + st[w, 0, j]
-                        elif op == SUB:
-                            for j in range(m):
-                                st[t, 0, j] = c - st[w, 0, j]
-                        elif op == MUL:
-                            for j in range(m):
-                                st[t, 0, j] = c * st[w, 0, j]
-                        else:
-                            for j in range(m):
-                                st[t, 0, j] = c / st[w, 0, j]
-                        vec[t] = True
-                    else:  # pow, min, max with one scalar side: broadcast it, then the column op
-                        s_ = w if vec[t] else t
-                        for j in range(m):
-                            st[s_, 0, j] = sc[s_]
-                        _row_binary(st, t, m, op, as_bool(False))
-                        vec[t] = True
-            if vec[0]:
-                for j in range(m):
-                    zrow[j0 + j] = st[0, 0, j]
-            else:
-                for j in range(m):
-                    zrow[j0 + j] = sc[0]
+        _fill_row_values(ops, consts, params, xs, y, zrow)
         return
     n = ops[0]
     st = np.empty((max(ops[1], 1), 3, BLOCK))
@@ -533,6 +450,93 @@ def formula_fill_row(ops, consts, params, xs, y, zrow, grow, want_grad):
         if want_grad:
             for j in range(m):
                 grow[j0 + j] = math.sqrt(st[0, 1, j] * st[0, 1, j] + st[0, 2, j] * st[0, 2, j])
+
+
+@kernel
+def _fill_row_values(ops, consts, params, xs, y, zrow):
+    """formula_fill_row's value-only path. Along a row, y, constants and parameters are scalars: a slot holding
+    one stays a scalar (``sc[t]``; ``vec[t]`` false) until an operation meets a column of x, so the row pays no
+    broadcast loop for it and a scalar operand costs a vector op nothing extra (Rosenbrock: 3 of its 12
+    instructions run once per row instead of once per cell)."""
+    n = ops[0]
+    depth = max(ops[1], 1)
+    st = np.empty((depth, 3, BLOCK))
+    sc = np.empty(depth)
+    vec = np.zeros(depth, dtype=np.bool_)
+    for j0 in range(0, xs.size, BLOCK):
+        m = min(BLOCK, xs.size - j0)
+        sp = 0
+        for k in range(n):
+            op = ops[HEADER + 2 * k]
+            arg = ops[HEADER + 2 * k + 1]
+            if op < FIRST_UNARY:
+                t = sp
+                sp += 1
+                vec[t] = op == X
+                if op == X:
+                    for j in range(m):
+                        st[t, 0, j] = xs[j0 + j]
+                else:
+                    sc[t] = y if op == Y else (consts[arg] if op == CONST else params[arg])
+            elif op < FIRST_BINARY:
+                t = sp - 1
+                if vec[t]:
+                    _row_unary(st, t, m, op, arg, as_int(0))
+                elif op == NEG:
+                    sc[t] = -sc[t]
+                elif op == POWI and arg == 2:
+                    sc[t] = sc[t] * sc[t]
+                else:
+                    sc[t] = unary_derivs(op, sc[t], arg, as_int(0))[0]
+            else:
+                t = sp - 2
+                w = t + 1
+                sp -= 1
+                if not vec[t] and not vec[w]:
+                    sc[t] = binary_jet(op, (sc[t], 0.0, 0.0, 0.0, 0.0, 0.0), (sc[w], 0.0, 0.0, 0.0, 0.0, 0.0))[0]
+                elif vec[t] and vec[w]:
+                    _row_binary(st, t, m, op, as_bool(False))
+                elif op <= DIV and vec[t]:  # column ∘ scalar
+                    c = sc[w]
+                    if op == ADD:
+                        for j in range(m):
+                            st[t, 0, j] += c
+                    elif op == SUB:
+                        for j in range(m):
+                            st[t, 0, j] -= c
+                    elif op == MUL:
+                        for j in range(m):
+                            st[t, 0, j] *= c
+                    else:
+                        for j in range(m):
+                            st[t, 0, j] /= c
+                elif op <= DIV:  # scalar ∘ column
+                    c = sc[t]
+                    if op == ADD:
+                        for j in range(m):
+                            st[t, 0, j] = c + st[w, 0, j]
+                    elif op == SUB:
+                        for j in range(m):
+                            st[t, 0, j] = c - st[w, 0, j]
+                    elif op == MUL:
+                        for j in range(m):
+                            st[t, 0, j] = c * st[w, 0, j]
+                    else:
+                        for j in range(m):
+                            st[t, 0, j] = c / st[w, 0, j]
+                    vec[t] = True
+                else:  # pow, min, max with one scalar side: broadcast it, then the column op
+                    s_ = w if vec[t] else t
+                    for j in range(m):
+                        st[s_, 0, j] = sc[s_]
+                    _row_binary(st, t, m, op, as_bool(False))
+                    vec[t] = True
+        if vec[0]:
+            for j in range(m):
+                zrow[j0 + j] = st[0, 0, j]
+        else:
+            for j in range(m):
+                zrow[j0 + j] = sc[0]
 
 
 @kernel
