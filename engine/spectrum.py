@@ -11,8 +11,8 @@ diagonal D (Adam's preconditioned sharpness λ_max(P⁻¹H) = λ_max(P^(-1/2) H 
   - k ≥ 2: implicitly restarted Lanczos, ``scipy.sparse.linalg.eigsh`` on a ``LinearOperator`` (the
     edge-of-stability authors' choice).
   - k = 1 (sharpness, λ_max): our own Lanczos with full reorthogonalization that tests convergence
-    after every product, with eigsh's test (‖r‖ = |β_j s_j| ≤ tol · max(ε^(2/3), |θ|)), and restarts
-    from its Ritz vector after ``ncv`` steps. eigsh only tests after filling all ``ncv`` vectors: on the
+    after every product, with eigsh's test (‖r‖ = |β_j s_j| ≤ tol · max(ε^(2/3), |θ|)), and a thick
+    restart (the ncv/2 best Ritz vectors kept) after ``ncv`` steps. eigsh only tests after filling all ``ncv`` vectors: on the
     10k-parameter MLPs of ``bench curvature`` it took 21 products where 9 already meet tol = 1e-6
     (the eigenvalue is then right to ~1e-13, the error being ~‖r‖²/gap). It is also bit-reproducible
     (ARPACK is not: engine.sweeps' tests).
@@ -20,7 +20,7 @@ diagonal D (Adam's preconditioned sharpness λ_max(P⁻¹H) = λ_max(P^(-1/2) H 
 * ``hutchinson_trace(op, samples)``: tr H ≈ mean of zᵀHz over Rademacher z (seeded), with the standard
   error of that mean (sample standard deviation / √samples).
 * ``spectral_density(op, steps, probes)``: stochastic Lanczos quadrature. Per probe, ``steps`` of
-  Lanczos (our own, with full reorthogonalization, because eigsh does not expose its tridiagonal
+  Lanczos (our own, the same steps as k = 1's, because eigsh does not expose its tridiagonal
   matrix T) from a normalized Rademacher vector; the quadrature's nodes are T's eigenvalues, its
   weights the squared first components of T's eigenvectors (they sum to 1). The density averages the
   probes' nodes smoothed by a Gaussian of width σ: φ(t) = (1/probes) Σ_p Σ_j w_pj N(t; θ_pj, σ²). It
@@ -222,17 +222,37 @@ def eigenpairs(op: Operator, k: int = 5, which: str = "LA", tol: float = DEFAULT
     return Eigenpairs(w[order], V[:, order], which, "lanczos", tol, min(ncv, n), A.calls, converged)
 
 
-# The recurrence's own terms come off first, so the reorthogonalization pass only removes rounding
-# and its cancellation test (DGKS, ARPACK's 1/√2) rarely asks for a second pass. Projecting Hq on the
-# whole basis at once (α and β included) cancelled most of w at almost every step and needed the
-# second pass 6 times in 9 (bench curvature's MLP); re-projecting only below 1e-1 there compounded the
-# orthogonality error (×3 a step) into a wrong eigenvalue after 60 restarts (tests/test_spectrum.py).
+# Full reorthogonalization's second pass (DGKS, ARPACK's threshold): when even the projection on the whole
+# basis cancels more than 1 − 1/√2 of w. Re-projecting only below 1e-1 compounded the orthogonality error
+# (×3 a step) into a wrong eigenvalue after 60 restarts (tests/test_spectrum.py).
 _REPROJECT = 0.717
 
 
+def _extend(op, Q: np.ndarray, T: np.ndarray, j: int, lo: int, w: np.ndarray) -> float:
+    """One Lanczos step on the orthonormal basis Q[:j+1]: w ← H q_j less its components along the basis,
+    T[j, j] ← α_j = q_j·H q_j; returns ‖w‖ (β_j). ``T[lo:j, j]`` holds q_j's known couplings (β_{j-1}; after
+    a thick restart, the arrow's).
+
+    The recurrence's own terms come off first, so the projection on the whole basis only removes what
+    rounding left (full reorthogonalization) and rarely needs its second pass. Projecting H q_j on the
+    whole basis at once (α and β included) cancelled most of w at almost every step and needed the
+    second pass 6 steps in 9 (bench curvature's MLP)."""
+    op.hvp(Q[j], w)
+    T[j, j] = Q[j] @ w
+    w -= T[lo:j + 1, j] @ Q[lo:j + 1]
+    Qj = Q[:j + 1]
+    before = math.sqrt(w @ w)
+    w -= (Qj @ w) @ Qj
+    b = math.sqrt(w @ w)
+    if b < _REPROJECT * before:
+        w -= (Qj @ w) @ Qj
+        b = math.sqrt(w @ w)
+    return b
+
+
 def _extreme_pair(op, which: str, tol: float, restarts: int, v0: np.ndarray, m: int) -> Eigenpairs:
-    """The largest ('LA') or smallest ('SA') eigenpair: Lanczos with full reorthogonalization, eigsh's
-    convergence test after every product, a thick restart (Wu & Simon) every ``m`` steps.
+    """The largest ('LA') or smallest ('SA') eigenpair: Lanczos steps (``_extend``), eigsh's convergence
+    test after every product, a thick restart (Wu & Simon) every ``m`` steps.
 
     With full reorthogonalization H Q_j = Q_j T_j + r e_jᵀ holds for the basis Q_j kept so far, so a Ritz
     pair (θ, Q_jᵀ s) of T_j has residual norm ‖r‖·|s_j|: the test costs an eigh of T_j (j ≤ m), no product.
@@ -250,40 +270,27 @@ def _extreme_pair(op, which: str, tol: float, restarts: int, v0: np.ndarray, m: 
     j0, calls = 0, 0
     for _ in range(restarts):
         for j in range(j0, m):
-            op.hvp(Q[j], w)
+            b = _extend(op, Q, T, j, j - 1 if j > j0 else 0, w)
             calls += 1
-            Qj = Q[:j + 1]
-            T[j, j] = Q[j] @ w
-            lo = j - 1 if j > j0 else 0  # T's column j: β_{j-1}, α_j; after a restart, the arrow too
-            w -= T[lo:j + 1, j] @ Q[lo:j + 1]  # the recurrence
-            before = math.sqrt(w @ w)
-            w -= (Qj @ w) @ Qj  # full reorthogonalization: removes what rounding left along the basis
-            b = math.sqrt(w @ w)
-            if b < _REPROJECT * before:  # cancellation even so: project once more
-                w -= (Qj @ w) @ Qj
-                b = math.sqrt(w @ w)
             theta, S, info = _dsyev(T[:j + 1, :j + 1])
             if info != 0:  # LAPACK's QL did not converge: no pair to report
-                break
+                return Eigenpairs(np.zeros(0), np.zeros((n, 0)), which, "lanczos", tol, m, calls, 0)
             pick = j if which == "LA" else 0
             th = float(theta[pick])
             if (b * abs(S[j, pick]) <= tol_eff * max(eps ** (2.0 / 3.0), abs(th))
                     or b <= eps * max(float(np.abs(theta).max()), 1.0)):  # or an invariant subspace: exact
-                y = S[:, pick] @ Qj
+                y = S[:, pick] @ Q[:j + 1]
                 return Eigenpairs(np.array([th]), (y / np.linalg.norm(y))[:, None], which, "lanczos", tol, m, calls, 1)
             if j + 1 < m:
                 T[j + 1, j] = T[j, j + 1] = b
                 np.multiply(w, 1.0 / b, out=Q[j + 1])
-        else:
-            idx = np.arange(m - keep, m) if which == "LA" else np.arange(keep)
-            Q[:keep] = S[:, idx].T @ Q
-            T[:] = 0.0
-            T[np.arange(keep), np.arange(keep)] = theta[idx]
-            T[keep, :keep] = T[:keep, keep] = b * S[m - 1, idx]
-            np.multiply(w, 1.0 / b, out=Q[keep])
-            j0 = keep
-            continue
-        break
+        idx = np.arange(m - keep, m) if which == "LA" else np.arange(keep)
+        Q[:keep] = S[:, idx].T @ Q
+        T[:] = 0.0
+        T[np.arange(keep), np.arange(keep)] = theta[idx]
+        T[keep, :keep] = T[:keep, keep] = b * S[m - 1, idx]
+        np.multiply(w, 1.0 / b, out=Q[keep])
+        j0 = keep
     return Eigenpairs(np.zeros(0), np.zeros((n, 0)), which, "lanczos", tol, m, calls, 0)
 
 
@@ -331,7 +338,8 @@ class LanczosResult:
 
 
 def lanczos(op: Operator, v0: ArrayLike, steps: int) -> LanczosResult:
-    """``steps`` Lanczos steps from v0 with full reorthogonalization (twice, Gram–Schmidt): T = QᵀHQ.
+    """``steps`` Lanczos steps from v0 with full reorthogonalization (``_extend``, as ``eigenpairs`` with
+    k = 1): T = QᵀHQ.
 
     >>> op = engine.hessian_operator(3, lambda v, out: np.multiply([1.0, 2.0, 3.0], v, out=out))
     >>> engine.lanczos(op, np.ones(3), 5).steps          # an invariant subspace after n steps
@@ -345,21 +353,16 @@ def lanczos(op: Operator, v0: ArrayLike, steps: int) -> LanczosResult:
     m = min(check_int("steps", steps, 1, "max_lanczos_steps"), n)
     check_max("steps", m * n, "max_lanczos_memory")
     Q = np.zeros((m, n))
-    q = q / np.linalg.norm(q)
-    alpha = np.zeros(m)
-    beta = np.zeros(m)
+    T = np.zeros((m, m))
     w = np.empty(n)
+    Q[0] = q / np.linalg.norm(q)
     for j in range(m):
-        Q[j] = q
-        op.hvp(q, w)
-        alpha[j] = q @ w
-        for _ in range(2):  # "twice is enough" (Parlett): orthogonal to every earlier q to rounding
-            w -= Q[:j + 1].T @ (Q[:j + 1] @ w)
-        b = float(np.linalg.norm(w))
-        if j == m - 1 or b <= 1e-12 * max(1.0, abs(alpha[: j + 1]).max()):
-            return LanczosResult(alpha[:j + 1].copy(), beta[:j].copy(), j + 1)
-        beta[j] = b
-        q = w / b
+        b = _extend(op, Q, T, j, max(j - 1, 0), w)
+        alpha = np.diag(T)[:j + 1]
+        if j == m - 1 or b <= 1e-12 * max(1.0, abs(alpha).max()):
+            return LanczosResult(alpha.copy(), np.diag(T, 1)[:j].copy(), j + 1)
+        T[j + 1, j] = T[j, j + 1] = b
+        np.multiply(w, 1.0 / b, out=Q[j + 1])
     raise AssertionError("unreachable")
 
 
