@@ -21,6 +21,7 @@ import copy
 
 from .limits import LIMITS
 from .sharpness import CURVATURE_PARAMS, EIGSH_MAXITER, HISTORY, NCV, PRECONDITIONED
+from .spectrum import SINGLE_PAIR_METHOD
 from .training import train
 from .validate import check_float
 
@@ -71,8 +72,7 @@ def describe() -> list[dict]:
         "preconditioned": list(PRECONDITIONED),
         "hessian": "data loss on the whole training split (dropout off, batch norm with the split's statistics) "
                    "+ l1/l2 penalty; exact HVPs (R-operator)",
-        "method": {"name": "lanczos", "library": "engine.spectrum (full reorthogonalization, eigsh's convergence "
-                              "test after every product, thick restarts)", "k": 1, "ncv": NCV,
+        "method": {"name": "lanczos", "library": SINGLE_PAIR_METHOD, "k": 1, "ncv": NCV,
                    "maxiter": EIGSH_MAXITER},
         "preset": PRESET,
         "preset_learning_rates": list(PRESET_LRS),

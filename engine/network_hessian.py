@@ -43,11 +43,14 @@ from .validate import check_int
 from .init import resolve_init
 from .mlp import init_params
 from .optimizers import resolve_optimizer
-from .spectrum import DEFAULT_SIGMA, DEFAULT_TOL, eigenpairs, hutchinson_trace, spectral_density
+from .spectrum import (
+    DEFAULT_SIGMA, DEFAULT_TOL, SINGLE_PAIR_METHOD, eigenpairs, hutchinson_trace, spectral_density,
+)
 
 EXACT_MAX = 500  # parameters up to which the exact spectrum comes along
 MAXITER = 20  # eigsh restarts per end at most (each ≤ ncv HVPs); tol 1e-6 takes 3 or 4 on the defaults
 NCV = 20
+EIGSH_METHOD = "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos)"
 
 __all__ = ["HessianPlan", "NetworkHessian", "plan_network_hessian", "run_network_hessian"]
 
@@ -104,8 +107,7 @@ def _compute(problem, init, seed, train_steps, optimizer, top_k, bottom_k, tol, 
         raise EngineInputError(err.field if err.field.startswith("init") else f"init.{err.field}", err.message) from None
     run = train_full_batch(problem, params, train_steps, optimizer)
     h = mlp_hessian(net, run.params, problem.X, problem.Y, problem.loss.name, problem.loss.params)
-    method = {"name": "lanczos", "library": "scipy.sparse.linalg.eigsh (implicitly restarted Lanczos); k = 1: "
-                                        "engine.spectrum's Lanczos (eigsh's test after every product)",
+    method = {"name": "lanczos", "library": f"{EIGSH_METHOD}; k = 1: {SINGLE_PAIR_METHOD}",
               "tolerance": float(tol), "ncv": ncvs[top_k], "maxiter": maxiter, "iterations": 0}
     top = bottom = np.zeros(0)
     top_vectors = np.zeros((P, 0))
@@ -257,8 +259,8 @@ def describe() -> list[dict]:
         "defaults": {"layers": [2, 16, 1], "activation": "tanh", "dataset": {"name": "moons"}, "train_steps": 0,
                      "optimizer": {"name": "sgd", "lr": 0.1}, "top_k": 5, "density": True, "tol": DEFAULT_TOL,
                      "trace_samples": 100, "density_steps": 64, "density_probes": 4, "sigma": DEFAULT_SIGMA},
-        "estimators": {"top/bottom": "scipy eigsh on a LinearOperator of exact HVPs ('LA'/'SA'); k = 1: "
-                                      "engine.spectrum's Lanczos",
+        "estimators": {"top/bottom": f"{EIGSH_METHOD} on a LinearOperator of exact HVPs ('LA'/'SA'); k = 1: "
+                                      f"{SINGLE_PAIR_METHOD}",
                        "trace": "Hutchinson, Rademacher probes, standard error of the mean",
                        "density": "stochastic Lanczos quadrature (nodes: Ritz values; weights: squared first "
                                   "components), Gaussian smoothing"},

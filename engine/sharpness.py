@@ -63,7 +63,7 @@ from .limits import LIMITS, check_max
 from .mlp_kernels import IN, OUT, W_OFF
 from .optimizers import ADAM_HP, NADAM_HP, RMSPROP_HP, SGD_HP
 from .registry import ParamSpec, resolve_params
-from .spectrum import eigenpairs, scaled_operator
+from .spectrum import SINGLE_PAIR_METHOD, eigenpairs, scaled_operator
 from .validate import check_mapping
 
 __all__ = ["Curvature"]  # the resolver and tracker are engine.training's (their arguments are its resolved objects); catalog: engine.edge_of_stability
@@ -95,8 +95,7 @@ class Curvature:
 
     def echo(self) -> dict:
         return {"every": self.every, "tol": self.tol, "threshold_rule": self.rule, "compare": self.compare,
-                "method": f"Lanczos (engine.spectrum, full reorthogonalization, eigsh's convergence test after "
-                          f"every product), largest algebraic, k=1, ncv={NCV}, maxiter={EIGSH_MAXITER}, "
+                "method": f"{SINGLE_PAIR_METHOD}, largest algebraic, k=1, ncv={NCV}, maxiter={EIGSH_MAXITER}, "
                           "warm-started from the previous eigenvector",
                 "hessian": "training objective on the whole training split: data loss (dropout off, batch norm "
                            "with the split's statistics) + l1/l2 penalty; exact HVPs"}

@@ -50,6 +50,9 @@ Operator = Any  # anything with an integer ``n`` and ``hvp(v, out=None)`` (MLPHe
 WHICH = {"LA": "largest (algebraic)", "SA": "smallest (algebraic)"}
 DEFAULT_TOL = 1e-6
 DEFAULT_SIGMA = 0.01  # density smoothing: σ = sigma × (largest node − smallest node)
+# how eigenpairs(op, 1, ...) works, as the catalog and the responses that report it say
+SINGLE_PAIR_METHOD = ("engine.spectrum's Lanczos (full reorthogonalization, eigsh's convergence test after every "
+                      "product, thick restarts)")
 
 __all__ = ["Eigenpairs", "SpectralDensity", "TraceEstimate", "eigenpairs", "hessian_operator", "hutchinson_trace",
            "lanczos", "scaled_operator", "spectral_density"]
