@@ -48,9 +48,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 # the beta quantile (scipy.stats.beta.ppf) without importing scipy.stats: ~0.3 s of a warm start
 from scipy.special import betaincinv
-from numpy.typing import ArrayLike
 
 from .results import resultclass
 from ._jit import kernel

@@ -34,8 +34,8 @@ Method: ``engine.spectrum.eigenpairs(op, 1, "LA")``: Lanczos on exact HVPs with 
 reorthogonalization, eigsh's convergence test (relative tolerance ``tol``, default 1e-6) after every
 product, a thick restart every ``NCV`` products, at most ``EIGSH_MAXITER`` restarts; each record
 starts from the previous record's eigenvector (the first from a Gaussian seeded by the run's seed), so a
-slowly moving λ_max costs a few products (``sharpness_matvecs`` counts the HVPs). Records are a deterministic function of the run: ``train`` and
-the stream give the same numbers.
+slowly moving λ_max costs a few products (``sharpness_matvecs`` counts the HVPs). Records are a
+deterministic function of the run: ``train`` and the stream give the same numbers.
 
 A record is only ever of the weights at the end of the epoch it names: after early stopping or
 completion with ``restore_best_weights``, the returned weights are another epoch's, so no record is

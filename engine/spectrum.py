@@ -12,11 +12,12 @@ diagonal D (Adam's preconditioned sharpness λ_max(P⁻¹H) = λ_max(P^(-1/2) H 
     edge-of-stability authors' choice).
   - k = 1 (sharpness, λ_max): our own Lanczos with full reorthogonalization that tests convergence
     after every product, with eigsh's test (‖r‖ = |β_j s_j| ≤ tol · max(ε^(2/3), |θ|)), and a thick
-    restart (the ncv/2 best Ritz vectors kept) after ``ncv`` steps. eigsh only tests after filling all ``ncv`` vectors: on the
-    10k-parameter MLPs of ``bench curvature`` it took 21 products where 9 already meet tol = 1e-6
-    (the eigenvalue is then right to ~1e-13, the error being ~‖r‖²/gap). It is also bit-reproducible
-    (ARPACK is not: engine.sweeps' tests).
-  - k ≥ n − 1, where eigsh cannot run: the full matrix (n HVPs) goes to LAPACK's eigh instead, and says so.
+    restart (the ncv/2 best Ritz vectors kept) after ``ncv`` steps. eigsh only tests after filling
+    all ``ncv`` vectors: on the 10k-parameter MLPs of ``bench curvature`` it took 21 products where 9
+    already meet tol = 1e-6 (the eigenvalue is then right to ~1e-13, the error being ~‖r‖²/gap). It is
+    also bit-reproducible (ARPACK is not: engine.sweeps' tests).
+  - k ≥ n − 1, where eigsh cannot run: the full matrix (n HVPs) goes to LAPACK's eigh instead, and
+    says so.
 * ``hutchinson_trace(op, samples)``: tr H ≈ mean of zᵀHz over Rademacher z (seeded), with the standard
   error of that mean (sample standard deviation / √samples).
 * ``spectral_density(op, steps, probes)``: stochastic Lanczos quadrature. Per probe, ``steps`` of

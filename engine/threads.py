@@ -1,7 +1,8 @@
 """Independent pieces of one computation on OS threads, each piece a call of a nogil kernel.
 
 ``map_threads(fn, items)`` is ``[fn(x) for x in items]`` spread over up to ``thread_count()`` threads
-(``NUMBA_NUM_THREADS``: by default the cores; the service sets it), the calling thread working too. The kernels are compiled ``nogil`` (``engine._jit``), so the pieces run at once.
+(``NUMBA_NUM_THREADS``: by default the cores; the service sets it), the calling thread working too. The
+kernels are compiled ``nogil`` (``engine._jit``), so the pieces run at once.
 ``block_threads(n, fn)`` is the form for a kernel over rows: ``fn(c, lo, hi)`` on each thread c, the
 kernel doing rows ``lo..hi-1`` of ``n``, one contiguous block per thread. Contiguous, not interleaved:
 rows that write small per-row buffers every step (a descent's point and optimizer state, 16 bytes a row)

@@ -4,8 +4,8 @@ runs past ``DEADLINE_S``.
 Every request that computes runs in an OS thread of its own (``offload``): under gunicorn's gevent
 worker the event loop keeps accepting, reading, writing and answering ``/healthz`` while kernels run,
 and the kernels release the GIL (``nogil``; none uses numba's threading layer, so several run at
-once in any process, ``service.serving``). The OS shares the cores among running requests, so a 2 ms loss evaluation is
-not queued behind a 5 s basin map: it gets its time slice next to it.
+once in any process, ``service.serving``). The OS shares the cores among running requests, so a 2 ms
+loss evaluation is not queued behind a 5 s basin map: it gets its time slice next to it.
 
 What is bounded, and how:
 
