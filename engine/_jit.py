@@ -13,6 +13,8 @@
   ``reassoc``/``contract`` reorder sums.
 * Kernels are cached per module under a key of the module's source and everything it imports
   (``_kernel_cache``): numba alone would keep running a kernel compiled from an older callee.
+* Loading a cached kernel leaves its LLVM bitcode unparsed until a compile links against it
+  (``_kernel_loading``): 0.4 s of every warm start.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import _kernel_cache
+from . import _kernel_cache, _kernel_loading
 
 _kernel_cache.install()  # before any kernel below is decorated
+_kernel_loading.install()  # before any kernel is loaded from the cache
 
 _COMMON = dict(cache=True, nogil=True, error_model="numpy")
 
