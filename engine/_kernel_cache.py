@@ -109,7 +109,14 @@ def module_cache_dir(module: str) -> Path:
     return base_dir() / f"{module}-{module_key(module)}"
 
 
+_pruned: set[str] = set()  # modules pruned by this process (once: the directory listing is per kernel otherwise)
+_writable: set[str] = set()  # cache directories this process has found writable
+
+
 def _prune(module: str, keep: Path) -> None:
+    if module in _pruned:
+        return
+    _pruned.add(module)
     try:
         for old in keep.parent.glob(f"{module}-*"):
             if old != keep and time.time() - old.stat().st_mtime > STALE_AFTER_S:
@@ -126,6 +133,16 @@ class EngineCacheLocator(caching.UserProvidedCacheLocator):
         module = Path(py_file).stem
         self._cache_path = str(module_cache_dir(module))
         _prune(module, Path(self._cache_path))
+
+    def ensure_cache_path(self):
+        # numba checks writability with a temporary file for every kernel it decorates (243 of them at each
+        # import of the engine): once per directory is enough. The directory itself is made every time,
+        # in case it was removed meanwhile.
+        if self._cache_path in _writable:
+            os.makedirs(self._cache_path, exist_ok=True)
+        else:
+            super().ensure_cache_path()
+            _writable.add(self._cache_path)
 
     @classmethod
     def from_function(cls, py_func, py_file):

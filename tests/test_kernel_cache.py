@@ -170,3 +170,22 @@ def test_the_regex_reading_handles_every_import_form(tmp_path, monkeypatch):
     finally:
         for fn in caches:
             fn.cache_clear()
+
+
+def test_a_module_cache_directory_removed_after_its_first_check_is_made_again(monkeypatch, tmp_path):
+    """The locator tests writability once per directory and process (not once per kernel), yet a kernel
+    decorated after someone removed the directory still finds it there."""
+    from engine import activations
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    made = []
+    monkeypatch.setattr(_kernel_cache.caching._CacheLocator, "ensure_cache_path",
+                        lambda self: made.append(self.get_cache_path()) or os.makedirs(self.get_cache_path()))
+    py_file = activations.__file__
+    first = _kernel_cache.EngineCacheLocator.from_function(activations.activate.py_func, py_file)
+    second = _kernel_cache.EngineCacheLocator.from_function(activations.activate.py_func, py_file)
+    assert first.get_cache_path() == second.get_cache_path() and Path(first.get_cache_path()).is_dir()
+    assert made == [first.get_cache_path()]  # numba's check (a temporary file) ran once
+    shutil.rmtree(first.get_cache_path())
+    _kernel_cache.EngineCacheLocator.from_function(activations.activate.py_func, py_file)
+    assert Path(first.get_cache_path()).is_dir() and len(made) == 1
