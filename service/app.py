@@ -45,9 +45,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     _front(app)
 
     app.extensions["descentlab_ready"] = False
+    app.extensions["descentlab_warmup_compiled"] = False
     if app.config["WARMUP"]:
         from engine import warm_kernels
+        from engine.concepts import MODULES as ENGINE_MODULES
+        from engine.warmup import is_cached
 
+        # gunicorn's master collects garbage before its workers fork only when something compiled
+        app.extensions["descentlab_warmup_compiled"] = not all(map(is_cached, ENGINE_MODULES))
         t0 = time.perf_counter()
         spent = warm_kernels()
         logging.getLogger("descentlab").info("kernels warm in %.2f s (seconds per module: %s)",

@@ -21,7 +21,8 @@ GUNICORN_ACCESS_LOG         ``-`` (stdout)                  access log target; `
 
 Why these choices (measured on the 2-core development machine, see README "Performance"):
 
-* ``preload_app``: the master builds the app once, and the factory calls ``engine.warm_kernels()``,
+* ``preload_app``: the master builds the app once (with the cyclic GC paused, and its heap frozen before
+  the workers fork: ``service.serving.freeze_heap``), and the factory calls ``engine.warm_kernels()``,
   so every kernel is compiled (or loaded from ``NUMBA_CACHE_DIR``) **before the socket is
   bound and before workers fork**: no request ever pays for compilation, and workers share
   the compiled code copy-on-write. ``/healthz`` answers 200 only after that.
@@ -54,6 +55,8 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_ROOT))
 from service import serving  # noqa: E402  (standard library only: numba is not imported yet)
+
+serving.pause_gc()  # until the workers fork (when_ready): see service.serving
 
 
 def _cores() -> int:
@@ -137,6 +140,9 @@ for _name in ("descentlab", "engine.warmup"):
 
 
 def when_ready(server):
+    # the master has loaded the app (preload_app) and bound; the workers fork next
+    app = getattr(server.app, "callable", None)
+    serving.freeze_heap(collect=app is None or app.extensions.get("descentlab_warmup_compiled", True))
     server.log.info(
         "descentlab ready: %d %s workers x %s computing threads x %s threads per request, cache %s",
         workers,

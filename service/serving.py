@@ -8,6 +8,12 @@ Standard library only, so importing it sets nothing in motion.
   run on OS threads, ``engine.threads``), so nothing limits it to one: it used to be 1 unless numba's
   TBB layer could be loaded (``workqueue`` aborts when two threads launch parallel kernels at once),
   and the service loaded the ``tbb`` wheel's library at every start for that.
+* ``pause_gc`` / ``freeze_heap``: Python's recipe for a server that forks without exec (the ``gc.freeze``
+  documentation): no cyclic collection in the master while it imports and loads the kernels, and what it
+  built moved out of the collector's sight just before the workers fork. The master's startup ran three
+  full collections over a growing heap (0.17-0.24 s of a 2 s warm start) that found ~360 objects to free;
+  frozen, the workers share that heap copy-on-write and never rescan it. After a warm-up that compiled
+  (an empty cache) the master collects once first: compiling leaves cycles behind (~240 MB measured).
 * ``json_error_pages``: the errors gunicorn answers itself, before the app sees a request (414 request
   line too long, 431 header fields too large, 400 malformed request, 500 when the app crashed
   outside Flask's handlers), in the service's one JSON error shape instead of an HTML page.
@@ -15,6 +21,7 @@ Standard library only, so importing it sets nothing in motion.
 
 from __future__ import annotations
 
+import gc
 import json
 from http import HTTPStatus
 
@@ -22,6 +29,19 @@ from http import HTTPStatus
 def compute_threads(requested: str | None) -> int:
     """Threads per worker process that may run kernels at once: ``DESCENTLAB_COMPUTE_THREADS`` or 16."""
     return max(1, int(requested)) if requested else 16
+
+
+def pause_gc() -> None:
+    """No cyclic collection until ``freeze_heap`` (the master's imports and warm-up)."""
+    gc.disable()
+
+
+def freeze_heap(collect: bool) -> None:
+    """Before the workers fork: collect if ``collect`` (the warm-up compiled), freeze, collect again from here."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 _MESSAGES = {

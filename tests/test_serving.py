@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 import socket
@@ -54,7 +55,12 @@ def _conf(monkeypatch, **env) -> dict:
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    return runpy.run_path(str(CONF))
+    try:
+        c = runpy.run_path(str(CONF))
+        c["gc_paused"] = not gc.isenabled()  # the master's imports and warm-up run without cyclic GC
+        return c
+    finally:
+        gc.enable()  # this test process keeps collecting
 
 
 def test_gunicorn_conf_defaults(monkeypatch, tmp_path):
@@ -71,6 +77,7 @@ def test_gunicorn_conf_defaults(monkeypatch, tmp_path):
     assert c["timeout"] > c["DEADLINE_S"]
     assert c["keepalive"] >= 1  # also the time a client gets to send its headers (gevent worker)
     assert "%(M)s" in c["access_log_format"]
+    assert c["gc_paused"]
 
 
 def test_gunicorn_conf_reads_env(monkeypatch, tmp_path):
@@ -83,6 +90,44 @@ def test_gunicorn_conf_reads_env(monkeypatch, tmp_path):
     assert c["worker_class"] == "sync" and os.environ["DESCENTLAB_COMPUTE_THREADS"] == "3"
     c = _conf(monkeypatch, DESCENTLAB_DEADLINE_S="4", NUMBA_CACHE_DIR=str(tmp_path))
     assert c["DEADLINE_S"] == 4.0 and c["timeout"] == 12
+
+
+MASTER_GC = r"""
+import gc, os, runpy, sys, types, weakref
+conf = runpy.run_path(sys.argv[1])
+assert not gc.isenabled()  # paused from the config on: the app's imports and warm-up run without it
+
+class Node:
+    pass
+
+def cycle():
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    ref = weakref.ref(a)
+    del a, b
+    return ref
+
+log = types.SimpleNamespace(info=lambda *args: None)
+out = []
+for compiled in (False, True):
+    ref = cycle()
+    app = types.SimpleNamespace(extensions={"descentlab_warmup_compiled": compiled})
+    gc.disable()
+    conf["when_ready"](types.SimpleNamespace(app=types.SimpleNamespace(callable=app), log=log))
+    gc.collect()  # a collection in a worker: frozen objects are out of its reach
+    out.append((gc.isenabled(), gc.get_freeze_count() > 0, ref() is not None))
+print(out)
+"""
+
+
+def test_the_master_freezes_its_heap_before_forking_and_collects_first_only_after_a_compile(tmp_path):
+    """service.serving: the gc.freeze recipe for pre-fork servers. A cycle made during the warm-up survives
+    (frozen: the workers share it and never rescan it) unless the warm-up compiled, when it is collected."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-c", MASTER_GC, str(CONF)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[(True, True, True), (True, True, False)]"
 
 
 def free_port() -> int:
