@@ -83,15 +83,23 @@ def _default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+# Cache directories found holding compiled kernels. They stay so (a directory is keyed by its sources; only
+# another version's start prunes one, after a week unused), and the modules' closures overlap: each is listed
+# once per process instead of ~20 times per check of every module (the service checks twice per start).
+_filled_dirs: set[str] = set()
+
+
 def is_cached(module: str) -> bool:
     """Whether warming ``module`` only loads kernels: every module its kernels come from (itself and what it
     imports, transitively, that defines kernels) has compiled kernels in the cache already. A module without
     kernels of its own (``engine.trajectory``: its kernels are ``engine.descent``'s) counts through those."""
     for m in _kernel_cache.closure(module.rsplit(".", 1)[-1]):
         if _kernel_cache.defines_kernels(m):
-            d = Path(cache_dir(m))
-            if not (d.is_dir() and any(d.glob("*.nbi"))):
-                return False
+            d = cache_dir(m)
+            if d not in _filled_dirs:
+                if not any(Path(d).glob("*.nbi")):  # (no matches when the directory does not exist)
+                    return False
+                _filled_dirs.add(d)
     return True
 
 
