@@ -61,7 +61,8 @@ def defined_symbols(object_code: bytes) -> frozenset[str] | None:
 
 def _compatible() -> bool:
     lib, engine = codegen.CPUCodeLibrary, getattr(codegen, "JitEngine", None)
-    return (engine is not None and hasattr(engine, "_load_defined_symbols") and hasattr(caching, "CompileResultCacheImpl")
+    return (engine is not None and hasattr(engine, "_load_defined_symbols")
+            and hasattr(caching, "CompileResultCacheImpl")
             and all(hasattr(lib, a) for a in ("_unserialize", "_get_module_for_linking", "enable_object_caching",
                                               "_set_compiled_object", "_finalize_final_module")))
 

@@ -37,7 +37,8 @@ def pause_gc() -> None:
 
 
 def freeze_heap(collect: bool) -> None:
-    """Before the workers fork: collect if ``collect`` (the warm-up compiled), freeze, collect again from here."""
+    """Before the workers fork: collect first if ``collect`` (the warm-up compiled), freeze what is there,
+    and collect from here on as usual (the workers inherit this)."""
     if collect:
         gc.collect()
     gc.freeze()

@@ -58,7 +58,7 @@ def test_symbols_read_from_machine_code_equal_numbas_from_bitcode_for_every_cach
     assert checked >= 60  # the service warms 64 kernels; fewer means the walk above missed some
 
 
-def test_every_warm_kernel_of_this_process_was_loaded_lazily_or_compiled_here():
+def test_a_fresh_process_with_a_warm_cache_loads_every_engine_kernel_lazily():
     """In a fresh process with a warm cache every engine kernel loads lazily (the warm start's saving)."""
     probe = textwrap.dedent("""
         import numba, sys, engine
@@ -69,7 +69,7 @@ def test_every_warm_kernel_of_this_process_was_loaded_lazily_or_compiled_here():
                 for c in v.overloads.values()]
         print(len(libs), sum(map(_kernel_loading.is_lazy, libs)))
     """)
-    list(_engine_dispatchers())  # the cache is warm
+    engine.warm_kernels()  # the cache is warm
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     total, lazy = map(int, run.stdout.split())
@@ -132,6 +132,7 @@ def test_cached_functions_outside_the_engine_load_as_numba_loads_them(tmp_path):
     assert runs[1].stdout.split() == ["1", "0", "1"]
 
 
-@pytest.mark.parametrize("blob", [b"", b"\xcf\xfa\xed\xfe" + bytes(60), b"MZ" + bytes(62), b"\x7fELF\x01\x01" + bytes(58)])
+@pytest.mark.parametrize("blob", [b"", b"\xcf\xfa\xed\xfe" + bytes(60), b"MZ" + bytes(62),
+                                  b"\x7fELF\x01\x01" + bytes(58)])  # empty, Mach-O, PE, 32-bit ELF
 def test_objects_that_are_not_elf64_little_endian_are_left_to_numba(blob):
     assert _kernel_loading.defined_symbols(blob) is None
